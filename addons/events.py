@@ -1,0 +1,96 @@
+"""Neutral stream events.
+
+Upstream parsers (REST NDJSON, later the mgw WebSocket) turn grok.com frames into these;
+addons transform them; dialects render them. Nothing here knows a wire format.
+Classes use __slots__: a long stream creates tens of thousands of them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class TextDelta:
+    """A piece of answer text."""
+
+    text: str
+
+
+@dataclass(slots=True)
+class ReasoningDelta:
+    """A piece of reasoning ("thinking") text."""
+
+    text: str
+
+
+@dataclass(slots=True)
+class SearchSources:
+    """Web / X search results seen so far in this frame: dicts with url, title, type."""
+
+    sources: list[dict[str, str]]
+
+
+@dataclass(slots=True)
+class CardAttachment:
+    """A grok.com card (citation, searched image, generated image), decoded JSON."""
+
+    card: dict[str, Any]
+
+
+@dataclass(slots=True)
+class ConversationStarted:
+    """The upstream conversation id (first frame of a new conversation)."""
+
+    conversation_id: str
+
+
+@dataclass(slots=True)
+class ResponseMeta:
+    """Ids of the assistant turn, for continuation and logging."""
+
+    response_id: str | None = None
+    parent_response_id: str | None = None
+
+
+@dataclass(slots=True)
+class FinalMessage:
+    """The assembled final answer (`modelResponse.message`); used only when nothing streamed."""
+
+    text: str
+    generated_image_urls: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class UpstreamFailure:
+    """An in-band error inside a 200 stream, mapped to an HTTP-like status (429 or 502)."""
+
+    status: int
+    message: str
+    body: str = ""
+
+
+@dataclass(slots=True)
+class Heartbeat:
+    """No upstream byte for a while; streaming dialects send an SSE comment."""
+
+
+@dataclass(slots=True)
+class Restart:
+    """A retry discarded what an uncommitted attempt produced; buffering consumers reset."""
+
+
+@dataclass(slots=True)
+class End:
+    """Upstream finished the answer. `finish_reason` is dialect-neutral: stop, tool_calls, …"""
+
+    finish_reason: str = "stop"
+
+
+Event = (
+    TextDelta | ReasoningDelta | SearchSources | CardAttachment | ConversationStarted
+    | ResponseMeta | FinalMessage | UpstreamFailure | Heartbeat | Restart | End
+)
+
+#: Events whose delivery to a client means the client has seen content (commits the flow).
+CONTENT_EVENTS = (TextDelta, ReasoningDelta)

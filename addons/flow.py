@@ -1,0 +1,108 @@
+"""The Flow: one per client request, carried through every addon hook.
+
+Addons keep private per-flow state in `flow.metadata[<addon name>]`, never on themselves:
+one addon instance serves every concurrent request.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from addons.catalog import ModelSpec
+    from addons.errors import ApiError
+    from addons.events import UpstreamFailure
+    from addons.upstream.transport import UpstreamStream
+    from state.pool import Lease
+
+
+@dataclass(slots=True)
+class Attachment:
+    """A file the client sent (image, audio, document): a data URI or a URL, uploaded per account."""
+
+    kind: str  # image | audio | file
+    url: str
+    name: str | None = None
+
+
+@dataclass(slots=True)
+class Message:
+    """One neutral chat message. `parts` are its text blocks in order."""
+
+    role: str  # system | developer | user | assistant | tool
+    parts: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    tool_call_id: str | None = None
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    """The dialect-neutral request a dialect parser produces."""
+
+    model: str
+    messages: list[Message]
+    stream: bool = False
+    reasoning: bool = True
+    include_usage: bool = False
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    tool_choice: Any = "auto"
+
+
+@dataclass(slots=True)
+class UpstreamRequest:
+    """What the upstream client sends: built per attempt by the upstream-request addon."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    json: Any = None
+
+
+@dataclass(slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+def new_id(prefix: str, hex_len: int = 8) -> str:
+    """`<prefix><ms><hex>` as api-surface GEN-8 describes."""
+    return f"{prefix}{int(time.time() * 1000)}{os.urandom(hex_len // 2 + 1).hex()[:hex_len]}"
+
+
+@dataclass(slots=True)
+class Flow:
+    request: ChatRequest
+    client_headers: Mapping[str, str] = field(default_factory=dict)
+    dialect: str = "openai.chat"
+    id: str = field(default_factory=lambda: new_id("chatcmpl-"))
+    created: int = field(default_factory=lambda: int(time.time()))
+    # resolved by the request hooks
+    api_key: str | None = None
+    model: ModelSpec | None = None
+    mode: str | None = None
+    prompt: str = ""
+    # per attempt
+    attempt: int = 0
+    tried: list[str] = field(default_factory=list)
+    lease: Lease | None = None
+    upstream: UpstreamRequest | None = None
+    stream: UpstreamStream | None = None
+    status: int | None = None
+    failure: UpstreamFailure | None = None
+    retry: bool = False
+    # outcome
+    committed: bool = False
+    reply: Any = None
+    error: ApiError | None = None
+    finish_reason: str = "stop"
+    usage: Usage = field(default_factory=Usage)
+    timings: dict[str, float] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
