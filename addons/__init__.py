@@ -1,0 +1,31 @@
+"""The addon chain. The order of the addons is written here and nowhere else.
+
+Request-side hooks run in list order: auth → models → accounts → retry → upstream request.
+Stream transforms (`chunk`/`flush`) also run in list order, so upstream events reach usage
+first and the tag filter last, right before the dialect renders them.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from addons.accounts import AccountSelector
+from addons.auth import Auth
+from addons.catalog import Catalogue
+from addons.chain import Chain
+from addons.models import ModelResolver
+from addons.retry import Retry
+from addons.tag_filter import TagFilter
+from addons.upstream_request import UpstreamRequestBuilder
+from addons.usage import UsageCounter
+
+
+def build_chain(*, settings: Any, pool: Any, catalogue: Catalogue, ledger: Any | None) -> Chain:
+    return Chain([
+        Auth(settings),
+        ModelResolver(catalogue),
+        AccountSelector(pool, settings),
+        Retry(pool, settings),
+        UpstreamRequestBuilder(settings),
+        UsageCounter(ledger),
+        TagFilter(settings),
+    ])

@@ -57,3 +57,19 @@ def no_account(model: str) -> ApiError:
         type="rate_limit_error",
         code="rate_limit_exceeded",
     )
+
+
+def upstream_error(status: int, message: str = "") -> ApiError:
+    """The client-facing error for an upstream failure that ends a request (api-surface §11.2)."""
+    if status == 429:
+        return ApiError(429, "Upstream rate limit reached on every available account",
+                        type="rate_limit_error", code="rate_limit_exceeded")
+    if status == 504:
+        return ApiError(504, message or "Upstream stream timed out", type="upstream_error",
+                        code="stream_idle_timeout")
+    if status == 403:
+        return ApiError(403, message or "Upstream rejected the request (anti-bot or Cloudflare)",
+                        type="upstream_error", code="upstream_error")
+    detail = f": {message}" if message else ""
+    return ApiError(502, f"Upstream error (status {status}){detail}", type="upstream_error",
+                    code="upstream_error")

@@ -42,8 +42,9 @@ class UpstreamStream(Protocol):
     async def error_body(self, limit: int = 4096) -> str:
         """For a non-200 status: up to `limit` characters of the body."""
 
-    def events(self) -> AsyncIterator[Event]:
-        """Parsed neutral events until the upstream ends the answer; Heartbeat on silence.
+    def events(self) -> AsyncIterator[list[Event]]:
+        """Batches of parsed neutral events (everything parsed from the bytes available at
+        once), until the upstream ends the answer; [Heartbeat()] on silence.
 
         Raises TransportError / UpstreamTimeout. An in-band error is yielded as
         UpstreamFailure (and ends the iteration)."""

@@ -1,0 +1,51 @@
+"""API-key authentication for /v1 (api-surface §1.1): Bearer or x-api-key, open mode when no key."""
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from addons.errors import ApiError
+from addons.flow import Flow
+
+NAME = "auth"
+
+
+def client_key(headers: Any) -> str | None:
+    """The credential a client sent: `Authorization: Bearer` wins over `x-api-key` (AUTH-3)."""
+    auth = headers.get("authorization")
+    if auth:
+        scheme, _, value = auth.strip().partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    key = headers.get("x-api-key")
+    return key.strip() if key and key.strip() else None
+
+
+def key_matches(candidate: str, allowed: list[str]) -> bool:
+    """Constant-time comparison against every allowed key (no early exit on a match)."""
+    found = False
+    encoded = candidate.encode()
+    for key in allowed:
+        found |= hmac.compare_digest(encoded, key.encode())
+    return found
+
+
+class Auth:
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+
+    def request(self, flow: Flow) -> None:
+        """Idempotent: routes authenticate before parsing the body, then the chain runs again."""
+        if flow.metadata.get(NAME):
+            return
+        allowed = self.settings.list("app.api_key")
+        if not allowed:
+            flow.metadata[NAME] = True
+            return  # open mode (AUTH-2)
+        key = client_key(flow.client_headers)
+        if key is None:
+            raise ApiError(401, "Missing API key", type="authentication_error", code="missing_api_key")
+        if not key_matches(key, allowed):
+            raise ApiError(401, "Invalid API key", type="authentication_error", code="invalid_api_key")
+        flow.api_key = key
+        flow.metadata[NAME] = True

@@ -1,0 +1,107 @@
+"""The public model catalogue (api-surface §3.1) and model-to-mode routing.
+
+Static data: which upstream mode a model uses, its capability, and the account pools it may
+be served from, in the order they are tried.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+CREATED = 1767225600  # fixed catalogue timestamp (MOD-1)
+
+B, S, H = "basic", "super", "heavy"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    id: str
+    name: str
+    capability: str  # chat | image | image_edit | video
+    mode: str  # upstream modeId
+    pools: tuple[str, ...]  # pool order tried
+    context_length: int | None = None
+
+    @property
+    def prefer_best(self) -> bool:
+        return len(self.pools) > 1 and self.pools[0] == H
+
+
+def _m(id: str, name: str, cap: str, mode: str, pools: tuple[str, ...], ctx: int | None = 256000) -> ModelSpec:
+    return ModelSpec(id, name, cap, mode, pools, ctx if cap == "chat" else None)
+
+
+CATALOGUE: tuple[ModelSpec, ...] = (
+    _m("grok-4.20-0309-non-reasoning", "Grok 4.20 0309 Non-Reasoning", "chat", "fast", (B, S, H)),
+    _m("grok-4.20-0309", "Grok 4.20 0309", "chat", "auto", (S, H)),
+    _m("grok-4.20-0309-reasoning", "Grok 4.20 0309 Reasoning", "chat", "expert", (S, H)),
+    _m("grok-4.20-0309-non-reasoning-super", "Grok 4.20 0309 Non-Reasoning Super", "chat", "fast", (S, H)),
+    _m("grok-4.20-0309-super", "Grok 4.20 0309 Super", "chat", "auto", (S, H)),
+    _m("grok-4.20-0309-reasoning-super", "Grok 4.20 0309 Reasoning Super", "chat", "expert", (S, H)),
+    _m("grok-4.20-0309-non-reasoning-heavy", "Grok 4.20 0309 Non-Reasoning Heavy", "chat", "fast", (H,)),
+    _m("grok-4.20-0309-heavy", "Grok 4.20 0309 Heavy", "chat", "auto", (H,)),
+    _m("grok-4.20-0309-reasoning-heavy", "Grok 4.20 0309 Reasoning Heavy", "chat", "expert", (H,)),
+    _m("grok-4.20-multi-agent-0309", "Grok 4.20 Multi-Agent 0309", "chat", "heavy", (H,)),
+    _m("grok-4.20-fast", "Grok 4.20 Fast", "chat", "fast", (H, S, B)),
+    _m("grok-4.20-auto", "Grok 4.20 Auto", "chat", "auto", (H, S)),
+    _m("grok-4.20-expert", "Grok 4.20 Expert", "chat", "expert", (H, S)),
+    _m("grok-4.20-heavy", "Grok 4.20 Heavy", "chat", "heavy", (H,)),
+    _m("grok-4.3-beta", "Grok 4.3 Beta", "chat", "grok-420-computer-use-sa", (S, H)),
+    _m("grok-4.3-fast", "Grok 4.3 Fast", "chat", "fast", (H, S, B)),
+    _m("grok-imagine-image-lite", "Grok Imagine Image Lite", "image", "fast", (B, S, H)),
+    _m("grok-imagine-image", "Grok Imagine Image", "image", "auto", (S, H)),
+    _m("grok-imagine-image-pro", "Grok Imagine Image Pro", "image", "auto", (S, H)),
+    _m("grok-imagine-image-edit", "Grok Imagine Image Edit", "image_edit", "auto", (S, H)),
+    _m("grok-imagine-video", "Grok Imagine Video", "video", "auto", (S, H)),
+)
+
+#: Old names still sent by clients (MODEL-2); resolved, never listed.
+ALIASES: dict[str, str] = {
+    "grok-4": "grok-4.20-auto",
+    "grok-4-fast": "grok-4.20-fast",
+    "grok-4-expert": "grok-4.20-expert",
+    "grok-4-heavy": "grok-4.20-heavy",
+    "grok-3": "grok-4.20-fast",
+    "grok-imagine-1.0": "grok-imagine-image",
+    "grok-imagine-1.0-edit": "grok-imagine-image-edit",
+    "grok-imagine-1.0-video": "grok-imagine-video",
+}
+
+#: Modes each pool's accounts can use (MODEL-3).
+POOL_MODES: dict[str, frozenset[str]] = {
+    B: frozenset({"fast"}),
+    S: frozenset({"auto", "fast", "expert", "grok-420-computer-use-sa"}),
+    H: frozenset({"auto", "fast", "expert", "heavy", "grok-420-computer-use-sa"}),
+}
+
+#: Capabilities this build serves end to end.
+SERVED_CAPABILITIES = frozenset({"chat"})
+
+
+class Catalogue:
+    """Catalogue lookups filtered live by the settings `models.enabled` / `models.disabled`
+    and by the capabilities this build serves."""
+
+    def __init__(self, settings: Any) -> None:
+        self._by_id = {m.id: m for m in CATALOGUE}
+        self.settings = settings
+
+    def is_enabled(self, spec: ModelSpec) -> bool:
+        if spec.capability not in SERVED_CAPABILITIES:
+            return False
+        if spec.id in self.settings.list("models.disabled"):
+            return False
+        enabled = self.settings.list("models.enabled")
+        return not enabled or spec.id in enabled
+
+    def resolve(self, model_id: str) -> ModelSpec | None:
+        spec = self._by_id.get(model_id) or self._by_id.get(ALIASES.get(model_id, ""))
+        return spec if spec is not None and self.is_enabled(spec) else None
+
+    def models(self) -> list[ModelSpec]:
+        return [m for m in CATALOGUE if self.is_enabled(m)]
+
+    @staticmethod
+    def usable_pools(spec: ModelSpec, mode: str | None = None) -> tuple[str, ...]:
+        mode = mode or spec.mode
+        return tuple(p for p in spec.pools if mode in POOL_MODES[p])

@@ -1,0 +1,25 @@
+"""Model resolution: the request's model id → catalogue entry and upstream mode (MODEL-4)."""
+from __future__ import annotations
+
+from addons.catalog import Catalogue
+from addons.errors import ApiError
+from addons.flow import Flow
+
+
+class ModelResolver:
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+
+    def request(self, flow: Flow) -> None:
+        model_id = flow.request.model
+        spec = self.catalogue.resolve(model_id)
+        if spec is None:
+            raise ApiError(
+                400,
+                f"Model '{model_id}' does not exist or you do not have access to it.",
+                type="validation_error",
+                code="model_not_found",
+                param="model",
+            )
+        flow.model = spec
+        flow.mode = spec.mode

@@ -1,0 +1,187 @@
+"""Runs one Flow through the addon chain and the upstream transport.
+
+`open()` does the pre-flight (request hooks) and the attempts until an upstream answers 200,
+failing over between accounts; its ApiError is a plain HTTP error for the client (GEN-6).
+`events()` then yields batches of transformed neutral events. Before the first content byte an in-band
+failure may still fail over (the consumer gets a Restart); after it, a failure raises
+ApiError, which streaming dialects render as an in-stream error. `close()` always runs last:
+it cancels the upstream transfer at once and runs the finish hooks.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import aclosing
+from typing import Any, AsyncIterator
+
+from addons.chain import Chain
+from addons.errors import ApiError, upstream_error
+from addons.events import (
+    CONTENT_EVENTS, End, Event, FinalMessage, Heartbeat, Restart, TextDelta, UpstreamFailure,
+)
+from addons.flow import Flow
+from addons.upstream.base import ChatTransport, Timeouts, TransportError, UpstreamTimeout
+from addons.upstream.classify import excerpt
+
+log = logging.getLogger(__name__)
+
+_OUTCOME = "pipeline.outcome"
+
+
+class Pipeline:
+    def __init__(self, chain: Chain, transport: ChatTransport, settings: Any) -> None:
+        self.chain = chain
+        self.transport = transport
+        self.settings = settings
+
+    def timeouts(self) -> Timeouts:
+        s = self.settings
+        return Timeouts(
+            first_byte=s.float("chat.first_byte_timeout"),
+            idle=s.float("chat.timeout"),
+            total=s.float("chat.total_timeout"),
+            heartbeat=s.float("server.heartbeat_sec"),
+        )
+
+    async def open(self, flow: Flow) -> None:
+        try:
+            await self.chain.request(flow)
+            if flow.reply is None:
+                await self._connect(flow)
+        except ApiError as exc:
+            await self._fail(flow, exc)
+            raise
+
+    async def _connect(self, flow: Flow) -> None:
+        timeouts = self.timeouts()
+        while True:
+            flow.attempt += 1
+            flow.retry = False
+            flow.failure = None
+            flow.status = None
+            await self.chain.attempt(flow)
+            stream = None
+            try:
+                stream = await self.transport.open(flow.upstream, timeouts)
+                flow.status = stream.status
+                if stream.status != 200:
+                    body = await stream.error_body()
+                    flow.failure = UpstreamFailure(stream.status, excerpt(body), body)
+            except UpstreamTimeout as exc:
+                flow.failure = UpstreamFailure(504, str(exc))
+            except TransportError as exc:
+                flow.failure = UpstreamFailure(502, str(exc))
+            if flow.failure is None:
+                flow.stream = stream
+                await self.chain.responseheaders(flow)
+                return
+            flow.status = flow.failure.status
+            if stream is not None:
+                await stream.aclose()
+            await self._failed_attempt(flow)
+
+    async def _failed_attempt(self, flow: Flow) -> None:
+        """Classify the failure; return to try again, or raise the error that ends the flow."""
+        await self.chain.responseheaders(flow)
+        if not flow.retry:
+            raise flow.error or upstream_error(flow.failure.status, flow.failure.message)
+        delay = flow.metadata.pop("retry_delay", 0.0)
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def events(self, flow: Flow) -> AsyncIterator[list[Event]]:
+        """Batches of transformed events: one batch per upstream read, so a dialect can render
+        everything that arrived together into one write."""
+        chain = self.chain
+        try:
+            while True:
+                failure = None
+                final_text = None
+                streamed = False
+                ended = False
+                try:
+                    async with aclosing(flow.stream.events()) as upstream:
+                        async for batch in upstream:
+                            out: list[Event] = []
+                            for ev in batch:
+                                cls = type(ev)
+                                if cls is Heartbeat:
+                                    out.append(ev)
+                                    continue
+                                if cls is UpstreamFailure:
+                                    failure = ev
+                                    break
+                                if cls is End:
+                                    ended = True
+                                    break
+                                if cls is FinalMessage:
+                                    final_text = ev.text
+                                elif cls is TextDelta:
+                                    streamed = True
+                                out.extend(chain.chunk(flow, ev))
+                            if out:
+                                self._commit(flow, out)
+                                yield out
+                            if failure is not None or ended:
+                                break
+                except UpstreamTimeout as exc:
+                    failure = UpstreamFailure(504, str(exc))
+                except TransportError as exc:
+                    failure = UpstreamFailure(502, str(exc))
+                if failure is None:
+                    tail: list[Event] = []
+                    if not streamed and final_text:
+                        tail = chain.chunk(flow, TextDelta(final_text))
+                    tail += chain.flush(flow)
+                    self._commit(flow, tail)
+                    flow.metadata[_OUTCOME] = "response"
+                    await chain.response(flow)
+                    tail.append(End(flow.finish_reason))
+                    yield tail
+                    return
+                await flow.stream.aclose()
+                flow.stream = None
+                flow.failure = failure
+                flow.status = failure.status
+                if flow.committed:
+                    raise upstream_error(failure.status, failure.message)
+                await self._failed_attempt(flow)
+                yield [Restart()]
+                await self._connect(flow)
+        except ApiError as exc:
+            await self._fail(flow, exc)
+            raise
+
+    @staticmethod
+    def _commit(flow: Flow, events: list[Event]) -> None:
+        """A streamed flow is committed by its first content event. A buffered (non-stream)
+        flow never is: nothing reached the client, so any failure may still fail over."""
+        if not flow.committed and flow.request.stream:
+            for ev in events:
+                if isinstance(ev, CONTENT_EVENTS):
+                    flow.committed = True
+                    return
+
+    async def _fail(self, flow: Flow, exc: ApiError) -> None:
+        flow.error = exc
+        if flow.metadata.get(_OUTCOME) is None:
+            flow.metadata[_OUTCOME] = "error"
+            await self.chain.error(flow)
+
+    async def close(self, flow: Flow) -> None:
+        """Always call this last (in `finally`): cancels the upstream and runs finish hooks."""
+        stream, flow.stream = flow.stream, None
+        try:
+            if stream is not None:
+                await stream.aclose()
+        finally:
+            if flow.metadata.get(_OUTCOME) is None:
+                flow.metadata[_OUTCOME] = "error"
+                if flow.error is None:
+                    flow.error = ApiError(499, "Client closed the request", type="client_error",
+                                          code="client_disconnected")
+                try:
+                    await self.chain.error(flow)
+                except Exception:  # noqa: BLE001
+                    log.exception("error hooks failed")
+            await self.chain.finish(flow)

@@ -1,0 +1,32 @@
+"""Builds the grok.com chat request: the flattened prompt once, headers and payload per attempt
+(the cookie and the anti-bot header belong to the leased account and change with it)."""
+from __future__ import annotations
+
+from typing import Any
+
+from addons.errors import validation
+from addons.flow import Flow, UpstreamRequest
+from addons.upstream.chat_payload import build_chat_payload
+from addons.upstream.config import UpstreamConfig
+from addons.upstream.headers import build_headers
+from addons.upstream.prompt import flatten
+
+CHAT_PATH = "/rest/app-chat/conversations/new"
+#: grok.com checks Origin/Referer against its own site, whatever base URL we reach it through.
+ORIGIN = "https://grok.com"
+
+
+class UpstreamRequestBuilder:
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+
+    def request(self, flow: Flow) -> None:
+        flow.prompt = flatten(flow.request.messages)
+        if not flow.prompt.strip():
+            raise validation("Empty message after extraction: send at least one text part", "messages")
+
+    def attempt(self, flow: Flow) -> None:
+        cfg = UpstreamConfig.from_settings(self.settings)
+        headers = build_headers(cfg, flow.lease.token, origin=ORIGIN, referer=ORIGIN + "/")
+        payload = build_chat_payload(cfg, flow.prompt, flow.mode)
+        flow.upstream = UpstreamRequest("POST", cfg.base_url + CHAT_PATH, headers, payload)

@@ -1,0 +1,56 @@
+"""The `grok2api` command line: serve, simulate, bench, config, accounts."""
+from __future__ import annotations
+
+import click
+
+
+class LazyGroup(click.Group):
+    """Imports a sub-command's module only when it is used: `grok2api serve` should not pay
+    for the simulator or the benchmark."""
+
+    commands_by_name = {
+        "simulate": ("ops.simulator.cli", "simulate"),
+        "bench": ("ops.bench", "bench"),
+        "config": ("ops.cli_config", "config"),
+        "accounts": ("ops.cli_accounts", "accounts"),
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.commands_by_name])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.commands_by_name:
+            import importlib
+
+            module, attr = self.commands_by_name[name]
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup)
+def main() -> None:
+    """Grok2API: OpenAI- and Anthropic-compatible gateway for a pool of grok.com accounts."""
+
+
+@main.command()
+@click.option("--host", envvar="SERVER_HOST", default=None, help="Bind address (SERVER_HOST).")
+@click.option("--port", envvar=["SERVER_PORT", "PORT"], type=int, default=None,
+              help="Port (SERVER_PORT, then $PORT, default 8000).")
+@click.option("--workers", envvar="SERVER_WORKERS", type=int, default=None)
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
+    """Run the gateway (Hypercorn)."""
+    from ops.serve import serve as run_server
+    from state.boot import BootConfig
+
+    boot = BootConfig.from_env()
+    if host:
+        boot.host = host
+    if port:
+        boot.port = port
+    if workers:
+        boot.workers = workers
+    raise SystemExit(run_server(boot))
+
+
+if __name__ == "__main__":
+    main()

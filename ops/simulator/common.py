@@ -1,0 +1,111 @@
+"""Shared HTTP plumbing: the state key, request recording, replies and plain faults."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from ops.simulator.auth import parse_sso
+from ops.simulator.chat import DEFAULT_SLOW_FIRST_BYTE_MS, DEFAULT_STALL_MS
+from ops.simulator.errors import HTTP_FAULT_REPLIES, ErrorReply
+from ops.simulator.state import Fault, RecordedRequest, SimulatorState
+
+STATE_KEY: web.AppKey[SimulatorState] = web.AppKey("grok_sim_state", SimulatorState)
+CONTROL_PREFIX = "/__sim/"
+#: Above this, sleeps poll the connection so a vanished client ends them early even when
+#: the server runs without handler cancellation.
+_WATCH_THRESHOLD = 0.5
+_WATCH_STEP = 0.1
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def sim_state(request: web.Request) -> SimulatorState:
+    return request.app[STATE_KEY]
+
+
+def to_response(err: ErrorReply) -> web.Response:
+    return web.Response(status=err.status, body=err.body, content_type=err.content_type, headers=err.headers)
+
+
+def json_response(payload: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(payload), content_type="application/json")
+
+
+@web.middleware
+async def record_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Record every non-control request before any handler answers it.
+
+    The parsed JSON and the cookie token are stashed on the request for the handlers.
+    """
+    if request.path.startswith(CONTROL_PREFIX):
+        return await handler(request)
+    body = await request.read() if request.body_exists else b""
+    parsed: Any = None
+    if body[:1] in (b"{", b"["):
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            parsed = None
+    token, _ = parse_sso(request.headers.get("Cookie", ""))
+    request["sim_json"] = parsed
+    request["sim_token"] = token
+    request.app[STATE_KEY].record(
+        RecordedRequest(
+            method=request.method,
+            path=request.path,
+            query=dict(request.query),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=body,
+            json=parsed,
+            token=token,
+        )
+    )
+    return await handler(request)
+
+
+def client_gone(request: web.BaseRequest) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+async def sleep_watching(request: web.BaseRequest, seconds: float) -> bool:
+    """Sleep up to `seconds`; return False early if the client disconnected."""
+    if seconds <= _WATCH_THRESHOLD:
+        await asyncio.sleep(seconds)
+        return not client_gone(request)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        if client_gone(request):
+            return False
+        left = deadline - loop.time()
+        if left <= 0:
+            return True
+        await asyncio.sleep(min(left, _WATCH_STEP))
+
+
+def abort_connection(request: web.BaseRequest) -> None:
+    """Close the TCP connection without finishing the HTTP message."""
+    transport = request.transport
+    if transport is not None:
+        transport.close()
+
+
+async def apply_plain_fault(request: web.Request, fault: Fault | None) -> web.StreamResponse | None:
+    """Carry out a fault on a non-stream endpoint; a response means "answer this"."""
+    if fault is None:
+        return None
+    name = fault.name
+    if name in HTTP_FAULT_REPLIES:
+        return to_response(HTTP_FAULT_REPLIES[name])
+    if name == "slow_first_byte":
+        await sleep_watching(request, fault.options.get("first_byte_ms", DEFAULT_SLOW_FIRST_BYTE_MS) / 1000)
+    elif name == "stall":
+        await sleep_watching(request, fault.options.get("stall_ms", DEFAULT_STALL_MS) / 1000)
+    elif name in ("cut_mid", "truncated"):
+        abort_connection(request)
+        return web.Response(status=500)
+    return None

@@ -1,0 +1,288 @@
+"""Mutable state of the grok.com simulator: tokens, quota windows, faults, records, uploads.
+
+Everything a test wants to arrange or inspect lives here; the HTTP layer (app.py) only
+reads and updates it. All methods are synchronous and never await, so a check followed
+by an update (quota check + consume, fault lookup + decrement) is atomic on the loop.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Tier = Literal["basic", "super", "heavy"]
+TokenStatus = Literal["active", "expired", "blocked", "email_rejected"]
+
+MODES: tuple[str, ...] = ("auto", "fast", "expert", "heavy", "grok-420-computer-use-sa")
+TIERS: tuple[str, ...] = ("basic", "super", "heavy")
+STATUSES: tuple[str, ...] = ("active", "expired", "blocked", "email_rejected")
+
+#: Quota defaults per tier (spec 7.2): mode -> (totalQueries, windowSizeSeconds).
+#: basic/auto exists only so `rate-limits` answers total 20 (tier inference); a basic
+#: token still cannot chat in `auto` (see ALLOWED_MODES).
+TIER_QUOTAS: dict[str, dict[str, tuple[int, int]]] = {
+    "basic": {"fast": (30, 86400), "auto": (20, 7200)},
+    "super": {
+        "auto": (50, 7200),
+        "fast": (140, 7200),
+        "expert": (50, 7200),
+        "grok-420-computer-use-sa": (50, 7200),
+    },
+    "heavy": {
+        "auto": (150, 7200),
+        "fast": (400, 7200),
+        "expert": (150, 7200),
+        "heavy": (20, 7200),
+        "grok-420-computer-use-sa": (150, 7200),
+    },
+}
+
+#: Chat modes each tier may use (spec 13.3).
+ALLOWED_MODES: dict[str, frozenset[str]] = {
+    "basic": frozenset({"fast"}),
+    "super": frozenset({"auto", "fast", "expert", "grok-420-computer-use-sa"}),
+    "heavy": frozenset(MODES),
+}
+
+#: Window reported for a mode the tier has no quota for.
+DEFAULT_WINDOW_SECONDS = 7200
+
+CHAT_PATH = "/rest/app-chat/conversations/new"
+RATE_LIMITS_PATH = "/rest/rate-limits"
+UPLOAD_PATH = "/rest/app-chat/upload-file"
+
+
+@dataclass(slots=True)
+class QuotaWindow:
+    total: int
+    remaining: int
+    window_seconds: int
+    started_at: float
+
+
+@dataclass(slots=True)
+class SimToken:
+    token: str
+    tier: str = "basic"
+    status: str = "active"
+    user_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    quotas: dict[str, QuotaWindow] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Fault:
+    """An injected failure for the next `times` matching calls."""
+
+    name: str
+    path: str
+    token: str | None = None
+    times: int = 1
+    options: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    json: Any
+    token: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form for the control API."""
+        return {
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": self.headers,
+            "json": self.json,
+            "body": self.body.decode("utf-8", "replace") if self.json is None else None,
+            "body_len": len(self.body),
+            "token": self.token,
+        }
+
+
+@dataclass(slots=True)
+class UploadedFile:
+    file_id: str
+    token: str
+    user_id: str
+    file_name: str
+    mime: str
+    data: bytes
+
+
+class SimulatorState:
+    """All simulator state. Create one per simulator; tests mutate it directly."""
+
+    def __init__(self, *, max_recorded: int = 20000) -> None:
+        self.max_recorded = max_recorded
+        self.tokens: dict[str, SimToken] = {}
+        self.faults: list[Fault] = []
+        self.requests: list[RecordedRequest] = []
+        self.files: dict[str, UploadedFile] = {}
+        #: Reject a missing/empty x-statsig-id (403 anti-bot).
+        self.require_statsig: bool = True
+        #: Also reject values whose base64 decodes to the `e:` prefix.
+        self.strict_statsig: bool = False
+        #: False = never consume or enforce quota (benchmarks).
+        self.quota_enabled: bool = True
+        #: Added to the clock; `advance_time` moves quota windows forward.
+        self.time_offset: float = 0.0
+        self.active_streams = 0
+        self.cancelled_streams = 0
+        self.completed_streams = 0
+        self.total_chats = 0
+
+    # ---- clock -------------------------------------------------------------------
+    def now(self) -> float:
+        return time.monotonic() + self.time_offset
+
+    def advance_time(self, seconds: float) -> None:
+        """Pretend `seconds` passed (for window-reset tests)."""
+        self.time_offset += seconds
+
+    # ---- tokens and quota --------------------------------------------------------
+    def add_token(self, token: str, tier: str = "basic", status: str = "active") -> SimToken:
+        if tier not in TIERS:
+            raise ValueError(f"unknown tier {tier!r}")
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        now = self.now()
+        quotas = {
+            mode: QuotaWindow(total, total, window, now)
+            for mode, (total, window) in TIER_QUOTAS[tier].items()
+        }
+        sim = SimToken(token=token, tier=tier, status=status, quotas=quotas)
+        self.tokens[token] = sim
+        return sim
+
+    def set_status(self, token: str, status: str) -> None:
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        self.tokens[token].status = status
+
+    def set_quota(
+        self,
+        token: str,
+        mode: str,
+        remaining: int,
+        *,
+        total: int | None = None,
+        window_seconds: int | None = None,
+    ) -> QuotaWindow:
+        """Set a window's remaining count (total grows to match if needed)."""
+        sim = self.tokens[token]
+        win = self.window(sim, mode)
+        win.remaining = remaining
+        if total is not None:
+            win.total = total
+        win.total = max(win.total, remaining)
+        if window_seconds is not None:
+            win.window_seconds = window_seconds
+        return win
+
+    def window(self, sim: SimToken, mode: str) -> QuotaWindow:
+        """The token's window for `mode`, refilled if its period has elapsed."""
+        now = self.now()
+        win = sim.quotas.get(mode)
+        if win is None:
+            win = QuotaWindow(0, 0, DEFAULT_WINDOW_SECONDS, now)
+            sim.quotas[mode] = win
+        elif now - win.started_at >= win.window_seconds:
+            win.remaining = win.total
+            win.started_at = now
+        return win
+
+    def try_consume(self, sim: SimToken, mode: str) -> bool:
+        """Take one query from the window; False (nothing taken) when exhausted."""
+        if not self.quota_enabled:
+            return True
+        win = self.window(sim, mode)
+        if win.remaining <= 0:
+            return False
+        win.remaining -= 1
+        return True
+
+    # ---- faults --------------------------------------------------------------------
+    def inject(
+        self,
+        fault: str,
+        *,
+        token: str | None = None,
+        times: int = 1,
+        path: str = CHAT_PATH,
+        **options: int,
+    ) -> Fault:
+        """Make the next `times` calls to `path` (optionally only for `token`) fail.
+
+        `options` carries fault parameters such as `stall_ms` or `first_byte_ms`.
+        """
+        from ops.simulator.chat import ALL_FAULTS  # local: keeps import cheap and acyclic
+
+        if fault not in ALL_FAULTS:
+            raise ValueError(f"unknown fault {fault!r}")
+        item = Fault(name=fault, path=path, token=token, times=times, options=dict(options))
+        self.faults.append(item)
+        return item
+
+    def take_fault(self, path: str, token: str | None) -> Fault | None:
+        """Pop one use of the first fault matching this call."""
+        if not self.faults:
+            return None
+        for i, item in enumerate(self.faults):
+            if item.path == path and (item.token is None or item.token == token):
+                item.times -= 1
+                if item.times <= 0:
+                    del self.faults[i]
+                return item
+        return None
+
+    # ---- records -------------------------------------------------------------------
+    def record(self, req: RecordedRequest) -> None:
+        if len(self.requests) >= self.max_recorded:
+            del self.requests[: self.max_recorded // 2]
+        self.requests.append(req)
+
+    def clear_requests(self) -> None:
+        self.requests.clear()
+
+    def requests_to(self, path: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path == path]
+
+    # ---- uploads -------------------------------------------------------------------
+    def add_file(self, sim: SimToken, file_name: str, mime: str, data: bytes) -> UploadedFile:
+        file_id = str(uuid.uuid4())
+        item = UploadedFile(file_id, sim.token, sim.user_id, file_name, mime, data)
+        self.files[file_id] = item
+        return item
+
+    # ---- lifecycle -----------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget tokens, quotas, faults, records, uploads, counters and flags."""
+        self.tokens.clear()
+        self.faults.clear()
+        self.requests.clear()
+        self.files.clear()
+        self.require_statsig = True
+        self.strict_statsig = False
+        self.quota_enabled = True
+        self.time_offset = 0.0
+        self.cancelled_streams = 0
+        self.completed_streams = 0
+        self.total_chats = 0
+        # active_streams is left alone: streams still open will decrement it.
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "active_streams": self.active_streams,
+            "cancelled_streams": self.cancelled_streams,
+            "completed_streams": self.completed_streams,
+            "total_chats": self.total_chats,
+            "recorded_requests": len(self.requests),
+            "tokens": len(self.tokens),
+            "pending_faults": sum(f.times for f in self.faults),
+        }

@@ -1,0 +1,48 @@
+"""The app factory. Everything is built here and in the lifecycle hooks, nothing at import."""
+from __future__ import annotations
+
+from quart import Quart, Response
+
+from quart_app.errors import register_error_handlers
+from quart_app.services import Services
+from state.boot import BootConfig
+from state.settings import Settings
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "*",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+def create_app(boot: BootConfig | None = None, settings: Settings | None = None) -> Quart:
+    boot = boot or BootConfig.from_env()
+    settings = settings or Settings.load(boot)
+    app = Quart("grok2api")
+    app.config["MAX_CONTENT_LENGTH"] = settings.int("app.max_body_mb") << 20  # trap 12
+    app.config["RESPONSE_TIMEOUT"] = None
+    app.config["BODY_TIMEOUT"] = 120
+    services = Services(boot, settings)
+    app.extensions["grok2api"] = services
+
+    from quart_app import routes_misc, routes_v1
+
+    app.register_blueprint(routes_misc.bp)
+    app.register_blueprint(routes_v1.bp)
+    register_error_handlers(app)
+
+    @app.after_request
+    async def _cors(response: Response) -> Response:  # GEN-2
+        response.headers.update(CORS_HEADERS)
+        return response
+
+    @app.before_serving
+    async def _start() -> None:
+        await services.start()
+
+    @app.after_serving
+    async def _stop() -> None:
+        await services.stop()
+
+    return app

@@ -1,0 +1,156 @@
+"""Renders neutral events as OpenAI chat completions: SSE chunks (§4.2.4) or one JSON body."""
+from __future__ import annotations
+
+import logging
+from typing import Any, AsyncIterator
+
+import orjson
+
+from addons.errors import ApiError
+from addons.events import End, Heartbeat, ReasoningDelta, Restart, SearchSources, TextDelta
+from addons.flow import Flow, Usage
+from quart_app import sse
+
+log = logging.getLogger(__name__)
+
+
+def usage_block(usage: Usage) -> dict[str, Any]:
+    text_tokens = usage.completion_tokens - usage.reasoning_tokens
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+        "prompt_tokens_details": {"cached_tokens": 0, "text_tokens": usage.prompt_tokens,
+                                  "audio_tokens": 0, "image_tokens": 0},
+        "completion_tokens_details": {"text_tokens": text_tokens, "audio_tokens": 0,
+                                      "reasoning_tokens": usage.reasoning_tokens},
+    }
+
+
+class Sources:
+    """Search sources of a flow, de-duplicated by URL, in order of arrival."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, str]] = []
+        self._seen: set[str] = set()
+
+    def add(self, sources: list[dict[str, str]]) -> None:
+        for src in sources:
+            url = src.get("url")
+            if url and url not in self._seen:
+                self._seen.add(url)
+                self.items.append(src)
+
+
+class ChunkWriter:
+    """Pre-encodes the constant part of every chunk: the hot path only encodes the delta."""
+
+    def __init__(self, flow: Flow, model: str) -> None:
+        head = orjson.dumps({"id": flow.id, "object": "chat.completion.chunk",
+                             "created": flow.created, "model": model})
+        self._head = b"data: " + head[:-1] + b',"choices":[{"index":0,"delta":'
+        self._tail = b',"finish_reason":null}]}\n\n'
+        self._content = self._head + b'{"content":'
+        self._reasoning = self._head + b'{"reasoning_content":'
+        self._base = orjson.loads(head)
+
+    def content(self, text: str) -> bytes:
+        return self._content + orjson.dumps(text) + b"}" + self._tail
+
+    def reasoning(self, text: str) -> bytes:
+        return self._reasoning + orjson.dumps(text) + b"}" + self._tail
+
+    def delta(self, delta: dict) -> bytes:
+        return self._head + orjson.dumps(delta) + self._tail
+
+    def final(self, finish_reason: str, extra: dict) -> bytes:
+        chunk = {**self._base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason}],
+                 **extra}
+        return sse.data(chunk)
+
+    def usage(self, usage: Usage) -> bytes:
+        return sse.data({**self._base, "choices": [], "usage": usage_block(usage)})
+
+
+async def stream_chat(pipeline: Any, flow: Flow, model: str) -> AsyncIterator[bytes]:
+    """The SSE body. Runs after `pipeline.open()` succeeded; always closes the pipeline."""
+    req = flow.request
+    writer = ChunkWriter(flow, model)
+    sources = Sources()
+    text_started = False
+    try:
+        yield sse.PING + writer.delta({"role": "assistant", "content": ""})
+        async for batch in pipeline.events(flow):
+            out: list[bytes] = []
+            for ev in batch:
+                cls = type(ev)
+                if cls is TextDelta:
+                    text_started = True
+                    out.append(writer.content(ev.text))
+                elif cls is ReasoningDelta:
+                    if req.reasoning and not text_started:
+                        out.append(writer.reasoning(ev.text))
+                elif cls is Heartbeat:
+                    out.append(sse.PING)
+                elif cls is SearchSources:
+                    sources.add(ev.sources)
+                elif cls is Restart:
+                    sources = Sources()
+                elif cls is End:
+                    extra: dict[str, Any] = {}
+                    if sources.items:
+                        extra["search_sources"] = sources.items
+                    if not req.include_usage:
+                        extra["usage"] = usage_block(flow.usage)
+                    out.append(writer.final(ev.finish_reason, extra))
+                    if req.include_usage:
+                        out.append(writer.usage(flow.usage))
+            if out:
+                yield b"".join(out)
+    except ApiError as err:
+        yield sse.event("error", {"error": err.to_dict()})
+    except Exception:  # noqa: BLE001 - the client still gets a well-formed end of stream
+        log.exception("stream %s failed", flow.id)
+        err = ApiError(500, "Internal server error", type="server_error", code="internal_error")
+        yield sse.event("error", {"error": err.to_dict()})
+    finally:
+        await pipeline.close(flow)
+    yield sse.DONE
+
+
+async def complete_chat(pipeline: Any, flow: Flow, model: str) -> dict[str, Any]:
+    """The non-stream body. Raises ApiError when the flow fails."""
+    req = flow.request
+    text: list[str] = []
+    reasoning: list[str] = []
+    sources = Sources()
+    finish = "stop"
+    try:
+        async for batch in pipeline.events(flow):
+            for ev in batch:
+                cls = type(ev)
+                if cls is TextDelta:
+                    text.append(ev.text)
+                elif cls is ReasoningDelta:
+                    reasoning.append(ev.text)
+                elif cls is SearchSources:
+                    sources.add(ev.sources)
+                elif cls is Restart:
+                    text.clear()
+                    reasoning.clear()
+                    sources = Sources()
+                elif cls is End:
+                    finish = ev.finish_reason
+    finally:
+        await pipeline.close(flow)
+    message: dict[str, Any] = {"role": "assistant", "content": "".join(text)}
+    if req.reasoning and reasoning:
+        message["reasoning_content"] = "".join(reasoning)
+    body: dict[str, Any] = {
+        "id": flow.id, "object": "chat.completion", "created": flow.created, "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": usage_block(flow.usage),
+    }
+    if sources.items:
+        body["search_sources"] = sources.items
+    return body

@@ -1,0 +1,29 @@
+"""Unauthenticated routes: health and version (api-surface §1.4, §4.11)."""
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from quart import Blueprint, Response, current_app
+
+from quart_app.routes_v1 import json_response
+
+bp = Blueprint("misc", __name__)
+
+
+def app_version() -> str:
+    try:
+        return version("grok2api")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+@bp.get("/health")
+async def health() -> Response:
+    svc = current_app.extensions["grok2api"]
+    return json_response({"status": "ok", "accounts": len(svc.pool.all()),
+                          "inflight": svc.pool.count_inflight()})
+
+
+@bp.get("/version")
+async def version_info() -> Response:
+    return json_response({"version": app_version()})
