@@ -6,20 +6,24 @@ first and the tag filter last, right before the dialect renders them.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from addons.accounts import AccountSelector
-from addons.auth import Auth
-from addons.catalog import Catalogue
-from addons.chain import Chain
-from addons.models import ModelResolver
-from addons.retry import Retry
-from addons.tag_filter import TagFilter
-from addons.upstream_request import UpstreamRequestBuilder
-from addons.usage import UsageCounter
+if TYPE_CHECKING:  # pragma: no cover
+    from addons.catalog import Catalogue
+    from addons.chain import Chain
 
 
-def build_chain(*, settings: Any, pool: Any, catalogue: Catalogue, ledger: Any | None) -> Chain:
+def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any | None) -> "Chain":
+    # imported here so that importing one addon module does not import every addon
+    from addons.accounts import AccountSelector
+    from addons.auth import Auth
+    from addons.chain import Chain
+    from addons.models import ModelResolver
+    from addons.retry import Retry
+    from addons.tag_filter import TagFilter
+    from addons.upstream_request import UpstreamRequestBuilder
+    from addons.usage import UsageCounter
+
     return Chain([
         Auth(settings),
         ModelResolver(catalogue),

@@ -1,6 +1,7 @@
 """Offline token estimates (GEN-7). Nothing is downloaded: a regex approximates a BPE count.
 
-Latin words count one token per ~4 characters, digits per 3, every other visible character
+Latin words up to 7 letters count one token and longer ones one per 6 letters, digits one
+per 3, every other visible character
 (CJK, emoji, punctuation) one token each. Close enough for usage blocks, which are estimates.
 """
 from __future__ import annotations
@@ -16,10 +17,10 @@ def estimate_tokens(text: str) -> int:
     count = 0
     for piece in _PIECES.findall(text):
         size = len(piece)
-        if size <= 4:
-            count += 1
-        elif piece[0].isdigit():
+        if piece[0].isdigit():
             count += (size + 2) // 3
+        elif size <= 7:
+            count += 1
         else:
-            count += (size + 3) // 4
+            count += (size + 5) // 6
     return count

@@ -5,8 +5,9 @@ Kept apart from `settings.py` so the rules can be read (and tested) without any 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
@@ -21,7 +22,7 @@ ENUMS: dict[str, frozenset[str]] = {
 }
 
 #: Keys documented as "a string or a list" (AUTH-1, §8.7): both shapes are accepted by `set`.
-STRING_OR_LIST = frozenset({"app.api_key", "retry.on_codes"})
+STRING_OR_LIST = frozenset({"app.api_key", "retry.on_codes", "retry.retry_status_codes"})
 
 LIST_SPLIT_RE = re.compile(r"[,\r\n]+")
 
@@ -197,8 +198,7 @@ def _parse_array_literal(text: str, key: str) -> list[Any]:
 def fold_cf_clearance(cookies: str, clearance: str) -> str:
     """`cf_clearance=<value>` put into a cookie string (replacing an existing one)."""
     clearance = "".join(clearance.split())
-    if clearance.startswith("cf_clearance="):
-        clearance = clearance[len("cf_clearance="):]
+    clearance = clearance.removeprefix("cf_clearance=")
     pattern = re.compile(r"(^|;\s*)cf_clearance=[^;]*")
     if pattern.search(cookies):
         return pattern.sub(lambda m: f"{m.group(1)}cf_clearance={clearance}", cookies, count=1)

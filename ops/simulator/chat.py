@@ -95,7 +95,7 @@ SPLIT_TAG_TOKENS: tuple[str, ...] = (
     "ifact>epsilon.",
 )
 
-_DIRECTIVE_RE = re.compile(r"\[\[sim((?:\s+[A-Za-z_]+=[^\s\]]*)*)\s*\]\]")
+_DIRECTIVE_RE = re.compile(r"\[\[sim((?:\s+[A-Za-z_][A-Za-z0-9_]*=[^\s\]]*)*)\s*\]\]")
 
 
 def answer_tokens(n: int) -> list[str]:
@@ -211,6 +211,8 @@ class ChatPlan:
     frames: list[dict[str, Any]]
     #: Seconds to wait before sending each frame (same length as frames).
     delays: list[float]
+    #: The uniform gap between frames (delays[1:]); 0 = back to back.
+    interval: float = 0.0
     first_byte_delay: float = 0.0
     #: Stall for `stall_seconds` before sending frames[stall_at].
     stall_at: int | None = None
@@ -314,7 +316,8 @@ def build_plan(
     if think:
         frames.extend(_thinking_frames(mode, d.think_tokens, rid))
     if d.search:
-        frames.extend(_search_frames(len(frames), rid))
+        steps = (d.think_tokens + (2 if mode == "heavy" else 1)) if think else 0
+        frames.extend(_search_frames(steps, rid))
     answer = plan_answer(d)
     first_answer = len(frames)
     frames.extend(_r({"token": t, "isThinking": False, "messageTag": "final", "responseId": rid})
@@ -364,6 +367,7 @@ def _plan(frames: list[dict[str, Any]], d: Directives, *, consumes: bool = True)
     return ChatPlan(
         frames=frames,
         delays=delays,
+        interval=gap,
         first_byte_delay=d.first_byte_ms / 1000,
         split_utf8=d.utf8,
         consumes_quota=consumes,

@@ -13,6 +13,10 @@ from ops.simulator.errors import HTTP_FAULT_REPLIES, ErrorReply
 from ops.simulator.state import Fault, RecordedRequest, SimulatorState
 
 STATE_KEY: web.AppKey[SimulatorState] = web.AppKey("grok_sim_state", SimulatorState)
+# Typed request keys exist from aiohttp 3.13; plain strings work (with a warning) before.
+_REQUEST_KEY: Any = getattr(web, "RequestKey", None)
+JSON_KEY: Any = _REQUEST_KEY("grok_sim_json", object) if _REQUEST_KEY else "grok_sim_json"
+TOKEN_KEY: Any = _REQUEST_KEY("grok_sim_token", object) if _REQUEST_KEY else "grok_sim_token"
 CONTROL_PREFIX = "/__sim/"
 #: Above this, sleeps poll the connection so a vanished client ends them early even when
 #: the server runs without handler cancellation.
@@ -50,8 +54,8 @@ async def record_middleware(request: web.Request, handler: Handler) -> web.Strea
         except orjson.JSONDecodeError:
             parsed = None
     token, _ = parse_sso(request.headers.get("Cookie", ""))
-    request["sim_json"] = parsed
-    request["sim_token"] = token
+    request[JSON_KEY] = parsed
+    request[TOKEN_KEY] = token
     request.app[STATE_KEY].record(
         RecordedRequest(
             method=request.method,

@@ -1,0 +1,269 @@
+"""grok.com NDJSON response stream → neutral events (protocol §5, G2 rules of §5.4).
+
+`FrameParser.feed(bytes)` buffers partial lines across chunks and decodes whole lines
+only, so a JSON object or a multi-byte UTF-8 character split across chunks is fine.
+Inline tags (`<grok:render>` …) are passed through untouched: the tag-filter addon
+rewrites them downstream, possibly across several TextDeltas.
+
+Hot path: one `orjson.loads` per line and a handful of dict lookups per frame.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from addons.events import (
+    CardAttachment,
+    ConversationStarted,
+    End,
+    Event,
+    FinalMessage,
+    ResponseMeta,
+    SearchSources,
+    TextDelta,
+    UpstreamFailure,
+)
+from addons.upstream.reasoning import ReasoningFormatter, tool_line
+
+MAX_LINE_BYTES = 16 * 1024 * 1024
+_RAW_LIMIT = 400
+#: Keys of a plain answer-token frame; anything else takes the full path.
+_PLAIN_KEYS = frozenset(
+    {"token", "isThinking", "messageTag", "responseId", "rolloutId", "messageStepId"}
+)
+
+
+def failure_status(code: Any, message: str) -> int:
+    """429 for rate/usage limits (gRPC 8 RESOURCE_EXHAUSTED), else 502 (§6.3)."""
+    low = message.lower()
+    if code == 8 or "too many requests" in low or "rate limit" in low or "usage limit" in low \
+            or "usage quota" in low:
+        return 429
+    return 502
+
+
+def _error_message(err: Any) -> tuple[Any, str]:
+    if isinstance(err, dict):
+        msg = err.get("message") or err.get("error") or err.get("detail") or "upstream stream error"
+        return err.get("code"), str(msg)
+    return None, str(err)
+
+
+class FrameParser:
+    """Stateful parser for one upstream response. Not thread-safe; one per stream."""
+
+    __slots__ = ("_buf", "_failed", "_ended", "_reasoning", "_seen_urls", "_response_id")
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._failed = False
+        self._ended = False
+        self._reasoning = ReasoningFormatter()
+        self._seen_urls: set[str] = set()
+        self._response_id: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self._failed
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    # ---- framing -----------------------------------------------------------------
+
+    def feed(self, data: bytes) -> list[Event]:
+        out: list[Event] = []
+        if self._failed or not data:
+            return out
+        buf = self._buf + data if self._buf else data
+        cut = buf.rfind(b"\n")
+        if cut < 0:
+            self._buf = buf
+            if len(buf) > MAX_LINE_BYTES:
+                self._fail(502, "upstream frame too large", buf, out)
+            return out
+        self._buf = buf[cut + 1:]
+        for line in buf[:cut].split(b"\n"):
+            self._line(line, out, final=False)
+            if self._failed:
+                break
+        return out
+
+    def close(self) -> list[Event]:
+        """End of body: parse a last unterminated line; a truncated object is an error."""
+        out: list[Event] = []
+        rest, self._buf = self._buf, b""
+        if not self._failed and rest.strip():
+            self._line(rest, out, final=True)
+        return out
+
+    def _line(self, line: bytes, out: list[Event], final: bool) -> None:
+        if not line or line[0] != 0x7B:  # not "{"
+            line = line.strip()
+            if not line:
+                return
+            if line[0] != 0x7B:
+                if not line.startswith(b"data:"):
+                    return  # event:, comments, junk
+                line = line[5:].strip()
+                if line == b"[DONE]":
+                    self._end(out)
+                    return
+                if not line.startswith(b"{"):
+                    return
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            if final:
+                self._fail(502, "upstream stream ended inside a frame (truncated JSON)", line, out)
+            return
+        if type(obj) is dict:
+            self._frame(obj, line, out)
+
+    # ---- frames ------------------------------------------------------------------
+
+    def _frame(self, obj: dict[str, Any], line: bytes, out: list[Event]) -> None:
+        err = obj.get("error")
+        if err:
+            code, msg = _error_message(err)
+            self._fail(failure_status(code, msg), f"Upstream stream error: {msg}", line, out)
+            return
+        result = obj.get("result")
+        if type(result) is not dict:
+            return
+        conv = result.get("conversation")
+        if type(conv) is dict and conv.get("conversationId"):
+            out.append(ConversationStarted(str(conv["conversationId"])))
+        resp = result.get("response")
+        if type(resp) is dict:
+            self._response(resp, line, out)
+
+    def _response(self, resp: dict[str, Any], line: bytes, out: list[Event]) -> None:
+        token = resp.get("token")
+        tag = resp.get("messageTag")
+        # Fast path: a plain answer token (the bulk of every stream).
+        if tag == "final" and token and resp.keys() <= _PLAIN_KEYS and not resp.get("isThinking"):
+            rid = resp.get("responseId")
+            if rid and rid != self._response_id:
+                self._response_id = rid
+                out.append(ResponseMeta(response_id=rid))
+            self._reasoning.answer_started = True
+            out.append(TextDelta(token))
+            return
+
+        rerr = resp.get("error")
+        if rerr:
+            code, msg = _error_message(rerr)
+            self._fail(failure_status(code, msg), f"Upstream stream error: {msg}", line, out)
+            return
+        model = resp.get("modelResponse")
+        if type(model) is dict and self._model_response(model, line, out):
+            return
+        user = resp.get("userResponse")
+        if type(user) is dict and user.get("responseId"):
+            out.append(ResponseMeta(parent_response_id=str(user["responseId"])))
+        rid = resp.get("responseId")
+        if rid and rid != self._response_id:
+            self._response_id = rid
+            out.append(ResponseMeta(response_id=str(rid)))
+
+        card = resp.get("cardAttachment")
+        if card:
+            self._card(card, out)
+        cards = resp.get("cardAttachments")
+        if type(cards) is list:
+            for item in cards:
+                self._card(item, out)
+        if "webSearchResults" in resp or "xSearchResults" in resp:
+            self._sources(resp, out)
+
+        if tag == "tool_usage_card":
+            text = tool_line(resp)
+            if text:
+                self._reasoning.line(text, resp.get("rolloutId"), out)
+        elif tag == "raw_function_result":
+            pass  # its search results were taken above
+        elif token:
+            if resp.get("isThinking"):
+                self._reasoning.thinking(
+                    str(token), tag, resp.get("rolloutId"), resp.get("messageStepId"), out
+                )
+            elif tag == "final":
+                self._reasoning.answer_started = True
+                out.append(TextDelta(token))
+
+        if resp.get("isSoftStop") or resp.get("finalMetadata"):
+            self._end(out)
+
+    def _model_response(self, model: dict[str, Any], line: bytes, out: list[Event]) -> bool:
+        """Emit ids and the final message; True when it carried stream errors."""
+        errors = model.get("streamErrors")
+        if errors:
+            first = errors[0] if isinstance(errors, list) else errors
+            code, msg = _error_message(first)
+            self._fail(failure_status(code, msg), f"Upstream stream error: {msg}", line, out)
+            return True
+        rid, parent = model.get("responseId"), model.get("parentResponseId")
+        if rid or parent:
+            if rid:
+                self._response_id = str(rid)
+            out.append(ResponseMeta(str(rid) if rid else None, str(parent) if parent else None))
+        if "webSearchResults" in model or "xSearchResults" in model:
+            self._sources(model, out)
+        images = model.get("generatedImageUrls")
+        urls = [u for u in images if isinstance(u, str)] if isinstance(images, list) else []
+        message = model.get("message")
+        if isinstance(message, str) or urls:
+            out.append(FinalMessage(message if isinstance(message, str) else "", urls))
+        return False
+
+    def _card(self, card: Any, out: list[Event]) -> None:
+        data = card.get("jsonData") if isinstance(card, dict) else None
+        if isinstance(data, str):
+            try:
+                data = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                return
+        if isinstance(data, dict):
+            out.append(CardAttachment(data))
+
+    def _sources(self, holder: dict[str, Any], out: list[Event]) -> None:
+        new: list[dict[str, str]] = []
+        seen = self._seen_urls
+        web = holder.get("webSearchResults")
+        if isinstance(web, dict) and isinstance(web.get("results"), list):
+            for item in web["results"]:
+                url = item.get("url") if isinstance(item, dict) else None
+                if url and isinstance(url, str) and url not in seen:
+                    seen.add(url)
+                    new.append({"url": url, "title": str(item.get("title") or url), "type": "web"})
+        xs = holder.get("xSearchResults")
+        if isinstance(xs, dict) and isinstance(xs.get("results"), list):
+            for item in xs["results"]:
+                if not isinstance(item, dict) or not item.get("postId") or not item.get("username"):
+                    continue
+                user = str(item["username"])
+                url = f"https://x.com/{user}/status/{item['postId']}"
+                if url in seen:
+                    continue
+                seen.add(url)
+                text = " ".join(str(item.get("text") or "").split())
+                title = f"𝕏/@{user}: {text[:50]}{'...' if len(text) > 50 else ''}" if text \
+                    else f"𝕏/@{user}"
+                new.append({"url": url, "title": title, "type": "x"})
+        if new:
+            out.append(SearchSources(new))
+
+    # ---- terminal states ---------------------------------------------------------
+
+    def _end(self, out: list[Event]) -> None:
+        if not self._ended:
+            self._ended = True
+            out.append(End())
+
+    def _fail(self, status: int, message: str, line: bytes, out: list[Event]) -> None:
+        self._failed = True
+        raw = line[: _RAW_LIMIT * 4].decode("utf-8", "replace")[:_RAW_LIMIT]
+        out.append(UpstreamFailure(status, message, raw))

@@ -1,0 +1,158 @@
+"""`grok2api accounts import|list|export|delete`: manage the account database directly
+(the server need not run; a running one sees the changes at its next sync)."""
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO
+
+import click
+import orjson
+
+from state.account import POOLS, STATUSES, Account, normalize_token
+from state.boot import BootConfig, BootError
+from state.db import open_database
+from state.dbthread import DBThread
+from state.importing import parse_import
+from state.migrations import migrate
+from state.store import AccountStore
+
+__all__ = ["accounts", "mask_token"]
+
+
+def mask_token(token: str) -> str:
+    """`abcd…wxyz`: enough to tell accounts apart in a table, useless as a credential."""
+    return f"{token[:4]}…{token[-4:]}" if len(token) > 12 else "…" + token[-2:]
+
+
+@contextmanager
+def _store() -> Iterator[tuple[DBThread, AccountStore]]:
+    try:
+        boot = BootConfig.from_env()
+        db = open_database(boot)
+    except (BootError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    thread = DBThread(db)
+    try:
+        thread.run_sync(migrate, db)
+        yield thread, AccountStore(db)
+    finally:
+        thread.close()
+
+
+def _fmt_ms(ms: int | None) -> str:
+    return "-" if ms is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(ms / 1000))
+
+
+def _quota_summary(acc: Account) -> str:
+    return " ".join(f"{m}:{w.remaining}/{w.total}" for m, w in sorted(acc.quota.items()))
+
+
+def _public(acc: Account) -> dict[str, object]:
+    return {
+        "token": acc.token, "pool": acc.pool, "status": acc.status,
+        "quota": {m: w.to_dict() for m, w in acc.quota.items()}, "tags": acc.tags,
+        "note": acc.note, "usage_use_count": acc.usage_use_count,
+        "usage_fail_count": acc.usage_fail_count, "usage_sync_count": acc.usage_sync_count,
+        "consecutive_failures": acc.consecutive_failures, "last_use_at": acc.last_use_at,
+        "last_fail_at": acc.last_fail_at, "last_fail_reason": acc.last_fail_reason,
+        "last_sync_at": acc.last_sync_at, "state_reason": acc.state_reason,
+        "cooldown_until": acc.cooldown_until, "created_at": acc.created_at,
+        "updated_at": acc.updated_at, "deleted_at": acc.deleted_at, "ext": acc.ext,
+    }
+
+
+@click.group("accounts")
+def accounts() -> None:
+    """Manage grok.com accounts (SSO tokens) in the account database."""
+
+
+@accounts.command("import")
+@click.argument("source", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--pool", type=click.Choice(["auto", *POOLS]), default="auto", show_default=True,
+              help="Pool for every token; auto stores them as basic until the first quota "
+                   "refresh, and keeps the pools of a JSON export.")
+@click.option("--tag", "tags", multiple=True, help="Tag added to every imported token.")
+def import_cmd(source: IO[str], pool: str, tags: tuple[str, ...]) -> None:
+    """Import tokens from FILE (or - for stdin): one per line (bare or sso=…), or a JSON
+    export by pool. Existing tokens are skipped, deleted ones restored."""
+    result = parse_import(source.read())
+    forced = None if pool == "auto" else pool
+    items = [(t.token, forced or t.pool, [*t.tags, *tags]) for t in result.tokens]
+    summary = None
+    if items:
+        with _store() as (thread, store):
+            summary = thread.run_sync(store.import_tokens, items, default_pool="basic")
+    added = summary.added if summary else 0
+    restored = summary.restored if summary else 0
+    skipped = (summary.skipped if summary else 0) + result.duplicates
+    click.echo(f"added {added}, restored {restored}, skipped {skipped} "
+               f"(already present or duplicate), errors {len(result.errors)}")
+    for line_no, message in result.errors:
+        where = f"line {line_no}" if line_no else "item"
+        click.echo(f"  {where}: {message}", err=True)
+    if result.errors:
+        sys.exit(1)
+
+
+@accounts.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Full records (unmasked tokens) as JSON.")
+@click.option("--pool", type=click.Choice(POOLS), default=None)
+@click.option("--status", type=click.Choice(STATUSES), default=None)
+@click.option("--deleted", is_flag=True, help="Include soft-deleted accounts.")
+def list_cmd(as_json: bool, pool: str | None, status: str | None, deleted: bool) -> None:
+    """List accounts; tokens are masked in the table."""
+    with _store() as (thread, store):
+        rows = thread.run_sync(store.list, pool, status, include_deleted=deleted)
+    if as_json:
+        click.echo(orjson.dumps([_public(a) for a in rows], option=orjson.OPT_INDENT_2).decode())
+        return
+    if not rows:
+        click.echo("no accounts")
+        return
+    header = f"{'token':<11}  {'pool':<5}  {'status':<8}  {'uses':>6}  {'fails':>5}  " \
+             f"{'last use':<16}  quota"
+    click.echo(header)
+    for acc in rows:
+        status_text = "deleted" if acc.deleted_at is not None else acc.status
+        click.echo(f"{mask_token(acc.token):<11}  {acc.pool:<5}  {status_text:<8}  "
+                   f"{acc.usage_use_count:>6}  {acc.usage_fail_count:>5}  "
+                   f"{_fmt_ms(acc.last_use_at):<16}  {_quota_summary(acc)}")
+    click.echo(f"{len(rows)} account(s)")
+
+
+@accounts.command("export")
+@click.option("--pool", type=click.Choice(POOLS), default=None)
+def export_cmd(pool: str | None) -> None:
+    """Print live accounts as JSON by pool: {"basic": [{"token", "tags"}], …}."""
+    with _store() as (thread, store):
+        rows = thread.run_sync(store.list, pool)
+    out: dict[str, list[dict[str, object]]] = {}
+    for acc in rows:
+        out.setdefault(acc.pool, []).append({"token": acc.token, "tags": acc.tags})
+    click.echo(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
+
+
+@accounts.command("delete")
+@click.argument("tokens", nargs=-1)
+@click.option("--all-invalid", is_flag=True, help="Delete every expired or disabled account.")
+def delete_cmd(tokens: tuple[str, ...], all_invalid: bool) -> None:
+    """Soft-delete TOKEN… (importing one again restores it)."""
+    if not tokens and not all_invalid:
+        raise click.UsageError("give one or more tokens, or --all-invalid")
+    wanted: list[str] = []
+    for raw in tokens:
+        try:
+            wanted.append(normalize_token(raw))
+        except ValueError:
+            raise click.BadParameter(f"not a token: {raw!r}", param_hint="TOKENS") from None
+    with _store() as (thread, store):
+        if all_invalid:
+            wanted.extend(thread.run_sync(store.invalid_tokens))
+        count = thread.run_sync(store.delete, wanted)
+    click.echo(f"deleted {count} account(s)")
+    missing = len(set(wanted)) - count
+    if tokens and missing > 0:
+        click.echo(f"{missing} token(s) not found or already deleted", err=True)

@@ -1,0 +1,143 @@
+"""HTTP control API under `/__sim/`, for a simulator running in another process.
+
+Requests here are not recorded and need no cookies. Errors are 400 `{"error": "..."}`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ops.simulator.common import STATE_KEY, json_response
+from ops.simulator.state import CHAT_PATH, MODES, SimulatorState
+
+_FLAGS = ("require_statsig", "strict_statsig", "quota_enabled")
+
+
+def _state(request: web.Request) -> SimulatorState:
+    return request.app[STATE_KEY]
+
+
+def _fail(message: str) -> web.Response:
+    return json_response({"error": message}, status=400)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw:
+        return {}
+    data = orjson.loads(raw)
+    if not isinstance(data, dict):
+        raise ValueError("body must be a JSON object")
+    return data
+
+
+def _token_view(state: SimulatorState, token: str) -> dict[str, Any]:
+    sim = state.tokens[token]
+    return {"token": sim.token, "tier": sim.tier, "status": sim.status, "user_id": sim.user_id}
+
+
+async def tokens_handler(request: web.Request) -> web.Response:
+    """Register tokens: `{"tokens":[{token,tier,status}]}` or `{"count":N,"tier":…,"prefix":…}`."""
+    state = _state(request)
+    try:
+        body = await _body(request)
+        added: list[str] = []
+        for item in body.get("tokens") or []:
+            if isinstance(item, str):
+                item = {"token": item}
+            tier = item.get("tier", body.get("tier", "basic"))
+            status = item.get("status", body.get("status", "active"))
+            added.append(state.add_token(item["token"], tier, status).token)
+        count = int(body.get("count") or 0)
+        prefix = str(body.get("prefix") or "sim")
+        for i in range(count):
+            added.append(state.add_token(f"{prefix}-{i}", body.get("tier", "basic"),
+                                         body.get("status", "active")).token)
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
+        return _fail(str(exc))
+    return json_response({"tokens": [_token_view(state, t) for t in added]})
+
+
+async def list_tokens_handler(request: web.Request) -> web.Response:
+    state = _state(request)
+    return json_response({"tokens": [_token_view(state, t) for t in state.tokens]})
+
+
+async def faults_handler(request: web.Request) -> web.Response:
+    """`{"fault":"429","token":null,"times":1,"path":…, "options":{"stall_ms":…}}`."""
+    state = _state(request)
+    try:
+        body = await _body(request)
+        options = {k: int(v) for k, v in (body.get("options") or {}).items()}
+        fault = state.inject(str(body["fault"]), token=body.get("token"), times=int(body.get("times", 1)),
+                             path=str(body.get("path") or CHAT_PATH), **options)
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
+        return _fail(str(exc))
+    return json_response({"fault": fault.name, "path": fault.path, "token": fault.token, "times": fault.times})
+
+
+async def quota_handler(request: web.Request) -> web.Response:
+    """`{"token":…, "mode":…, "remaining":N, "total":N?, "window_seconds":N?}`."""
+    state = _state(request)
+    try:
+        body = await _body(request)
+        mode = body["mode"]
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}")
+        win = state.set_quota(body["token"], mode, int(body["remaining"]), total=body.get("total"),
+                              window_seconds=body.get("window_seconds"))
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
+        return _fail(str(exc))
+    return json_response({"remaining": win.remaining, "total": win.total, "window_seconds": win.window_seconds})
+
+
+async def config_handler(request: web.Request) -> web.Response:
+    """Set flags: `{"strict_statsig":true,"require_statsig":true,"quota_enabled":false}`."""
+    state = _state(request)
+    try:
+        body = await _body(request)
+    except (ValueError, orjson.JSONDecodeError) as exc:
+        return _fail(str(exc))
+    for flag in _FLAGS:
+        if flag in body:
+            setattr(state, flag, bool(body[flag]))
+    return json_response({flag: getattr(state, flag) for flag in _FLAGS})
+
+
+async def requests_handler(request: web.Request) -> web.Response:
+    state = _state(request)
+    try:
+        limit = int(request.query.get("limit", "100"))
+    except ValueError:
+        return _fail("limit must be an integer")
+    items = state.requests[-limit:] if limit > 0 else []
+    return json_response({"requests": [r.to_dict() for r in items], "total": len(state.requests)})
+
+
+async def clear_requests_handler(request: web.Request) -> web.Response:
+    _state(request).clear_requests()
+    return json_response({"ok": True})
+
+
+async def reset_handler(request: web.Request) -> web.Response:
+    _state(request).reset()
+    return json_response({"ok": True})
+
+
+async def stats_handler(request: web.Request) -> web.Response:
+    return json_response(_state(request).stats())
+
+
+def add_control_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_post("/__sim/tokens", tokens_handler)
+    r.add_get("/__sim/tokens", list_tokens_handler)
+    r.add_post("/__sim/faults", faults_handler)
+    r.add_post("/__sim/quota", quota_handler)
+    r.add_post("/__sim/config", config_handler)
+    r.add_get("/__sim/requests", requests_handler)
+    r.add_delete("/__sim/requests", clear_requests_handler)
+    r.add_post("/__sim/reset", reset_handler)
+    r.add_get("/__sim/stats", stats_handler)

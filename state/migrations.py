@@ -1,0 +1,59 @@
+"""Numbered schema migrations, applied in order at startup (and by the CLI).
+
+`MIGRATIONS[i]` brings the schema from version i to i + 1. Append, never edit a shipped one.
+Each runs in a transaction with its version row (MySQL commits DDL implicitly, so every step
+must also be safe to re-run: `safe=True` creates)."""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import peewee
+
+from state.models import AccountMeta, AccountRow, ModelUsageRow, SchemaVersion, bound
+
+__all__ = ["MIGRATIONS", "current_version", "latest_version", "migrate"]
+
+log = logging.getLogger(__name__)
+Migration = Callable[[peewee.Database], None]
+
+
+def _m1_initial(db: peewee.Database) -> None:
+    db.create_tables([AccountRow, ModelUsageRow, AccountMeta], safe=True)
+    if not AccountMeta.select().where(AccountMeta.key == "revision").exists():
+        AccountMeta.create(key="revision", value=0)
+
+
+MIGRATIONS: list[Migration] = [_m1_initial]
+
+
+def latest_version() -> int:
+    return len(MIGRATIONS)
+
+
+def current_version(db: peewee.Database) -> int:
+    """The applied schema version; 0 for an empty database."""
+    with bound(db):
+        if not db.table_exists(SchemaVersion._meta.table_name):
+            return 0
+        value = SchemaVersion.select(peewee.fn.MAX(SchemaVersion.version)).scalar()
+        return int(value or 0)
+
+
+def migrate(db: peewee.Database) -> int:
+    """Apply every pending migration; idempotent. Returns the resulting version."""
+    with bound(db):
+        db.create_tables([SchemaVersion], safe=True)
+        version = current_version(db)
+        for number in range(version + 1, len(MIGRATIONS) + 1):
+            try:
+                with db.atomic():
+                    MIGRATIONS[number - 1](db)
+                    SchemaVersion.create(version=number, applied_at=int(time.time() * 1000))
+            except peewee.IntegrityError:
+                # another worker applied the same step at the same moment
+                if current_version(db) < number:
+                    raise
+            log.info("database schema migrated to version %d", number)
+        return current_version(db)

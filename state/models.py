@@ -1,0 +1,99 @@
+"""peewee models. They are bound to a database only for the duration of a call (`bound`),
+so several databases (tests, a migration source) never fight over a global binding; every call
+runs on the one database thread. All timestamps are integer milliseconds since the epoch."""
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any
+
+import peewee
+
+__all__ = [
+    "ALL_MODELS",
+    "TOKEN_MAX_LEN",
+    "AccountMeta",
+    "AccountRow",
+    "BaseModel",
+    "ModelUsageRow",
+    "SchemaVersion",
+    "bound",
+]
+
+#: Longest token the `accounts.token` column holds (a unique VARCHAR must fit MySQL's
+#: 3072-byte index limit with utf8mb4). Real SSO tokens are far shorter.
+TOKEN_MAX_LEN = 768
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = None
+
+
+class AccountRow(BaseModel):
+    id = peewee.AutoField()
+    token = peewee.CharField(max_length=TOKEN_MAX_LEN, unique=True)
+    pool = peewee.CharField(max_length=16, default="basic", index=True)
+    status = peewee.CharField(max_length=16, default="active", index=True)
+    #: JSON: {mode: {remaining, total, window_seconds, reset_at, synced_at, source}}
+    quota = peewee.TextField(default="{}")
+    usage_use_count = peewee.BigIntegerField(default=0)
+    usage_fail_count = peewee.BigIntegerField(default=0)
+    usage_sync_count = peewee.BigIntegerField(default=0)
+    consecutive_failures = peewee.IntegerField(default=0)
+    last_use_at = peewee.BigIntegerField(null=True)
+    last_fail_at = peewee.BigIntegerField(null=True)
+    last_fail_reason = peewee.TextField(default="")
+    last_sync_at = peewee.BigIntegerField(null=True)
+    state_reason = peewee.TextField(default="")
+    cooldown_until = peewee.BigIntegerField(null=True)
+    tags = peewee.TextField(default="[]")  # JSON list
+    note = peewee.TextField(default="")
+    ext = peewee.TextField(default="{}")  # JSON object
+    created_at = peewee.BigIntegerField()
+    updated_at = peewee.BigIntegerField()
+    deleted_at = peewee.BigIntegerField(null=True)
+    #: Global revision of the last write (see AccountMeta), for multi-worker sync.
+    revision = peewee.BigIntegerField(default=0, index=True)
+
+    class Meta:
+        table_name = "accounts"
+
+
+class ModelUsageRow(BaseModel):
+    id = peewee.AutoField()
+    model = peewee.CharField(max_length=191)
+    day = peewee.CharField(max_length=10)  # YYYY-MM-DD (UTC)
+    requests = peewee.BigIntegerField(default=0)
+    failures = peewee.BigIntegerField(default=0)
+    prompt_tokens = peewee.BigIntegerField(default=0)
+    completion_tokens = peewee.BigIntegerField(default=0)
+
+    class Meta:
+        table_name = "model_usage"
+        indexes = ((("model", "day"), True),)
+
+
+class AccountMeta(BaseModel):
+    """Key/value counters; `revision` is bumped by every account write."""
+
+    key = peewee.CharField(max_length=64, primary_key=True)
+    value = peewee.BigIntegerField(default=0)
+
+    class Meta:
+        table_name = "account_meta"
+
+
+class SchemaVersion(BaseModel):
+    version = peewee.IntegerField(primary_key=True)
+    applied_at = peewee.BigIntegerField()
+
+    class Meta:
+        table_name = "schema_version"
+
+
+ALL_MODELS: tuple[type[BaseModel], ...] = (AccountRow, ModelUsageRow, AccountMeta, SchemaVersion)
+
+
+def bound(db: peewee.Database) -> AbstractContextManager[Any]:
+    """Bind every model to `db` for a `with` block (restores the previous binding after)."""
+    return db.bind_ctx(ALL_MODELS)

@@ -1,0 +1,288 @@
+"""The in-memory account pool: selection, leases and feedback on the request path.
+
+Nothing here touches the database: every change marks the account dirty on the write-behind
+writer, which saves it later on the database thread. All methods run on the event loop and
+cost at most one pass over the accounts of the candidate pools. Time arguments (`now`,
+`reset_at`) are epoch seconds as `time.time()` gives them (milliseconds are accepted too).
+"""
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from state.account import (
+    POOLS,
+    SOURCE_ESTIMATED,
+    TIER_MODES,
+    Account,
+    health_factor,
+    normalize_token,
+    now_ms,
+    to_ms,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from state.writer import WriteBehind
+
+__all__ = ["AccountPool", "Lease"]
+
+RATE_LIMITED = "rate_limited"
+TOO_MANY_FAILURES = "consecutive_failures"
+
+
+@dataclass(slots=True)
+class Lease:
+    account: Account
+    mode: str
+    released: bool = False
+
+    @property
+    def token(self) -> str:
+        return self.account.token
+
+
+class AccountPool:
+    def __init__(self, writer: WriteBehind | None, *, fail_threshold: int = 5,
+                 fail_cooldown_sec: int = 900) -> None:
+        self.writer = writer
+        self.fail_threshold = fail_threshold
+        self.fail_cooldown_sec = fail_cooldown_sec
+        self._by_token: dict[str, Account] = {}
+        self._by_pool: dict[str, dict[str, Account]] = {p: {} for p in POOLS}
+
+    # ------------------------------------------------------------------ table
+    def load(self, accounts: Iterable[Account]) -> None:
+        """Replace the table; runtime fields of accounts already known are carried over."""
+        old = self._by_token
+        self._by_token = {}
+        self._by_pool = {p: {} for p in POOLS}
+        for acc in accounts:
+            prev = old.get(acc.token)
+            if prev is not None:
+                acc.inflight, acc.health, acc.runtime_expired = (
+                    prev.inflight, prev.health, prev.runtime_expired)
+            self._index(acc)
+
+    def _index(self, acc: Account) -> None:
+        self._by_token[acc.token] = acc
+        self._by_pool.setdefault(acc.pool, {})[acc.token] = acc
+
+    def _unindex(self, acc: Account) -> None:
+        self._by_pool.get(acc.pool, {}).pop(acc.token, None)
+
+    def _mark(self, acc: Account, urgent: bool = False) -> None:
+        if self.writer is not None:
+            self.writer.mark(acc, urgent=urgent)
+
+    def get(self, token: str) -> Account | None:
+        return self._by_token.get(token)
+
+    def all(self) -> list[Account]:
+        return list(self._by_token.values())
+
+    def __len__(self) -> int:
+        return len(self._by_token)
+
+    def count_inflight(self) -> int:
+        return sum(a.inflight for a in self._by_token.values())
+
+    # ------------------------------------------------------------------ selection
+    def select(self, pools: Sequence[str], mode: str, *, exclude: Collection[str] = (),
+               max_inflight: int = 8, now: float | None = None) -> Lease | None:
+        """Lease the account with the most `mode` quota left (ties: least recently used),
+        trying `pools` in order; a later pool only when no account of an earlier one fits."""
+        ts = now_ms() if now is None else to_ms(now)
+        skip = exclude if isinstance(exclude, (set, frozenset, dict)) else set(exclude)
+        for pool in pools:
+            if mode not in TIER_MODES.get(pool, ()):
+                continue
+            best: Account | None = None
+            best_key: tuple[int, int] = (0, 0)
+            for acc in self._by_pool.get(pool, {}).values():
+                if acc.deleted_at is not None or acc.runtime_expired or acc.token in skip:
+                    continue
+                if acc.status != "active":
+                    if not acc.reactivate_if_cooled(ts):
+                        continue
+                    acc.touch(ts)
+                    self._mark(acc)
+                if acc.inflight >= max_inflight:
+                    continue
+                win = acc.window(mode)
+                if win is None:
+                    continue
+                if win.refill_if_due(ts):
+                    self._mark(acc)
+                if win.remaining <= 0:
+                    continue
+                key = (win.remaining, -(acc.last_use_at or 0))
+                if best is None or key > best_key:
+                    best, best_key = acc, key
+            if best is not None:
+                best.inflight += 1
+                best.last_use_at = ts
+                self._mark(best)
+                return Lease(best, mode)
+        return None
+
+    def release(self, lease: Lease) -> None:
+        if lease.released:
+            return
+        lease.released = True
+        lease.account.inflight = max(0, lease.account.inflight - 1)
+
+    def has_usable(self, pools: Sequence[str], mode: str) -> bool:
+        """Model availability (MODEL-3): an account that is not deleted, active or cooling, in
+        one of `pools`, whose tier supports `mode`."""
+        for pool in pools:
+            if mode not in TIER_MODES.get(pool, ()):
+                continue
+            for acc in self._by_pool.get(pool, {}).values():
+                if acc.deleted_at is None and acc.status in ("active", "cooling"):
+                    return True
+        return False
+
+    # ------------------------------------------------------------------ feedback
+    def on_success(self, lease: Lease) -> None:
+        lease.account.record_success(lease.mode, now_ms())
+        self._mark(lease.account)
+
+    def on_rate_limited(self, lease: Lease, reset_at: float | None = None) -> None:
+        """The mode's window is empty until `reset_at` (default: the stored future reset, else
+        now + window) and the account cools until then (D-3)."""
+        acc, ts = lease.account, now_ms()
+        win = acc.window(lease.mode)
+        if reset_at is not None:
+            until = to_ms(reset_at)
+        elif win is not None and win.reset_at is not None and win.reset_at > ts:
+            until = win.reset_at
+        else:
+            until = ts + (win.window_seconds if win is not None else 7200) * 1000
+        if win is not None:
+            win.remaining = 0
+            win.reset_at = until
+            win.source = SOURCE_ESTIMATED
+        acc.usage_fail_count += 1
+        acc.last_fail_at = ts
+        acc.last_fail_reason = "429 rate limited"
+        acc.health = max(0.05, acc.health * health_factor("429"))
+        acc.cool_down(until, RATE_LIMITED)
+        acc.touch(ts)
+        self._mark(acc)
+
+    def on_invalid_credentials(self, token: str, reason: str) -> None:
+        acc = self._by_token.get(token)
+        if acc is None:
+            return
+        ts = now_ms()
+        acc.record_failure(reason, ts, health_factor("401"))
+        acc.status = "expired"
+        acc.state_reason = reason[:500]
+        acc.cooldown_until = None
+        acc.ext["expired_at"] = ts
+        acc.ext["expired_reason"] = reason[:500]
+        self._mark(acc, urgent=True)
+
+    def on_unauthorized(self, token: str) -> None:
+        """A plain 401: out of this process's rotation; the stored status is unchanged."""
+        acc = self._by_token.get(token)
+        if acc is None:
+            return
+        acc.runtime_expired = True
+        self._fail(acc, "401 unauthorized")
+
+    def on_failure(self, lease: Lease, reason: str) -> None:
+        self._fail(lease.account, reason)
+
+    def _fail(self, acc: Account, reason: str) -> None:
+        ts = now_ms()
+        acc.record_failure(reason, ts, health_factor(reason))
+        if acc.consecutive_failures >= self.fail_threshold and acc.status == "active":
+            acc.cool_down(ts + self.fail_cooldown_sec * 1000, TOO_MANY_FAILURES)
+        self._mark(acc)
+
+    def apply_quota(self, token: str, mode: str, remaining: int, total: int,
+                    window_seconds: int) -> None:
+        """Real numbers from the rate-limit probe. A cooling account with quota left becomes
+        active, except during a chat 429's cooldown: a 429 beats a stale probe (D-3)."""
+        acc = self._by_token.get(token)
+        if acc is None:
+            return
+        ts = now_ms()
+        acc.apply_quota(mode, remaining, total, window_seconds, ts)
+        win = acc.quota[mode]
+        if acc.status == "cooling" and win.remaining > 0:
+            blocked = (acc.state_reason == RATE_LIMITED and acc.cooldown_until is not None
+                       and acc.cooldown_until > ts)
+            if not blocked:
+                acc.cooldown_until = ts
+                acc.reactivate_if_cooled(ts)
+        self._mark(acc)
+
+    # ------------------------------------------------------------------ operator actions
+    def add(self, token: str, pool: str = "basic", tags: Sequence[str] = (), note: str = "") -> bool:
+        """POOL-2: False if the token exists and is not deleted; a soft-deleted one is restored."""
+        token = normalize_token(token)
+        if pool not in POOLS:
+            raise ValueError(f"unknown pool {pool!r}")
+        ts = now_ms()
+        acc = self._by_token.get(token)
+        if acc is not None and acc.deleted_at is None:
+            return False
+        if acc is None:
+            acc = Account.new(token, pool, tags, note, ts)
+        else:
+            acc.restore(ts)
+            self._unindex(acc)
+            acc.set_pool(pool)
+            acc.tags = list(dict.fromkeys([*acc.tags, *tags]))
+            acc.note = note or acc.note
+        self._index(acc)
+        self._mark(acc, urgent=True)
+        return True
+
+    def delete(self, token: str) -> bool:
+        """Soft delete: out of selection at once; `add` restores it."""
+        acc = self._by_token.get(token)
+        if acc is None or acc.deleted_at is not None:
+            return False
+        ts = now_ms()
+        acc.deleted_at = ts
+        acc.touch(ts)
+        self._mark(acc, urgent=True)
+        return True
+
+    def disable(self, token: str, reason: str = "operator_disabled") -> bool:
+        acc = self._by_token.get(token)
+        if acc is None or acc.deleted_at is not None:
+            return False
+        ts = now_ms()
+        acc.status = "disabled"
+        acc.state_reason = reason
+        acc.ext["disabled_at"] = ts
+        acc.ext["disabled_reason"] = reason
+        acc.touch(ts)
+        self._mark(acc, urgent=True)
+        return True
+
+    def enable(self, token: str) -> bool:
+        acc = self._by_token.get(token)
+        if acc is None:
+            return False
+        acc.restore(now_ms())
+        self._mark(acc, urgent=True)
+        return True
+
+    def set_pool(self, token: str, pool: str) -> bool:
+        """Move an account to another tier (POOL-1: a refresh inferred a different one)."""
+        acc = self._by_token.get(token)
+        if acc is None or pool not in POOLS:
+            return False
+        if acc.pool != pool:
+            self._unindex(acc)
+            acc.set_pool(pool)
+            self._index(acc)
+            acc.touch(now_ms())
+            self._mark(acc)
+        return True

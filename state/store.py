@@ -1,0 +1,221 @@
+"""Account persistence. Every method is synchronous and must run on the database thread
+(`DBThread.run` / `run_sync`), which binds the models to the database."""
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import peewee
+
+from state.account import POOLS, Account, QuotaWindow, now_ms
+from state.models import AccountMeta, AccountRow, ModelUsageRow
+from state.usage import UsageKey
+
+__all__ = ["AccountStore", "ImportSummary", "account_to_row", "row_to_account"]
+
+_ROW_FIELDS = tuple(f for f in AccountRow._meta.sorted_field_names if f != "id")
+_UPSERT_CHUNK = 40  # rows per INSERT: 22 columns stay under SQLite's old 999-variable limit
+_IN_CHUNK = 500
+
+
+def account_to_row(acc: Account) -> dict[str, Any]:
+    """A plain dict snapshot of the persistent fields (taken on the event loop)."""
+    return {
+        "token": acc.token, "pool": acc.pool, "status": acc.status,
+        "quota": orjson.dumps({m: w.to_dict() for m, w in acc.quota.items()}).decode(),
+        "usage_use_count": acc.usage_use_count, "usage_fail_count": acc.usage_fail_count,
+        "usage_sync_count": acc.usage_sync_count, "consecutive_failures": acc.consecutive_failures,
+        "last_use_at": acc.last_use_at, "last_fail_at": acc.last_fail_at,
+        "last_fail_reason": acc.last_fail_reason, "last_sync_at": acc.last_sync_at,
+        "state_reason": acc.state_reason, "cooldown_until": acc.cooldown_until,
+        "tags": orjson.dumps(acc.tags).decode(), "note": acc.note,
+        "ext": orjson.dumps(acc.ext).decode(), "created_at": acc.created_at or now_ms(),
+        "updated_at": acc.updated_at or now_ms(), "deleted_at": acc.deleted_at,
+        "revision": acc.revision,
+    }
+
+
+def _json(text: str | None, default: Any) -> Any:
+    try:
+        value = orjson.loads(text) if text else default
+    except orjson.JSONDecodeError:
+        return default
+    return value if isinstance(value, type(default)) else default
+
+
+def row_to_account(row: AccountRow) -> Account:
+    quota = {m: QuotaWindow.from_dict(w) for m, w in _json(row.quota, {}).items()
+             if isinstance(w, dict)}
+    acc = Account(
+        token=row.token, pool=row.pool if row.pool in POOLS else "basic", status=row.status,
+        quota=quota, usage_use_count=row.usage_use_count, usage_fail_count=row.usage_fail_count,
+        usage_sync_count=row.usage_sync_count, consecutive_failures=row.consecutive_failures,
+        last_use_at=row.last_use_at, last_fail_at=row.last_fail_at,
+        last_fail_reason=row.last_fail_reason or "", last_sync_at=row.last_sync_at,
+        state_reason=row.state_reason or "", cooldown_until=row.cooldown_until,
+        tags=[str(t) for t in _json(row.tags, [])], note=row.note or "", ext=_json(row.ext, {}),
+        created_at=row.created_at, updated_at=row.updated_at, deleted_at=row.deleted_at,
+        revision=row.revision,
+    )
+    for mode in list(acc.quota):
+        if not acc.supports(mode):
+            del acc.quota[mode]
+    return acc
+
+
+@dataclass(slots=True)
+class ImportSummary:
+    added: int = 0
+    restored: int = 0
+    skipped: int = 0
+
+
+class AccountStore:
+    def __init__(self, db: peewee.Database) -> None:
+        self.db = db
+        self._mysql = isinstance(db, peewee.MySQLDatabase)
+
+    # ------------------------------------------------------------------ reading
+    def load_all(self) -> list[Account]:
+        """Every account, soft-deleted ones included (the pool needs them to restore)."""
+        return [row_to_account(r) for r in AccountRow.select().order_by(AccountRow.id)]
+
+    def get(self, token: str) -> Account | None:
+        row = AccountRow.get_or_none(AccountRow.token == token)
+        return None if row is None else row_to_account(row)
+
+    def list(self, pool: str | None = None, status: str | None = None, *,
+             include_deleted: bool = False) -> list[Account]:
+        query = AccountRow.select().order_by(AccountRow.id)
+        if pool:
+            query = query.where(AccountRow.pool == pool)
+        if status:
+            query = query.where(AccountRow.status == status)
+        if not include_deleted:
+            query = query.where(AccountRow.deleted_at.is_null())
+        return [row_to_account(r) for r in query]
+
+    def revision(self) -> int:
+        """The global revision; it grows with every write (multi-worker sync polls it)."""
+        return int(AccountMeta.select(AccountMeta.value)
+                   .where(AccountMeta.key == "revision").scalar() or 0)
+
+    def load_since(self, revision: int) -> builtins.list[Account]:
+        """Accounts written after `revision` (by any process)."""
+        query = AccountRow.select().where(AccountRow.revision > revision).order_by(AccountRow.id)
+        return [row_to_account(r) for r in query]
+
+    def usage(self, since_day: str | None = None) -> builtins.list[dict[str, Any]]:
+        query = ModelUsageRow.select().order_by(ModelUsageRow.day, ModelUsageRow.model)
+        if since_day:
+            query = query.where(ModelUsageRow.day >= since_day)
+        rows: Any = query.dicts()  # peewee's stubs type this as a model query
+        return [dict(r) for r in rows]
+
+    # ------------------------------------------------------------------ writing
+    def _bump_revision(self) -> int:
+        updated = (AccountMeta.update(value=AccountMeta.value + 1)
+                   .where(AccountMeta.key == "revision").execute())
+        if not updated:
+            AccountMeta.create(key="revision", value=1)
+        return self.revision()
+
+    def _upsert_rows(self, rows: Sequence[dict[str, Any]]) -> None:
+        preserve = [getattr(AccountRow, f) for f in _ROW_FIELDS if f not in ("token", "created_at")]
+        for chunk in peewee.chunked(rows, _UPSERT_CHUNK):
+            query = AccountRow.insert_many(chunk)
+            if self._mysql:
+                query = query.on_conflict(preserve=preserve)
+            else:
+                query = query.on_conflict(conflict_target=[AccountRow.token], preserve=preserve)
+            query.execute()
+
+    def _add_usage(self, usage: dict[UsageKey, builtins.list[int]]) -> None:
+        m = ModelUsageRow
+        for (model, day), (req, fail, prompt, completion) in usage.items():
+            # the increments are bound as parameters: portable (MySQL has no EXCLUDED)
+            update = {m.requests: m.requests + req, m.failures: m.failures + fail,
+                      m.prompt_tokens: m.prompt_tokens + prompt,
+                      m.completion_tokens: m.completion_tokens + completion}
+            query = m.insert(model=model[:191], day=day, requests=req, failures=fail,
+                             prompt_tokens=prompt, completion_tokens=completion)
+            if self._mysql:
+                query = query.on_conflict(update=update)
+            else:
+                query = query.on_conflict(conflict_target=[m.model, m.day], update=update)
+            query.execute()
+
+    def write_batch(self, rows: Sequence[dict[str, Any]],
+                    usage: dict[UsageKey, builtins.list[int]] | None = None) -> int:
+        """Upsert account snapshots and add usage increments in ONE transaction.
+        Returns the revision the rows were written under."""
+        with self.db.atomic():
+            revision = self._bump_revision() if rows else self.revision()
+            if rows:
+                self._upsert_rows([{**r, "revision": revision} for r in rows])
+            if usage:
+                self._add_usage(usage)
+        return revision
+
+    def save(self, accounts: Iterable[Account]) -> int:
+        accs = list(accounts)
+        revision = self.write_batch([account_to_row(a) for a in accs])
+        for acc in accs:
+            acc.revision = revision
+        return revision
+
+    def import_tokens(self, items: Iterable[tuple[str, str | None, Sequence[str]]], *,
+                      default_pool: str = "basic", note: str = "") -> ImportSummary:
+        """POOL-2: add new tokens, restore soft-deleted ones, skip live ones (untouched).
+        `items` are (normalised token, pool or None for `default_pool`, tags)."""
+        wanted: dict[str, tuple[str, list[str]]] = {}
+        for token, pool, tags in items:
+            wanted.setdefault(token, (pool or default_pool, list(tags)))
+        summary = ImportSummary()
+        ts = now_ms()
+        with self.db.atomic():
+            existing: dict[str, AccountRow] = {}
+            for chunk in peewee.chunked(list(wanted), _IN_CHUNK):
+                existing.update({r.token: r for r in AccountRow.select().where(AccountRow.token.in_(chunk))})
+            to_save: list[Account] = []
+            for token, (pool, tags) in wanted.items():
+                row = existing.get(token)
+                if row is None:
+                    to_save.append(Account.new(token, pool, tags, note, ts))
+                    summary.added += 1
+                elif row.deleted_at is not None:
+                    acc = row_to_account(row)
+                    acc.restore(ts)
+                    acc.set_pool(pool)
+                    acc.tags = list(dict.fromkeys([*acc.tags, *tags]))
+                    to_save.append(acc)
+                    summary.restored += 1
+                else:
+                    summary.skipped += 1
+            if to_save:
+                self.save(to_save)
+        return summary
+
+    def delete(self, tokens: Iterable[str]) -> int:
+        """Soft delete; returns how many live accounts were deleted."""
+        toks = list(dict.fromkeys(tokens))
+        if not toks:
+            return 0
+        ts, count = now_ms(), 0
+        with self.db.atomic():
+            revision = self._bump_revision()
+            for chunk in peewee.chunked(toks, _IN_CHUNK):
+                count += (AccountRow.update(deleted_at=ts, updated_at=ts, revision=revision)
+                          .where(AccountRow.token.in_(chunk), AccountRow.deleted_at.is_null())
+                          .execute())
+        return count
+
+    def invalid_tokens(self) -> builtins.list[str]:
+        """Live accounts whose status is expired or disabled (the UI's "invalid")."""
+        query = (AccountRow.select(AccountRow.token)
+                 .where(AccountRow.status.in_(("expired", "disabled")),
+                        AccountRow.deleted_at.is_null()))
+        return [r.token for r in query]

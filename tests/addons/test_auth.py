@@ -1,0 +1,54 @@
+import pytest
+
+from addons.auth import Auth, client_key
+from addons.errors import ApiError
+from addons.flow import ChatRequest, Flow
+
+
+class Settings:
+    def __init__(self, keys):
+        self.keys = keys
+
+    def list(self, key):
+        assert key == "app.api_key"
+        return self.keys
+
+
+def flow(headers):
+    return Flow(request=ChatRequest(model="m", messages=[]), client_headers=headers)
+
+
+def test_open_mode_accepts_anything():
+    f = flow({})
+    Auth(Settings([])).request(f)
+    assert f.api_key is None
+
+
+@pytest.mark.parametrize("headers", [
+    {"authorization": "Bearer k2"}, {"authorization": "bearer k2"}, {"x-api-key": "k1"},
+    {"authorization": "Bearer k1", "x-api-key": "wrong"},
+])
+def test_valid_keys(headers):
+    f = flow(headers)
+    Auth(Settings(["k1", "k2"])).request(f)
+    assert f.api_key in ("k1", "k2")
+
+
+def test_bearer_wins_over_x_api_key():
+    assert client_key({"authorization": "Bearer a", "x-api-key": "b"}) == "a"
+
+
+def test_missing_key_is_401_missing_api_key():
+    with pytest.raises(ApiError) as info:
+        Auth(Settings(["k1"])).request(flow({}))
+    assert (info.value.status, info.value.type, info.value.code) == (
+        401, "authentication_error", "missing_api_key")
+
+
+@pytest.mark.parametrize("headers", [{"authorization": "Bearer nope"}, {"x-api-key": "k"},
+                                     {"authorization": "Basic k1"}])
+def test_wrong_key_is_401_never_403(headers):
+    with pytest.raises(ApiError) as info:
+        Auth(Settings(["k1"])).request(flow(headers))
+    assert info.value.status == 401
+    assert info.value.code in ("invalid_api_key", "missing_api_key")

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from typing import Any
+
+from addons.upstream.config import DEFAULT_USER_AGENT, FIXED_STATSIG_ID, UpstreamConfig
+
+
+class FakeSettings:
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+
+def test_defaults() -> None:
+    cfg = UpstreamConfig.from_settings(FakeSettings({}))
+    assert cfg.base_url == "https://grok.com"
+    assert cfg.assets_url == "https://assets.grok.com"
+    assert cfg.user_agent == DEFAULT_USER_AGENT and "Chrome/136" in cfg.user_agent
+    assert cfg.browser == "chrome136"
+    assert cfg.proxy_url is None and cfg.pick_proxy() is None
+    assert cfg.dynamic_statsig is True and cfg.statsig_id == FIXED_STATSIG_ID
+    assert cfg.temporary is True and cfg.memory is False and cfg.custom_instruction == ""
+    assert cfg.timeouts.idle == 60 and cfg.timeouts.first_byte == 30 and cfg.timeouts.total == 600
+    assert cfg.http1_only is False
+    assert cfg.chat_url == "https://grok.com/rest/app-chat/conversations/new"
+
+
+def test_flat_legacy_keys_win() -> None:
+    cfg = UpstreamConfig.from_settings(FakeSettings({
+        "proxy.user_agent": "UA-flat", "proxy.clearance.user_agent": "UA-nested",
+        "proxy.browser": "", "proxy.clearance.browser": "chrome120",
+        "proxy.cf_cookies": "a=1", "proxy.clearance.cf_cookies": "b=2",
+        "proxy.clearance.cf_clearance": " x y\n",
+    }))
+    assert cfg.user_agent == "UA-flat"
+    assert cfg.browser == "chrome120"  # empty flat key does not win
+    assert cfg.cf_cookies == "a=1"
+    assert cfg.cf_clearance == "xy"
+
+
+def test_proxy_modes_and_coercion() -> None:
+    single = UpstreamConfig.from_settings(FakeSettings({
+        "proxy.egress.mode": "single_proxy", "proxy.egress.proxy_url": "socks5h://p:1",
+        "proxy.egress.skip_ssl_verify": "true",
+    }))
+    assert single.pick_proxy() == "socks5h://p:1" and single.skip_ssl_verify is True
+    pool = UpstreamConfig.from_settings(FakeSettings({
+        "proxy.egress.mode": "proxy_pool", "proxy.egress.proxy_pool": "http://a:1\nhttp://b:2\n",
+    }))
+    assert [pool.pick_proxy() for _ in range(4)] == ["http://a:1", "http://b:2"] * 2
+    direct = UpstreamConfig.from_settings(FakeSettings({"proxy.egress.proxy_url": "http://x:1"}))
+    assert direct.pick_proxy() is None
+
+
+def test_features_timeouts_and_base_url() -> None:
+    cfg = UpstreamConfig.from_settings(FakeSettings({
+        "upstream.base_url": "http://127.0.0.1:9000/", "features.dynamic_statsig": "0",
+        "upstream.statsig_id": "abc", "features.temporary": False, "features.memory": "yes",
+        "features.custom_instruction": "  be kind ", "chat.timeout": "12",
+        "chat.first_byte_timeout": 5, "chat.total_timeout": "bad",
+    }))
+    assert cfg.base_url == "http://127.0.0.1:9000" and cfg.http1_only is True
+    assert cfg.dynamic_statsig is False and cfg.statsig_id == "abc"
+    assert cfg.temporary is False and cfg.memory is True and cfg.custom_instruction == "be kind"
+    assert (cfg.timeouts.idle, cfg.timeouts.first_byte, cfg.timeouts.total) == (12, 5, 600)

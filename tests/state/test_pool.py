@@ -1,0 +1,268 @@
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from state.account import SOURCE_ESTIMATED, SOURCE_REAL, Account, now_ms
+from state.pool import AccountPool, Lease
+
+
+class FakeWriter:
+    def __init__(self) -> None:
+        self.marks: list[tuple[str, bool]] = []
+
+    def mark(self, account: Account, *, urgent: bool = False) -> None:
+        self.marks.append((account.token, urgent))
+
+
+def make_pool(*accounts: Account, **kw: Any) -> tuple[AccountPool, FakeWriter]:
+    writer = FakeWriter()
+    pool = AccountPool(writer, **kw)  # type: ignore[arg-type]
+    pool.load(accounts)
+    return pool, writer
+
+
+def acc(token: str, pool: str = "basic", remaining: int | None = None, **kw: Any) -> Account:
+    a = Account.new(token, pool, now=0)
+    for key, value in kw.items():
+        setattr(a, key, value)
+    if remaining is not None:
+        for win in a.quota.values():
+            win.remaining = remaining
+    return a
+
+
+def test_most_remaining_quota_first() -> None:
+    pool, writer = make_pool(acc("a", remaining=5), acc("b", remaining=20), acc("c", remaining=10))
+    lease = pool.select(["basic"], "fast")
+    assert lease is not None and lease.token == "b" and lease.mode == "fast"
+    assert lease.account.inflight == 1 and lease.account.last_use_at is not None
+    assert ("b", False) in writer.marks
+
+
+def test_ties_go_to_least_recently_used() -> None:
+    pool, _ = make_pool(acc("a", last_use_at=300), acc("b", last_use_at=100), acc("c", last_use_at=200))
+    assert pool.select(["basic"], "fast").token == "b"
+    # never used beats used
+    pool, _ = make_pool(acc("a", last_use_at=100), acc("b"))
+    assert pool.select(["basic"], "fast").token == "b"
+
+
+def test_exclude_and_max_inflight() -> None:
+    pool, _ = make_pool(acc("a", remaining=30), acc("b", remaining=10))
+    assert pool.select(["basic"], "fast", exclude={"a"}).token == "b"
+    assert pool.select(["basic"], "fast", exclude=["a", "b"]) is None
+    pool, _ = make_pool(acc("a"))
+    leases = [pool.select(["basic"], "fast", max_inflight=2) for _ in range(3)]
+    assert leases[0] and leases[1] and leases[2] is None
+    pool.release(leases[0])
+    pool.release(leases[0])  # idempotent
+    assert pool.count_inflight() == 1
+    assert pool.select(["basic"], "fast", max_inflight=2) is not None
+
+
+def test_pool_priority_is_hard() -> None:
+    heavy = acc("h", "heavy", remaining=1)
+    supers = acc("s", "super", remaining=100)
+    pool, _ = make_pool(heavy, supers)
+    lease = pool.select(["heavy", "super"], "auto")
+    assert lease.token == "h"  # one call left on heavy beats 100 on super
+    pool.on_success(lease)
+    pool.release(lease)
+    assert pool.select(["heavy", "super"], "auto").token == "s"  # heavy exhausted
+    pool, _ = make_pool(acc("h", "heavy", remaining=0), acc("s", "super"))
+    assert pool.select(["heavy", "super"], "auto").token == "s"
+
+
+def test_tier_must_support_the_mode() -> None:
+    pool, _ = make_pool(acc("b", "basic"), acc("s", "super"))
+    assert pool.select(["basic", "super"], "auto").token == "s"
+    assert pool.select(["basic", "super"], "heavy") is None
+    assert pool.has_usable(["basic"], "fast")
+    assert not pool.has_usable(["basic"], "auto")
+
+
+def test_unselectable_states() -> None:
+    deleted = acc("d", deleted_at=1)
+    expired = acc("e", status="expired")
+    disabled = acc("x", status="disabled")
+    runtime = acc("r", runtime_expired=True)
+    empty = acc("z", remaining=0)
+    pool, _ = make_pool(deleted, expired, disabled, runtime, empty)
+    assert pool.select(["basic"], "fast") is None
+    assert pool.has_usable(["basic"], "fast") is True  # runtime_expired still counts as active
+    pool, _ = make_pool(deleted, expired, disabled)
+    assert pool.has_usable(["basic"], "fast") is False
+
+
+def test_cooling_account_comes_back_after_cooldown() -> None:
+    future = now_ms() + 60_000
+    pool, writer = make_pool(acc("c", status="cooling", cooldown_until=future))
+    assert pool.select(["basic"], "fast") is None
+    assert pool.has_usable(["basic"], "fast")  # cooling counts for availability
+    lease = pool.select(["basic"], "fast", now=(future + 1) / 1000)
+    assert lease is not None and lease.account.status == "active"
+    assert lease.account.cooldown_until is None
+    assert writer.marks and all(t == "c" for t, _ in writer.marks)
+
+
+def test_window_refilled_when_reset_passed() -> None:
+    a = acc("a", remaining=0)
+    a.quota["fast"].reset_at = 5_000
+    pool, writer = make_pool(a)
+    assert pool.select(["basic"], "fast", now=4.0) is None
+    assert writer.marks == []
+    lease = pool.select(["basic"], "fast", now=6.0)
+    assert lease is not None and a.quota["fast"].remaining == 30
+    assert ("a", False) in writer.marks
+
+
+def test_on_success() -> None:
+    pool, writer = make_pool(acc("a"))
+    lease = pool.select(["basic"], "fast")
+    lease.account.consecutive_failures = 3
+    lease.account.health = 0.5
+    pool.on_success(lease)
+    a = lease.account
+    assert a.quota["fast"].remaining == 29 and a.quota["fast"].source == SOURCE_ESTIMATED
+    assert a.usage_use_count == 1 and a.consecutive_failures == 0 and a.health > 0.5
+    assert writer.marks[-1] == ("a", False)
+
+
+def test_on_rate_limited_cools_until_reset() -> None:
+    pool, writer = make_pool(acc("a", "super"))
+    lease = pool.select(["super"], "auto")
+    reset = time.time() + 3600
+    pool.on_rate_limited(lease, reset)
+    a = lease.account
+    assert a.status == "cooling" and a.quota["auto"].remaining == 0
+    assert a.cooldown_until == int(reset * 1000) == a.quota["auto"].reset_at
+    assert a.health < 1.0 and a.state_reason == "rate_limited"
+    assert writer.marks[-1] == ("a", False)
+    pool.release(lease)
+    assert pool.select(["super"], "fast") is None  # the whole account is out of rotation
+    # default reset: now + window
+    pool, _ = make_pool(acc("b", "super"))
+    lease = pool.select(["super"], "auto")
+    before = now_ms()
+    pool.on_rate_limited(lease)
+    assert before + 7_200_000 <= lease.account.cooldown_until <= now_ms() + 7_200_000
+
+
+def test_rate_limit_beats_a_stale_quota_probe() -> None:
+    """D-3: a probe reporting quota left does not end a chat 429's cooldown."""
+    pool, _ = make_pool(acc("a", "super"))
+    lease = pool.select(["super"], "auto")
+    pool.on_rate_limited(lease, time.time() + 600)
+    pool.release(lease)
+    pool.apply_quota("a", "auto", 40, 50, 7200)
+    assert pool.get("a").status == "cooling"
+    assert pool.select(["super"], "auto") is None
+
+
+def test_apply_quota_reactivates_failure_cooling() -> None:
+    pool, writer = make_pool(acc("a", "super", status="cooling", cooldown_until=now_ms() + 60_000,
+                                 state_reason="consecutive_failures"))
+    pool.apply_quota("a", "auto", 12, 50, 7200)
+    a = pool.get("a")
+    assert a.status == "active"
+    win = a.quota["auto"]
+    assert (win.remaining, win.total, win.source) == (12, 50, SOURCE_REAL)
+    assert writer.marks[-1][0] == "a"
+    pool.apply_quota("missing", "auto", 1, 1, 1)  # unknown token: ignored
+
+
+def test_apply_quota_basic_clamp() -> None:
+    pool, _ = make_pool(acc("a"))
+    pool.apply_quota("a", "fast", 70, 80, 3600)
+    win = pool.get("a").quota["fast"]
+    assert (win.remaining, win.total, win.window_seconds) == (30, 30, 86400)
+
+
+def test_on_invalid_credentials_is_urgent() -> None:
+    pool, writer = make_pool(acc("a"))
+    pool.on_invalid_credentials("a", "invalid-credentials")
+    a = pool.get("a")
+    assert a.status == "expired" and a.state_reason == "invalid-credentials"
+    assert a.ext["expired_reason"] == "invalid-credentials"
+    assert writer.marks[-1] == ("a", True)
+    assert pool.select(["basic"], "fast") is None
+
+
+def test_on_unauthorized_is_runtime_only() -> None:
+    pool, writer = make_pool(acc("a"))
+    pool.on_unauthorized("a")
+    a = pool.get("a")
+    assert a.runtime_expired and a.status == "active"
+    assert a.usage_fail_count == 1 and a.consecutive_failures == 1
+    assert writer.marks[-1] == ("a", False)
+    assert pool.select(["basic"], "fast") is None
+    # reloading from the database keeps the runtime flag of this process
+    fresh = acc("a")
+    pool.load([fresh])
+    assert fresh.runtime_expired
+
+
+def test_fail_threshold_cools_down() -> None:
+    pool, _ = make_pool(acc("a"), fail_threshold=3, fail_cooldown_sec=60)
+    lease = pool.select(["basic"], "fast")
+    for i in range(2):
+        pool.on_failure(lease, "502 bad gateway")
+    assert lease.account.status == "active" and lease.account.health < 1
+    pool.on_failure(lease, "503")
+    a = lease.account
+    assert a.status == "cooling" and a.state_reason == "consecutive_failures"
+    assert a.cooldown_until == pytest.approx(now_ms() + 60_000, abs=2_000)
+    assert a.usage_fail_count == 3 and a.last_fail_reason == "503" and a.last_fail_at
+
+
+def test_add_delete_restore() -> None:
+    pool, writer = make_pool()
+    assert pool.add(" sso=tok.one ", "super", tags=["nsfw"], note="n") is True
+    assert pool.add("tok.one") is False
+    a = pool.get("tok.one")
+    assert a.pool == "super" and a.tags == ["nsfw"] and set(a.quota) >= {"auto", "fast"}
+    assert pool.delete("tok.one") is True and pool.delete("tok.one") is False
+    assert pool.select(["super"], "auto") is None
+    assert not pool.has_usable(["super"], "auto")
+    a.status, a.consecutive_failures = "expired", 4
+    assert pool.add("tok.one", "basic") is True  # restored
+    assert a.deleted_at is None and a.status == "active" and a.consecutive_failures == 0
+    assert a.pool == "basic" and set(a.quota) == {"fast"}
+    assert pool.select(["basic"], "fast").token == "tok.one"
+    assert pool.select(["super"], "fast") is None
+    assert ("tok.one", True) in writer.marks
+    with pytest.raises(ValueError):
+        pool.add("   ")
+
+
+def test_operator_actions() -> None:
+    pool, _ = make_pool(acc("a"))
+    assert pool.disable("a")
+    assert pool.get("a").status == "disabled" and pool.select(["basic"], "fast") is None
+    assert pool.enable("a")
+    assert pool.select(["basic"], "fast").token == "a"
+    assert pool.set_pool("a", "heavy")
+    assert pool.select(["heavy"], "heavy").token == "a"
+    assert pool.select(["basic"], "fast") is None
+
+
+def test_every_mutation_marks_dirty() -> None:
+    pool, writer = make_pool(acc("a"), acc("b"))
+    lease = pool.select(["basic"], "fast")
+    n = len(writer.marks)
+    for call in (lambda: pool.on_success(lease), lambda: pool.on_failure(lease, "x"),
+                 lambda: pool.on_rate_limited(lease), lambda: pool.on_unauthorized("b"),
+                 lambda: pool.on_invalid_credentials("b", "blocked-user"),
+                 lambda: pool.apply_quota("a", "fast", 1, 30, 86400), lambda: pool.delete("a")):
+        call()
+        assert len(writer.marks) == n + 1
+        n += 1
+
+
+def test_lease_token() -> None:
+    a = acc("zz")
+    assert Lease(a, "fast").token == "zz"
+    assert AccountPool(None).select(["basic"], "fast") is None
