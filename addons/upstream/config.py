@@ -15,6 +15,8 @@ from typing import Any, Iterator
 from addons.upstream.base import Timeouts
 
 DEFAULT_BASE_URL = "https://grok.com"
+#: Origin/Referer host grok.com checks, whatever base URL (mirror, simulator) we reach it through.
+GROK_ORIGIN = "https://grok.com"
 DEFAULT_ASSETS_URL = "https://assets.grok.com"
 DEFAULT_USER_AGENT = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
@@ -99,6 +101,9 @@ class _RoundRobin:
 
 @dataclass(frozen=True, slots=True)
 class UpstreamConfig:
+    """Immutable upstream settings; rebuild it (and the transport) when settings change.
+    Only `pick_proxy()` has state: the round-robin position over `proxy_pool`."""
+
     base_url: str = DEFAULT_BASE_URL
     assets_url: str = DEFAULT_ASSETS_URL
     user_agent: str = DEFAULT_USER_AGENT
@@ -127,7 +132,11 @@ class UpstreamConfig:
 
     @property
     def origin(self) -> str:
-        return self.base_url
+        return GROK_ORIGIN
+
+    @property
+    def referer(self) -> str:
+        return GROK_ORIGIN + "/"
 
     @property
     def chat_url(self) -> str:

@@ -94,7 +94,7 @@ async def fetch_rate_limits(
     *,
     timeout: float = 20.0,
 ) -> RateLimits:
-    headers = build_headers(cfg, token, origin=cfg.origin, referer=cfg.base_url + "/")
+    headers = build_headers(cfg, token, origin=cfg.origin, referer=cfg.referer)
     req = UpstreamRequest("POST", cfg.rate_limits_url, headers, {"modelName": mode})
     status, _, body = await transport.request(req, timeout)
     raise_for_status(status, body)

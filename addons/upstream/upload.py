@@ -28,7 +28,7 @@ async def upload_file(
     timeout: float | None = None,
 ) -> UploadedFile:
     """Upload `data`; the id is `fileMetadataId` (fallback `fileId`)."""
-    headers = build_headers(cfg, token, origin=cfg.origin, referer=cfg.base_url + "/")
+    headers = build_headers(cfg, token, origin=cfg.origin, referer=cfg.referer)
     body = {
         "fileName": name or "file.bin",
         "fileMimeType": mime or "application/octet-stream",

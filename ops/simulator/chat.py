@@ -8,36 +8,53 @@ that app.py carries out. Nothing here does I/O.
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 import uuid
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from ops.simulator.errors import ANTI_BOT, HTTP_FAULT_REPLIES, INTERNAL, TOO_MANY_REQUESTS, USAGE_LIMIT_MESSAGE
-
-#: Faults that change the 200 stream (HTTP-level ones live in errors.HTTP_FAULT_REPLIES).
-STREAM_FAULTS: frozenset[str] = frozenset(
-    {
-        "inband_first",
-        "inband_antibot_first",
-        "inband_mid",
-        "usage_limit",
-        "stream_errors",
-        "cut_mid",
-        "truncated",
-        "stall",
-        "slow_first_byte",
-        "empty",
-    }
+from ops.simulator.content import (
+    CITATION_CARD,
+    CITATION_CARD_ID,
+    CITATION_RENDER,
+    CITATION_URL,
+    DEFAULT_TOKENS,
+    SEARCH_QUERY,
+    SEARCH_TOOL_CARD_ID,
+    SPLIT_ARTIFACT,
+    SPLIT_RENDER,
+    SPLIT_TAG_TOKENS,
+    THINKING_HEADER,
+    UTF8_TEXT,
+    WEB_RESULTS,
+    X_RESULTS,
+    answer_tokens,
+    chunk_text,
+    encode_say,
+    split_tag_raw_text,
+    split_tag_visible_text,
+    thinking_tokens,
 )
-HTTP_FAULTS: frozenset[str] = frozenset(HTTP_FAULT_REPLIES)
-ALL_FAULTS: frozenset[str] = HTTP_FAULTS | STREAM_FAULTS
-#: Faults after which the real service would not have charged the query.
-NO_QUOTA_FAULTS: frozenset[str] = HTTP_FAULTS | {"inband_first", "inband_antibot_first", "usage_limit"}
+from ops.simulator.directives import (
+    ALL_FAULTS,
+    HTTP_FAULTS,
+    NO_QUOTA_FAULTS,
+    STREAM_FAULTS,
+    Directives,
+    expected_text,
+    parse_directives,
+    plan_answer,
+)
+from ops.simulator.errors import ANTI_BOT, INTERNAL, TOO_MANY_REQUESTS, USAGE_LIMIT_MESSAGE
+
+__all__ = [
+    "ALL_FAULTS", "HTTP_FAULTS", "NO_QUOTA_FAULTS", "STREAM_FAULTS", "CITATION_CARD", "CITATION_CARD_ID",
+    "CITATION_RENDER", "CITATION_URL", "DEFAULT_TOKENS", "SEARCH_QUERY", "SPLIT_ARTIFACT", "SPLIT_RENDER",
+    "SPLIT_TAG_TOKENS", "UTF8_TEXT", "WEB_RESULTS", "X_RESULTS", "ChatPlan", "Directives", "answer_tokens",
+    "build_plan", "chunk_text", "encode_say", "expected_text", "parse_directives", "plan_answer",
+    "split_tag_raw_text", "split_tag_visible_text", "thinking_tokens",
+]
 
 REASONING_MODES: frozenset[str] = frozenset({"auto", "expert", "heavy"})
 HEAVY_ROLLOUTS: tuple[str, ...] = ("Grok", "Agent 1", "Agent 2", "Agent 3")
@@ -47,163 +64,6 @@ DEFAULT_SLOW_FIRST_BYTE_MS = 5_000
 #: Answer tokens sent before inband_mid / cut_mid / stall strike.
 FAULT_AFTER_TOKENS = 3
 STALL_AFTER_TOKENS = 2
-
-DEFAULT_TOKENS: tuple[str, ...] = ("Hello", " from", " the", " grok", " simulator.")
-THINKING_HEADER = "Thinking about your request"
-UTF8_TEXT = "你好，世界！🌍 模拟器正在流式输出。🚀✨ 多字节测试：漢字とかな、한국어。👍🏽"
-
-# ---- search (spec 5.6 c) ---------------------------------------------------------------
-SEARCH_QUERY = "grok simulator search"
-SEARCH_TOOL_CARD_ID = "sim-tc-0"
-CITATION_CARD_ID = "k3x9"
-CITATION_URL = "https://en.wikipedia.org/wiki/Paris"
-WEB_RESULTS: tuple[dict[str, str], ...] = (
-    {"url": CITATION_URL, "title": "Paris - Wikipedia", "preview": "Paris is the capital of France."},
-    {"url": "https://www.britannica.com/place/Paris", "title": "Paris | Britannica", "preview": "Paris, city and capital of France."},
-)
-X_RESULTS: tuple[dict[str, str], ...] = (
-    {"postId": "1800000000000000000", "username": "someone", "name": "Someone", "text": "Paris facts…"},
-)
-CITATION_CARD: dict[str, str] = {
-    "id": CITATION_CARD_ID,
-    "type": "render_inline_citation",
-    "cardType": "citation_card",
-    "url": CITATION_URL,
-}
-CITATION_RENDER = (
-    f'<grok:render card_id="{CITATION_CARD_ID}" card_type="citation_card" type="render_inline_citation">'
-    '<argument name="citation_id">0</argument></grok:render>'
-)
-
-# ---- split tags ------------------------------------------------------------------------
-SPLIT_RENDER = (
-    '<grok:render card_id="simsplit0" card_type="citation_card" type="render_inline_citation">'
-    '<argument name="citation_id">0</argument></grok:render>'
-)
-SPLIT_ARTIFACT = '<xaiartifact artifact_id="simart0" title="note.txt" contentType="text/plain">artifact body</xaiartifact>'
-#: Each element spans 3+ tokens; the render's card id is never attached, so a client that
-#: strips unknown cards and artifacts shows `split_tag_visible_text()`.
-SPLIT_TAG_TOKENS: tuple[str, ...] = (
-    "Alpha ",
-    "beta <grok:ren",
-    'der card_id="simsplit0" card_type="citation_card" ',
-    'type="render_inline_citation"><argument name="citation_id">0</arg',
-    "ument></grok:render>gamma ",
-    "delta <xaiart",
-    'ifact artifact_id="simart0" title="note.txt" ',
-    'contentType="text/plain">artifact body</xaiart',
-    "ifact>epsilon.",
-)
-
-_DIRECTIVE_RE = re.compile(r"\[\[sim((?:\s+[A-Za-z_][A-Za-z0-9_]*=[^\s\]]*)*)\s*\]\]")
-
-
-def answer_tokens(n: int) -> list[str]:
-    """The deterministic answer of `tokens=n`: ``["w0 ", "w1 ", …]``."""
-    return [f"w{i} " for i in range(n)]
-
-
-def thinking_tokens(n: int) -> list[str]:
-    """Reasoning summary tokens after the header frame."""
-    return [f"- Thinking step {i}." for i in range(n)]
-
-
-def chunk_text(text: str, size: int) -> list[str]:
-    """Split `text` into tokens of `size` characters (code points)."""
-    size = max(1, size)
-    return [text[i : i + size] for i in range(0, len(text), size)]
-
-
-def split_tag_raw_text() -> str:
-    return "".join(SPLIT_TAG_TOKENS)
-
-
-def split_tag_visible_text() -> str:
-    """The split_tag answer with the `<grok:render>` and `<xaiartifact>` elements removed."""
-    return "Alpha beta gamma delta epsilon."
-
-
-def encode_say(text: str) -> str:
-    """Helper for tests: the `say=` value for `text`."""
-    return base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii").rstrip("=")
-
-
-@dataclass(slots=True)
-class Directives:
-    tokens: int | None = None
-    say: str | None = None
-    chunk: int = 3
-    think: bool | None = None
-    think_tokens: int = 3
-    delay_ms: int = 0
-    first_byte_ms: int = 0
-    search: bool = False
-    split_tag: bool = False
-    utf8: bool = False
-    order: str = "normal"
-    fault: str | None = None
-    stall_ms: int | None = None
-
-
-_INT_KEYS = {"tokens", "chunk", "think_tokens", "delay_ms", "first_byte_ms", "stall_ms"}
-_BOOL_KEYS = {"think", "search", "split_tag", "utf8"}
-_KNOWN = {f.name for f in fields(Directives)}
-
-
-def parse_directives(message: str) -> Directives:
-    """Directives of the last ``[[sim …]]`` block in `message`; defaults if none.
-
-    Malformed values are ignored (the default stays) so a typo never breaks a stream.
-    """
-    d = Directives()
-    if "[[sim" not in message:
-        return d
-    blocks = _DIRECTIVE_RE.findall(message)
-    if not blocks:
-        return d
-    for pair in blocks[-1].split():
-        key, _, value = pair.partition("=")
-        if key not in _KNOWN:
-            continue
-        if key in _INT_KEYS:
-            try:
-                setattr(d, key, max(0, int(value)))
-            except ValueError:
-                pass
-        elif key in _BOOL_KEYS:
-            setattr(d, key, value.lower() in ("1", "true", "yes", "on"))
-        elif key == "say":
-            try:
-                d.say = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("utf-8")
-            except (binascii.Error, ValueError):
-                pass
-        elif key == "order":
-            d.order = value
-        elif key == "fault" and value in ALL_FAULTS:
-            d.fault = value
-    return d
-
-
-def plan_answer(d: Directives) -> list[str]:
-    """Answer tokens for the directives (precedence: say, split_tag, utf8, tokens, default)."""
-    if d.say is not None:
-        tokens = chunk_text(d.say, d.chunk)
-    elif d.split_tag:
-        tokens = list(SPLIT_TAG_TOKENS)
-    elif d.utf8:
-        tokens = chunk_text(UTF8_TEXT, d.chunk)
-    elif d.tokens is not None:
-        tokens = answer_tokens(d.tokens)
-    else:
-        tokens = list(DEFAULT_TOKENS)
-    if d.search:
-        tokens.append(CITATION_RENDER)
-    return tokens
-
-
-def expected_text(message: str) -> str:
-    """The raw answer (`modelResponse.message`) the simulator produces for `message`."""
-    return "".join(plan_answer(parse_directives(message)))
 
 
 @dataclass(slots=True)

@@ -11,6 +11,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ops.simulator.directives import ALL_FAULTS
+
 Tier = Literal["basic", "super", "heavy"]
 TokenStatus = Literal["active", "expired", "blocked", "email_rejected"]
 
@@ -221,8 +223,6 @@ class SimulatorState:
 
         `options` carries fault parameters such as `stall_ms` or `first_byte_ms`.
         """
-        from ops.simulator.chat import ALL_FAULTS  # local: keeps import cheap and acyclic
-
         if fault not in ALL_FAULTS:
             raise ValueError(f"unknown fault {fault!r}")
         item = Fault(name=fault, path=path, token=token, times=times, options=dict(options))

@@ -195,3 +195,22 @@ def test_build_plan_is_deterministic():
     b = build_plan("hi [[sim tokens=4 delay_ms=5]]", "expert", **ids)
     assert a.frames == b.frames and a.delays == b.delays
     assert a.delays[0] == 0 and set(a.delays[1:]) == {0.005}
+
+
+async def test_many_paced_streams_are_exact(sim, session):
+    import asyncio
+
+    sim.state.quota_enabled = False
+    msgs = [f"[user]: q{i} [[sim tokens={10 + i % 7} delay_ms={2 + i % 3} think=0]]" for i in range(60)]
+    results = await asyncio.gather(*(chat(session, sim, m) for m in msgs))
+    for msg, (status, frames, _) in zip(msgs, results):
+        assert status == 200
+        assert answer_of(frames) == expected_text(msg)
+        assert "finalMetadata" in frames[-1]["result"]["response"]
+    assert sim.state.completed_streams == 60 and sim.state.active_streams == 0
+
+
+async def test_stall_with_paced_frames(sim, session):
+    sim.state.inject("stall", stall_ms=200)
+    status, frames, _ = await chat(session, sim, "[[sim tokens=6 delay_ms=5]]")
+    assert status == 200 and answer_of(frames) == "".join(answer_tokens(6))

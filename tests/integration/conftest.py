@@ -1,0 +1,118 @@
+"""Real sockets end to end: the simulator and the gateway (Hypercorn) on loopback ports, the
+official SDKs as clients."""
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+from typing import AsyncIterator
+
+import httpx
+import pytest_asyncio
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+
+from ops.simulator.app import RunningSimulator, start_simulator
+from quart_app.app import create_app
+from state.boot import BootConfig
+from state.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Gateway:
+    """One gateway process-equivalent: its own app, pool and Hypercorn server."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+        self.data_dir = data_dir
+        self.env = env
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._shutdown = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> "Gateway":
+        boot = BootConfig.from_env({"DATA_DIR": str(self.data_dir), **self.env}, dotenv=False)
+        self.app = create_app(boot, Settings.from_boot(boot))
+        self.services = self.app.extensions["grok2api"]
+        config = Config()
+        config.bind = [f"127.0.0.1:{self.port}"]
+        config.graceful_timeout = 0.5
+        config.accesslog = None
+        self._task = asyncio.create_task(serve(self.app, config, shutdown_trigger=self._shutdown.wait))
+        async with httpx.AsyncClient() as client:
+            for _ in range(200):
+                try:
+                    if (await client.get(self.url + "/health")).status_code == 200:
+                        return self
+                except httpx.TransportError:
+                    pass
+                if self._task.done():
+                    self._task.result()
+                await asyncio.sleep(0.02)
+        raise RuntimeError("gateway did not start")
+
+    async def stop(self) -> None:
+        self._shutdown.set()
+        if self._task is not None:
+            await asyncio.wait_for(self._task, 10)
+
+    @property
+    def pool(self):
+        return self.services.pool
+
+
+class Stack:
+    def __init__(self, sim: RunningSimulator, data_dir: Path, env: dict[str, str]) -> None:
+        self.sim = sim
+        self.data_dir = data_dir
+        self.env = env
+        self.gateway: Gateway | None = None
+
+    async def start_gateway(self, **env: str) -> Gateway:
+        self.env.update(env)
+        self.gateway = await Gateway(self.data_dir, dict(self.env)).start()
+        return self.gateway
+
+    async def restart_gateway(self) -> Gateway:
+        await self.gateway.stop()
+        return await self.start_gateway()
+
+    @property
+    def url(self) -> str:
+        return self.gateway.url
+
+    def add_account(self, token: str, tier: str = "super", status: str = "active") -> None:
+        """Known to the simulator with that tier, and imported into the gateway's pool."""
+        self.sim.state.add_token(token, tier=tier, status=status)
+        self.gateway.pool.add(token, pool=tier)
+
+    def openai(self, api_key: str = "unused", **kw):
+        from openai import AsyncOpenAI
+
+        return AsyncOpenAI(base_url=self.url + "/v1", api_key=api_key, max_retries=0, **kw)
+
+    def http(self, **kw) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, timeout=30, **kw)
+
+
+@pytest_asyncio.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    sim = await start_simulator()
+    env = {
+        "GROK_UPSTREAM_BASE_URL": sim.url,
+        "GROK_UPSTREAM_ASSETS_URL": sim.url,
+        "GROK_ACCOUNT_SAVE_DELAY_MS": "20",
+        "GROK_RETRY_BACKOFF_BASE_MS": "0",
+    }
+    s = Stack(sim, tmp_path, env)
+    try:
+        yield s
+    finally:
+        if s.gateway is not None:
+            await s.gateway.stop()
+        await sim.stop()
