@@ -257,7 +257,7 @@ async def start_simulator(
     runner = web.AppRunner(create_app(state), handler_cancellation=True, access_log=None,
                            shutdown_timeout=shutdown_timeout)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, backlog=4096)  # bursts of ~1,000 connects
     await site.start()
     bound = runner.addresses[0][1] if runner.addresses else port
     return RunningSimulator(url=f"http://{host}:{bound}", port=bound, state=state, runner=runner)

@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 from typing import AsyncIterator
 
-import httpx
+import aiohttp
 import pytest_asyncio
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
@@ -44,12 +44,13 @@ class Gateway:
         config.graceful_timeout = 0.5
         config.accesslog = None
         self._task = asyncio.create_task(serve(self.app, config, shutdown_trigger=self._shutdown.wait))
-        async with httpx.AsyncClient() as client:
+        async with aiohttp.ClientSession() as client:
             for _ in range(200):
                 try:
-                    if (await client.get(self.url + "/health")).status_code == 200:
-                        return self
-                except httpx.TransportError:
+                    async with client.get(self.url + "/health") as resp:
+                        if resp.status == 200:
+                            return self
+                except aiohttp.ClientError:
                     pass
                 if self._task.done():
                     self._task.result()
@@ -96,8 +97,8 @@ class Stack:
 
         return AsyncOpenAI(base_url=self.url + "/v1", api_key=api_key, max_retries=0, **kw)
 
-    def http(self, **kw) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, timeout=30, **kw)
+    def http(self, **kw) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(base_url=self.url, timeout=aiohttp.ClientTimeout(total=30), **kw)
 
 
 @pytest_asyncio.fixture
