@@ -73,6 +73,7 @@ class Stack:
         self.data_dir = data_dir
         self.env = env
         self.gateway: Gateway | None = None
+        self.clients: list = []
 
     async def start_gateway(self, **env: str) -> Gateway:
         self.env.update(env)
@@ -95,7 +96,9 @@ class Stack:
     def openai(self, api_key: str = "unused", **kw):
         from openai import AsyncOpenAI
 
-        return AsyncOpenAI(base_url=self.url + "/v1", api_key=api_key, max_retries=0, **kw)
+        client = AsyncOpenAI(base_url=self.url + "/v1", api_key=api_key, max_retries=0, **kw)
+        self.clients.append(client)
+        return client
 
     def http(self, **kw) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(base_url=self.url, timeout=aiohttp.ClientTimeout(total=30), **kw)
@@ -114,6 +117,8 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     try:
         yield s
     finally:
+        for client in s.clients:
+            await client.close()
         if s.gateway is not None:
             await s.gateway.stop()
         await sim.stop()

@@ -1,0 +1,158 @@
+"""Failover, account state changes and upstream failures, seen from the client."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import openai
+import pytest
+
+from ops.simulator.content import answer_tokens
+from tests.integration.sse_client import chunks, read_sse
+
+CHAT = "/rest/app-chat/conversations/new"
+
+
+def chat_tokens(stack) -> list[str]:
+    """The account (sso cookie) of every chat request the simulator received, in order."""
+    out = []
+    for r in stack.sim.state.requests:
+        if r.path == CHAT:
+            out.append(r.token)
+    return out
+
+
+def stream_text(frames) -> str:
+    return "".join(c["choices"][0]["delta"].get("content", "") for c in chunks(frames) if c["choices"])
+
+
+async def post_stream(stack, content: str, model: str = "grok-4.20-fast"):
+    async with stack.http() as http:
+        async with http.post("/v1/chat/completions", json={
+                "model": model, "messages": [{"role": "user", "content": content}],
+                "stream": True}) as resp:
+            return resp.status, await read_sse(resp)
+
+
+@pytest.mark.parametrize("fault", ["429", "inband_first"])
+async def test_rate_limited_account_fails_over_without_duplicated_text(stack, fault):
+    await stack.start_gateway()
+    stack.add_account("tok-a", "basic")
+    stack.add_account("tok-b", "basic")
+    stack.sim.state.inject(fault, times=1)
+    status, frames = await post_stream(stack, "[[sim tokens=6]]")
+    assert status == 200
+    assert stream_text(frames) == "".join(answer_tokens(6))
+    first, second = chat_tokens(stack)
+    assert first != second
+    acc = stack.gateway.pool.get(first)
+    assert acc.status == "cooling"
+    assert acc.window("fast").remaining == 0
+    assert stack.gateway.pool.get(second).status == "active"
+    # the cooling account stays out of rotation
+    await stack.openai().chat.completions.create(
+        model="grok-4.20-fast", messages=[{"role": "user", "content": "again"}])
+    assert chat_tokens(stack)[-1] == second
+
+
+async def test_expired_account_leaves_rotation_and_stays_out_after_restart(stack):
+    await stack.start_gateway()
+    stack.add_account("tok-a", "basic")
+    stack.add_account("tok-b", "basic")
+    stack.sim.state.inject("401", times=1)
+    r = await stack.openai().chat.completions.create(
+        model="grok-4.20-fast", messages=[{"role": "user", "content": "hi"}])
+    assert r.choices[0].message.content
+    dead, alive = chat_tokens(stack)
+    assert stack.gateway.pool.get(dead).status == "expired"
+    await stack.restart_gateway()
+    assert stack.gateway.pool.get(dead).status == "expired"
+    assert stack.gateway.pool.get(alive).status == "active"
+    for _ in range(3):
+        await stack.openai().chat.completions.create(
+            model="grok-4.20-fast", messages=[{"role": "user", "content": "hi"}])
+    assert chat_tokens(stack)[2:] == [alive] * 3
+
+
+async def test_retries_are_bounded_by_max_retries(stack):
+    await stack.start_gateway(GROK_RETRY_MAX_RETRIES="1")
+    for name in ("tok-a", "tok-b", "tok-c"):
+        stack.add_account(name, "basic")
+    stack.sim.state.inject("503", times=3)
+    with pytest.raises(openai.APIStatusError) as info:
+        await stack.openai().chat.completions.create(
+            model="grok-4.20-fast", messages=[{"role": "user", "content": "hi"}])
+    assert info.value.status_code == 502
+    assert info.value.body["type"] == "upstream_error"
+    assert len(chat_tokens(stack)) == 2  # the first try and one retry, on two accounts
+
+
+async def test_failure_after_first_byte_is_an_error_event_then_done(stack):
+    await stack.start_gateway()
+    stack.add_account("tok-a", "basic")
+    stack.add_account("tok-b", "basic")
+    stack.sim.state.inject("inband_mid", times=1)
+    status, frames = await post_stream(stack, "[[sim tokens=8]]")
+    assert status == 200
+    assert frames[-1] == ("data", "[DONE]")
+    errors = [p for k, p in frames if k == "error"]
+    assert len(errors) == 1 and '"upstream_error"' in errors[0]
+    assert stream_text(frames) == "".join(answer_tokens(3))  # no retry once text was sent
+    assert len(chat_tokens(stack)) == 1
+
+
+async def test_non_stream_mid_stream_cut_fails_over(stack):
+    await stack.start_gateway(GROK_RETRY_ON_CODES="429,401,502,503")
+    stack.add_account("tok-a", "basic")
+    stack.add_account("tok-b", "basic")
+    stack.sim.state.inject("cut_mid", times=1)
+    r = await stack.openai().chat.completions.create(
+        model="grok-4.20-fast", messages=[{"role": "user", "content": "[[sim tokens=8]]"}])
+    assert r.choices[0].message.content == "".join(answer_tokens(8))
+    assert len(set(chat_tokens(stack))) == 2
+
+
+async def test_idle_timeout_becomes_an_in_stream_504(stack):
+    await stack.start_gateway(GROK_CHAT_TIMEOUT="0.5")
+    stack.add_account("tok-a", "basic")
+    stack.sim.state.inject("stall", times=1, stall_ms=5000)
+    started = time.monotonic()
+    status, frames = await post_stream(stack, "[[sim tokens=8]]")
+    assert time.monotonic() - started < 3
+    errors = [p for k, p in frames if k == "error"]
+    assert status == 200 and len(errors) == 1 and "stream_idle_timeout" in errors[0]
+    assert frames[-1] == ("data", "[DONE]")
+    assert stack.gateway.pool.count_inflight() == 0
+
+
+async def test_client_disconnect_frees_account_and_cancels_upstream(stack):
+    await stack.start_gateway()
+    stack.add_account("tok-a", "basic")
+    pool, sim = stack.gateway.pool, stack.sim.state
+    async with stack.http() as http:
+        resp = await http.post("/v1/chat/completions", json={
+            "model": "grok-4.20-fast", "stream": True,
+            "messages": [{"role": "user", "content": "[[sim tokens=400 delay_ms=50]]"}]})
+        got = b""
+        while b'"content":"w2 "' not in got:
+            got += await resp.content.readany()
+        assert pool.count_inflight() == 1 and sim.active_streams == 1
+        resp.close()  # the client goes away mid-answer
+        started = time.monotonic()
+        while (pool.count_inflight() or sim.active_streams) and time.monotonic() - started < 1.0:
+            await asyncio.sleep(0.02)
+    assert pool.count_inflight() == 0
+    assert sim.active_streams == 0 and sim.cancelled_streams == 1
+
+
+async def test_pool_counters_are_written_behind_and_survive_restart(stack):
+    await stack.start_gateway()
+    stack.add_account("tok-a", "basic")
+    client = stack.openai()
+    for _ in range(3):
+        await client.chat.completions.create(model="grok-4.20-fast",
+                                             messages=[{"role": "user", "content": "hi"}])
+    await stack.restart_gateway()
+    acc = stack.gateway.pool.get("tok-a")
+    assert acc.usage_use_count == 3
+    assert acc.window("fast").remaining == acc.window("fast").total - 3
