@@ -44,12 +44,18 @@ class Pipeline:
         )
 
     async def open(self, flow: Flow) -> None:
+        """On failure the flow is already closed (finish hooks ran): the caller only renders
+        the error. On success the caller must iterate `events()` and then `close()`."""
         try:
             await self.chain.request(flow)
             if flow.reply is None:
                 await self._connect(flow)
         except ApiError as exc:
             await self._fail(flow, exc)
+            await self.close(flow)
+            raise
+        except BaseException:
+            await self.close(flow)
             raise
 
     async def _connect(self, flow: Flow) -> None:

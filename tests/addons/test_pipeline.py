@@ -160,6 +160,15 @@ async def test_no_account_is_429_and_nothing_is_sent(settings):
     assert info.value.status == 429 and transport.tokens == []
 
 
+async def test_failed_open_releases_the_account(settings):
+    transport = ScriptedTransport(ScriptedStream(500, [], "oops"))
+    pipeline, pool = setup(settings, transport, "a")
+    with pytest.raises(ApiError) as info:
+        await pipeline.open(new_flow())
+    assert info.value.status == 502
+    assert pool.count_inflight() == 0 and pool.get("a").usage_fail_count == 1
+
+
 async def test_heartbeats_pass_through_and_final_message_fills_an_empty_stream(settings):
     from addons.events import FinalMessage
 

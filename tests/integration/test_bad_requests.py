@@ -91,6 +91,7 @@ async def test_upstream_failure_before_first_byte_is_a_json_502(stack, stream):
     assert payload["error"]["type"] == "upstream_error"
     assert "tok-a" not in str(payload)
     assert stack.gateway.pool.get("tok-a").status == "active"
+    assert stack.gateway.pool.count_inflight() == 0
 
 
 async def test_body_over_the_limit_is_413(stack):

@@ -152,7 +152,15 @@ async def test_pool_counters_are_written_behind_and_survive_restart(stack):
     for _ in range(3):
         await client.chat.completions.create(model="grok-4.20-fast",
                                              messages=[{"role": "user", "content": "hi"}])
+    stack.sim.state.inject("500", times=1)
+    with pytest.raises(openai.APIStatusError):
+        await client.chat.completions.create(model="grok-4.20-fast",
+                                             messages=[{"role": "user", "content": "hi"}])
     await stack.restart_gateway()
     acc = stack.gateway.pool.get("tok-a")
-    assert acc.usage_use_count == 3
+    assert acc.usage_use_count == 3 and acc.usage_fail_count == 1
     assert acc.window("fast").remaining == acc.window("fast").total - 3
+    accounts = stack.gateway.services.accounts
+    usage = await accounts.thread.run(accounts.store.usage)
+    assert [(u["model"], u["requests"], u["failures"]) for u in usage] == [("grok-4.20-fast", 4, 1)]
+    assert usage[0]["prompt_tokens"] > 0 and usage[0]["completion_tokens"] > 0

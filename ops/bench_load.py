@@ -1,0 +1,269 @@
+"""The benchmark's load generator; runs in its own process (`python -m ops.bench_load SPEC`).
+
+Why so low level: the simulator, the gateway and this generator share two cores. One
+asyncio Protocol per keep-alive connection parses the HTTP/1.1 response itself (status
+line, Content-Length or chunked framing) in `data_received` and counts answer tokens with
+`bytes.count` on the raw body, carrying a short tail across reads so a marker split by a
+read or chunk boundary is still counted once. No frame is JSON-parsed, no coroutine
+resumes per frame. The result (raw samples) is printed as one JSON line on stdout.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import sys
+import time
+from collections import Counter
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+
+GATEWAY_PATH = "/v1/chat/completions"
+SIM_PATH = "/rest/app-chat/conversations/new"
+MODEL = "grok-4.20-fast"
+STATSIG = base64.b64encode(b"x1:TypeError: Cannot read properties of undefined (reading 'bench')").decode()
+
+#: Markers counted in the body: gateway SSE content deltas (minus the empty role delta),
+#: simulator answer frames, the end of an SSE stream, and error payloads.
+CONTENT, EMPTY_CONTENT = b'"content":"', b'"content":""'
+FINAL, DONE, ERROR = b'"messageTag":"final"', b"data: [DONE]", b'"error"'
+
+
+def prompt_for(tokens: int, delay_ms: int) -> str:
+    return f"bench [[sim tokens={tokens} delay_ms={delay_ms} think=0]]"
+
+
+def gateway_request(host: str, port: int, prompt: str, stream: bool) -> bytes:
+    body = orjson.dumps({"model": MODEL, "stream": stream, "messages": [{"role": "user", "content": prompt}]})
+    return (f"POST {GATEWAY_PATH} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+            f"Accept: {'text/event-stream' if stream else 'application/json'}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def simulator_request(host: str, port: int, prompt: str, token: str) -> bytes:
+    """The grok.com request the gateway sends for `prompt` (same body builder)."""
+    from addons.upstream.chat_payload import build_chat_payload
+
+    cfg: Any = SimpleNamespace(memory=False, temporary=True, custom_instruction="")
+    body = orjson.dumps(build_chat_payload(cfg, f"[user]: {prompt}", "fast"))
+    return (f"POST {SIM_PATH} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+            f"Accept: */*\r\nOrigin: https://grok.com\r\nReferer: https://grok.com/\r\n"
+            f"Cookie: sso={token}; sso-rw={token}\r\nx-statsig-id: {STATSIG}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+class Conn(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection; one request at a time."""
+
+    def __init__(self, side: str, stream: bool) -> None:
+        self.side, self.stream = side, stream
+        self.markers = (CONTENT, EMPTY_CONTENT, DONE, ERROR) if side == "gateway" else (FINAL, ERROR)
+        self.keep = max(len(m) for m in self.markers) - 1
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.future: asyncio.Future[dict[str, Any]] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.future is not None and not self.future.done():
+            self.future.set_exception(ConnectionResetError("connection closed mid-response"))
+
+    def send(self, request: bytes) -> asyncio.Future[dict[str, Any]]:
+        assert self.transport is not None
+        self.future = asyncio.get_running_loop().create_future()
+        self.head = b""
+        self.status = 0
+        self.t0 = time.perf_counter()
+        self.t_first = self.t_token = 0.0
+        self.counts = [0] * len(self.markers)
+        self.tail = b""
+        self.length = -1  # Content-Length left, or -1 when chunked
+        self.body = bytearray()
+        self.pend = b""
+        self.need = 0
+        self.after_data = self.trailer = False
+        self.transport.write(request)
+        return self.future
+
+    # ---- parsing -------------------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        if self.future is None or self.future.done():
+            return
+        if not self.t_first:
+            self.t_first = time.perf_counter()
+        if not self.status:
+            head = self.head + data
+            end = head.find(b"\r\n\r\n")
+            if end < 0:
+                self.head = head
+                return
+            self._headers(head[:end])
+            data = head[end + 4:]
+        if self.length >= 0:
+            self.body += data
+            if len(self.body) >= self.length:
+                self._finish()
+        else:
+            self._chunked(data)
+
+    def _headers(self, raw: bytes) -> None:
+        lines = raw.split(b"\r\n")
+        self.status = int(lines[0].split(b" ", 2)[1])
+        chunked = False
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                self.length = int(value)
+            elif name == b"transfer-encoding" and b"chunked" in value.lower():
+                chunked = True
+        if chunked:
+            self.length = -1
+        elif self.length < 0:
+            self.length = 0
+
+    def _chunked(self, data: bytes) -> None:
+        buf = self.pend + data if self.pend else data
+        pos, n = 0, len(buf)
+        while pos < n:
+            if self.need:
+                end = min(n, pos + self.need)
+                self._count(buf[pos:end])
+                self.need -= end - pos
+                pos = end
+                continue
+            nl = buf.find(b"\r\n", pos)
+            if nl < 0:
+                break
+            line, pos = buf[pos:nl], nl + 2
+            if self.after_data:
+                self.after_data = False
+            elif self.trailer:
+                if not line:
+                    self.pend = b""
+                    self._finish()
+                    return
+            else:
+                size = int(line.split(b";", 1)[0], 16)
+                if size:
+                    self.need, self.after_data = size, True
+                else:
+                    self.trailer = True
+        self.pend = buf[pos:]
+
+    def _count(self, piece: bytes) -> None:
+        """Count markers in tail+piece, minus those wholly inside the tail (seen before)."""
+        tail = self.tail
+        window = tail + piece if tail else piece
+        counts = self.counts
+        for i, marker in enumerate(self.markers):
+            counts[i] += window.count(marker) - (tail.count(marker) if tail else 0)
+        self.tail = window[-self.keep:]
+        if not self.t_token and counts[0] > (counts[1] if self.side == "gateway" else 0):
+            self.t_token = time.perf_counter()
+
+    def _finish(self) -> None:
+        t_end = time.perf_counter()
+        tokens, errors, done = self._result()
+        if tokens and not self.t_token:
+            self.t_token = t_end
+        assert self.future is not None
+        self.future.set_result({
+            "status": self.status, "tokens": tokens, "errors": errors, "done": done,
+            "ttfb": self.t_first - self.t0, "ttft": (self.t_token - self.t0) if self.t_token else None,
+        })
+
+    def _result(self) -> tuple[int, int, bool]:
+        c = self.counts
+        if self.side == "simulator":
+            return c[0], c[1], True
+        if self.stream:
+            return c[0] - c[1], c[3], c[2] > 0
+        if self.status != 200:
+            return 0, 1, False
+        try:
+            content = orjson.loads(bytes(self.body))["choices"][0]["message"]["content"] or ""
+        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
+            return 0, 1, False
+        self.t_token = time.perf_counter()
+        return len(content.split()), 0, True
+
+
+# ---- driving -------------------------------------------------------------------------------
+async def _run(spec: dict[str, Any]) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    host, port, side, stream = spec["host"], spec["port"], spec["side"], spec["stream"]
+    n, expect, timeout = spec["concurrency"], spec["tokens"], spec["timeout"]
+    prompt = prompt_for(expect, spec["delay_ms"])
+    if side == "gateway":
+        requests = [gateway_request(host, port, prompt, stream)]
+    else:
+        requests = [simulator_request(host, port, prompt, t) for t in spec["sso_tokens"]]
+    samples: dict[str, list[float]] = {"ttfb": [], "ttft": []}
+    totals = Counter[str]()
+    reasons = Counter[str]()
+
+    async def connect() -> Conn:
+        _, proto = await loop.create_connection(lambda: Conn(side, stream), host, port)
+        return proto
+
+    sem = asyncio.Semaphore(200)  # bursts of connects beyond the listen backlog just retry
+
+    async def preconnect() -> Conn:
+        async with sem:
+            return await asyncio.wait_for(connect(), timeout)
+
+    conns = list(await asyncio.gather(*(preconnect() for _ in range(n))))
+    start, cpu0 = time.perf_counter(), time.process_time()
+    deadline = start + spec["duration"] if spec.get("duration") else None
+
+    async def client(i: int) -> None:
+        conn, request = conns[i], requests[i % len(requests)]
+        rounds = 0
+        while (deadline is None and rounds < spec["rounds"]) or (deadline and time.perf_counter() < deadline):
+            rounds += 1
+            try:
+                if conn.closed:
+                    conn = await asyncio.wait_for(connect(), timeout)
+                r = await asyncio.wait_for(conn.send(request), timeout)
+            except (OSError, asyncio.TimeoutError) as exc:
+                reasons[type(exc).__name__] += 1
+                totals["errors"] += 1
+                if conn.transport is not None:
+                    conn.transport.abort()
+                conn.closed = True
+                continue
+            reason = ("status %d" % r["status"] if r["status"] != 200 else "error event" if r["errors"]
+                      else "no [DONE]" if not r["done"] else "short answer" if r["tokens"] < expect else "")
+            totals["tokens"] += r["tokens"]
+            if reason:
+                reasons[reason] += 1
+                totals["errors"] += 1
+                continue
+            totals["ok"] += 1
+            samples["ttfb"].append(r["ttfb"])
+            if r["ttft"] is not None:
+                samples["ttft"].append(r["ttft"])
+        if conn.transport is not None:
+            conn.transport.close()
+
+    await asyncio.gather(*(client(i) for i in range(n)))
+    elapsed = time.perf_counter() - start
+    return {"side": side, "elapsed": elapsed, "ok": totals["ok"], "errors": totals["errors"],
+            "tokens": totals["tokens"], "reasons": dict(reasons), "loadgen_cpu": time.process_time() - cpu0, **samples}
+
+
+def run_load(spec: dict[str, Any]) -> dict[str, Any]:
+    try:
+        import uvloop  # type: ignore[import-not-found]
+    except ImportError:  # pragma: no cover - Windows
+        return asyncio.run(_run(spec))
+    return uvloop.run(_run(spec))
+
+
+if __name__ == "__main__":
+    sys.stdout.write(orjson.dumps(run_load(orjson.loads(sys.argv[1]))).decode() + "\n")
