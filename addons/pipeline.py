@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from contextlib import aclosing
 from typing import Any, AsyncIterator
 
@@ -26,6 +27,8 @@ from addons.upstream.classify import excerpt
 log = logging.getLogger(__name__)
 
 _OUTCOME = "pipeline.outcome"
+_CLOSED = "pipeline.closed"
+_BACKGROUND: set[asyncio.Task] = set()
 
 
 class Pipeline:
@@ -175,7 +178,11 @@ class Pipeline:
             await self.chain.error(flow)
 
     async def close(self, flow: Flow) -> None:
-        """Always call this last (in `finally`): cancels the upstream and runs finish hooks."""
+        """Always call this last (in `finally`): cancels the upstream and runs finish hooks.
+        Idempotent, so a safety net may call it again."""
+        if flow.metadata.get(_CLOSED):
+            return
+        flow.metadata[_CLOSED] = True
         stream, flow.stream = flow.stream, None
         try:
             if stream is not None:
@@ -191,3 +198,17 @@ class Pipeline:
                 except Exception:  # noqa: BLE001
                     log.exception("error hooks failed")
             await self.chain.finish(flow)
+
+    def close_when_dropped(self, body: object, flow: Flow) -> None:
+        """Safety net for a stream body the server never iterated (the client vanished between
+        the response head and the first chunk): its `finally` never runs, so close the flow
+        when the body object is collected. A lease must never leak."""
+        loop = asyncio.get_running_loop()
+
+        def _dropped() -> None:
+            if not flow.metadata.get(_CLOSED) and not loop.is_closed():
+                task = loop.create_task(self.close(flow))
+                _BACKGROUND.add(task)
+                task.add_done_callback(_BACKGROUND.discard)
+
+        weakref.finalize(body, _dropped)

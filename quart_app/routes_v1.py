@@ -73,5 +73,7 @@ async def chat_completions() -> Response:
     model = flow.request.model
     await svc.pipeline.open(flow)
     if flow.request.stream:
-        return sse_response(stream_chat(svc.pipeline, flow, model))
+        body = stream_chat(svc.pipeline, flow, model)
+        svc.pipeline.close_when_dropped(body, flow)
+        return sse_response(body)
     return json_response(await complete_chat(svc.pipeline, flow, model))

@@ -185,3 +185,21 @@ async def test_auto_mode_falls_back_to_fast_when_auto_is_exhausted(settings):
     flow = new_flow(model="grok-4.20-auto")
     await run(pipeline, flow)
     assert flow.mode == "fast"
+
+
+async def test_a_stream_body_dropped_unstarted_still_releases_the_account(settings):
+    import asyncio
+    import gc
+
+    transport = ScriptedTransport(ok("never read"))
+    pipeline, pool = setup(settings, transport, "a")
+    flow = new_flow()
+    await pipeline.open(flow)
+    body = pipeline.events(flow)
+    pipeline.close_when_dropped(body, flow)
+    assert pool.count_inflight() == 1
+    del body
+    gc.collect()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert pool.count_inflight() == 0

@@ -1,0 +1,117 @@
+"""Statistics, targets and the printed table of `grok2api bench`."""
+from __future__ import annotations
+
+from typing import Any
+
+#: Targets, checked against the measured numbers (a MISS is reported, never fatal).
+TARGET_STREAM1000_ERRORS = 0
+TARGET_STREAM200_TOKEN_RATIO = 0.95
+TARGET_STREAM200_ADDED_TTFT_MS = 25.0
+TARGET_NONSTREAM_RPS = 1000.0
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100); None for no samples."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value * 1000, 2)
+
+
+def summarize(raw: dict[str, Any]) -> dict[str, Any]:
+    """One side's raw load result (bench_load) → the reported numbers."""
+    elapsed = max(raw["elapsed"], 1e-9)
+    return {
+        "requests_ok": raw["ok"],
+        "errors": raw["errors"],
+        "error_reasons": raw["reasons"],
+        "tokens": raw["tokens"],
+        "elapsed_s": round(elapsed, 3),
+        "req_per_s": round(raw["ok"] / elapsed, 1),
+        "tokens_per_s": round(raw["tokens"] / elapsed, 1),
+        "ttfb_p50_ms": _ms(percentile(raw["ttfb"], 50)),
+        "ttfb_p99_ms": _ms(percentile(raw["ttfb"], 99)),
+        "ttft_p50_ms": _ms(percentile(raw["ttft"], 50)),
+        "ttft_p99_ms": _ms(percentile(raw["ttft"], 99)),
+        "loadgen_cpu_pct": round(100 * raw["loadgen_cpu"] / elapsed, 1),
+    }
+
+
+def ratios(result: dict[str, Any]) -> dict[str, float | None]:
+    gw, sim = result["gateway"], result["simulator"]
+    tok = gw["tokens_per_s"] / sim["tokens_per_s"] if sim["tokens_per_s"] else None
+    rps = gw["req_per_s"] / sim["req_per_s"] if sim["req_per_s"] else None
+    added = (gw["ttft_p50_ms"] - sim["ttft_p50_ms"]
+             if gw["ttft_p50_ms"] is not None and sim["ttft_p50_ms"] is not None else None)
+    return {"tokens_per_s": None if tok is None else round(tok, 3),
+            "req_per_s": None if rps is None else round(rps, 3),
+            "added_ttft_p50_ms": None if added is None else round(added, 2)}
+
+
+def targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """PASS/MISS lines for the scenarios that ran (by name)."""
+    by_name = {r["scenario"]: r for r in results}
+    out: list[dict[str, Any]] = []
+    if "stream1000" in by_name:
+        errors = by_name["stream1000"]["gateway"]["errors"]
+        out.append({"target": "stream1000: 0 errors", "measured": f"{errors} errors",
+                    "pass": errors <= TARGET_STREAM1000_ERRORS})
+    if "stream200" in by_name:
+        r = by_name["stream200"]["ratios"]
+        tok, added = r["tokens_per_s"], r["added_ttft_p50_ms"]
+        out.append({"target": f"stream200: tokens/s >= {TARGET_STREAM200_TOKEN_RATIO:.0%} of simulator",
+                    "measured": "n/a" if tok is None else f"{tok:.1%}",
+                    "pass": tok is not None and tok >= TARGET_STREAM200_TOKEN_RATIO})
+        out.append({"target": f"stream200: added TTFT p50 <= {TARGET_STREAM200_ADDED_TTFT_MS:g} ms",
+                    "measured": "n/a" if added is None else f"{added:+.1f} ms",
+                    "pass": added is not None and added <= TARGET_STREAM200_ADDED_TTFT_MS})
+    if "nonstream" in by_name:
+        rps = by_name["nonstream"]["gateway"]["req_per_s"]
+        out.append({"target": f"nonstream: >= {TARGET_NONSTREAM_RPS:g} req/s", "measured": f"{rps:.0f} req/s",
+                    "pass": rps >= TARGET_NONSTREAM_RPS})
+    return out
+
+
+def _f(value: float | None, fmt: str = "{:.1f}") -> str:
+    return "-" if value is None else fmt.format(value)
+
+
+def render(results: list[dict[str, Any]], setup: dict[str, Any]) -> str:
+    lines = [f"grok2api bench — {setup['accounts']} accounts × max_inflight {setup['max_inflight']}, "
+             f"gateway 1 worker, {setup['cpus']} CPUs, python {setup['python']}", ""]
+    head = (f"{'scenario':<11} {'side':<9} {'req/s':>8} {'tok/s':>9} {'TTFB p50/p99 ms':>17} "
+            f"{'TTFT p50/p99 ms':>17} {'errors':>6} {'gw CPU s':>8} {'CPU%':>6} {'RSS MB':>7} {'lg CPU%':>7}")
+    lines += [head, "-" * len(head)]
+    for r in results:
+        for side in ("gateway", "simulator"):
+            s = r[side]
+            gw = side == "gateway"
+            lines.append(
+                f"{r['scenario']:<11} {side:<9} {_f(s['req_per_s']):>8} {_f(s['tokens_per_s'], '{:.0f}'):>9} "
+                f"{_f(s['ttfb_p50_ms']) + '/' + _f(s['ttfb_p99_ms']):>17} "
+                f"{_f(s['ttft_p50_ms']) + '/' + _f(s['ttft_p99_ms']):>17} {s['errors']:>6} "
+                f"{_f(s.get('cpu_s') if gw else None, '{:.2f}'):>8} {_f(s.get('cpu_pct') if gw else None):>6} "
+                f"{_f(s.get('peak_rss_mb') if gw else None):>7} {_f(s['loadgen_cpu_pct']):>7}")
+            if s["errors"]:
+                lines.append(f"{'':<21} error reasons: {s['error_reasons']}")
+    lines.append("")
+    for r in results:
+        ra = r["ratios"]
+        if r["scenario"] == "nonstream":
+            lines.append(f"nonstream: gateway {r['gateway']['req_per_s']:.0f} req/s, simulator alone "
+                         f"{r['simulator']['req_per_s']:.0f} req/s, gateway/simulator req/s = "
+                         f"{_f(ra['req_per_s'], '{:.2f}')}")
+        else:
+            lines.append(f"{r['scenario']}: gateway/simulator tokens/s = {_f(ra['tokens_per_s'], '{:.2f}')}, "
+                         f"added TTFT p50 = {_f(ra['added_ttft_p50_ms'], '{:+.1f}')} ms")
+    checks = targets(results)
+    if checks:
+        lines += ["", "targets:"]
+        lines += [f"  {'PASS' if c['pass'] else 'MISS'}  {c['target']:<48} measured {c['measured']}" for c in checks]
+    lines += ["", "lg CPU% = load generator process CPU over the scenario's wall time (100% = one core)."]
+    return "\n".join(lines)
