@@ -25,6 +25,18 @@ class ReasoningDelta:
 
 
 @dataclass(slots=True)
+class ToolCall:
+    """One complete function call the model made (prompt-emulated tools, api-surface §5).
+
+    `arguments` is compact JSON text. Calls of one answer are numbered from 0 by `index`."""
+
+    id: str  # call_<ms><6 hex>
+    name: str
+    arguments: str
+    index: int = 0
+
+
+@dataclass(slots=True)
 class SearchSources:
     """Web / X search results seen so far in this frame: dicts with url, title, type."""
 
@@ -88,9 +100,9 @@ class End:
 
 
 Event = (
-    TextDelta | ReasoningDelta | SearchSources | CardAttachment | ConversationStarted
+    TextDelta | ReasoningDelta | ToolCall | SearchSources | CardAttachment | ConversationStarted
     | ResponseMeta | FinalMessage | UpstreamFailure | Heartbeat | Restart | End
 )
 
 #: Events whose delivery to a client means the client has seen content (commits the flow).
-CONTENT_EVENTS = (TextDelta, ReasoningDelta)
+CONTENT_EVENTS = (TextDelta, ReasoningDelta, ToolCall)

@@ -39,16 +39,31 @@ class Message:
 
 
 @dataclass(slots=True)
+class ToolSpec:
+    """A client-declared function the model may call (never executed by the gateway)."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class ChatRequest:
-    """The dialect-neutral request a dialect parser produces."""
+    """The dialect-neutral request a dialect parser produces.
+
+    `messages[*].tool_calls` hold earlier calls as {"id", "name", "arguments" (JSON text)};
+    a `tool` message answers one by `tool_call_id`. `tool_choice` is auto | none | required,
+    and `forced_tool` names the one function a client forces."""
 
     model: str
     messages: list[Message]
     stream: bool = False
     reasoning: bool = True
     include_usage: bool = False
-    tools: list[dict[str, Any]] = field(default_factory=list)
-    tool_choice: Any = "auto"
+    tools: list[ToolSpec] = field(default_factory=list)
+    tool_choice: str = "auto"
+    forced_tool: str | None = None
+    parallel_tool_calls: bool = True
 
 
 @dataclass(slots=True)

@@ -127,33 +127,54 @@ class Conn(asyncio.Protocol):
             self.length = 0
 
     def _chunked(self, data: bytes) -> None:
+        """De-chunk what arrived; the payload bytes are counted once per read, joined.
+
+        The common case (a whole chunk in the buffer) costs one find and one slice."""
         buf = self.pend + data if self.pend else data
         pos, n = 0, len(buf)
+        pieces: list[bytes] = []
+        finished = False
         while pos < n:
-            if self.need:
+            if self.need:  # the rest of a chunk that arrived in parts
                 end = min(n, pos + self.need)
-                self._count(buf[pos:end])
+                pieces.append(buf[pos:end])
                 self.need -= end - pos
                 pos = end
+                continue
+            if self.after_data:  # the CRLF closing a chunk's data
+                if n - pos < 2:
+                    break
+                pos += 2
+                self.after_data = False
                 continue
             nl = buf.find(b"\r\n", pos)
             if nl < 0:
                 break
-            line, pos = buf[pos:nl], nl + 2
-            if self.after_data:
-                self.after_data = False
-            elif self.trailer:
-                if not line:
-                    self.pend = b""
-                    self._finish()
-                    return
+            if self.trailer:  # after the last chunk: trailer lines up to an empty one
+                if nl == pos:
+                    finished = True
+                    break
+                pos = nl + 2
+                continue
+            try:
+                size = int(buf[pos:nl], 16)
+            except ValueError:  # chunk extensions
+                size = int(buf[pos:nl].split(b";", 1)[0], 16)
+            pos = nl + 2
+            if not size:
+                self.trailer = True
+                continue
+            end = pos + size
+            if end + 2 <= n:
+                pieces.append(buf[pos:end])
+                pos = end + 2
             else:
-                size = int(line.split(b";", 1)[0], 16)
-                if size:
-                    self.need, self.after_data = size, True
-                else:
-                    self.trailer = True
-        self.pend = buf[pos:]
+                self.need, self.after_data = size, True
+        self.pend = b"" if finished else buf[pos:]
+        if pieces:
+            self._count(pieces[0] if len(pieces) == 1 else b"".join(pieces))
+        if finished:
+            self._finish()
 
     def _count(self, piece: bytes) -> None:
         """Count markers in tail+piece, minus those wholly inside the tail (seen before)."""

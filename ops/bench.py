@@ -1,0 +1,278 @@
+"""`grok2api bench`: the gateway against the simulator alone, same load, one run.
+
+The simulator, the gateway and the load generator are three separate processes (see
+bench_load.py for the generator); this process only orchestrates and samples the
+gateway's CPU and RSS with psutil. Every child is killed on the way out, also on Ctrl-C.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+import psutil
+
+from ops.bench_report import ratios, render, summarize
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+HOST = "127.0.0.1"
+
+
+class BenchError(RuntimeError):
+    """The bench itself broke (a child died, did not start, or overran its time)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    stream: bool
+    concurrency: int
+    tokens: int
+    delay_ms: int = 0
+    rounds: int = 1  # stream scenarios: streams per client
+    duration: float = 0.0  # > 0: clients loop for this long instead of `rounds`
+    timeout: float = 120.0  # per request
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "nonstream": Scenario("nonstream", False, 32, 50, duration=10.0),
+    "stream200": Scenario("stream200", True, 200, 200, delay_ms=10, rounds=2),
+    "stream500": Scenario("stream500", True, 500, 200, delay_ms=10, rounds=2),
+    "stream1000": Scenario("stream1000", True, 1000, 200, delay_ms=10, rounds=2),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def raise_fd_limit(want: int = 65536) -> None:
+    """Room for 1,000+ sockets on each side; children inherit the limit."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def _get(url: str, timeout: float = 2.0) -> bytes:
+    with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback only
+        return resp.read()
+
+
+class Stack:
+    """Simulator + gateway child processes in a temp dir; `close()` kills both."""
+
+    def __init__(self, workdir: Path, accounts: int, max_inflight: int) -> None:
+        self.workdir, self.accounts, self.max_inflight = workdir, accounts, max_inflight
+        self.tokens = [f"bench-heavy-{i:03d}" for i in range(accounts)]
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+        self.sim_port, self.gw_port = free_port(), free_port()
+
+    def _spawn(self, args: list[str], log: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        out = open(self.workdir / log, "wb")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen([sys.executable, "-m", *args], cwd=self.workdir, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        out.close()
+        self.procs.append(proc)
+        return proc
+
+    def _wait(self, proc: subprocess.Popen[bytes], url: str, what: str, log: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise BenchError(f"{what} exited with {proc.returncode}:\n{self.log_tail(log)}")
+            try:
+                _get(url)
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise BenchError(f"{what} not ready after {timeout:.0f} s:\n{self.log_tail(log)}")
+
+    def log_tail(self, log: str, lines: int = 20) -> str:
+        path = self.workdir / log
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def start(self) -> None:
+        tokens_file = self.workdir / "tokens.txt"
+        tokens_file.write_text("\n".join(self.tokens) + "\n")
+        self.sim = self._spawn(["ops.cli", "simulate", "--host", HOST, "--port", str(self.sim_port),
+                                "--no-quota", "--tier", "heavy", "--tokens-file", str(tokens_file),
+                                "--quiet"], "simulator.log", self.env)
+        data_dir = self.workdir / "data"
+        gw_env = {**self.env, "DATA_DIR": str(data_dir), "SERVER_HOST": HOST, "SERVER_PORT": str(self.gw_port),
+                  "SERVER_WORKERS": "1", "LOG_LEVEL": "WARNING",
+                  "GROK_UPSTREAM_BASE_URL": f"http://{HOST}:{self.sim_port}",
+                  "GROK_UPSTREAM_ASSETS_URL": f"http://{HOST}:{self.sim_port}",
+                  "GROK_ACCOUNT__SELECTION__MAX_INFLIGHT": str(self.max_inflight)}
+        done = subprocess.run([sys.executable, "-m", "ops.cli", "accounts", "import", str(tokens_file),
+                               "--pool", "heavy"], cwd=self.workdir, env=gw_env, capture_output=True, timeout=120)
+        if done.returncode:
+            raise BenchError(f"accounts import failed: {done.stderr.decode(errors='replace')}")
+        self.gateway = self._spawn(["ops.cli", "serve"], "gateway.log", gw_env)
+        self._wait(self.sim, f"http://{HOST}:{self.sim_port}/__sim/stats", "simulator", "simulator.log")
+        self._wait(self.gateway, f"http://{HOST}:{self.gw_port}/health", "gateway", "gateway.log")
+        self.gw_ps = psutil.Process(self.gateway.pid)
+
+    def check_alive(self) -> None:
+        for proc, name in ((self.sim, "simulator"), (self.gateway, "gateway")):
+            if proc.poll() is not None:
+                raise BenchError(f"{name} exited with {proc.returncode}:\n{self.log_tail(name + '.log')}")
+
+    def settle(self, timeout: float = 15.0) -> None:
+        """Wait until the gateway has no request in flight (the previous load drained)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if orjson.loads(_get(f"http://{HOST}:{self.gw_port}/health")).get("inflight", 0) == 0:
+                    return
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.2)
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+
+def run_load(stack: Stack, sc: Scenario, side: str) -> dict[str, Any]:
+    """One side of one scenario in a load-generator child; samples the gateway meanwhile."""
+    port = stack.gw_port if side == "gateway" else stack.sim_port
+    spec = {"host": HOST, "port": port, "side": side, "stream": sc.stream, "concurrency": sc.concurrency,
+            "tokens": sc.tokens, "delay_ms": sc.delay_ms, "rounds": sc.rounds, "duration": sc.duration,
+            "timeout": sc.timeout, "sso_tokens": stack.tokens}
+    limit = (sc.duration if sc.duration else sc.rounds * sc.timeout) + sc.timeout + 60
+    cpu0, rss = stack.gw_ps.cpu_times(), stack.gw_ps.memory_info().rss
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "ops.bench_load", orjson.dumps(spec).decode()],
+                            cwd=stack.workdir, env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    stack.procs.append(proc)
+    try:
+        while True:
+            try:
+                out, err = proc.communicate(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                rss = max(rss, stack.gw_ps.memory_info().rss)
+                stack.check_alive()
+                if time.perf_counter() - t0 > limit:
+                    raise BenchError(f"{sc.name}/{side}: load generator overran {limit:.0f} s") from None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+    wall = time.perf_counter() - t0
+    if proc.returncode:
+        raise BenchError(f"{sc.name}/{side}: load generator failed:\n{err.decode(errors='replace')[-2000:]}")
+    raw = orjson.loads(out.splitlines()[-1])
+    result = summarize(raw)
+    if side == "gateway":
+        cpu1 = stack.gw_ps.cpu_times()
+        used = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+        result.update(cpu_s=round(used, 2), cpu_pct=round(100 * used / wall, 1), peak_rss_mb=round(rss / 2**20, 1))
+    return result
+
+
+def run_bench(scenarios: list[Scenario], *, accounts: int = 64, per_account: int = 32,
+              progress: bool = False) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Start the stack, run each scenario through the gateway then at the simulator alone."""
+    raise_fd_limit()
+    setup = {"accounts": accounts, "max_inflight": per_account, "cpus": os.cpu_count(),
+             "python": platform.python_version()}
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="grok2api-bench-") as tmp:
+        stack = Stack(Path(tmp), accounts, per_account)
+        try:
+            stack.start()
+            warm = Scenario("warmup", False, 4, 5, rounds=2, timeout=30)
+            for side in ("gateway", "simulator"):
+                run_load(stack, warm, side)
+            for sc in scenarios:
+                entry: dict[str, Any] = {"scenario": sc.name, "params": asdict(sc)}
+                for side in ("gateway", "simulator"):
+                    stack.settle()
+                    if progress:
+                        click.echo(f"… {sc.name} / {side}", err=True)
+                    entry[side] = run_load(stack, sc, side)
+                entry["ratios"] = ratios(entry)
+                results.append(entry)
+        finally:
+            stack.close()
+    return results, setup
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C, so the `finally` that kills the children runs."""
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@click.command("bench")
+@click.argument("scenarios", nargs=-1, type=click.Choice(list(SCENARIOS)))
+@click.option("--duration", default=10.0, show_default=True, help="Seconds of the nonstream scenario.")
+@click.option("--rounds", default=2, show_default=True, help="Streams per client in the stream scenarios.")
+@click.option("--accounts", default=64, show_default=True, help="Heavy accounts on both sides.")
+@click.option("--per-account", default=32, show_default=True, help="Gateway account.selection.max_inflight.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option("--streams", type=int, hidden=True, help="Override the concurrency of the stream scenarios.")
+@click.option("--stream-tokens", type=int, hidden=True, help="Override the answer size of the stream scenarios.")
+@click.option("--concurrency", type=int, hidden=True, help="Override the nonstream concurrency.")
+def bench(scenarios: tuple[str, ...], duration: float, rounds: int, accounts: int, per_account: int,
+          as_json: bool, streams: int | None, stream_tokens: int | None, concurrency: int | None) -> None:
+    """Benchmark the gateway against the simulator alone (default: all scenarios)."""
+    chosen = []
+    for name in scenarios or tuple(SCENARIOS):
+        sc = SCENARIOS[name]
+        if sc.stream:
+            sc = replace(sc, rounds=rounds, concurrency=streams or sc.concurrency, tokens=stream_tokens or sc.tokens)
+        else:
+            sc = replace(sc, duration=duration, concurrency=concurrency or sc.concurrency)
+        chosen.append(sc)
+    try:
+        with _sigterm_as_interrupt():
+            results, setup = run_bench(chosen, accounts=accounts, per_account=per_account, progress=not as_json)
+    except BenchError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        from ops.bench_report import targets
+
+        click.echo(orjson.dumps({"setup": setup, "results": results, "targets": targets(results)},
+                                option=orjson.OPT_INDENT_2).decode())
+    else:
+        click.echo(render(results, setup))
