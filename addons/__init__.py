@@ -2,7 +2,7 @@
 
 Request-side hooks run in list order: auth → models → accounts → retry → upstream request.
 Stream transforms (`chunk`/`flush`) also run in list order, so upstream events reach usage
-first and the tag filter last, right before the dialect renders them.
+first, then the tool sieve, and the tag filter last, right before the dialect renders them.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any
     from addons.models import ModelResolver
     from addons.retry import Retry
     from addons.tag_filter import TagFilter
+    from addons.tools.sieve import ToolSieve
     from addons.upstream_request import UpstreamRequestBuilder
     from addons.usage import UsageCounter
 
@@ -31,5 +32,6 @@ def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any
         Retry(pool, settings),
         UpstreamRequestBuilder(settings),
         UsageCounter(ledger),
+        ToolSieve(),
         TagFilter(settings),
     ])

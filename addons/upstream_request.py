@@ -6,6 +6,7 @@ from typing import Any
 
 from addons.errors import validation
 from addons.flow import Flow, UpstreamRequest
+from addons.tools.prompt import with_tool_block
 from addons.upstream.chat_payload import build_chat_payload
 from addons.upstream.config import UpstreamConfig
 from addons.upstream.headers import build_headers
@@ -24,6 +25,7 @@ class UpstreamRequestBuilder:
         flow.prompt = flatten(flow.request.messages)
         if not flow.prompt.strip():
             raise validation("Empty message after extraction: send at least one text part", "messages")
+        flow.prompt = with_tool_block(flow.prompt, flow.request)
 
     def attempt(self, flow: Flow) -> None:
         cfg = UpstreamConfig.from_settings(self.settings)

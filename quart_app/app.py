@@ -26,10 +26,12 @@ def create_app(boot: BootConfig | None = None, settings: Settings | None = None)
     services = Services(boot, settings)
     app.extensions["grok2api"] = services
 
-    from quart_app import routes_misc, routes_v1
+    from quart_app import routes_anthropic, routes_misc, routes_responses, routes_v1
 
     app.register_blueprint(routes_misc.bp)
     app.register_blueprint(routes_v1.bp)
+    app.register_blueprint(routes_responses.bp)
+    app.register_blueprint(routes_anthropic.bp)
     register_error_handlers(app)
 
     @app.after_request

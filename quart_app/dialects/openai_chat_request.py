@@ -1,18 +1,24 @@
 """Parses and validates an OpenAI chat completions body into the neutral ChatRequest (§4.2.1).
 
 Unknown fields are ignored (GEN-1); every rejection is a 400 with the field's dotted path.
+Tools (§5): function tools only; assistant `tool_calls` become neutral {"id","name","arguments"}.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from addons.errors import validation
-from addons.flow import ChatRequest, Message
+from addons.flow import ChatRequest, Message, ToolSpec
+from addons.upstream.prompt import compact_json
 from quart_app.dialects.validate import obj, opt_bool, opt_number, req_str
 
 ROLES = frozenset({"developer", "system", "user", "assistant", "tool"})
 EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh"})
 MEDIA_PARTS = frozenset({"image_url", "input_audio", "file"})
+TOOL_CHOICES = frozenset({"auto", "none", "required"})
+#: Function names are put verbatim into the prompt markup: no whitespace or angle brackets.
+_TOOL_NAME = re.compile(r"[^\s<>]{1,128}")
 
 
 def _parts(content: Any, param: str) -> list[str]:
@@ -56,12 +62,76 @@ def _message(raw: Any, i: int) -> Message:
     if calls is not None:
         if not isinstance(calls, list):
             raise validation("tool_calls must be an array", f"{param}.tool_calls")
-        msg.tool_calls = [obj(c, f"{param}.tool_calls.{k}") for k, c in enumerate(calls)]
+        msg.tool_calls = [_history_call(c, f"{param}.tool_calls.{k}") for k, c in enumerate(calls)]
     call_id = raw.get("tool_call_id")
     if call_id is not None and not isinstance(call_id, str):
         raise validation("tool_call_id must be a string", f"{param}.tool_call_id")
     msg.tool_call_id = call_id
     return msg
+
+
+def _history_call(raw: Any, param: str) -> dict[str, Any]:
+    """An earlier call of an assistant message as the neutral {"id", "name", "arguments"}."""
+    obj(raw, param)
+    fn = obj(raw.get("function"), f"{param}.function")
+    name = fn.get("name")
+    if not isinstance(name, str) or not name:
+        raise validation("a tool call needs a function name", f"{param}.function.name")
+    call_id = raw.get("id")
+    if call_id is not None and not isinstance(call_id, str):
+        raise validation("id must be a string", f"{param}.id")
+    args = fn.get("arguments")
+    return {"id": call_id or "", "name": name, "arguments": compact_json(args if args is not None else {})}
+
+
+def _tools(raw: Any) -> list[ToolSpec]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise validation("'tools' must be an array", "tools")
+    tools: list[ToolSpec] = []
+    for i, item in enumerate(raw):
+        param = f"tools.{i}"
+        obj(item, param)
+        if item.get("type") != "function":
+            raise validation(f"only function tools are supported, got type {item.get('type')!r}",
+                             f"{param}.type")
+        fn = obj(item.get("function"), f"{param}.function")
+        name = fn.get("name")
+        if not isinstance(name, str) or not _TOOL_NAME.fullmatch(name):
+            raise validation("function name is required: 1-128 characters, no spaces or angle brackets",
+                             f"{param}.function.name")
+        description = fn.get("description")
+        if description is not None and not isinstance(description, str):
+            raise validation("description must be a string", f"{param}.function.description")
+        parameters = fn.get("parameters")
+        if parameters is not None and not isinstance(parameters, dict):
+            raise validation("parameters must be a JSON schema object", f"{param}.function.parameters")
+        tools.append(ToolSpec(name, description or "", parameters or {}))
+    return tools
+
+
+def _tool_choice(raw: Any, tools: list[ToolSpec]) -> tuple[str, str | None]:
+    """(neutral choice auto | none | required, forced function name)."""
+    if raw is None:
+        return "auto", None
+    if isinstance(raw, str):
+        if raw not in TOOL_CHOICES:
+            raise validation("tool_choice must be auto, none, required or a function choice",
+                             "tool_choice")
+        return raw, None
+    obj(raw, "tool_choice")
+    kind = raw.get("type")
+    if kind in TOOL_CHOICES:
+        return kind, None
+    if kind != "function":
+        raise validation(f"unknown tool_choice type {kind!r}", "tool_choice")
+    fn = raw.get("function")
+    name = fn.get("name") if isinstance(fn, dict) else raw.get("name")
+    if not isinstance(name, str) or name not in {t.name for t in tools}:
+        raise validation(f"tool_choice names function {name!r}, which is not among the tools",
+                         "tool_choice")
+    return "required", name
 
 
 def parse_chat_request(body: Any, settings: Any) -> ChatRequest:
@@ -95,10 +165,11 @@ def parse_chat_request(body: Any, settings: Any) -> ChatRequest:
     else:
         reasoning = settings.bool("features.thinking")
 
-    tools = body.get("tools") or []
-    if not isinstance(tools, list):
-        raise validation("'tools' must be an array", "tools")
+    tools = _tools(body.get("tools"))
+    tool_choice, forced = _tool_choice(body.get("tool_choice"), tools)
+    parallel = opt_bool(body, "parallel_tool_calls")
     return ChatRequest(
         model=model, messages=parsed, stream=stream, reasoning=reasoning,
-        include_usage=include_usage, tools=tools, tool_choice=body.get("tool_choice", "auto"),
+        include_usage=include_usage, tools=tools, tool_choice=tool_choice, forced_tool=forced,
+        parallel_tool_calls=True if parallel is None else parallel,
     )

@@ -7,7 +7,9 @@ from typing import Any, AsyncIterator
 import orjson
 
 from addons.errors import ApiError
-from addons.events import End, Heartbeat, ReasoningDelta, Restart, SearchSources, TextDelta
+from addons.events import (
+    End, Heartbeat, ReasoningDelta, Restart, SearchSources, TextDelta, ToolCall,
+)
 from addons.flow import Flow, Usage
 from quart_app import sse
 
@@ -25,6 +27,12 @@ def usage_block(usage: Usage) -> dict[str, Any]:
         "completion_tokens_details": {"text_tokens": text_tokens, "audio_tokens": 0,
                                       "reasoning_tokens": usage.reasoning_tokens},
     }
+
+
+def tool_call_block(call: ToolCall) -> dict[str, Any]:
+    """One entry of `tool_calls`: in a stream delta (with `index`) and in a message."""
+    return {"index": call.index, "id": call.id, "type": "function",
+            "function": {"name": call.name, "arguments": call.arguments}}
 
 
 class Sources:
@@ -90,6 +98,10 @@ async def stream_chat(pipeline: Any, flow: Flow, model: str) -> AsyncIterator[by
                 elif cls is ReasoningDelta:
                     if req.reasoning and not text_started:
                         out.append(writer.reasoning(ev.text))
+                elif cls is ToolCall:
+                    # id, name and the whole arguments in one chunk per call (TOOL-4 allows it)
+                    text_started = True
+                    out.append(writer.delta({"tool_calls": [tool_call_block(ev)]}))
                 elif cls is Heartbeat:
                     out.append(sse.PING)
                 elif cls is SearchSources:
@@ -123,6 +135,7 @@ async def complete_chat(pipeline: Any, flow: Flow, model: str) -> dict[str, Any]
     req = flow.request
     text: list[str] = []
     reasoning: list[str] = []
+    calls: list[ToolCall] = []
     sources = Sources()
     finish = "stop"
     try:
@@ -133,17 +146,25 @@ async def complete_chat(pipeline: Any, flow: Flow, model: str) -> dict[str, Any]
                     text.append(ev.text)
                 elif cls is ReasoningDelta:
                     reasoning.append(ev.text)
+                elif cls is ToolCall:
+                    calls.append(ev)
                 elif cls is SearchSources:
                     sources.add(ev.sources)
                 elif cls is Restart:
                     text.clear()
                     reasoning.clear()
+                    calls.clear()
                     sources = Sources()
                 elif cls is End:
                     finish = ev.finish_reason
     finally:
         await pipeline.close(flow)
     message: dict[str, Any] = {"role": "assistant", "content": "".join(text)}
+    if calls:
+        # text the model wrote before its calls is kept; an answer that is only calls has null
+        message["content"] = message["content"].strip() or None
+        message["tool_calls"] = [{k: v for k, v in tool_call_block(c).items() if k != "index"}
+                                 for c in calls]
     if req.reasoning and reasoning:
         message["reasoning_content"] = "".join(reasoning)
     body: dict[str, Any] = {
