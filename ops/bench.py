@@ -44,6 +44,7 @@ class Scenario:
     delay_ms: int = 0
     rounds: int = 1  # stream scenarios: streams per client
     duration: float = 0.0  # > 0: clients loop for this long instead of `rounds`
+    ramp: float = 0.0  # client i sends its first request at ramp * i / concurrency seconds
     timeout: float = 120.0  # per request
 
 
@@ -133,7 +134,7 @@ class Stack:
         self.gateway = self._spawn(["ops.cli", "serve"], "gateway.log", gw_env)
         self._wait(self.sim, f"http://{HOST}:{self.sim_port}/__sim/stats", "simulator", "simulator.log")
         self._wait(self.gateway, f"http://{HOST}:{self.gw_port}/health", "gateway", "gateway.log")
-        self.gw_ps = psutil.Process(self.gateway.pid)
+        self.gw_ps, self.sim_ps = psutil.Process(self.gateway.pid), psutil.Process(self.sim.pid)
 
     def check_alive(self) -> None:
         for proc, name in ((self.sim, "simulator"), (self.gateway, "gateway")):
@@ -168,9 +169,9 @@ def run_load(stack: Stack, sc: Scenario, side: str) -> dict[str, Any]:
     port = stack.gw_port if side == "gateway" else stack.sim_port
     spec = {"host": HOST, "port": port, "side": side, "stream": sc.stream, "concurrency": sc.concurrency,
             "tokens": sc.tokens, "delay_ms": sc.delay_ms, "rounds": sc.rounds, "duration": sc.duration,
-            "timeout": sc.timeout, "sso_tokens": stack.tokens}
-    limit = (sc.duration if sc.duration else sc.rounds * sc.timeout) + sc.timeout + 60
-    cpu0, rss = stack.gw_ps.cpu_times(), stack.gw_ps.memory_info().rss
+            "timeout": sc.timeout, "ramp": sc.ramp, "sso_tokens": stack.tokens}
+    limit = (sc.duration if sc.duration else sc.rounds * sc.timeout) + sc.ramp + sc.timeout + 60
+    cpu0, sim0, rss = _cpu(stack.gw_ps), _cpu(stack.sim_ps), stack.gw_ps.memory_info().rss
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "ops.bench_load", orjson.dumps(spec).decode()],
                             cwd=stack.workdir, env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -195,11 +196,17 @@ def run_load(stack: Stack, sc: Scenario, side: str) -> dict[str, Any]:
         raise BenchError(f"{sc.name}/{side}: load generator failed:\n{err.decode(errors='replace')[-2000:]}")
     raw = orjson.loads(out.splitlines()[-1])
     result = summarize(raw)
+    result["sim_cpu_pct"] = round(100 * (_cpu(stack.sim_ps) - sim0) / wall, 1)
     if side == "gateway":
-        cpu1 = stack.gw_ps.cpu_times()
-        used = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+        used = _cpu(stack.gw_ps) - cpu0
         result.update(cpu_s=round(used, 2), cpu_pct=round(100 * used / wall, 1), peak_rss_mb=round(rss / 2**20, 1))
     return result
+
+
+def _cpu(ps: psutil.Process) -> float:
+    """User + system CPU seconds of a process."""
+    times = ps.cpu_times()
+    return times.user + times.system
 
 
 def run_bench(scenarios: list[Scenario], *, accounts: int = 64, per_account: int = 32,
@@ -249,18 +256,21 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 @click.option("--rounds", default=2, show_default=True, help="Streams per client in the stream scenarios.")
 @click.option("--accounts", default=64, show_default=True, help="Heavy accounts on both sides.")
 @click.option("--per-account", default=32, show_default=True, help="Gateway account.selection.max_inflight.")
+@click.option("--ramp", default=1.0, show_default=True,
+              help="Stream scenarios: spread the clients' first streams over this many seconds "
+                   "(0 = all at once, a thundering herd whose queueing then dominates TTFB/TTFT).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option("--streams", type=int, hidden=True, help="Override the concurrency of the stream scenarios.")
 @click.option("--stream-tokens", type=int, hidden=True, help="Override the answer size of the stream scenarios.")
 @click.option("--concurrency", type=int, hidden=True, help="Override the nonstream concurrency.")
 def bench(scenarios: tuple[str, ...], duration: float, rounds: int, accounts: int, per_account: int,
-          as_json: bool, streams: int | None, stream_tokens: int | None, concurrency: int | None) -> None:
+          ramp: float, as_json: bool, streams: int | None, stream_tokens: int | None, concurrency: int | None) -> None:
     """Benchmark the gateway against the simulator alone (default: all scenarios)."""
     chosen = []
     for name in scenarios or tuple(SCENARIOS):
         sc = SCENARIOS[name]
         if sc.stream:
-            sc = replace(sc, rounds=rounds, concurrency=streams or sc.concurrency, tokens=stream_tokens or sc.tokens)
+            sc = replace(sc, rounds=rounds, ramp=ramp, concurrency=streams or sc.concurrency, tokens=stream_tokens or sc.tokens)
         else:
             sc = replace(sc, duration=duration, concurrency=concurrency or sc.concurrency)
         chosen.append(sc)

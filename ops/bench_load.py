@@ -57,12 +57,13 @@ class Conn(asyncio.Protocol):
     """One keep-alive HTTP/1.1 connection; one request at a time."""
 
     def __init__(self, side: str, stream: bool) -> None:
-        self.side, self.stream = side, stream
+        self.side, self.stream, self.gateway = side, stream, side == "gateway"
         self.markers = (CONTENT, EMPTY_CONTENT, DONE, ERROR) if side == "gateway" else (FINAL, ERROR)
         self.keep = max(len(m) for m in self.markers) - 1
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.future: asyncio.Future[dict[str, Any]] | None = None
+        self.idle = False  # chunked body, at a chunk boundary: data_received may take the fast path
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -85,12 +86,23 @@ class Conn(asyncio.Protocol):
         self.body = bytearray()
         self.pend = b""
         self.need = 0
-        self.after_data = self.trailer = False
+        self.after_data = self.trailer = self.idle = False
         self.transport.write(request)
         return self.future
 
     # ---- parsing -------------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
+        if self.idle:  # fast path: between chunks, and this read is exactly one whole chunk
+            nl = data.find(b"\r\n")
+            try:
+                end = nl + 2 + int(data[:nl], 16)
+            except ValueError:
+                end = -1
+            if nl > 0 and end > nl + 2 and len(data) == end + 2:
+                self._count(data[nl + 2:end])
+                return
+            self._chunked(data)
+            return
         if self.future is None or self.future.done():
             return
         if not self.t_first:
@@ -171,28 +183,42 @@ class Conn(asyncio.Protocol):
             else:
                 self.need, self.after_data = size, True
         self.pend = b"" if finished else buf[pos:]
+        self.idle = not (finished or self.pend or self.need or self.after_data or self.trailer)
         if pieces:
             self._count(pieces[0] if len(pieces) == 1 else b"".join(pieces))
         if finished:
             self._finish()
 
     def _count(self, piece: bytes) -> None:
-        """Count markers in tail+piece, minus those wholly inside the tail (seen before)."""
+        """Count markers in tail+piece, minus those wholly inside the tail (seen before).
+
+        No marker holds a newline, so after a read ending in one (every whole NDJSON line
+        or SSE event) no tail is kept and the subtraction is skipped."""
         tail = self.tail
-        window = tail + piece if tail else piece
         counts = self.counts
-        for i, marker in enumerate(self.markers):
-            counts[i] += window.count(marker) - (tail.count(marker) if tail else 0)
-        self.tail = window[-self.keep:]
-        if not self.t_token and counts[0] > (counts[1] if self.side == "gateway" else 0):
+        i = 0
+        if tail:
+            window = tail + piece
+            for marker in self.markers:
+                counts[i] += window.count(marker) - tail.count(marker)
+                i += 1
+        else:
+            window = piece
+            for marker in self.markers:
+                counts[i] += window.count(marker)
+                i += 1
+        self.tail = b"" if window[-1:] == b"\n" else window[-self.keep:]
+        if not self.t_token and counts[0] > (counts[1] if self.gateway else 0):
             self.t_token = time.perf_counter()
 
     def _finish(self) -> None:
         t_end = time.perf_counter()
+        self.idle = False
+        if self.future is None or self.future.done():  # timed out meanwhile
+            return
         tokens, errors, done = self._result()
         if tokens and not self.t_token:
             self.t_token = t_end
-        assert self.future is not None
         self.future.set_result({
             "status": self.status, "tokens": tokens, "errors": errors, "done": done,
             "ttfb": self.t_first - self.t0, "ttft": (self.t_token - self.t0) if self.t_token else None,
@@ -219,6 +245,7 @@ async def _run(spec: dict[str, Any]) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     host, port, side, stream = spec["host"], spec["port"], spec["side"], spec["stream"]
     n, expect, timeout = spec["concurrency"], spec["tokens"], spec["timeout"]
+    ramp = spec.get("ramp", 0.0)  # spread the clients' first requests over this many seconds
     prompt = prompt_for(expect, spec["delay_ms"])
     if side == "gateway":
         requests = [gateway_request(host, port, prompt, stream)]
@@ -232,7 +259,7 @@ async def _run(spec: dict[str, Any]) -> dict[str, Any]:
         _, proto = await loop.create_connection(lambda: Conn(side, stream), host, port)
         return proto
 
-    sem = asyncio.Semaphore(200)  # bursts of connects beyond the listen backlog just retry
+    sem = asyncio.Semaphore(200)  # at most this many handshakes in flight: stay under the backlogs
 
     async def preconnect() -> Conn:
         async with sem:
@@ -245,6 +272,8 @@ async def _run(spec: dict[str, Any]) -> dict[str, Any]:
     async def client(i: int) -> None:
         conn, request = conns[i], requests[i % len(requests)]
         rounds = 0
+        if ramp:
+            await asyncio.sleep(ramp * i / n)
         while (deadline is None and rounds < spec["rounds"]) or (deadline and time.perf_counter() < deadline):
             rounds += 1
             try:

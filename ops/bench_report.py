@@ -83,9 +83,13 @@ def _f(value: float | None, fmt: str = "{:.1f}") -> str:
 
 def render(results: list[dict[str, Any]], setup: dict[str, Any]) -> str:
     lines = [f"grok2api bench — {setup['accounts']} accounts × max_inflight {setup['max_inflight']}, "
-             f"gateway 1 worker, {setup['cpus']} CPUs, python {setup['python']}", ""]
+             f"gateway 1 worker, {setup['cpus']} CPUs, python {setup['python']}"]
+    ramps = sorted({r["params"]["ramp"] for r in results if r["params"]["stream"]})
+    if ramps:
+        lines.append("stream clients start spread over " + "/".join(f"{x:g}" for x in ramps) + " s (--ramp)")
+    lines.append("")
     head = (f"{'scenario':<11} {'side':<9} {'req/s':>8} {'tok/s':>9} {'TTFB p50/p99 ms':>17} "
-            f"{'TTFT p50/p99 ms':>17} {'errors':>6} {'gw CPU s':>8} {'CPU%':>6} {'RSS MB':>7} {'lg CPU%':>7}")
+            f"{'TTFT p50/p99 ms':>17} {'errors':>6} {'gw CPU s':>8} {'CPU%':>6} {'RSS MB':>7} {'sim CPU%':>8} {'lg CPU%':>7}")
     lines += [head, "-" * len(head)]
     for r in results:
         for side in ("gateway", "simulator"):
@@ -96,7 +100,8 @@ def render(results: list[dict[str, Any]], setup: dict[str, Any]) -> str:
                 f"{_f(s['ttfb_p50_ms']) + '/' + _f(s['ttfb_p99_ms']):>17} "
                 f"{_f(s['ttft_p50_ms']) + '/' + _f(s['ttft_p99_ms']):>17} {s['errors']:>6} "
                 f"{_f(s.get('cpu_s') if gw else None, '{:.2f}'):>8} {_f(s.get('cpu_pct') if gw else None):>6} "
-                f"{_f(s.get('peak_rss_mb') if gw else None):>7} {_f(s['loadgen_cpu_pct']):>7}")
+                f"{_f(s.get('peak_rss_mb') if gw else None):>7} {_f(s.get('sim_cpu_pct')):>8} "
+                f"{_f(s['loadgen_cpu_pct']):>7}")
             if s["errors"]:
                 lines.append(f"{'':<21} error reasons: {s['error_reasons']}")
     lines.append("")
@@ -113,5 +118,6 @@ def render(results: list[dict[str, Any]], setup: dict[str, Any]) -> str:
     if checks:
         lines += ["", "targets:"]
         lines += [f"  {'PASS' if c['pass'] else 'MISS'}  {c['target']:<48} measured {c['measured']}" for c in checks]
-    lines += ["", "lg CPU% = load generator process CPU over the scenario's wall time (100% = one core)."]
+    lines += ["", "CPU% = CPU seconds over the scenario's wall time (100% = one core): gw = gateway, "
+              "sim = simulator, lg = load generator."]
     return "\n".join(lines)
