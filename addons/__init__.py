@@ -2,7 +2,8 @@
 
 Request-side hooks run in list order: auth → models → accounts → retry → upstream request.
 Stream transforms (`chunk`/`flush`) also run in list order, so upstream events reach usage
-first, then the tool sieve, and the tag filter last, right before the dialect renders them.
+first, then the tool sieve, then citations (which render `<grok:render>` cards), and the tag
+filter last, right before the dialect renders them.
 """
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ if TYPE_CHECKING:  # pragma: no cover
 def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any | None) -> "Chain":
     # imported here so that importing one addon module does not import every addon
     from addons.accounts import AccountSelector
+    from addons.attachments import Attachments
     from addons.auth import Auth
     from addons.chain import Chain
+    from addons.citations import Citations
     from addons.models import ModelResolver
     from addons.retry import Retry
     from addons.tag_filter import TagFilter
@@ -30,8 +33,10 @@ def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any
         ModelResolver(catalogue),
         AccountSelector(pool, settings),
         Retry(pool, settings),
+        Attachments(settings),
         UpstreamRequestBuilder(settings),
         UsageCounter(ledger),
         ToolSieve(),
+        Citations(settings),
         TagFilter(settings),
     ])

@@ -51,6 +51,19 @@ class CardAttachment:
 
 
 @dataclass(slots=True)
+class Citation:
+    """A `url_citation` of the answer: `text[start:end]` is its rendered marker (` [[n]](url)`).
+
+    Offsets are character (code point) offsets into the visible answer text of the flow; the
+    event follows the TextDelta that carries the marker."""
+
+    url: str
+    title: str
+    start: int
+    end: int
+
+
+@dataclass(slots=True)
 class ConversationStarted:
     """The upstream conversation id (first frame of a new conversation)."""
 
@@ -100,8 +113,9 @@ class End:
 
 
 Event = (
-    TextDelta | ReasoningDelta | ToolCall | SearchSources | CardAttachment | ConversationStarted
-    | ResponseMeta | FinalMessage | UpstreamFailure | Heartbeat | Restart | End
+    TextDelta | ReasoningDelta | ToolCall | SearchSources | CardAttachment | Citation
+    | ConversationStarted | ResponseMeta | FinalMessage | UpstreamFailure | Heartbeat | Restart
+    | End
 )
 
 #: Events whose delivery to a client means the client has seen content (commits the flow).

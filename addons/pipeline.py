@@ -37,13 +37,15 @@ class Pipeline:
         self.transport = transport
         self.settings = settings
 
-    def timeouts(self) -> Timeouts:
+    def timeouts(self, flow: Flow) -> Timeouts:
+        """Coalescing only helps a client-facing stream; a buffered flow reads at full speed."""
         s = self.settings
         return Timeouts(
             first_byte=s.float("chat.first_byte_timeout"),
             idle=s.float("chat.timeout"),
             total=s.float("chat.total_timeout"),
             heartbeat=s.float("server.heartbeat_sec"),
+            coalesce=s.float("server.stream_coalesce_ms") / 1000 if flow.request.stream else 0.0,
         )
 
     async def open(self, flow: Flow) -> None:
@@ -62,7 +64,7 @@ class Pipeline:
             raise
 
     async def _connect(self, flow: Flow) -> None:
-        timeouts = self.timeouts()
+        timeouts = self.timeouts(flow)
         while True:
             flow.attempt += 1
             flow.retry = False
@@ -70,16 +72,19 @@ class Pipeline:
             flow.status = None
             await self.chain.attempt(flow)
             stream = None
-            try:
-                stream = await self.transport.open(flow.upstream, timeouts)
-                flow.status = stream.status
-                if stream.status != 200:
-                    body = await stream.error_body()
-                    flow.failure = UpstreamFailure(stream.status, excerpt(body), body)
-            except UpstreamTimeout as exc:
-                flow.failure = UpstreamFailure(504, str(exc))
-            except TransportError as exc:
-                flow.failure = UpstreamFailure(502, str(exc))
+            # an attempt hook may already have failed this account (an attachment upload):
+            # then the chat is not sent and the failure is classified like a chat failure
+            if flow.failure is None:
+                try:
+                    stream = await self.transport.open(flow.upstream, timeouts)
+                    flow.status = stream.status
+                    if stream.status != 200:
+                        body = await stream.error_body()
+                        flow.failure = UpstreamFailure(stream.status, excerpt(body), body)
+                except UpstreamTimeout as exc:
+                    flow.failure = UpstreamFailure(504, str(exc))
+                except TransportError as exc:
+                    flow.failure = UpstreamFailure(502, str(exc))
             if flow.failure is None:
                 flow.stream = stream
                 await self.chain.responseheaders(flow)

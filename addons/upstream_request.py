@@ -13,6 +13,9 @@ from addons.upstream.headers import build_headers
 from addons.upstream.prompt import flatten
 
 CHAT_PATH = "/rest/app-chat/conversations/new"
+#: flow.metadata key: the file ids uploaded to the leased account for this attempt
+#: (set by the attachments addon, which runs before this one), put into `fileAttachments`.
+FILE_IDS = "upstream.file_ids"
 #: grok.com checks Origin/Referer against its own site, whatever base URL we reach it through.
 ORIGIN = "https://grok.com"
 
@@ -30,5 +33,6 @@ class UpstreamRequestBuilder:
     def attempt(self, flow: Flow) -> None:
         cfg = UpstreamConfig.from_settings(self.settings)
         headers = build_headers(cfg, flow.lease.token, origin=ORIGIN, referer=ORIGIN + "/")
-        payload = build_chat_payload(cfg, flow.prompt, flow.mode)
+        payload = build_chat_payload(cfg, flow.prompt, flow.mode,
+                                     file_ids=flow.metadata.get(FILE_IDS, ()))
         flow.upstream = UpstreamRequest("POST", cfg.base_url + CHAT_PATH, headers, payload)

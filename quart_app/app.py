@@ -27,12 +27,13 @@ def create_app(boot: BootConfig | None = None, settings: Settings | None = None)
     app.extensions["grok2api"] = services
 
     from quart_app import routes_anthropic, routes_misc, routes_responses, routes_v1
+    from quart_app.fastpath import FastPath
 
     app.register_blueprint(routes_misc.bp)
     app.register_blueprint(routes_v1.bp)
-    app.register_blueprint(routes_responses.bp)
-    app.register_blueprint(routes_anthropic.bp)
     register_error_handlers(app)
+    hot = {**routes_v1.ROUTES, **routes_responses.ROUTES, **routes_anthropic.ROUTES}
+    app.asgi_app = FastPath(app.asgi_app, services, hot, app.config["MAX_CONTENT_LENGTH"])
 
     @app.after_request
     async def _cors(response: Response) -> Response:  # GEN-2

@@ -1,5 +1,8 @@
-"""The OpenAI-compatible /v1 routes served by this build: models and chat completions."""
+"""The OpenAI-compatible /v1 routes: models (Quart) and chat completions (a fast-path
+handler, see `quart_app.fastpath`)."""
 from __future__ import annotations
+
+from typing import Any, Mapping
 
 import orjson
 from quart import Blueprint, Response, current_app, request
@@ -9,7 +12,7 @@ from addons.errors import ApiError, validation
 from addons.flow import Flow
 from quart_app.dialects.openai_chat_request import parse_chat_request
 from quart_app.dialects.openai_chat_response import complete_chat, stream_chat
-from quart_app.sse import sse_response
+from quart_app.fastpath import Reply
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 
@@ -22,12 +25,20 @@ def json_response(payload: object, status: int = 200) -> Response:
     return Response(orjson.dumps(payload), status=status, content_type="application/json")
 
 
-async def read_json() -> object:
-    raw = await request.get_data()
+def parse_json(raw: bytes) -> object:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise validation(f"Request body is not valid JSON: {exc}") from None
+
+
+def authenticated_flow(svc: Any, headers: Mapping[str, str], **kw: Any) -> Flow:
+    """A flow whose client passed auth. Auth runs before the body is validated, so a stranger
+    learns nothing about the body rules; the chain's auth hook then finds it done."""
+    svc.settings.reload_if_changed()
+    flow = Flow(request=None, client_headers=headers, **kw)
+    svc.chain.get(Auth).request(flow)
+    return flow
 
 
 def model_object(spec) -> dict:
@@ -61,19 +72,16 @@ async def get_model(model_id: str) -> Response:
                    type="validation_error", code="model_not_found", param="model")
 
 
-@bp.post("/chat/completions")
-async def chat_completions() -> Response:
-    svc = services()
-    svc.settings.reload_if_changed()
-    body = await read_json()
-    flow = Flow(request=None, client_headers=request.headers)
-    # auth before validation: a stranger learns nothing about the body rules
-    svc.chain.get(Auth).request(flow)
-    flow.request = parse_chat_request(body, svc.settings)
+async def chat_completions(svc: Any, headers: Mapping[str, str], raw: bytes) -> Reply:
+    flow = authenticated_flow(svc, headers)
+    flow.request = parse_chat_request(parse_json(raw), svc.settings)
     model = flow.request.model
-    await svc.pipeline.open(flow)
+    await svc.pipeline.open(flow)  # pre-flight failures are plain JSON errors (GEN-6)
     if flow.request.stream:
         body = stream_chat(svc.pipeline, flow, model)
         svc.pipeline.close_when_dropped(body, flow)
-        return sse_response(body)
-    return json_response(await complete_chat(svc.pipeline, flow, model))
+        return Reply.sse(body)
+    return Reply.json(await complete_chat(svc.pipeline, flow, model))
+
+
+ROUTES = {"/v1/chat/completions": chat_completions}

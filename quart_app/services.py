@@ -4,9 +4,12 @@ from __future__ import annotations
 import logging
 
 from addons import build_chain
+from addons.attachments import Attachments
 from addons.catalog import Catalogue, ModelSpec
 from addons.pipeline import Pipeline
+from addons.upstream.base import ChatTransport
 from addons.upstream.config import UpstreamConfig
+from addons.upstream.mgw import MgwTransport
 from addons.upstream.transport import CurlTransport
 from state.boot import BootConfig
 from state.runtime import AccountState
@@ -26,7 +29,8 @@ class Services:
         self.catalogue = Catalogue(settings)
         self.chain = build_chain(settings=settings, pool=self.pool, catalogue=self.catalogue,
                                  ledger=self.accounts.ledger)
-        self.transport: CurlTransport | None = None
+        self.transport: CurlTransport | None = None  # REST calls: rate limits, uploads, E21
+        self.chat_transport: ChatTransport | None = None
         self.pipeline: Pipeline | None = None
 
     async def start(self) -> None:
@@ -34,12 +38,29 @@ class Services:
         await self.accounts.start()
         self.transport = CurlTransport(UpstreamConfig.from_settings(self.settings),
                                        max_clients=self.settings.int("server.max_upstream_clients"))
-        self.pipeline = Pipeline(self.chain, self.transport, self.settings)
+        self.chain.get(Attachments).bind(self.transport)  # uploads go through the same client
+        self.chat_transport = self._chat_transport()
+        self.pipeline = Pipeline(self.chain, self.chat_transport, self.settings)
         log.info("grok2api ready: %d accounts, upstream %s", len(self.pool),
                  self.settings.str("upstream.base_url"))
 
+    def _chat_transport(self) -> ChatTransport:
+        """`upstream.chat_transport`: `rest` (NDJSON POST) or `mgw` (alias `ws`), the G4
+        WebSocket gateway, which still makes its short HTTP calls through `self.transport`."""
+        assert self.transport is not None
+        kind = self.settings.str("upstream.chat_transport", "rest").strip().lower()
+        if kind in ("mgw", "ws"):
+            return MgwTransport(self.transport.cfg, self.transport,
+                                ws_url=self.settings.str("upstream.ws_url"),
+                                max_clients=self.settings.int("server.max_upstream_clients"))
+        if kind != "rest":
+            log.warning("unknown upstream.chat_transport %r: using rest", kind)
+        return self.transport
+
     async def stop(self) -> None:
         try:
+            if self.chat_transport is not None and self.chat_transport is not self.transport:
+                await self.chat_transport.aclose()
             if self.transport is not None:
                 await self.transport.aclose()
         finally:

@@ -1,7 +1,8 @@
 """The upstream chat transport interface.
 
-One method opens a chat stream; the stream yields neutral events. The REST transport
-(curl_cffi, NDJSON) implements it now; the mgw WebSocket transport implements it later.
+One method opens a chat stream; the stream yields neutral events. Two transports implement
+it: REST (curl_cffi, NDJSON; `transport.py`) and the mgw WebSocket (`mgw.py`), chosen by
+`upstream.chat_transport`.
 The pipeline and the addons see only this interface.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ class Timeouts:
     idle: float = 60.0  # between body chunks
     total: float = 600.0  # whole transfer
     heartbeat: float = 15.0  # yield a Heartbeat event after this much silence
+    coalesce: float = 0.0  # gather frames arriving this soon after the previous batch
 
 
 class TransportError(Exception):

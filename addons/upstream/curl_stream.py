@@ -70,6 +70,7 @@ class CurlStream:
         loop = asyncio.get_running_loop()
         total_deadline = self._started + t.total
         last_data = last_beat = loop.time()
+        last_yield = -1e9
         pending: Any = None
         try:
             while True:
@@ -99,6 +100,7 @@ class CurlStream:
                         batch.append(End())  # the body ended without a soft stop: a clean end
                 if batch:
                     batch, stop = _cut(batch)
+                    last_yield = loop.time()
                     yield batch
                     if stop:
                         return
@@ -124,6 +126,13 @@ class CurlStream:
                         pending = await q.get()
                 except TimeoutError:
                     pass
+                else:
+                    # Coalesce: within `coalesce` seconds of the last batch, let more frames
+                    # gather and hand them on together (one parse, one client write). The
+                    # first batch, and so the first token, is never delayed.
+                    wait = last_yield + t.coalesce - loop.time()
+                    if wait > 0.001:
+                        await asyncio.sleep(wait)
         finally:
             await self.aclose()  # a no-op when the transfer already finished
 

@@ -1,4 +1,5 @@
-"""The simulator's aiohttp application: chat stream, rate limits, and server lifecycle.
+"""The simulator's aiohttp application: chat stream, rate limits, and server lifecycle
+(the mgw WebSocket chat and the session identity endpoint live in mgw.py).
 
 Hot path (`_stream`): frames are serialised and HTTP-chunk-framed once per stream before
 the first byte; then each frame is one `transport.write`, driven by a shared `Pacer`
@@ -29,6 +30,7 @@ from ops.simulator.common import (
     to_response,
 )
 from ops.simulator.control import add_control_routes
+from ops.simulator.mgw import add_mgw_routes
 from ops.simulator.errors import HTTP_FAULT_REPLIES, REPLY_TOO_MANY, bad_request, json_reply
 from ops.simulator.pacer import Pacer
 from ops.simulator.state import ALLOWED_MODES, CHAT_PATH, MODES, RATE_LIMITS_PATH, SimulatorState
@@ -224,6 +226,7 @@ def create_app(state: SimulatorState | None = None) -> web.Application:
     app.router.add_post(CHAT_PATH, chat_handler)
     app.router.add_post(RATE_LIMITS_PATH, rate_limits_handler)
     add_asset_routes(app)
+    add_mgw_routes(app)
     add_control_routes(app)
     return app
 

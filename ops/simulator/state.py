@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ops.simulator.directives import ALL_FAULTS
+from ops.simulator.mgw_plan import MgwSession
 
 Tier = Literal["basic", "super", "heavy"]
 TokenStatus = Literal["active", "expired", "blocked", "email_rejected"]
@@ -53,6 +54,8 @@ DEFAULT_WINDOW_SECONDS = 7200
 CHAT_PATH = "/rest/app-chat/conversations/new"
 RATE_LIMITS_PATH = "/rest/rate-limits"
 UPLOAD_PATH = "/rest/app-chat/upload-file"
+MGW_PATH = "/ws/mgw/"
+SESSION_PATH = "/api/auth/session"
 
 
 @dataclass(slots=True)
@@ -126,6 +129,11 @@ class SimulatorState:
         self.faults: list[Fault] = []
         self.requests: list[RecordedRequest] = []
         self.files: dict[str, UploadedFile] = {}
+        #: Accepted `ws/mgw` connections with the frames they received.
+        self.mgw_sessions: list[MgwSession] = []
+        #: Last refused `ws/mgw` handshake per token: a plain GET of the endpoint replays it,
+        #: because a WebSocket client cannot read the body of a refused upgrade.
+        self.mgw_refusals: dict[str | None, Any] = {}
         #: Reject a missing/empty x-statsig-id (403 anti-bot).
         self.require_statsig: bool = True
         #: Also reject values whose base64 decodes to the `e:` prefix.
@@ -249,6 +257,12 @@ class SimulatorState:
 
     def clear_requests(self) -> None:
         self.requests.clear()
+        self.mgw_sessions.clear()
+
+    def add_mgw_session(self, session: MgwSession) -> None:
+        if len(self.mgw_sessions) >= self.max_recorded:
+            del self.mgw_sessions[: self.max_recorded // 2]
+        self.mgw_sessions.append(session)
 
     def requests_to(self, path: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path == path]
@@ -267,6 +281,8 @@ class SimulatorState:
         self.faults.clear()
         self.requests.clear()
         self.files.clear()
+        self.mgw_sessions.clear()
+        self.mgw_refusals.clear()
         self.require_statsig = True
         self.strict_statsig = False
         self.quota_enabled = True

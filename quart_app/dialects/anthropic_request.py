@@ -7,11 +7,13 @@ a 400 naming the field's dotted path.
 """
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from addons.errors import ApiError, validation
-from addons.flow import ChatRequest, Message, ToolSpec
+from addons.flow import Attachment, ChatRequest, Message, ToolSpec
 from addons.upstream.prompt import compact_json
+from quart_app.dialects.media import attachment, base64_attachment, file_id_unsupported
 from quart_app.dialects.validate import obj, opt_bool, opt_number, req_str
 
 ROLES = frozenset({"user", "assistant", "system"})
@@ -33,9 +35,30 @@ def _text(block: dict, where: str) -> str:
     return text
 
 
-def _unsupported_media(kind: str, where: str) -> ApiError:
-    return validation(f"'{kind}' blocks are not supported by this gateway yet; send text only",
-                      f"{where}.type", code="unsupported_content")
+def _media(block: dict, kind: str, where: str) -> Attachment:
+    """`image` / `document` with a base64, url (MM-8) or plain-text source (§4.4, §6)."""
+    source = obj(block.get("source"), f"{where}.source")
+    stype = source.get("type")
+    at = f"{where}.source"
+    file_kind = "image" if kind == "image" else "file"
+    if stype == "base64":
+        default = "image/png" if kind == "image" else "application/pdf"
+        mime = source.get("media_type") or default
+        if not isinstance(mime, str):
+            raise validation("media_type must be a string", f"{at}.media_type")
+        return base64_attachment(file_kind, source.get("data"), mime, f"{at}.data")
+    if stype == "url":
+        return attachment(file_kind, source.get("url"), f"{at}.url")
+    if stype == "text" and kind == "document":
+        text = source.get("data")
+        if not isinstance(text, str) or not text:
+            raise validation("text source needs a non-empty string 'data'", f"{at}.data")
+        encoded = base64.b64encode(text.encode("utf-8")).decode("ascii")
+        return attachment("file", f"data:text/plain;base64,{encoded}", f"{at}.data", "document.txt")
+    if stype == "file":
+        raise file_id_unsupported(f"{at}.file_id")
+    raise validation(f"unsupported {kind} source type {stype!r}: use base64 or url", f"{at}.type",
+                     code="unsupported_content")
 
 
 def _block_type(block: Any, where: str) -> str:
@@ -62,8 +85,10 @@ def _system_text(system: Any) -> str:
     return "\n".join(texts)
 
 
-def _tool_result_text(block: dict, where: str) -> str:
+def _tool_result(block: dict, where: str) -> tuple[str, list[Attachment]]:
+    """(text, attachments) of a tool_result block."""
     content = block.get("content")
+    attachments: list[Attachment] = []
     if content is None:
         text = ""
     elif isinstance(content, str):
@@ -76,7 +101,7 @@ def _tool_result_text(block: dict, where: str) -> str:
             if kind == "text":
                 texts.append(_text(inner, at))
             elif kind in MEDIA_BLOCKS:
-                raise _unsupported_media(kind, at)
+                attachments.append(_media(inner, kind, at))
             else:
                 raise invalid_request(f"unknown tool_result content block type {kind!r}",
                                       f"{at}.type")
@@ -86,7 +111,7 @@ def _tool_result_text(block: dict, where: str) -> str:
                          f"{where}.content")
     if block.get("is_error") is True:
         text = f"[error] {text}"
-    return text
+    return text, attachments
 
 
 class _Conversation:
@@ -115,7 +140,7 @@ class _Conversation:
         current = Message(role=role)
         for j, block in enumerate(content):
             current = self._block(current, role, block, f"{param}.content.{j}")
-        if current.parts or current.tool_calls:
+        if current.parts or current.tool_calls or current.attachments:
             self.messages.append(current)
 
     def _block(self, current: Message, role: str, block: Any, where: str) -> Message:
@@ -137,13 +162,14 @@ class _Conversation:
                 raise invalid_request(
                     f"tool_result block has tool_use_id {call_id!r}, which matches no earlier "
                     "tool_use block", f"{where}.tool_use_id")
-            if current.parts:
+            if current.parts or current.attachments:
                 self.messages.append(current)
                 current = Message(role=role)
-            self.messages.append(Message(role="tool", parts=[_tool_result_text(block, where)],
+            text, attachments = _tool_result(block, where)
+            self.messages.append(Message(role="tool", parts=[text], attachments=attachments,
                                          tool_call_id=call_id))
         elif kind in MEDIA_BLOCKS:
-            raise _unsupported_media(kind, where)
+            current.attachments.append(_media(block, kind, where))
         elif kind not in HISTORY_ONLY:
             raise invalid_request(f"unknown content block type {kind!r}", f"{where}.type")
         return current

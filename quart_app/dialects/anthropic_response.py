@@ -13,10 +13,13 @@ from typing import Any, AsyncIterator
 import orjson
 
 from addons.errors import ApiError
-from addons.events import End, Heartbeat, ReasoningDelta, Restart, TextDelta, ToolCall
+from addons.events import (
+    Citation, End, Heartbeat, ReasoningDelta, Restart, SearchSources, TextDelta, ToolCall,
+)
 from addons.flow import Flow
 from addons.tokens import estimate_tokens
 from addons.usage import PROMPT_OVERHEAD
+from quart_app.dialects.openai_chat_response import Sources
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,22 @@ def stop_reason(finish_reason: str, tool_calls: int) -> str:
     if tool_calls:
         return "tool_use"
     return STOP_REASONS.get(finish_reason, "end_turn")
+
+
+def annotation(cite: Citation) -> dict[str, Any]:
+    """MSG-4 (MAY): a flat `url_citation`; offsets index the text block."""
+    return {"type": "url_citation", "url": cite.url, "title": cite.title,
+            "start_index": cite.start, "end_index": cite.end}
+
+
+def search_extras(sources: Sources, cites: list[Citation]) -> dict[str, Any]:
+    """`search_sources` / `annotations`, each only when present (MSG-4, §4.4.3 step 6)."""
+    extra: dict[str, Any] = {}
+    if sources.items:
+        extra["search_sources"] = sources.items
+    if cites:
+        extra["annotations"] = [annotation(c) for c in cites]
+    return extra
 
 
 def message_head(flow: Flow, model: str) -> dict[str, Any]:
@@ -124,8 +143,9 @@ class BlockWriter:
         out += self._delta_frame({"type": "input_json_delta", "partial_json": arguments})
         return out + self.close()
 
-    def end(self, flow: Flow, finish_reason: str) -> bytes:
-        delta = {"stop_reason": stop_reason(finish_reason, self.tool_calls), "stop_sequence": None}
+    def end(self, flow: Flow, finish_reason: str, extra: dict[str, Any] | None = None) -> bytes:
+        delta = {"stop_reason": stop_reason(finish_reason, self.tool_calls), "stop_sequence": None,
+                 **(extra or {})}
         return self.close() + frame("message_delta", {
             "type": "message_delta", "delta": delta,
             "usage": {"output_tokens": flow.usage.completion_tokens}}) + MESSAGE_STOP
@@ -135,6 +155,8 @@ async def stream_messages(pipeline: Any, flow: Flow, model: str) -> AsyncIterato
     """The SSE body. Runs after `pipeline.open()` succeeded; always closes the pipeline."""
     reasoning = flow.request.reasoning
     blocks = BlockWriter()
+    sources = Sources()
+    cites: list[Citation] = []
     start = {"type": "message_start", "message": {
         **message_head(flow, model), "content": [], "stop_reason": None, "stop_sequence": None,
         "usage": {"input_tokens": input_tokens(flow), "output_tokens": 0}}}
@@ -153,10 +175,16 @@ async def stream_messages(pipeline: Any, flow: Flow, model: str) -> AsyncIterato
                     out.append(blocks.tool(ev))
                 elif cls is Heartbeat:
                     out.append(PING)
+                elif cls is SearchSources:
+                    sources.add(ev.sources)
+                elif cls is Citation:
+                    if not blocks.tool_calls:
+                        cites.append(ev)
                 elif cls is Restart and blocks.index < 0:
                     blocks = BlockWriter()  # nothing reached the client: start clean
+                    sources, cites = Sources(), []
                 elif cls is End:
-                    out.append(blocks.end(flow, ev.finish_reason))
+                    out.append(blocks.end(flow, ev.finish_reason, search_extras(sources, cites)))
             data = b"".join(out)
             if data:
                 yield data
@@ -175,6 +203,8 @@ async def complete_message(pipeline: Any, flow: Flow, model: str) -> dict[str, A
     text: list[str] = []
     reasoning: list[str] = []
     calls: list[ToolCall] = []
+    cites: list[Citation] = []
+    sources = Sources()
     finish = "stop"
     try:
         async for batch in pipeline.events(flow):
@@ -187,10 +217,17 @@ async def complete_message(pipeline: Any, flow: Flow, model: str) -> dict[str, A
                     reasoning.append(ev.text)
                 elif cls is ToolCall:
                     calls.append(ev)
+                elif cls is SearchSources:
+                    sources.add(ev.sources)
+                elif cls is Citation:
+                    if not calls:
+                        cites.append(ev)
                 elif cls is Restart:
                     text.clear()
                     reasoning.clear()
                     calls.clear()
+                    cites.clear()
+                    sources = Sources()
                 elif cls is End:
                     finish = ev.finish_reason
     finally:
@@ -201,10 +238,14 @@ async def complete_message(pipeline: Any, flow: Flow, model: str) -> dict[str, A
                         "signature": SIGNATURE})
     answer = "".join(text)
     if answer or not calls:
-        content.append({"type": "text", "text": answer})
+        block: dict[str, Any] = {"type": "text", "text": answer}
+        if cites:
+            block["annotations"] = [annotation(c) for c in cites]
+        content.append(block)
     content.extend({"type": "tool_use", "id": tool_use_id(c.id), "name": c.name,
                     "input": tool_input(c.arguments)} for c in calls)
     return {**message_head(flow, model), "content": content,
             "stop_reason": stop_reason(finish, len(calls)), "stop_sequence": None,
             "usage": {"input_tokens": flow.usage.prompt_tokens,
-                      "output_tokens": flow.usage.completion_tokens}}
+                      "output_tokens": flow.usage.completion_tokens},
+            **search_extras(sources, [])}

@@ -9,26 +9,29 @@ import re
 from typing import Any
 
 from addons.errors import validation
-from addons.flow import ChatRequest, Message, ToolSpec
+from addons.flow import Attachment, ChatRequest, Message, ToolSpec
 from addons.upstream.prompt import compact_json
+from quart_app.dialects.media import file_part, image_url_part, input_audio_part
 from quart_app.dialects.validate import obj, opt_bool, opt_number, req_str
 
 ROLES = frozenset({"developer", "system", "user", "assistant", "tool"})
 EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh"})
-MEDIA_PARTS = frozenset({"image_url", "input_audio", "file"})
+MEDIA_PARTS = {"image_url": image_url_part, "input_audio": input_audio_part, "file": file_part}
 TOOL_CHOICES = frozenset({"auto", "none", "required"})
 #: Function names are put verbatim into the prompt markup: no whitespace or angle brackets.
 _TOOL_NAME = re.compile(r"[^\s<>]{1,128}")
 
 
-def _parts(content: Any, param: str) -> list[str]:
+def _parts(content: Any, param: str) -> tuple[list[str], list[Attachment]]:
+    """(text parts, attachments) of a message's content (§6 for the media parts)."""
     if content is None:
-        return []
+        return [], []
     if isinstance(content, str):
-        return [content]
+        return [content], []
     if not isinstance(content, list):
         raise validation("content must be a string, an array of parts or null", param)
     texts: list[str] = []
+    attachments: list[Attachment] = []
     for j, part in enumerate(content):
         where = f"{param}.{j}"
         if isinstance(part, str):
@@ -42,12 +45,10 @@ def _parts(content: Any, param: str) -> list[str]:
                 raise validation("text part needs a string 'text'", f"{where}.text")
             texts.append(text)
         elif kind in MEDIA_PARTS:
-            raise validation(
-                f"'{kind}' parts are not supported by this gateway yet; send text only",
-                f"{where}.type", code="unsupported_content")
+            attachments.append(MEDIA_PARTS[kind](part, where))
         else:
             raise validation(f"unknown content part type {kind!r}", f"{where}.type")
-    return texts
+    return texts, attachments
 
 
 def _message(raw: Any, i: int) -> Message:
@@ -57,7 +58,8 @@ def _message(raw: Any, i: int) -> Message:
     if role not in ROLES:
         raise validation(f"role must be one of {', '.join(sorted(ROLES))}, got {role!r}",
                          f"{param}.role")
-    msg = Message(role=role, parts=_parts(raw.get("content"), f"{param}.content"))
+    parts, attachments = _parts(raw.get("content"), f"{param}.content")
+    msg = Message(role=role, parts=parts, attachments=attachments)
     calls = raw.get("tool_calls")
     if calls is not None:
         if not isinstance(calls, list):

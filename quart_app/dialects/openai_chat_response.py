@@ -8,7 +8,7 @@ import orjson
 
 from addons.errors import ApiError
 from addons.events import (
-    End, Heartbeat, ReasoningDelta, Restart, SearchSources, TextDelta, ToolCall,
+    Citation, End, Heartbeat, ReasoningDelta, Restart, SearchSources, TextDelta, ToolCall,
 )
 from addons.flow import Flow, Usage
 from quart_app import sse
@@ -33,6 +33,13 @@ def tool_call_block(call: ToolCall) -> dict[str, Any]:
     """One entry of `tool_calls`: in a stream delta (with `index`) and in a message."""
     return {"index": call.index, "id": call.id, "type": "function",
             "function": {"name": call.name, "arguments": call.arguments}}
+
+
+def annotation(cite: Citation, shift: int = 0) -> dict[str, Any]:
+    """One chat `url_citation` annotation (CHAT-2); `shift` moves it left by stripped text."""
+    return {"type": "url_citation", "url_citation": {
+        "url": cite.url, "title": cite.title,
+        "start_index": cite.start - shift, "end_index": cite.end - shift}}
 
 
 class Sources:
@@ -71,8 +78,9 @@ class ChunkWriter:
     def delta(self, delta: dict) -> bytes:
         return self._head + orjson.dumps(delta) + self._tail
 
-    def final(self, finish_reason: str, extra: dict) -> bytes:
-        chunk = {**self._base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason}],
+    def final(self, finish_reason: str, extra: dict, delta: dict | None = None) -> bytes:
+        chunk = {**self._base,
+                 "choices": [{"index": 0, "delta": delta or {}, "finish_reason": finish_reason}],
                  **extra}
         return sse.data(chunk)
 
@@ -85,6 +93,7 @@ async def stream_chat(pipeline: Any, flow: Flow, model: str) -> AsyncIterator[by
     req = flow.request
     writer = ChunkWriter(flow, model)
     sources = Sources()
+    cites: list[Citation] = []
     text_started = False
     try:
         yield sse.PING + writer.delta({"role": "assistant", "content": ""})
@@ -106,15 +115,19 @@ async def stream_chat(pipeline: Any, flow: Flow, model: str) -> AsyncIterator[by
                     out.append(sse.PING)
                 elif cls is SearchSources:
                     sources.add(ev.sources)
+                elif cls is Citation:
+                    cites.append(ev)
                 elif cls is Restart:
                     sources = Sources()
+                    cites = []
                 elif cls is End:
                     extra: dict[str, Any] = {}
                     if sources.items:
                         extra["search_sources"] = sources.items
                     if not req.include_usage:
                         extra["usage"] = usage_block(flow.usage)
-                    out.append(writer.final(ev.finish_reason, extra))
+                    delta = {"annotations": [annotation(c) for c in cites]} if cites else None
+                    out.append(writer.final(ev.finish_reason, extra, delta))
                     if req.include_usage:
                         out.append(writer.usage(flow.usage))
             if out:
@@ -136,6 +149,7 @@ async def complete_chat(pipeline: Any, flow: Flow, model: str) -> dict[str, Any]
     text: list[str] = []
     reasoning: list[str] = []
     calls: list[ToolCall] = []
+    cites: list[Citation] = []
     sources = Sources()
     finish = "stop"
     try:
@@ -150,21 +164,30 @@ async def complete_chat(pipeline: Any, flow: Flow, model: str) -> dict[str, Any]
                     calls.append(ev)
                 elif cls is SearchSources:
                     sources.add(ev.sources)
+                elif cls is Citation:
+                    cites.append(ev)
                 elif cls is Restart:
                     text.clear()
                     reasoning.clear()
                     calls.clear()
+                    cites.clear()
                     sources = Sources()
                 elif cls is End:
                     finish = ev.finish_reason
     finally:
         await pipeline.close(flow)
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(text)}
+    content = "".join(text)
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    shift = 0
     if calls:
         # text the model wrote before its calls is kept; an answer that is only calls has null
-        message["content"] = message["content"].strip() or None
+        message["content"] = content.strip() or None
+        shift = len(content) - len(content.lstrip())
+        cites = [c for c in cites if c.end - shift <= len(message["content"] or "")]
         message["tool_calls"] = [{k: v for k, v in tool_call_block(c).items() if k != "index"}
                                  for c in calls]
+    if cites:
+        message["annotations"] = [annotation(c, shift) for c in cites]
     if req.reasoning and reasoning:
         message["reasoning_content"] = "".join(reasoning)
     body: dict[str, Any] = {

@@ -10,13 +10,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from addons.errors import validation
-from addons.flow import ChatRequest, Message, ToolSpec
+from addons.flow import Attachment, ChatRequest, Message, ToolSpec
+from quart_app.dialects.media import (
+    file_part, input_audio_part, responses_file_part, responses_image_part,
+)
 from quart_app.dialects.validate import obj, opt_bool, opt_number, req_str
 
 ROLES = frozenset({"developer", "system", "user", "assistant"})
 EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh"})
 TEXT_PARTS = frozenset({"input_text", "output_text", "text", "refusal"})
-MEDIA_PARTS = frozenset({"input_image", "image", "input_file", "input_audio", "file"})
+MEDIA_PARTS = {"input_image": responses_image_part, "image": responses_image_part,
+               "input_file": responses_file_part, "input_audio": input_audio_part, "file": file_part}
 #: Item types that carry nothing for a stateless prompt (continuation is not built yet).
 SKIPPED_ITEMS = frozenset({"reasoning", "item_reference"})
 
@@ -38,14 +42,16 @@ def _text_of(part: dict, where: str) -> str:
     return text
 
 
-def _parts(content: Any, param: str) -> list[str]:
+def _parts(content: Any, param: str) -> tuple[list[str], list[Attachment]]:
+    """(text parts, attachments) of an item's content (§6 for the media parts)."""
     if content is None:
-        return []
+        return [], []
     if isinstance(content, str):
-        return [content]
+        return [content], []
     if not isinstance(content, list):
         raise validation("content must be a string or an array of parts", param)
     texts: list[str] = []
+    attachments: list[Attachment] = []
     for j, part in enumerate(content):
         where = f"{param}.{j}"
         if isinstance(part, str):
@@ -55,12 +61,10 @@ def _parts(content: Any, param: str) -> list[str]:
         if kind in TEXT_PARTS:
             texts.append(_text_of(part, where))
         elif kind in MEDIA_PARTS:
-            raise validation(
-                f"'{kind}' parts ({where}) are not supported by this gateway yet; send text only",
-                where, code="unsupported_content")
+            attachments.append(MEDIA_PARTS[kind](part, where))
         else:
             raise validation(f"unknown content part type {kind!r}", f"{where}.type")
-    return texts
+    return texts, attachments
 
 
 def _opt_str(item: dict, key: str, param: str, required: bool = False) -> str | None:
@@ -82,7 +86,8 @@ def _items(raw: list, messages: list[Message]) -> None:
             if role not in ROLES:
                 raise validation(f"role must be one of {', '.join(sorted(ROLES))}, got {role!r}",
                                  f"{param}.role")
-            messages.append(Message(role=role, parts=_parts(item.get("content"), f"{param}.content")))
+            parts, attachments = _parts(item.get("content"), f"{param}.content")
+            messages.append(Message(role=role, parts=parts, attachments=attachments))
         elif kind == "function_call":
             call_id = _opt_str(item, "call_id", param, required=True)
             name = _opt_str(item, "name", param, required=True)
@@ -101,7 +106,8 @@ def _items(raw: list, messages: list[Message]) -> None:
             output = item.get("output")
             if output is not None and not isinstance(output, (str, list)):
                 raise validation("'output' must be a string or an array of parts", f"{param}.output")
-            messages.append(Message(role="tool", parts=_parts(output, f"{param}.output"),
+            parts, attachments = _parts(output, f"{param}.output")
+            messages.append(Message(role="tool", parts=parts, attachments=attachments,
                                     tool_call_id=call_id))
         # reasoning items, item references and unknown types are skipped (§4.3.1)
 

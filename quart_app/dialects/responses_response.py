@@ -12,7 +12,7 @@ import orjson
 
 from addons.errors import ApiError
 from addons.events import (
-    End, Heartbeat, ReasoningDelta, Restart, SearchSources, TextDelta, ToolCall,
+    Citation, End, Heartbeat, ReasoningDelta, Restart, SearchSources, TextDelta, ToolCall,
 )
 from addons.flow import Flow, Usage, new_id
 from quart_app import sse
@@ -53,6 +53,7 @@ class ResponseBuilder:
         self.reasoning: dict[str, Any] | None = None
         self.message: dict[str, Any] | None = None
         self.parts: list[str] = []
+        self.annotations: list[dict[str, Any]] = []  # url_citation of the open message (RESP-3)
         self.visible = False  # text or a call arrived: later reasoning is not shown
         self._delta_head = b""
 
@@ -136,6 +137,7 @@ class ResponseBuilder:
             self.message = {"id": new_id("msg_"), "type": "message", "role": "assistant",
                             "content": [], "status": "in_progress"}
             self.parts = []
+            self.annotations = []
             where = {"item_id": self.message["id"], "output_index": self._index(),
                      "content_index": 0}
             self.emit("response.output_item.added", {"output_index": self._index(),
@@ -146,12 +148,23 @@ class ResponseBuilder:
         self.parts.append(text)
         self._delta(text)
 
+    def on_citation(self, cite: Citation) -> None:
+        """Offsets are into the answer text, which is this message's text (one message)."""
+        if self.message is None:
+            return
+        ann = {"type": "url_citation", "url": cite.url, "title": cite.title,
+               "start_index": cite.start, "end_index": cite.end}
+        self.emit("response.output_text.annotation.added", {
+            "item_id": self.message["id"], "output_index": self._index(), "content_index": 0,
+            "annotation_index": len(self.annotations), "annotation": ann})
+        self.annotations.append(ann)
+
     def _close_message(self) -> None:
         if self.message is None:
             return
         text = "".join(self.parts)
         where = {"item_id": self.message["id"], "output_index": self._index(), "content_index": 0}
-        part = {"type": "output_text", "text": text, "annotations": []}
+        part = {"type": "output_text", "text": text, "annotations": list(self.annotations)}
         item = {**self.message, "content": [part], "status": "completed"}
         if self.sources.items:
             item["search_sources"] = list(self.sources.items)  # RESP-3 (MAY)
@@ -190,6 +203,8 @@ class ResponseBuilder:
             self.on_tool_call(ev)
         elif cls is SearchSources:
             self.sources.add(ev.sources)
+        elif cls is Citation:
+            self.on_citation(ev)
         elif cls is Heartbeat:
             if self.stream:
                 self.out.append(sse.PING)

@@ -1,21 +1,56 @@
 """Real sockets end to end: the simulator and the gateway (Hypercorn) on loopback ports, the
-official SDKs as clients."""
+official SDKs as clients.
+
+The dialect modules (`BOTH_TRANSPORTS`) run every test twice, over the REST chat and over the
+mgw WebSocket (`upstream.chat_transport`); tests read what the gateway sent upstream through
+`Stack.last_chat()` / `Stack.chat_tokens()`, which look at whichever transport is in use.
+"""
 from __future__ import annotations
 
 import asyncio
 import socket
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 import aiohttp
+import pytest
 import pytest_asyncio
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 from ops.simulator.app import RunningSimulator, start_simulator
+from ops.simulator.state import CHAT_PATH, MGW_PATH
 from quart_app.app import create_app
 from state.boot import BootConfig
 from state.settings import Settings
+
+
+BOTH_TRANSPORTS = frozenset({"test_chat_completions", "test_failover", "test_responses_openai",
+                             "test_messages_anthropic", "test_tools_openai"})
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    if "stack" in metafunc.fixturenames and module in BOTH_TRANSPORTS:
+        metafunc.parametrize("chat_transport", ["rest", "mgw"])
+
+
+@pytest.fixture
+def chat_transport() -> str:
+    """The upstream chat transport of the stack; the dialect modules get both."""
+    return "rest"
+
+
+@dataclass(slots=True)
+class SentChat:
+    """One chat the simulator received, whatever the transport."""
+
+    token: str | None
+    message: str | None
+    mode: str | None
+    file_ids: list[str] = field(default_factory=list)
+    raw: Any = None  # the RecordedRequest (rest) or MgwSession (mgw)
 
 
 def free_port() -> int:
@@ -68,12 +103,42 @@ class Gateway:
 
 
 class Stack:
-    def __init__(self, sim: RunningSimulator, data_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, sim: RunningSimulator, data_dir: Path, env: dict[str, str],
+                 transport: str = "rest") -> None:
         self.sim = sim
         self.data_dir = data_dir
         self.env = env
+        self.transport = transport
         self.gateway: Gateway | None = None
         self.clients: list = []
+
+    @property
+    def mgw(self) -> bool:
+        return self.transport == "mgw"
+
+    def chat_attempts(self) -> list:
+        """Every chat attempt the simulator saw, in order: REST chat POSTs, or mgw WebSocket
+        handshakes (refused ones included; the plain GETs that fetch a refusal body are not)."""
+        if not self.mgw:
+            return self.sim.state.requests_to(CHAT_PATH)
+        return [r for r in self.sim.state.requests_to(MGW_PATH)
+                if r.headers.get("upgrade", "").lower() == "websocket"]
+
+    def chat_tokens(self) -> list[str | None]:
+        """The account (sso cookie) of every chat attempt, in order."""
+        return [r.token for r in self.chat_attempts()]
+
+    def chats(self) -> list[SentChat]:
+        """The chats that reached the simulator's chat logic (message sent), in order."""
+        if not self.mgw:
+            return [SentChat(r.token, (r.json or {}).get("message"), (r.json or {}).get("modeId"),
+                             list((r.json or {}).get("fileAttachments") or []), r)
+                    for r in self.sim.state.requests_to(CHAT_PATH)]
+        return [SentChat(s.token, s.message, s.model, s.file_ids, s)
+                for s in self.sim.state.mgw_sessions if s.message is not None]
+
+    def last_chat(self) -> SentChat:
+        return self.chats()[-1]
 
     async def start_gateway(self, **env: str) -> Gateway:
         self.env.update(env)
@@ -105,15 +170,16 @@ class Stack:
 
 
 @pytest_asyncio.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+async def stack(tmp_path: Path, chat_transport: str) -> AsyncIterator[Stack]:
     sim = await start_simulator()
     env = {
         "GROK_UPSTREAM_BASE_URL": sim.url,
         "GROK_UPSTREAM_ASSETS_URL": sim.url,
+        "GROK_UPSTREAM_CHAT_TRANSPORT": chat_transport,
         "GROK_ACCOUNT_SAVE_DELAY_MS": "20",
         "GROK_RETRY_BACKOFF_BASE_MS": "0",
     }
-    s = Stack(sim, tmp_path, env)
+    s = Stack(sim, tmp_path, env, chat_transport)
     try:
         yield s
     finally:

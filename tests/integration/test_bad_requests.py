@@ -28,9 +28,9 @@ async def post(stack, body, headers=None, raw: bytes | None = None):
     (ok_body(messages=[{"role": "robot", "content": "x"}]), 400, "invalid_value", "messages.0.role"),
     (ok_body(messages=[]), 400, "invalid_value", "messages"),
     (ok_body(messages=[{"role": "user", "content": ""}]), 400, "invalid_value", "messages"),
-    (ok_body(messages=[{"role": "user", "content": [
-        {"type": "image_url", "image_url": {"url": "https://example.org/a.png"}}]}]),
-     400, "unsupported_content", "messages.0.content.0.type"),
+    (ok_body(messages=[{"role": "user", "content": [{"type": "text", "text": "see"},
+        {"type": "image_url", "image_url": {"url": "iVBORw0KGgo="}}]}]),  # raw base64 (MM-2)
+     400, "invalid_value", "messages.0.content.1.image_url.url"),
 ])
 async def test_validation_errors(stack, body, status, code, param, stream):
     await stack.start_gateway()

@@ -10,16 +10,9 @@ import pytest
 from ops.simulator.content import answer_tokens
 from tests.integration.sse_client import chunks, read_sse
 
-CHAT = "/rest/app-chat/conversations/new"
-
-
 def chat_tokens(stack) -> list[str]:
-    """The account (sso cookie) of every chat request the simulator received, in order."""
-    out = []
-    for r in stack.sim.state.requests:
-        if r.path == CHAT:
-            out.append(r.token)
-    return out
+    """The account (sso cookie) of every chat attempt the simulator received, in order."""
+    return stack.chat_tokens()
 
 
 def stream_text(frames) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import anthropic
 import pytest
 
-CHAT = "/rest/app-chat/conversations/new"
 DEFAULT_ANSWER = "Hello from the grok simulator."
 RAW_EVENTS = {"message_start", "message_delta", "message_stop", "content_block_start",
               "content_block_delta", "content_block_stop"}
@@ -32,8 +31,7 @@ async def test_create_text_with_reasoning_off(stack):
     assert msg.content[0].text == DEFAULT_ANSWER
     assert msg.stop_reason == "end_turn" and msg.stop_sequence is None
     assert msg.usage.input_tokens > 0 and msg.usage.output_tokens > 0
-    chat = stack.sim.state.requests_to(CHAT)[-1]
-    assert chat.json["message"] == "[system]: Be brief.\n\n[user]: hi"
+    assert stack.last_chat().message == "[system]: Be brief.\n\n[user]: hi"
 
 
 async def test_create_with_thinking(stack):
@@ -100,7 +98,7 @@ async def test_count_tokens_matches_the_usage_of_a_call(stack):
     kw = {"model": "grok-4.20-fast", "system": "You are terse.",
           "messages": user("How many tokens is this sentence, roughly?")}
     counted = await c.messages.count_tokens(**kw)
-    assert stack.sim.state.requests_to(CHAT) == []
+    assert stack.chat_attempts() == []
     msg = await c.messages.create(max_tokens=64, **kw)
     assert counted.input_tokens == msg.usage.input_tokens > 0
     with_tools = await c.messages.count_tokens(tools=[{
@@ -137,8 +135,8 @@ async def test_x_api_key_auth(stack):
     ([{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_x", "content": "1"}]}],
      "invalid_request_error", "messages.0.content.0.tool_use_id"),
     ([{"role": "user", "content": [{"type": "text", "text": "what is this?"}, {
-        "type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}]}],
-     "validation_error", "messages.0.content.1.type"),
+        "type": "image", "source": {"type": "url", "url": "ftp://example.org/a.png"}}]}],
+     "validation_error", "messages.0.content.1.source.url"),
 ])
 async def test_bad_input_raises_bad_request(stack, messages, error_type, param, stream):
     await stack.start_gateway()
@@ -150,7 +148,7 @@ async def test_bad_input_raises_bad_request(stack, messages, error_type, param, 
     assert err.status_code == 400
     assert err.body["type"] == "error"
     assert (err.body["error"]["type"], err.body["error"]["param"]) == (error_type, param)
-    assert stack.sim.state.requests_to(CHAT) == []
+    assert stack.chat_attempts() == []
 
 
 async def test_no_account_is_a_rate_limit_error_before_the_stream(stack):
@@ -173,7 +171,7 @@ async def test_tool_history_is_replayed_into_the_prompt(stack):
             {"type": "tool_result", "tool_use_id": "toolu_1", "content": [{"type": "text", "text": "18C"}]}]},
     ])
     assert msg.content[0].text == DEFAULT_ANSWER
-    prompt = stack.sim.state.requests_to(CHAT)[-1].json["message"]
+    prompt = stack.last_chat().message
     assert "[assistant]: Checking.\n<tool_calls>" in prompt
     assert '<parameters>{"city":"Paris"}</parameters>' in prompt
     assert prompt.endswith("[tool result for toolu_1]:\n18C")

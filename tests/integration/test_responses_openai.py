@@ -9,12 +9,11 @@ import pytest
 from ops.simulator.content import answer_tokens
 from tests.integration.sse_client import read_sse
 
-CHAT = "/rest/app-chat/conversations/new"
 DEFAULT_ANSWER = "Hello from the grok simulator."
 
 
 def last_prompt(stack) -> str:
-    return stack.sim.state.requests_to(CHAT)[-1].json["message"]
+    return stack.last_chat().message
 
 
 def collapse(types: list[str]) -> list[str]:
@@ -136,7 +135,7 @@ async def test_function_call_round_trip_is_flattened(stack):
     ({"input": []}, "input"),
     ({"input": [{"role": "robot", "content": "x"}]}, "input.0.role"),
     ({"input": [{"role": "user", "content": [
-        {"type": "input_image", "image_url": "https://example.org/a.png"}]}]}, "input.0.content.0"),
+        {"type": "input_image", "image_url": "iVBORw0KGgo="}]}]}, "input.0.content.0.image_url"),
     ({"input": "hi", "reasoning": {"effort": "max"}}, "reasoning.effort"),
     ({"input": "hi", "temperature": 3}, "temperature"),
 ])
@@ -146,7 +145,7 @@ async def test_bad_input_is_bad_request(stack, kwargs, param):
     with pytest.raises(openai.BadRequestError) as info:
         await stack.openai().responses.create(model="grok-4.20-fast", **kwargs)
     assert info.value.body["param"] == param and info.value.body["type"] == "validation_error"
-    assert stack.sim.state.requests_to(CHAT) == []
+    assert stack.chat_attempts() == []
 
 
 async def test_unknown_model_and_no_account_are_plain_errors_even_when_streaming(stack):

@@ -11,7 +11,6 @@ from addons.tools.prompt import RULE_NONE
 from ops.simulator.content import encode_say
 from tests.integration.sse_client import chunks, read_sse
 
-CHAT = "/rest/app-chat/conversations/new"
 MODEL = "grok-4.20-fast"
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "Current weather of a city",
@@ -33,7 +32,7 @@ def say(text: str, chunk: int = 3) -> list[dict]:
 
 
 def sent_message(stack) -> str:
-    return stack.sim.state.requests_to(CHAT)[-1].json["message"]
+    return stack.last_chat().message
 
 
 async def started(stack):
@@ -208,4 +207,4 @@ async def test_bad_tools_are_400(stack, extra, param):
         await client.chat.completions.create(**body)
     err = info.value.body
     assert info.value.status_code == 400 and err["param"] == param and err["type"] == "validation_error"
-    assert stack.sim.state.requests_to(CHAT) == []
+    assert stack.chat_attempts() == []

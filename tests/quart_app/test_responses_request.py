@@ -145,12 +145,11 @@ def test_rejections_name_the_param(payload, param):
     assert error(payload).param == param
 
 
-@pytest.mark.parametrize("part", [
-    {"type": "input_image", "image_url": "https://example.org/a.png"},
-    {"type": "input_file", "file_data": "data:application/pdf;base64,AAAA"},
+@pytest.mark.parametrize("part,param", [
+    ({"type": "input_image", "image_url": "iVBORw0KGgo="}, "input.0.content.1.image_url"),
+    ({"type": "input_file", "file_data": "JVBERi0="}, "input.0.content.1.file_data"),
 ])
-def test_media_parts_are_not_supported_yet(part):
+def test_raw_base64_media_parts_are_rejected_clearly(part, param):
     err = error({"model": "m", "input": [{"role": "user", "content": [
         {"type": "input_text", "text": "look"}, part]}]})
-    assert err.param == "input.0.content.1" and err.code == "unsupported_content"
-    assert "not supported" in err.message and "input.0.content.1" in err.message
+    assert err.param == param and "URL or data URI" in err.message and param in err.message

@@ -1,0 +1,164 @@
+"""Client attachments (images, audio, documents): resolved once, uploaded per leased account.
+
+`request` turns every `Attachment` into bytes + MIME + name exactly once (data URIs decoded,
+URLs fetched by the SSRF-guarded client in `media_fetch`), enforcing the `[attachments]`
+limits. Any problem there is the client's: a 400 naming the attachment, never a 502 and never
+an account penalty. `attempt` uploads the files to the account the attempt leased (uploads are
+account-scoped, MM-5), caching the ids per account, and hands them to the request builder
+through `flow.metadata[FILE_IDS]`.
+
+An upload failure is a failure of that account, like a failed chat: it becomes
+`flow.failure`, the pipeline then skips the chat call and the retry addon classifies the
+failure exactly as it would a chat reply (invalid-credential markers, 401, 429, 5xx), so the
+flow fails over to another account, which uploads again.
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from addons.errors import ApiError, validation
+from addons.events import UpstreamFailure
+from addons.flow import Attachment, Flow
+from addons.media_fetch import (
+    FetchLimits, Media, MediaError, allow_any_address, decode_data_uri, fetch_url, is_data_uri,
+    is_public_address,
+)
+from addons.upstream.base import TransportError, UpstreamTimeout
+from addons.upstream.classify import UpstreamHTTPError
+from addons.upstream.config import UpstreamConfig
+from addons.upstream.prompt import flatten
+from addons.upstream.ratelimits import ShortCallTransport
+from addons.upstream.upload import upload_file
+from addons.upstream_request import FILE_IDS
+
+NAME = "attachments"
+#: Data URIs larger than this are decoded in a worker thread, off the event loop.
+_THREAD_DECODE_CHARS = 1 << 20
+
+
+@dataclass(slots=True)
+class _State:
+    files: list[Media]
+    uploaded: dict[str, list[str]] = field(default_factory=dict)  # account token → file ids
+
+
+def _label(index: int, att: Attachment) -> str:
+    where = "data URI" if is_data_uri(att.url) else att.url[:160]
+    return f"attachment {index + 1} ({att.kind}, {where})"
+
+
+class Attachments:
+    def __init__(self, settings: Any, transport: ShortCallTransport | None = None) -> None:
+        self.settings = settings
+        #: the shared grok.com transport, bound by the services on start
+        self.transport = transport
+        self._upload_slots: asyncio.Semaphore | None = None
+
+    def bind(self, transport: ShortCallTransport) -> None:
+        self.transport = transport
+
+    # ---- request: resolve once ----------------------------------------------------
+    def _limits(self) -> FetchLimits:
+        s = self.settings
+        private = s.bool("attachments.allow_private_urls")
+        return FetchLimits(
+            timeout=s.float("attachments.fetch_timeout", 30.0),
+            max_bytes=s.int("attachments.max_file_bytes", 25 * 1024 * 1024),
+            max_redirects=s.int("attachments.max_redirects", 3),
+            allowed=allow_any_address if private else is_public_address,
+        )
+
+    @staticmethod
+    def _param(flow: Flow) -> str:
+        return "input" if flow.dialect == "openai.responses" else "messages"
+
+    async def request(self, flow: Flow) -> None:
+        found = [a for m in flow.request.messages for a in m.attachments]
+        if not found:
+            return
+        if not flatten(flow.request.messages).strip():
+            return  # no text at all: the request builder answers the 400 (CHAT-1), fetch nothing
+        param = self._param(flow)
+        max_count = self.settings.int("attachments.max_count", 10)
+        if len(found) > max_count:
+            raise validation(f"Too many attachments: {len(found)}, at most {max_count} per request",
+                             param, code="too_many_attachments")
+        limits = self._limits()
+        results = await asyncio.gather(*(self._resolve(a, limits) for a in found),
+                                       return_exceptions=True)
+        files: list[Media] = []
+        for i, (att, result) in enumerate(zip(found, results)):
+            if isinstance(result, MediaError):
+                data_uri = is_data_uri(att.url)
+                code = "invalid_data_uri" if data_uri else (
+                    "invalid_image_url" if att.kind == "image" else "invalid_file_url")
+                raise validation(f"{_label(i, att)}: {result}", param, code=code)
+            if isinstance(result, BaseException):
+                raise result
+            files.append(result)
+        total = sum(len(f.data) for f in files)
+        max_total = self.settings.int("attachments.max_total_bytes", 50 * 1024 * 1024)
+        if total > max_total:
+            raise validation(f"Attachments total {total} bytes, more than the {max_total} byte limit",
+                             param, code="attachment_too_large")
+        flow.metadata[NAME] = _State(files)
+
+    @staticmethod
+    async def _resolve(att: Attachment, limits: FetchLimits) -> Media:
+        if is_data_uri(att.url):
+            if len(att.url) > _THREAD_DECODE_CHARS:
+                media = await asyncio.to_thread(decode_data_uri, att.url, limits.max_bytes)
+            else:
+                media = decode_data_uri(att.url, limits.max_bytes)
+        else:
+            media = await fetch_url(att.url, limits)
+        if att.name:
+            media = Media(media.data, media.mime, att.name)
+        return media
+
+    # ---- attempt: upload to the leased account --------------------------------------
+    async def attempt(self, flow: Flow) -> None:
+        state: _State | None = flow.metadata.get(NAME)
+        flow.metadata[FILE_IDS] = []
+        if state is None or not state.files or flow.lease is None:
+            return
+        token = flow.lease.token
+        ids = state.uploaded.get(token)
+        if ids is None:
+            try:
+                ids = await self._upload_all(state.files, token)
+            except UpstreamHTTPError as exc:
+                flow.failure = UpstreamFailure(exc.status, f"attachment upload failed: {exc.body}",
+                                               exc.body)
+                return
+            except UpstreamTimeout as exc:
+                flow.failure = UpstreamFailure(504, f"attachment upload failed: {exc}")
+                return
+            except TransportError as exc:
+                flow.failure = UpstreamFailure(502, f"attachment upload failed: {exc}")
+                return
+            state.uploaded[token] = ids
+        flow.metadata[FILE_IDS] = list(ids)
+
+    async def _upload_all(self, files: list[Media], token: str) -> list[str]:
+        if self.transport is None:
+            raise ApiError(500, "attachments: no upstream transport bound", code="server_error")
+        if self._upload_slots is None:  # global cap (MM-5), built inside the running loop
+            self._upload_slots = asyncio.Semaphore(
+                max(1, self.settings.int("batch.asset_upload_concurrency", 10)))
+        cfg = UpstreamConfig.from_settings(self.settings)
+        results = await asyncio.gather(*(self._upload(cfg, token, f) for f in files),
+                                       return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [r for r in results if isinstance(r, str)]
+
+    async def _upload(self, cfg: UpstreamConfig, token: str, media: Media) -> str:
+        assert self._upload_slots is not None and self.transport is not None
+        async with self._upload_slots:
+            uploaded = await upload_file(self.transport, cfg, token, media.name, media.mime,
+                                         media.data)
+        return uploaded.file_id

@@ -1,0 +1,272 @@
+"""The mgw WebSocket chat transport (protocol §3.3, G4): `ChatTransport` over `ws/mgw`.
+
+Per `open()`:
+1. the account's user id, from `GET /api/auth/session` (E21) once per account, cached in
+   memory (a failed lookup is a refused chat with E21's status and body);
+2. the handshake `GET <ws base>/ws/mgw/?uid=<id>` with the G3/G4 WebSocket headers and
+   `x-userid=<id>` appended to the account's Cookie;
+3. `session.create` → wait for `session.created` + `conversation.attached` →
+   `conversation.item.create` + `response.create` (frames in `mgw_frames.py`);
+then `MgwStream` yields the same neutral events as the REST transport.
+
+A handshake refused with an HTTP status becomes a `RefusedStream` with that status, so the
+retry addon's failover works unchanged. libcurl never reads the body of a refused upgrade
+(it fails with "Refused WebSocket upgrade: <code>"), so for 400/401/403, where the body's
+invalid-credential markers matter, `error_body()` fetches it with one plain GET of the same
+URL and headers; other statuses get a short synthetic body.
+
+curl_cffi runs the handshake (`curl.perform`) in a worker thread and leaks the pooled
+handle if that await is cancelled; the handshake therefore runs in its own task, and a
+caller that gives up (timeout, cancellation) leaves it to finish and be terminated.
+"""
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import uuid
+from typing import Any, Mapping
+from urllib.parse import quote
+
+import orjson
+from curl_cffi import CurlError, CurlHttpVersion, CurlOpt, CurlWsFlag
+from curl_cffi.requests import AsyncSession
+
+from addons.flow import UpstreamRequest
+from addons.upstream.base import Timeouts, TransportError, UpstreamStream, UpstreamTimeout
+from addons.upstream.config import DEFAULT_BASE_URL, UpstreamConfig
+from addons.upstream.headers import ACCEPT_LANGUAGE
+from addons.upstream.mgw_events import MgwEventParser
+from addons.upstream.mgw_frames import item_create, now_ms, response_create, session_create
+from addons.upstream.mgw_stream import (
+    CLOSED_EARLY, PING_INTERVAL, MgwStream, RefusedStream, ws_error_message,
+)
+from addons.upstream.transport import CurlTransport
+
+MGW_PATH = "/ws/mgw/"
+SESSION_PATH = "/api/auth/session"
+DEFAULT_WS_URL = "wss://grok.com"
+MAX_FRAME = 16 * 1024 * 1024
+#: Refusals whose body carries account markers (classify.INVALID_CREDENTIAL_MARKERS).
+_BODY_STATUSES = frozenset({400, 401, 403})
+_REFUSED = re.compile(r"Refused WebSocket upgrade: (\d{3})")
+_UNAUTHENTICATED = ('{"error":{"code":16,"message":"session is unauthenticated '
+                    '[WKE=unauthorized:invalid-credentials]"}}')
+_BLOCKED = '{"error":{"code":7,"message":"User is blocked [WKE=unauthorized:blocked-user]"}}'
+_ID_KEYS = ("id", "userId", "sub", "email", "teamId")
+
+
+def ws_base_url(ws_url: str, base_url: str) -> str:
+    """`upstream.ws_url`, unless it is the shipped default while `base_url` points elsewhere
+    (a mirror or the simulator): then the WebSocket origin follows `base_url`."""
+    ws = (ws_url or "").strip().rstrip("/")
+    base = (base_url or DEFAULT_BASE_URL).strip().rstrip("/")
+    if ws and not (ws == DEFAULT_WS_URL and base != DEFAULT_BASE_URL):
+        return ws
+    return "ws" + base[4:] if base.startswith("http") else base
+
+
+def sso_of(cookie: str) -> str:
+    for part in (cookie or "").split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep and name == "sso":
+            return value
+    return ""
+
+
+def user_id_of(data: Any) -> str:
+    """`session.userId` (E21), with the fallbacks G4 reads (protocol §2.1)."""
+    if not isinstance(data, dict):
+        return ""
+    session, user = data.get("session"), data.get("user")
+    candidates: list[Any] = []
+    if isinstance(session, dict):
+        candidates += [session.get("userId"), session.get("email"), session.get("organizationId")]
+    if isinstance(user, dict):
+        candidates += [user.get(k) for k in _ID_KEYS]
+    candidates += [data.get(k) for k in _ID_KEYS]
+    return next((str(c) for c in candidates if isinstance(c, (str, int)) and str(c)), "")
+
+
+def handshake_headers(rest_headers: Mapping[str, str], user_id: str) -> dict[str, str]:
+    """The G3/G4 WebSocket handshake set (protocol §2.2): Origin, User-Agent, Cookie,
+    Accept-Language, Cache-Control, Pragma; the Cookie gains `x-userid`."""
+    h = {k.lower(): v for k, v in rest_headers.items()}
+    cookie = "; ".join(p.strip() for p in h.get("cookie", "").split(";")
+                       if p.strip() and not p.strip().lower().startswith("x-userid="))
+    out = {"Origin": h.get("origin", "https://grok.com"), "User-Agent": h.get("user-agent", ""),
+           "Cookie": f"{cookie}; x-userid={user_id}" if cookie else f"x-userid={user_id}",
+           "Accept-Language": h.get("accept-language", ACCEPT_LANGUAGE),
+           "Cache-Control": "no-cache", "Pragma": "no-cache"}
+    return {k: v for k, v in out.items() if v}
+
+
+class MgwTransport:
+    """`ChatTransport` over the mgw WebSocket. `rest` serves the short HTTP calls (E21 and
+    refusal bodies); the WebSockets use a session of their own, because an open socket
+    holds one of its client slots for the whole answer."""
+
+    def __init__(self, cfg: UpstreamConfig, rest: CurlTransport, *, ws_url: str = "",
+                 max_clients: int = 64, ping_interval: float = PING_INTERVAL) -> None:
+        self.cfg = cfg
+        self.rest = rest
+        self.ws_base = ws_base_url(ws_url, cfg.base_url)
+        self.max_clients = max(1, int(max_clients))
+        self.ping_interval = ping_interval
+        self._session: AsyncSession[Any] | None = None
+        self._user_ids: dict[str, str] = {}
+        self._lookups: dict[str, asyncio.Future[str | RefusedStream]] = {}
+
+    def _ws_session(self) -> AsyncSession[Any]:
+        if self._session is None:
+            self._session = AsyncSession(max_clients=self.max_clients, impersonate=self.rest.impersonate,
+                                         verify=not self.cfg.skip_ssl_verify, trust_env=False)
+        return self._session
+
+    # ---- identity (E21) -----------------------------------------------------------------
+
+    async def _user_id(self, request: UpstreamRequest, timeout: float) -> str | RefusedStream:
+        key = sso_of(request.headers.get("Cookie", ""))
+        cached = self._user_ids.get(key)
+        if cached:
+            return cached
+        lookup = self._lookups.get(key)
+        if lookup is None:  # concurrent first chats of one account share one lookup
+            lookup = asyncio.ensure_future(self._lookup(request, timeout))
+            self._lookups[key] = lookup
+            lookup.add_done_callback(lambda _f: self._lookups.pop(key, None))
+        result = await asyncio.shield(lookup)
+        if isinstance(result, str):
+            self._user_ids[key] = result
+        return result
+
+    async def _lookup(self, request: UpstreamRequest, timeout: float) -> str | RefusedStream:
+        headers = {k: v for k, v in request.headers.items()
+                   if k.lower() not in ("content-type", "baggage")}
+        headers["x-xai-request-id"] = str(uuid.uuid4())
+        status, _, body = await self.rest.request(
+            UpstreamRequest("GET", self.cfg.base_url + SESSION_PATH, headers), timeout)
+        text = body.decode("utf-8", "replace")
+        if not 200 <= status < 300:
+            return RefusedStream(status, text)
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise TransportError("session identity: invalid JSON") from None
+        state = str(data.get("status") or "").lower() if isinstance(data, dict) else ""
+        if state == "unauthenticated":
+            return RefusedStream(401, _UNAUTHENTICATED)
+        if state == "blocked":
+            return RefusedStream(403, _BLOCKED)
+        uid = user_id_of(data)
+        if not uid:
+            raise TransportError("session identity: no user id")
+        return uid
+
+    def forget(self, cookie: str) -> None:
+        """Drop a cached user id (its handshake was refused for account reasons)."""
+        self._user_ids.pop(sso_of(cookie), None)
+
+    # ---- chat -----------------------------------------------------------------------------
+
+    async def open(self, request: UpstreamRequest, timeouts: Timeouts) -> UpstreamStream:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + timeouts.first_byte
+        try:
+            async with asyncio.timeout_at(deadline):
+                uid = await self._user_id(request, timeouts.first_byte)
+        except TimeoutError:
+            raise UpstreamTimeout("first_byte", timeouts.first_byte) from None
+        if isinstance(uid, RefusedStream):
+            return uid
+        url = f"{self.ws_base}{MGW_PATH}?uid={quote(uid, safe='')}"
+        headers = handshake_headers(request.headers, uid)
+        ws = await self._connect(url, headers, timeouts, deadline)
+        if isinstance(ws, RefusedStream):
+            if ws.status in (401, 403):
+                self.forget(request.headers.get("Cookie", ""))
+            return ws
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self._start_turn(ws, request.json or {}, timeouts, started)
+        except TimeoutError:
+            ws.terminate()
+            raise UpstreamTimeout("first_byte", timeouts.first_byte) from None
+        except CurlError as exc:
+            ws.terminate()
+            raise TransportError(ws_error_message(exc)) from None
+        except BaseException:
+            ws.terminate()
+            raise
+
+    async def _connect(self, url: str, headers: dict[str, str], timeouts: Timeouts,
+                       deadline: float) -> Any:
+        session = self._ws_session()
+
+        # libcurl ignores TIMEOUT_MS for a CONNECT_ONLY handshake; a low-speed limit does end
+        # a silent one, so the worker thread is not held forever.
+        stall = max(1, math.ceil(timeouts.first_byte))
+        options = {CurlOpt.HTTP_VERSION: CurlHttpVersion.V1_1, CurlOpt.CONNECTTIMEOUT_MS:
+                   int(timeouts.connect * 1000), CurlOpt.LOW_SPEED_LIMIT: 1, CurlOpt.LOW_SPEED_TIME: stall}
+
+        async def handshake() -> Any:
+            return await session.ws_connect(
+                url, headers=headers, timeout=None, proxy=self.cfg.pick_proxy(),
+                default_headers=False, accept_encoding=None, http_version="v1",
+                curl_options=options, max_message_size=MAX_FRAME, drain_on_error=True)
+
+        task = asyncio.ensure_future(handshake())
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await asyncio.shield(task)
+        except (TimeoutError, asyncio.CancelledError) as exc:
+            task.add_done_callback(_terminate_late)
+            if isinstance(exc, TimeoutError):
+                raise UpstreamTimeout("first_byte", timeouts.first_byte) from None
+            raise
+        except CurlError as exc:
+            m = _REFUSED.search(str(exc))
+            if m is None:
+                raise TransportError(ws_error_message(exc)) from None
+            status = int(m.group(1))
+            body = f"Refused WebSocket upgrade: {status}"
+            if status not in _BODY_STATUSES:
+                return RefusedStream(status, body)
+            http_url = "http" + url[2:] if url.startswith("ws") else url
+            return RefusedStream(status, body, lambda: self._refusal_body(http_url, headers, status))
+
+    async def _refusal_body(self, url: str, headers: dict[str, str], status: int) -> str:
+        got, _, body = await self.rest.request(UpstreamRequest("GET", url, dict(headers)), 10.0)
+        return body.decode("utf-8", "replace") if got == status else ""
+
+    async def _start_turn(self, ws: Any, payload: dict[str, Any], timeouts: Timeouts,
+                          started: float) -> MgwStream:
+        init_id = f"evt_init_{uuid.uuid4()}"
+        parser = MgwEventParser(init_id)
+        pending: list[Any] = []
+        await ws.send(orjson.dumps(session_create(payload, init_id)), CurlWsFlag.TEXT)
+        while not parser.ready and not parser.done:
+            message, flags = await ws.recv()
+            if flags & CurlWsFlag.CLOSE:
+                raise TransportError(CLOSED_EARLY)
+            pending += parser.feed(message)
+        loop = asyncio.get_running_loop()
+        if not parser.done:
+            sid = parser.session_id or parser.conversation_id or ""
+            ms = now_ms()
+            await ws.send(orjson.dumps(item_create(sid, payload, f"evt_msg_{ms}")), CurlWsFlag.TEXT)
+            await ws.send(orjson.dumps(response_create(sid, f"evt_resp_{ms}")), CurlWsFlag.TEXT)
+        return MgwStream(ws, parser, pending, timeouts, started, loop.time(), self.ping_interval)
+
+    async def aclose(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+
+def _terminate_late(task: asyncio.Future[Any]) -> None:
+    """A handshake whose caller gave up: close the socket it produced, if any."""
+    if task.cancelled() or task.exception() is not None:
+        return
+    task.result().terminate()
