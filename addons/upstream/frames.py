@@ -50,6 +50,40 @@ def _error_message(err: Any) -> tuple[Any, str]:
     return None, str(err)
 
 
+def card_attachment(card: Any, out: list[Event]) -> None:
+    """A card's `jsonData` (a JSON string or an object) as a CardAttachment, if it is one."""
+    data = card.get("jsonData") if isinstance(card, dict) else None
+    if isinstance(data, str):
+        try:
+            data = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return
+    if isinstance(data, dict):
+        out.append(CardAttachment(data))
+
+
+def add_web_sources(items: list[Any], seen: set[str], new: list[dict[str, str]]) -> None:
+    """Web results with a URL not in `seen` → `new` (and `seen`)."""
+    for item in items:
+        url = item.get("url") if isinstance(item, dict) else None
+        if url and isinstance(url, str) and url not in seen:
+            seen.add(url)
+            new.append({"url": url, "title": str(item.get("title") or url), "type": "web"})
+
+
+def add_x_source(user: Any, post_id: Any, text: Any, seen: set[str],
+                 new: list[dict[str, str]]) -> None:
+    """One X post → `new` (and `seen`) unless its URL was seen."""
+    url = f"https://x.com/{user}/status/{post_id}"
+    if url in seen:
+        return
+    seen.add(url)
+    text = " ".join(str(text or "").split())
+    title = f"𝕏/@{user}: {text[:50]}{'...' if len(text) > 50 else ''}" if text \
+        else f"𝕏/@{user}"
+    new.append({"url": url, "title": title, "type": "x"})
+
+
 class FrameParser:
     """Stateful parser for one upstream response. Not thread-safe; one per stream."""
 
@@ -171,11 +205,11 @@ class FrameParser:
 
         card = resp.get("cardAttachment")
         if card:
-            self._card(card, out)
+            card_attachment(card, out)
         cards = resp.get("cardAttachments")
         if type(cards) is list:
             for item in cards:
-                self._card(item, out)
+                card_attachment(item, out)
         if "webSearchResults" in resp or "xSearchResults" in resp:
             self._sources(resp, out)
 
@@ -219,40 +253,18 @@ class FrameParser:
             out.append(FinalMessage(message if isinstance(message, str) else "", urls))
         return False
 
-    def _card(self, card: Any, out: list[Event]) -> None:
-        data = card.get("jsonData") if isinstance(card, dict) else None
-        if isinstance(data, str):
-            try:
-                data = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                return
-        if isinstance(data, dict):
-            out.append(CardAttachment(data))
-
     def _sources(self, holder: dict[str, Any], out: list[Event]) -> None:
         new: list[dict[str, str]] = []
         seen = self._seen_urls
         web = holder.get("webSearchResults")
         if isinstance(web, dict) and isinstance(web.get("results"), list):
-            for item in web["results"]:
-                url = item.get("url") if isinstance(item, dict) else None
-                if url and isinstance(url, str) and url not in seen:
-                    seen.add(url)
-                    new.append({"url": url, "title": str(item.get("title") or url), "type": "web"})
+            add_web_sources(web["results"], seen, new)
         xs = holder.get("xSearchResults")
         if isinstance(xs, dict) and isinstance(xs.get("results"), list):
             for item in xs["results"]:
                 if not isinstance(item, dict) or not item.get("postId") or not item.get("username"):
                     continue
-                user = str(item["username"])
-                url = f"https://x.com/{user}/status/{item['postId']}"
-                if url in seen:
-                    continue
-                seen.add(url)
-                text = " ".join(str(item.get("text") or "").split())
-                title = f"𝕏/@{user}: {text[:50]}{'...' if len(text) > 50 else ''}" if text \
-                    else f"𝕏/@{user}"
-                new.append({"url": url, "title": title, "type": "x"})
+                add_x_source(str(item["username"]), item["postId"], item.get("text"), seen, new)
         if new:
             out.append(SearchSources(new))
 

@@ -34,7 +34,7 @@ from addons.events import (
     TextDelta,
     UpstreamFailure,
 )
-from addons.upstream.frames import failure_status
+from addons.upstream.frames import add_web_sources, add_x_source, card_attachment, failure_status
 from addons.upstream.reasoning import ReasoningFormatter, tool_line
 
 _RAW_LIMIT = 400
@@ -188,11 +188,7 @@ class MgwEventParser:
 
     def _web(self, items: list[Any], out: list[Event]) -> None:
         new: list[dict[str, str]] = []
-        for item in items:
-            url = item.get("url") if isinstance(item, dict) else None
-            if url and isinstance(url, str) and url not in self._seen_urls:
-                self._seen_urls.add(url)
-                new.append({"url": url, "title": str(item.get("title") or url), "type": "web"})
+        add_web_sources(items, self._seen_urls, new)
         if new:
             out.append(SearchSources(new))
 
@@ -205,14 +201,7 @@ class MgwEventParser:
             post_id = post.get("post_id") or post.get("postId")
             if not user or not post_id:
                 continue
-            url = f"https://x.com/{user}/status/{post_id}"
-            if url in self._seen_urls:
-                continue
-            self._seen_urls.add(url)
-            text = " ".join(str(post.get("text") or "").split())
-            title = f"𝕏/@{user}: {text[:50]}{'...' if len(text) > 50 else ''}" if text \
-                else f"𝕏/@{user}"
-            new.append({"url": url, "title": title, "type": "x"})
+            add_x_source(user, post_id, post.get("text"), self._seen_urls, new)
         if new:
             out.append(SearchSources(new))
 
@@ -226,15 +215,7 @@ class MgwEventParser:
             code, msg = _error_message(err)
             self._fail(failure_status(code, msg), f"Upstream stream error: {msg}", raw, out)
             return
-        card = output.get("card_attachment")
-        data = card.get("jsonData") if isinstance(card, dict) else None
-        if isinstance(data, str):
-            try:
-                data = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                return
-        if isinstance(data, dict):
-            out.append(CardAttachment(data))
+        card_attachment(output.get("card_attachment"), out)
 
     def _done(self, response: Any, raw: str | bytes, out: list[Event]) -> None:
         response = response if isinstance(response, dict) else {}

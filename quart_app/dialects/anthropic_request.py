@@ -13,6 +13,7 @@ from typing import Any
 from addons.errors import ApiError, validation
 from addons.flow import Attachment, ChatRequest, Message, ToolSpec
 from addons.upstream.prompt import compact_json
+from quart_app.dialects.common_request import check_role, stream_flag, tool_items
 from quart_app.dialects.media import attachment, base64_attachment, file_id_unsupported
 from quart_app.dialects.validate import obj, opt_bool, opt_number, req_str
 
@@ -127,9 +128,7 @@ class _Conversation:
         param = f"messages.{i}"
         obj(raw, param)
         role = raw.get("role")
-        if role not in ROLES:
-            raise validation(f"role must be one of {', '.join(sorted(ROLES))}, got {role!r}",
-                             f"{param}.role")
+        check_role(role, ROLES, param)
         content = raw.get("content")
         if isinstance(content, str):
             self.messages.append(Message(role=role, parts=[content]))
@@ -189,12 +188,8 @@ class _Conversation:
 
 
 def _tools(raw: Any) -> list[ToolSpec]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise validation("'tools' must be an array", "tools")
     tools: list[ToolSpec] = []
-    for i, tool in enumerate(raw):
+    for i, tool in enumerate(tool_items(raw)):
         where = f"tools.{i}"
         obj(tool, where)
         if tool.get("type") not in (None, "custom"):
@@ -261,9 +256,7 @@ def parse_messages_request(body: Any, settings: Any) -> ChatRequest:
 
     opt_number(body, "temperature", 0, 1)  # validated, not forwarded (GEN-9)
     opt_number(body, "top_p", 0, 1)
-    stream = opt_bool(body, "stream")
-    if stream is None:
-        stream = settings.bool("features.stream")
+    stream = stream_flag(body, settings)
     tools = _tools(body.get("tools"))
     choice, forced, parallel = _tool_choice(body.get("tool_choice"), tools)
     return ChatRequest(

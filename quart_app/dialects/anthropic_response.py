@@ -19,7 +19,7 @@ from addons.events import (
 from addons.flow import Flow
 from addons.tokens import estimate_tokens
 from addons.usage import PROMPT_OVERHEAD
-from quart_app.dialects.openai_chat_response import Sources
+from quart_app.dialects.collect import Sources, collect
 
 log = logging.getLogger(__name__)
 
@@ -200,43 +200,13 @@ async def stream_messages(pipeline: Any, flow: Flow, model: str) -> AsyncIterato
 
 async def complete_message(pipeline: Any, flow: Flow, model: str) -> dict[str, Any]:
     """The non-stream message object (§4.4.2). Raises ApiError when the flow fails."""
-    text: list[str] = []
-    reasoning: list[str] = []
-    calls: list[ToolCall] = []
-    cites: list[Citation] = []
-    sources = Sources()
-    finish = "stop"
-    try:
-        async for batch in pipeline.events(flow):
-            for ev in batch:
-                cls = type(ev)
-                if cls is TextDelta:
-                    if not calls:
-                        text.append(ev.text)
-                elif cls is ReasoningDelta:
-                    reasoning.append(ev.text)
-                elif cls is ToolCall:
-                    calls.append(ev)
-                elif cls is SearchSources:
-                    sources.add(ev.sources)
-                elif cls is Citation:
-                    if not calls:
-                        cites.append(ev)
-                elif cls is Restart:
-                    text.clear()
-                    reasoning.clear()
-                    calls.clear()
-                    cites.clear()
-                    sources = Sources()
-                elif cls is End:
-                    finish = ev.finish_reason
-    finally:
-        await pipeline.close(flow)
+    got = await collect(pipeline, flow, text_after_calls=False)  # MSG-12
+    calls, cites, reasoning = got.calls, got.cites, got.reasoning
     content: list[dict[str, Any]] = []
     if flow.request.reasoning and reasoning:
         content.append({"type": "thinking", "thinking": "".join(reasoning),
                         "signature": SIGNATURE})
-    answer = "".join(text)
+    answer = "".join(got.text)
     if answer or not calls:
         block: dict[str, Any] = {"type": "text", "text": answer}
         if cites:
@@ -245,7 +215,7 @@ async def complete_message(pipeline: Any, flow: Flow, model: str) -> dict[str, A
     content.extend({"type": "tool_use", "id": tool_use_id(c.id), "name": c.name,
                     "input": tool_input(c.arguments)} for c in calls)
     return {**message_head(flow, model), "content": content,
-            "stop_reason": stop_reason(finish, len(calls)), "stop_sequence": None,
+            "stop_reason": stop_reason(got.finish, len(calls)), "stop_sequence": None,
             "usage": {"input_tokens": flow.usage.prompt_tokens,
                       "output_tokens": flow.usage.completion_tokens},
-            **search_extras(sources, [])}
+            **search_extras(got.sources, [])}

@@ -11,11 +11,13 @@ from typing import Any
 from addons.errors import validation
 from addons.flow import Attachment, ChatRequest, Message, ToolSpec
 from addons.upstream.prompt import compact_json
+from quart_app.dialects.common_request import (
+    check_effort, check_role, parallel_flag, stream_flag, tool_items,
+)
 from quart_app.dialects.media import file_part, image_url_part, input_audio_part
 from quart_app.dialects.validate import obj, opt_bool, opt_number, req_str
 
 ROLES = frozenset({"developer", "system", "user", "assistant", "tool"})
-EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh"})
 MEDIA_PARTS = {"image_url": image_url_part, "input_audio": input_audio_part, "file": file_part}
 TOOL_CHOICES = frozenset({"auto", "none", "required"})
 #: Function names are put verbatim into the prompt markup: no whitespace or angle brackets.
@@ -55,9 +57,7 @@ def _message(raw: Any, i: int) -> Message:
     param = f"messages.{i}"
     obj(raw, param)
     role = raw.get("role")
-    if role not in ROLES:
-        raise validation(f"role must be one of {', '.join(sorted(ROLES))}, got {role!r}",
-                         f"{param}.role")
+    check_role(role, ROLES, param)
     parts, attachments = _parts(raw.get("content"), f"{param}.content")
     msg = Message(role=role, parts=parts, attachments=attachments)
     calls = raw.get("tool_calls")
@@ -87,12 +87,8 @@ def _history_call(raw: Any, param: str) -> dict[str, Any]:
 
 
 def _tools(raw: Any) -> list[ToolSpec]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise validation("'tools' must be an array", "tools")
     tools: list[ToolSpec] = []
-    for i, item in enumerate(raw):
+    for i, item in enumerate(tool_items(raw)):
         param = f"tools.{i}"
         obj(item, param)
         if item.get("type") != "function":
@@ -146,9 +142,7 @@ def parse_chat_request(body: Any, settings: Any) -> ChatRequest:
 
     opt_number(body, "temperature", 0, 2)  # validated, not forwarded (GEN-9)
     opt_number(body, "top_p", 0, 1)
-    stream = opt_bool(body, "stream")
-    if stream is None:
-        stream = settings.bool("features.stream")
+    stream = stream_flag(body, settings)
 
     options = body.get("stream_options")
     include_usage = False
@@ -157,9 +151,7 @@ def parse_chat_request(body: Any, settings: Any) -> ChatRequest:
                                       "stream_options.include_usage"))
 
     effort = body.get("reasoning_effort")
-    if effort is not None and effort not in EFFORTS:
-        raise validation(f"reasoning_effort must be one of {', '.join(sorted(EFFORTS))}",
-                         "reasoning_effort")
+    check_effort(effort, "reasoning_effort")
     if effort is not None:
         reasoning = effort != "none"
     elif body.get("thinking") in ("enabled", "disabled"):
@@ -169,9 +161,8 @@ def parse_chat_request(body: Any, settings: Any) -> ChatRequest:
 
     tools = _tools(body.get("tools"))
     tool_choice, forced = _tool_choice(body.get("tool_choice"), tools)
-    parallel = opt_bool(body, "parallel_tool_calls")
     return ChatRequest(
         model=model, messages=parsed, stream=stream, reasoning=reasoning,
         include_usage=include_usage, tools=tools, tool_choice=tool_choice, forced_tool=forced,
-        parallel_tool_calls=True if parallel is None else parallel,
+        parallel_tool_calls=parallel_flag(body),
     )

@@ -12,6 +12,7 @@ from addons.events import (
 )
 from addons.flow import Flow, Usage
 from quart_app import sse
+from quart_app.dialects.collect import Sources, collect
 
 log = logging.getLogger(__name__)
 
@@ -40,21 +41,6 @@ def annotation(cite: Citation, shift: int = 0) -> dict[str, Any]:
     return {"type": "url_citation", "url_citation": {
         "url": cite.url, "title": cite.title,
         "start_index": cite.start - shift, "end_index": cite.end - shift}}
-
-
-class Sources:
-    """Search sources of a flow, de-duplicated by URL, in order of arrival."""
-
-    def __init__(self) -> None:
-        self.items: list[dict[str, str]] = []
-        self._seen: set[str] = set()
-
-    def add(self, sources: list[dict[str, str]]) -> None:
-        for src in sources:
-            url = src.get("url")
-            if url and url not in self._seen:
-                self._seen.add(url)
-                self.items.append(src)
 
 
 class ChunkWriter:
@@ -146,37 +132,9 @@ async def stream_chat(pipeline: Any, flow: Flow, model: str) -> AsyncIterator[by
 async def complete_chat(pipeline: Any, flow: Flow, model: str) -> dict[str, Any]:
     """The non-stream body. Raises ApiError when the flow fails."""
     req = flow.request
-    text: list[str] = []
-    reasoning: list[str] = []
-    calls: list[ToolCall] = []
-    cites: list[Citation] = []
-    sources = Sources()
-    finish = "stop"
-    try:
-        async for batch in pipeline.events(flow):
-            for ev in batch:
-                cls = type(ev)
-                if cls is TextDelta:
-                    text.append(ev.text)
-                elif cls is ReasoningDelta:
-                    reasoning.append(ev.text)
-                elif cls is ToolCall:
-                    calls.append(ev)
-                elif cls is SearchSources:
-                    sources.add(ev.sources)
-                elif cls is Citation:
-                    cites.append(ev)
-                elif cls is Restart:
-                    text.clear()
-                    reasoning.clear()
-                    calls.clear()
-                    cites.clear()
-                    sources = Sources()
-                elif cls is End:
-                    finish = ev.finish_reason
-    finally:
-        await pipeline.close(flow)
-    content = "".join(text)
+    got = await collect(pipeline, flow)
+    calls, cites, sources = got.calls, got.cites, got.sources
+    content = "".join(got.text)
     message: dict[str, Any] = {"role": "assistant", "content": content}
     shift = 0
     if calls:
@@ -188,11 +146,11 @@ async def complete_chat(pipeline: Any, flow: Flow, model: str) -> dict[str, Any]
                                  for c in calls]
     if cites:
         message["annotations"] = [annotation(c, shift) for c in cites]
-    if req.reasoning and reasoning:
-        message["reasoning_content"] = "".join(reasoning)
+    if req.reasoning and got.reasoning:
+        message["reasoning_content"] = "".join(got.reasoning)
     body: dict[str, Any] = {
         "id": flow.id, "object": "chat.completion", "created": flow.created, "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "choices": [{"index": 0, "message": message, "finish_reason": got.finish}],
         "usage": usage_block(flow.usage),
     }
     if sources.items:

@@ -11,13 +11,15 @@ from typing import Any
 
 from addons.errors import validation
 from addons.flow import Attachment, ChatRequest, Message, ToolSpec
+from quart_app.dialects.common_request import (
+    check_effort, check_role, parallel_flag, stream_flag, tool_items,
+)
 from quart_app.dialects.media import (
     file_part, input_audio_part, responses_file_part, responses_image_part,
 )
-from quart_app.dialects.validate import obj, opt_bool, opt_number, req_str
+from quart_app.dialects.validate import obj, opt_number, req_str
 
 ROLES = frozenset({"developer", "system", "user", "assistant"})
-EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh"})
 TEXT_PARTS = frozenset({"input_text", "output_text", "text", "refusal"})
 MEDIA_PARTS = {"input_image": responses_image_part, "image": responses_image_part,
                "input_file": responses_file_part, "input_audio": input_audio_part, "file": file_part}
@@ -83,9 +85,7 @@ def _items(raw: list, messages: list[Message]) -> None:
         kind = obj(item, param).get("type")
         if kind == "message" or (kind is None and "role" in item):
             role = item.get("role")
-            if role not in ROLES:
-                raise validation(f"role must be one of {', '.join(sorted(ROLES))}, got {role!r}",
-                                 f"{param}.role")
+            check_role(role, ROLES, param)
             parts, attachments = _parts(item.get("content"), f"{param}.content")
             messages.append(Message(role=role, parts=parts, attachments=attachments))
         elif kind == "function_call":
@@ -115,12 +115,8 @@ def _items(raw: list, messages: list[Message]) -> None:
 def _tools(raw: Any) -> list[ToolSpec]:
     """Flat Responses tools and nested chat-form tools become ToolSpecs. `web_search*` is
     dropped (grok searches natively); other built-ins become function tools named by type."""
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise validation("'tools' must be an array", "tools")
     specs: list[ToolSpec] = []
-    for i, tool in enumerate(raw):
+    for i, tool in enumerate(tool_items(raw)):
         param = f"tools.{i}"
         kind = obj(tool, param).get("type")
         if not isinstance(kind, str):
@@ -167,9 +163,7 @@ def _reasoning(body: dict, settings: Any) -> bool:
     if raw is None:
         return settings.bool("features.thinking")
     effort = obj(raw, "reasoning").get("effort")
-    if effort is not None and effort not in EFFORTS:
-        raise validation(f"reasoning.effort must be one of {', '.join(sorted(EFFORTS))}",
-                         "reasoning.effort")
+    check_effort(effort, "reasoning.effort")
     return effort != "none"
 
 
@@ -193,17 +187,15 @@ def parse_responses_request(body: Any, settings: Any) -> ResponsesRequest:
 
     temperature = opt_number(body, "temperature", 0, 2)  # validated, not forwarded (GEN-9)
     top_p = opt_number(body, "top_p", 0, 1)
-    stream = opt_bool(body, "stream")
-    if stream is None:
-        stream = settings.bool("features.stream")
-    parallel = opt_bool(body, "parallel_tool_calls")
+    stream = stream_flag(body, settings)
+    parallel = parallel_flag(body)
     tools = _tools(body.get("tools"))
     choice, forced = _tool_choice(body.get("tool_choice"))
 
     chat = ChatRequest(
         model=model, messages=messages, stream=stream, reasoning=_reasoning(body, settings),
         tools=tools, tool_choice=choice, forced_tool=forced,
-        parallel_tool_calls=True if parallel is None else parallel,
+        parallel_tool_calls=parallel,
     )
     echo = {
         "instructions": instructions,

@@ -16,7 +16,7 @@ from addons.events import (
 )
 from addons.flow import Flow, Usage, new_id
 from quart_app import sse
-from quart_app.dialects.openai_chat_response import Sources
+from quart_app.dialects.collect import Sources, drain
 
 log = logging.getLogger(__name__)
 
@@ -267,12 +267,7 @@ async def complete_response(pipeline: Any, flow: Flow, model: str,
                             echo: dict[str, Any]) -> dict[str, Any]:
     """The non-stream body. Raises ApiError when the flow fails or produced nothing."""
     builder = ResponseBuilder(flow, model, echo, stream=False)
-    try:
-        async for batch in pipeline.events(flow):
-            for ev in batch:
-                builder.feed(ev)
-    finally:
-        await pipeline.close(flow)
+    await drain(pipeline, flow, builder.feed)
     builder.close_items()
     output = builder.output
     if any(item["type"] == "function_call" for item in output):

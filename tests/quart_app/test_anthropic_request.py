@@ -3,14 +3,7 @@ import pytest
 
 from addons.errors import ApiError
 from quart_app.dialects.anthropic_request import parse_messages_request
-
-
-class Settings:
-    def __init__(self, stream=False, thinking=True):
-        self.values = {"features.stream": stream, "features.thinking": thinking}
-
-    def bool(self, key):
-        return self.values[key]
+from tests.quart_app.helpers import Settings
 
 
 def body(messages=None, **extra):
