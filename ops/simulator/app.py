@@ -22,7 +22,7 @@ from ops.simulator.common import (
     TOKEN_KEY,
     STATE_KEY,
     abort_connection,
-    apply_plain_fault,
+    admit,
     json_response,
     record_middleware,
     sim_state,
@@ -190,14 +190,9 @@ async def _stream(request: web.Request, state: SimulatorState, plan: ChatPlan) -
 
 async def rate_limits_handler(request: web.Request) -> web.StreamResponse:
     state = sim_state(request)
-    early = await apply_plain_fault(request, state.take_fault(RATE_LIMITS_PATH, request[TOKEN_KEY]))
-    if early is not None:
-        return early
-    sim, err = authenticate(state, request)
-    if err is None:
-        err = check_statsig(state, request)
-    if err is not None or sim is None:
-        return to_response(err) if err is not None else web.Response(status=500)
+    sim, refused = await admit(request, RATE_LIMITS_PATH)
+    if refused is not None:
+        return refused
     payload = request[JSON_KEY]
     mode = payload.get("modelName") if isinstance(payload, dict) else None
     if mode not in MODES:

@@ -6,8 +6,8 @@ import binascii
 
 from aiohttp import web
 
-from ops.simulator.auth import authenticate, check_statsig, parse_sso
-from ops.simulator.common import JSON_KEY, TOKEN_KEY, apply_plain_fault, json_response, sim_state, to_response
+from ops.simulator.auth import parse_sso
+from ops.simulator.common import JSON_KEY, TOKEN_KEY, admit, apply_plain_fault, json_response, sim_state, to_response
 from ops.simulator.errors import bad_request, json_reply
 from ops.simulator.state import UPLOAD_PATH
 
@@ -17,14 +17,9 @@ _NOT_FOUND = json_reply(404, {"error": {"code": 5, "message": "Not found", "deta
 
 async def upload_handler(request: web.Request) -> web.StreamResponse:
     state = sim_state(request)
-    early = await apply_plain_fault(request, state.take_fault(UPLOAD_PATH, request[TOKEN_KEY]))
-    if early is not None:
-        return early
-    sim, err = authenticate(state, request)
-    if err is None:
-        err = check_statsig(state, request)
-    if err is not None or sim is None:
-        return to_response(err) if err is not None else web.Response(status=500)
+    sim, refused = await admit(request, UPLOAD_PATH)
+    if refused is not None:
+        return refused
     payload = request[JSON_KEY]
     if not isinstance(payload, dict):
         return to_response(bad_request("Request body must be a JSON object"))

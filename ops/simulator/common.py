@@ -7,10 +7,10 @@ from typing import Any, Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from ops.simulator.auth import parse_sso
+from ops.simulator.auth import authenticate, check_statsig, parse_sso
 from ops.simulator.chat import DEFAULT_SLOW_FIRST_BYTE_MS, DEFAULT_STALL_MS
 from ops.simulator.errors import HTTP_FAULT_REPLIES, ErrorReply
-from ops.simulator.state import Fault, RecordedRequest, SimulatorState
+from ops.simulator.state import Fault, RecordedRequest, SimToken, SimulatorState
 
 STATE_KEY: web.AppKey[SimulatorState] = web.AppKey("grok_sim_state", SimulatorState)
 # Typed request keys exist from aiohttp 3.13; plain strings work (with a warning) before.
@@ -113,3 +113,20 @@ async def apply_plain_fault(request: web.Request, fault: Fault | None) -> web.St
         abort_connection(request)
         return web.Response(status=500)
     return None
+
+
+async def admit(request: web.Request, path: str, *, statsig: bool = True
+                ) -> tuple[SimToken | None, web.StreamResponse | None]:
+    """The preamble of the simulated JSON endpoints: an injected fault for `path`, then the
+    cookie check and (unless `statsig=False`) the anti-bot header check. Returns
+    (token, None) when admitted, else (None, the reply to send)."""
+    state = sim_state(request)
+    early = await apply_plain_fault(request, state.take_fault(path, request[TOKEN_KEY]))
+    if early is not None:
+        return None, early
+    sim, err = authenticate(state, request)
+    if err is None and statsig:
+        err = check_statsig(state, request)
+    if err is not None or sim is None:
+        return None, to_response(err) if err is not None else web.Response(status=500)
+    return sim, None

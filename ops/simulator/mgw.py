@@ -22,7 +22,7 @@ from ops.simulator.chat import HTTP_FAULTS, build_plan, parse_directives
 from ops.simulator.common import (
     TOKEN_KEY,
     abort_connection,
-    apply_plain_fault,
+    admit,
     json_response,
     sim_state,
     sleep_watching,
@@ -73,13 +73,9 @@ def _reply_event(reply: ErrorReply) -> dict[str, Any]:
 
 async def session_handler(request: web.Request) -> web.StreamResponse:
     """E21: `{"status":"authenticated","session":{"userId":…}}`, or the auth error reply."""
-    state = sim_state(request)
-    early = await apply_plain_fault(request, state.take_fault(SESSION_PATH, request[TOKEN_KEY]))
-    if early is not None:
-        return early
-    sim, err = authenticate(state, request)
-    if err is not None or sim is None:
-        return to_response(err) if err is not None else web.Response(status=500)
+    sim, refused = await admit(request, SESSION_PATH, statsig=False)
+    if refused is not None:
+        return refused
     return json_response({"status": "authenticated", "session": {
         "userId": sim.user_id, "email": f"{sim.user_id[:8]}@simulator.invalid",
         "organizationId": None}})

@@ -1,7 +1,6 @@
 """/v1/chat/completions end to end with the official openai client."""
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 
