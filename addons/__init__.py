@@ -1,6 +1,7 @@
 """The addon chain. The order of the addons is written here and nowhere else.
 
-Request-side hooks run in list order: auth → models → accounts → retry → upstream request.
+Request-side hooks run in list order: auth → models → accounts → retry → upstream request →
+continuation (which edits the upstream request per attempt).
 Stream transforms (`chunk`/`flush`) also run in list order, so upstream events reach usage
 first, then the tool sieve, then citations (which render `<grok:render>` cards), and the tag
 filter last, right before the dialect renders them.
@@ -14,13 +15,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from addons.chain import Chain
 
 
-def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any | None) -> "Chain":
+def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any | None,
+                continuations: Any | None = None) -> "Chain":
     # imported here so that importing one addon module does not import every addon
     from addons.accounts import AccountSelector
     from addons.attachments import Attachments
     from addons.auth import Auth
     from addons.chain import Chain
     from addons.citations import Citations
+    from addons.continuation import Continuation
     from addons.models import ModelResolver
     from addons.retry import Retry
     from addons.tag_filter import TagFilter
@@ -35,6 +38,7 @@ def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any
         Retry(pool, settings),
         Attachments(settings),
         UpstreamRequestBuilder(settings),
+        Continuation(pool, continuations),
         UsageCounter(ledger),
         ToolSieve(),
         Citations(settings),

@@ -2,6 +2,11 @@
 
 The lease respects the per-account in-flight cap, the model's pool order, and never hands the
 same request an account it already tried. Success feedback is applied on `response`.
+
+A request hook may pin the first attempt to one account by putting its token in
+`flow.metadata[PINNED_TOKEN]` (the continuation addon does, for the account that holds the
+upstream conversation). The pin is tried first, with the usual checks, and only once; when it
+cannot be leased, selection goes on as if there were no pin.
 """
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ from addons.flow import Flow
 MAX_ACCOUNTS_PER_REQUEST = 10
 
 AUTO_FALLBACK = ("fast", "expert")
+#: flow.metadata key: the token a request hook wants the first attempt to use.
+PINNED_TOKEN = "pinned_token"
 
 
 class AccountSelector:
@@ -36,14 +43,17 @@ class AccountSelector:
         if len(flow.tried) >= MAX_ACCOUNTS_PER_REQUEST:
             raise last_error or no_account(flow.model.id)
         max_inflight = self.settings.int("account.selection.max_inflight")
-        for mode in self._modes(flow):
-            pools = Catalogue.usable_pools(flow.model, mode)
-            lease = self.pool.select(pools, mode, exclude=flow.tried, max_inflight=max_inflight)
-            if lease is not None:
-                flow.lease = lease
-                flow.mode = mode
-                flow.tried.append(lease.token)
-                return
+        pinned = flow.metadata.pop(PINNED_TOKEN, None)
+        for only in ((pinned, None) if pinned else (None,)):
+            for mode in self._modes(flow):
+                pools = Catalogue.usable_pools(flow.model, mode)
+                lease = self.pool.select(pools, mode, exclude=flow.tried,
+                                         max_inflight=max_inflight, only=only)
+                if lease is not None:
+                    flow.lease = lease
+                    flow.mode = mode
+                    flow.tried.append(lease.token)
+                    return
         raise last_error or no_account(flow.model.id)
 
     def response(self, flow: Flow) -> None:

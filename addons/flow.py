@@ -53,7 +53,10 @@ class ChatRequest:
 
     `messages[*].tool_calls` hold earlier calls as {"id", "name", "arguments" (JSON text)};
     a `tool` message answers one by `tool_call_id`. `tool_choice` is auto | none | required,
-    and `forced_tool` names the one function a client forces."""
+    and `forced_tool` names the one function a client forces.
+
+    `store` keeps the upstream conversation (not temporary) so that a later request can
+    continue it by `previous_response_id` (the Responses API; other dialects never store)."""
 
     model: str
     messages: list[Message]
@@ -64,6 +67,8 @@ class ChatRequest:
     tool_choice: str = "auto"
     forced_tool: str | None = None
     parallel_tool_calls: bool = True
+    store: bool = False
+    previous_response_id: str | None = None
 
 
 @dataclass(slots=True)

@@ -6,6 +6,7 @@ import logging
 from addons import build_chain
 from addons.attachments import Attachments
 from addons.catalog import Catalogue, ModelSpec
+from addons.continuation import Continuation
 from addons.pipeline import Pipeline
 from addons.upstream.base import ChatTransport
 from addons.upstream.config import UpstreamConfig
@@ -28,7 +29,8 @@ class Services:
         self.pool = self.accounts.pool
         self.catalogue = Catalogue(settings)
         self.chain = build_chain(settings=settings, pool=self.pool, catalogue=self.catalogue,
-                                 ledger=self.accounts.ledger)
+                                 ledger=self.accounts.ledger,
+                                 continuations=self.accounts.continuations)
         self.transport: CurlTransport | None = None  # REST calls: rate limits, uploads, E21
         self.chat_transport: ChatTransport | None = None
         self.pipeline: Pipeline | None = None
@@ -40,6 +42,8 @@ class Services:
                                        max_clients=self.settings.int("server.max_upstream_clients"))
         self.chain.get(Attachments).bind(self.transport)  # uploads go through the same client
         self.chat_transport = self._chat_transport()
+        # only the mgw gateway can continue an upstream conversation (no REST follow-up call)
+        self.chain.get(Continuation).bind(isinstance(self.chat_transport, MgwTransport))
         self.pipeline = Pipeline(self.chain, self.chat_transport, self.settings)
         log.info("grok2api ready: %d accounts, upstream %s", len(self.pool),
                  self.settings.str("upstream.base_url"))

@@ -11,7 +11,9 @@ from collections.abc import Callable
 
 import peewee
 
-from state.models import AccountMeta, AccountRow, ModelUsageRow, SchemaVersion, bound
+from state.models import (
+    AccountMeta, AccountRow, ContinuationRow, ModelUsageRow, SchemaVersion, bound,
+)
 
 __all__ = ["MIGRATIONS", "current_version", "latest_version", "migrate"]
 
@@ -25,7 +27,12 @@ def _m1_initial(db: peewee.Database) -> None:
         AccountMeta.create(key="revision", value=0)
 
 
-MIGRATIONS: list[Migration] = [_m1_initial]
+def _m2_continuations(db: peewee.Database) -> None:
+    """Responses continuation (`previous_response_id` → upstream conversation)."""
+    db.create_tables([ContinuationRow], safe=True)
+
+
+MIGRATIONS: list[Migration] = [_m1_initial, _m2_continuations]
 
 
 def latest_version() -> int:

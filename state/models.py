@@ -14,6 +14,7 @@ __all__ = [
     "AccountMeta",
     "AccountRow",
     "BaseModel",
+    "ContinuationRow",
     "ModelUsageRow",
     "SchemaVersion",
     "bound",
@@ -83,6 +84,21 @@ class AccountMeta(BaseModel):
         table_name = "account_meta"
 
 
+class ContinuationRow(BaseModel):
+    """A stored Responses answer that a follow-up (`previous_response_id`) may continue
+    upstream: which account holds the grok.com conversation, and where in it to continue."""
+
+    response_id = peewee.CharField(max_length=64, primary_key=True)  # resp_…
+    token = peewee.CharField(max_length=TOKEN_MAX_LEN)
+    conversation_id = peewee.CharField(max_length=191)
+    upstream_response_id = peewee.CharField(max_length=191)
+    model = peewee.CharField(max_length=191)
+    created_at = peewee.BigIntegerField(index=True)
+
+    class Meta:
+        table_name = "response_continuations"
+
+
 class SchemaVersion(BaseModel):
     version = peewee.IntegerField(primary_key=True)
     applied_at = peewee.BigIntegerField()
@@ -91,7 +107,8 @@ class SchemaVersion(BaseModel):
         table_name = "schema_version"
 
 
-ALL_MODELS: tuple[type[BaseModel], ...] = (AccountRow, ModelUsageRow, AccountMeta, SchemaVersion)
+ALL_MODELS: tuple[type[BaseModel], ...] = (AccountRow, ModelUsageRow, AccountMeta, ContinuationRow,
+                                           SchemaVersion)
 
 
 def bound(db: peewee.Database) -> AbstractContextManager[Any]:

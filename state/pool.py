@@ -89,9 +89,12 @@ class AccountPool:
 
     # ------------------------------------------------------------------ selection
     def select(self, pools: Sequence[str], mode: str, *, exclude: Collection[str] = (),
-               max_inflight: int = 8, now: float | None = None) -> Lease | None:
+               max_inflight: int = 8, now: float | None = None,
+               only: str | None = None) -> Lease | None:
         """Lease the account with the most `mode` quota left (ties: least recently used),
-        trying `pools` in order; a later pool only when no account of an earlier one fits."""
+        trying `pools` in order; a later pool only when no account of an earlier one fits.
+        `only` restricts the choice to that one account (a pinned continuation), with the
+        same checks."""
         ts = now_ms() if now is None else to_ms(now)
         skip = exclude if isinstance(exclude, (set, frozenset, dict)) else set(exclude)
         for pool in pools:
@@ -99,7 +102,11 @@ class AccountPool:
                 continue
             best: Account | None = None
             best_key: tuple[int, int] = (0, 0)
-            for acc in self._by_pool.get(pool, {}).values():
+            members = self._by_pool.get(pool, {})
+            if only is not None:
+                pinned = members.get(only)
+                members = {only: pinned} if pinned is not None else {}
+            for acc in members.values():
                 if acc.deleted_at is not None or acc.runtime_expired or acc.token in skip:
                     continue
                 if acc.status != "active":
@@ -131,6 +138,17 @@ class AccountPool:
             return
         lease.released = True
         lease.account.inflight = max(0, lease.account.inflight - 1)
+
+    def usable(self, token: str, now: float | None = None) -> bool:
+        """The account exists, is not deleted, not expired (stored or at runtime) and is
+        active (or cooling with its cooldown over). Quota and in-flight are not checked."""
+        acc = self._by_token.get(token)
+        if acc is None or acc.deleted_at is not None or acc.runtime_expired:
+            return False
+        if acc.status == "cooling":
+            ts = now_ms() if now is None else to_ms(now)
+            return acc.cooldown_until is None or acc.cooldown_until <= ts
+        return acc.status == "active"
 
     def has_usable(self, pools: Sequence[str], mode: str) -> bool:
         """Model availability (MODEL-3): an account that is not deleted, active or cooling, in

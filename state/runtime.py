@@ -1,9 +1,11 @@
 """Wiring of the account state for one process: database thread, store, usage ledger,
-write-behind writer and pool. Built without I/O; `start()` migrates and loads."""
+write-behind writer, pool and the Responses continuation map. Built without I/O; `start()`
+migrates and loads."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from state.continuations import ContinuationStore
 from state.db import open_database
 from state.dbthread import DBThread
 from state.migrations import migrate
@@ -34,6 +36,9 @@ class AccountState:
         self.pool = AccountPool(self.writer,
                                 fail_threshold=settings.int("account.fail_threshold", 5),
                                 fail_cooldown_sec=settings.int("account.fail_cooldown_sec", 900))
+        self.continuations = ContinuationStore(
+            self.thread, delay_ms=settings.int("account.save_delay_ms", 500),
+            ttl_sec=lambda: settings.int("responses.continuation_ttl_sec", 86400))
         self.revision = 0
 
     async def start(self) -> None:
@@ -41,6 +46,7 @@ class AccountState:
         self.revision = await self.thread.run(self.store.revision)
         self.pool.load(await self.thread.run(self.store.load_all))
         self.writer.start()
+        await self.continuations.start()
 
     async def reload(self) -> None:
         """Replace the in-memory table with the database's (after a CLI import, say).
@@ -51,6 +57,9 @@ class AccountState:
 
     async def stop(self) -> None:
         try:
-            await self.writer.stop()
+            try:
+                await self.continuations.stop()
+            finally:
+                await self.writer.stop()
         finally:
             await self.thread.aclose()

@@ -1,8 +1,9 @@
 """Parses and validates an OpenAI Responses body into the neutral ChatRequest (§4.3.1).
 
 Unknown fields are ignored (GEN-1); every rejection is a 400 validation_error naming the
-field's dotted path. `previous_response_id` is accepted and ignored: every request is
-stateless (GEN-10) until server-side continuation is built.
+field's dotted path. `previous_response_id` and `store` (default true, as in OpenAI's API)
+are handed to the continuation addon (`addons/continuation.py`): a stored answer may be
+continued upstream by a later request; an unknown id is never an error.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ ROLES = frozenset({"developer", "system", "user", "assistant"})
 TEXT_PARTS = frozenset({"input_text", "output_text", "text", "refusal"})
 MEDIA_PARTS = {"input_image": responses_image_part, "image": responses_image_part,
                "input_file": responses_file_part, "input_audio": input_audio_part, "file": file_part}
-#: Item types that carry nothing for a stateless prompt (continuation is not built yet).
+#: Item types that carry nothing for the flattened prompt.
 SKIPPED_ITEMS = frozenset({"reasoning", "item_reference"})
 
 
@@ -192,10 +193,18 @@ def parse_responses_request(body: Any, settings: Any) -> ResponsesRequest:
     tools = _tools(body.get("tools"))
     choice, forced = _tool_choice(body.get("tool_choice"))
 
+    store = body.get("store")
+    if store is not None and not isinstance(store, bool):
+        raise validation("'store' must be a boolean", "store")
+    previous = body.get("previous_response_id")
+    if previous is not None and not isinstance(previous, str):
+        raise validation("'previous_response_id' must be a string", "previous_response_id")
+
     chat = ChatRequest(
         model=model, messages=messages, stream=stream, reasoning=_reasoning(body, settings),
         tools=tools, tool_choice=choice, forced_tool=forced,
-        parallel_tool_calls=parallel,
+        parallel_tool_calls=parallel, store=store is not False,
+        previous_response_id=previous or None,
     )
     echo = {
         "instructions": instructions,
@@ -204,7 +213,8 @@ def parse_responses_request(body: Any, settings: Any) -> ResponsesRequest:
         "parallel_tool_calls": chat.parallel_tool_calls,
         "tool_choice": body.get("tool_choice") or "auto",
         "tools": body.get("tools") or [],
-        "previous_response_id": None,  # continuation not built: the id is ignored
+        "previous_response_id": previous or None,
+        "store": chat.store,
         "metadata": body.get("metadata") if isinstance(body.get("metadata"), dict) else {},
     }
     return ResponsesRequest(chat=chat, echo=echo)

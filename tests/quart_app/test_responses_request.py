@@ -102,6 +102,15 @@ def test_ignored_fields():
                      truncation="auto", include=["x"], background=False, text={"format": {}},
                      user="u", whatever={"x": 1}, parallel_tool_calls=False))
     assert out.chat.parallel_tool_calls is False
+    assert out.chat.previous_response_id == out.echo["previous_response_id"] == "resp_x"
+    assert out.chat.store is True and out.echo["store"] is True
+
+
+@pytest.mark.parametrize("extra,store", [({}, True), ({"store": True}, True),
+                                         ({"store": False}, False), ({"store": None}, True)])
+def test_store_defaults_to_true(extra, store):
+    out = parse(body(**extra))
+    assert out.chat.store is store and out.chat.previous_response_id is None
     assert out.echo["previous_response_id"] is None
 
 
@@ -123,6 +132,8 @@ def test_ignored_fields():
     ({"model": "m", "input": [{"type": "function_call_output", "output": "x"}]},
      "input.0.call_id"),
     ({"model": "m", "input": "hi", "instructions": 3}, "instructions"),
+    ({"model": "m", "input": "hi", "store": "yes"}, "store"),
+    ({"model": "m", "input": "hi", "previous_response_id": 5}, "previous_response_id"),
     ({"model": "m", "input": "hi", "reasoning": {"effort": "max"}}, "reasoning.effort"),
     ({"model": "m", "input": "hi", "reasoning": "high"}, "reasoning"),
     ({"model": "m", "input": "hi", "temperature": 3}, "temperature"),

@@ -8,7 +8,7 @@ import peewee
 from state.account import Account
 from state.dbthread import DBThread
 from state.importing import parse_import
-from state.migrations import migrate
+from state.migrations import latest_version, migrate
 from state.pool import AccountPool
 from state.store import AccountStore
 from state.usage import UsageLedger
@@ -71,7 +71,7 @@ async def test_pool_state_survives_restart(db_factory: Callable[[], peewee.Datab
 
     thread = DBThread(db_factory())
     try:
-        assert thread.run_sync(migrate, thread.db) == 1
+        assert thread.run_sync(migrate, thread.db) == latest_version()
         store = AccountStore(thread.db)
         pool2 = AccountPool(None)
         pool2.load(await thread.run(store.load_all))
