@@ -1,24 +1,27 @@
-"""One streamed upstream response read from curl_cffi's queue (see transport.py for the traps).
+"""One streamed upstream response read from a pooled curl transfer (see transport.py and
+curl_pool.py for the traps).
 
-`events()` drains everything already received without awaiting, feeds it to the frame
-parser as one batch, and only awaits (under `asyncio.timeout_at`) when the queue is empty,
-which is also where the idle / total timeouts and the heartbeat are enforced.
+`events()` takes everything already received without awaiting, feeds it to the frame parser
+as one batch, and only awaits (until a loop-time deadline) when nothing is buffered, which is
+also where the idle / total timeouts and the heartbeat are enforced.
 """
 from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any, AsyncIterator
+from typing import AsyncIterator
 
-from curl_cffi.requests import exceptions as curl_exc
-from curl_cffi.requests.streams import STREAM_END
+from curl_cffi import CurlError
 
 from addons.events import End, Event, Heartbeat, UpstreamFailure
 from addons.upstream.base import Timeouts, TransportError, UpstreamTimeout
 from addons.upstream.classify import sanitize
+from addons.upstream.curl_handle import parse_headers
+from addons.upstream.curl_pool import Transfer, TransferAborted
 from addons.upstream.frames import FrameParser
 
 _CURL_NOISE = re.compile(r"\s*See https://curl\.se/\S+.*$", re.S)
+CURL_TIMEOUT = 28  # CURLE_OPERATION_TIMEDOUT: only curl's own stall guard
 
 
 def curl_error_message(exc: BaseException) -> str:
@@ -28,29 +31,26 @@ def curl_error_message(exc: BaseException) -> str:
     return f"upstream connection failed (curl {code}): {sanitize(text)}"
 
 
-def lower_headers(headers: Any) -> dict[str, str]:
-    try:
-        items = headers.multi_items()
-    except AttributeError:
-        items = dict(headers or {}).items()
-    out: dict[str, str] = {}
-    for key, value in items:
-        key = key.lower()
-        out[key] = f"{out[key]}, {value}" if key in out else value
-    return out
+def transfer_error(exc: BaseException, kind: str, seconds: float) -> TransportError:
+    """The TransportError for a failed transfer; a curl timeout becomes UpstreamTimeout(kind)."""
+    if isinstance(exc, TransportError):
+        return exc
+    if isinstance(exc, CurlError) and exc.code == CURL_TIMEOUT:
+        return UpstreamTimeout(kind, seconds)
+    if isinstance(exc, CurlError):
+        return TransportError(curl_error_message(exc))
+    if isinstance(exc, TransferAborted):
+        return TransportError(str(exc))
+    return TransportError(f"upstream transfer failed: {type(exc).__name__}")
 
 
 class CurlStream:
     """One upstream response. `events()` may be iterated once; always `aclose()` it."""
 
-    def __init__(
-        self, rsp: Any, future: asyncio.Future[Any] | None, timeouts: Timeouts, started: float
-    ) -> None:
-        self.status: int = rsp.status_code
-        self.headers: dict[str, str] = lower_headers(rsp.headers)
-        self._rsp = rsp
-        self._queue: asyncio.Queue[Any] = rsp.queue
-        self._future = future
+    def __init__(self, transfer: Transfer, timeouts: Timeouts, started: float) -> None:
+        self.status: int = transfer.status
+        self.headers: dict[str, str] = parse_headers(transfer.raw_headers)
+        self._tr = transfer
         self._timeouts = timeouts
         self._started = started
         self._parser = FrameParser()
@@ -65,36 +65,24 @@ class CurlStream:
         """Batches of events (all bytes available at once, parsed together) until End /
         UpstreamFailure / end of body; `[Heartbeat()]` on silence. Closes the transfer after."""
         t = self._timeouts
-        q = self._queue
+        tr = self._tr
         parser = self._parser
         loop = asyncio.get_running_loop()
         total_deadline = self._started + t.total
         last_data = last_beat = loop.time()
         last_yield = -1e9
-        pending: Any = None
         try:
             while True:
-                # Drain everything already received without awaiting; feed it as one batch.
-                chunks: list[bytes] = []
-                terminal: Any = None
-                item = pending
-                pending = None
-                while True:
-                    if item is None:
-                        try:
-                            item = q.get_nowait()
-                        except asyncio.QueueEmpty:
-                            break
-                    if item is STREAM_END or isinstance(item, BaseException):
-                        terminal = item
-                        break
-                    chunks.append(item)
-                    item = None
+                # Take everything already received without awaiting; feed it as one batch.
+                # (All chunks are buffered before `done` is set, so this pair is consistent.)
+                data = tr.take()
+                done = tr.done
+                error = tr.error
                 batch: list[Event] = []
-                if chunks:
+                if data:
                     last_data = last_beat = loop.time()
-                    batch = parser.feed(chunks[0] if len(chunks) == 1 else b"".join(chunks))
-                if terminal is STREAM_END:
+                    batch = parser.feed(data)
+                if done and error is None:
                     batch += parser.close()
                     if not parser.failed and not parser.ended:
                         batch.append(End())  # the body ended without a soft stop: a clean end
@@ -104,12 +92,10 @@ class CurlStream:
                     yield batch
                     if stop:
                         return
-                if terminal is STREAM_END:
-                    return
-                if terminal is not None:
-                    if isinstance(terminal, curl_exc.Timeout):
-                        raise UpstreamTimeout("idle", t.idle)
-                    raise TransportError(curl_error_message(terminal))
+                if done:
+                    if error is None:
+                        return
+                    raise transfer_error(error, "idle", t.idle)
                 now = loop.time()
                 if now >= total_deadline:
                     raise UpstreamTimeout("total", t.total)
@@ -121,12 +107,7 @@ class CurlStream:
                     last_beat = now
                     yield [Heartbeat()]
                     continue
-                try:
-                    async with asyncio.timeout_at(min(total_deadline, idle_deadline, beat_deadline)):
-                        pending = await q.get()
-                except TimeoutError:
-                    pass
-                else:
+                if await tr.wait(min(total_deadline, idle_deadline, beat_deadline)):
                     # Coalesce: within `coalesce` seconds of the last batch, let more frames
                     # gather and hand them on together (one parse, one client write). The
                     # first batch, and so the first token, is never delayed.
@@ -140,18 +121,16 @@ class CurlStream:
         """Up to `limit` characters of a (non-200) body; waits at most ~idle/10 s for it."""
         if self._error_body is not None:
             return self._error_body
+        tr = self._tr
         buf = bytearray()
-        try:
-            async with asyncio.timeout(min(self._timeouts.idle, 10.0)):
-                while len(buf) < limit or len(buf.decode("utf-8", "ignore")) < limit:
-                    item = await self._queue.get()
-                    if item is STREAM_END:
-                        break
-                    if isinstance(item, BaseException):
-                        break
-                    buf += item
-        except TimeoutError:
-            pass
+        deadline = asyncio.get_running_loop().time() + min(self._timeouts.idle, 10.0)
+        while len(buf) < limit or len(buf.decode("utf-8", "ignore")) < limit:
+            data = tr.take()
+            if data:
+                buf += data
+                continue
+            if tr.done or not await tr.wait(deadline):
+                break
         self._error_body = buf.decode("utf-8", "replace")[:limit]
         return self._error_body
 
@@ -160,16 +139,7 @@ class CurlStream:
         if self._closed:
             return
         self._closed = True
-        rsp = self._rsp
-        if rsp.quit_now is not None:
-            rsp.quit_now.set()  # the write callback aborts on the next chunk
-        if self._future is not None and not self._future.done():
-            self._future.cancel()
-        task = rsp.astream_task
-        if task is not None and not task.done():
-            task.cancel()
-            # The task's done-callback releases the handle (curl_multi_remove_handle).
-            await asyncio.wait({task}, timeout=1.0)
+        self._tr.release()  # curl_multi_remove_handle if still running: no draining (trap 2)
 
 
 def _cut(batch: list[Event]) -> tuple[list[Event], bool]:

@@ -54,8 +54,10 @@ async def _stream(request: web.Request, server: Server, body: bytes, delay: floa
 
 def _app(server: Server) -> web.Application:
     async def record(request: web.Request) -> None:
+        peer = request.transport.get_extra_info("peername") if request.transport else None
         server.seen.append({"version": request.version, "headers": dict(request.headers),
-                            "body": await request.read(), "path": request.path})
+                            "body": await request.read(), "path": request.path,
+                            "method": request.method, "peer": peer})
 
     async def handler(request: web.Request) -> web.StreamResponse:
         await record(request)
@@ -130,8 +132,7 @@ def req(server: Server, name: str, payload: Any = None) -> UpstreamRequest:
 
 
 def pool_free(tr: CurlTransport) -> int:
-    assert tr._session is not None
-    return tr._session.pool.qsize()
+    return tr.free_clients()
 
 
 async def collect(stream: Any) -> list[Any]:

@@ -1,0 +1,219 @@
+"""A pool of `EasyHandle`s on one curl_cffi `AsyncCurl`, and the per-request `Transfer`.
+
+A `Transfer` is the sink the handle's callbacks write into: status, raw header lines and
+body chunks in plain lists, waking at most one waiting consumer (no queue put per chunk, no
+task per transfer). Its end is the curl future's done-callback.
+
+A handle goes back to the pool only once it is out of the multi handle: when the curl future
+resolved (libcurl finished and `AsyncCurl` removed it) or after `Transfer.release()` removed
+a still running transfer (`curl_multi_remove_handle`, legal mid-transfer: libcurl stops it,
+drops its connection, and the handle may be added again). A handle whose callback ever
+raised is closed instead (curl_cffi would report that error for every later transfer).
+"""
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any, Mapping
+
+from curl_cffi.aio import AsyncCurl
+
+from addons.upstream.curl_handle import EasyHandle, header_lines
+
+
+class TransferAborted(Exception):
+    """The transfer was stopped by `release()` (or the transport closed) before it ended."""
+
+
+class Transfer:
+    """One request on one pooled handle: the sink its callbacks write into."""
+
+    __slots__ = ("status", "raw_headers", "chunks", "done", "error", "_waiter", "_wake_on_data",
+                 "_pool", "_handle", "_finished", "_loop")
+
+    def __init__(self, pool: HandlePool, handle: EasyHandle, wake_on_data: bool) -> None:
+        self.status = 0
+        self.raw_headers: list[bytes] = []
+        self.chunks: list[bytes] = []
+        self.done = False
+        self.error: BaseException | None = None
+        self._waiter: asyncio.Future[bool] | None = None
+        self._wake_on_data = wake_on_data
+        self._pool = pool
+        self._handle: EasyHandle | None = handle
+        self._finished = False  # libcurl ended it and AsyncCurl removed it from the multi
+        self._loop = pool.loop
+
+    # -- curl callbacks (inside AsyncCurl.process_data; must never raise) --------------
+    def on_header(self, line: bytes) -> int:
+        if line[:5] == b"HTTP/":
+            parts = line.split(None, 2)
+            self.status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+            self.raw_headers = []  # a new response (1xx, proxy CONNECT, redirect)
+        elif line[:1] not in (b"\r", b"\n"):
+            self.raw_headers.append(line)
+        return len(line)
+
+    def on_body(self, data: bytes) -> int:
+        self.chunks.append(data)
+        waiter = self._waiter
+        if waiter is not None and self._wake_on_data and not waiter.done():
+            self._waiter = None
+            waiter.set_result(True)
+        return len(data)
+
+    def _on_done(self, future: asyncio.Future[Any]) -> None:
+        if future.cancelled():
+            self.error = self.error or TransferAborted("upstream transfer aborted")
+        else:
+            self._finished = True
+            self.error = future.exception()
+        self.done = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            self._waiter = None
+            waiter.set_result(True)
+        self.release()
+
+    # -- consumer side ----------------------------------------------------------------
+    def take(self) -> bytes:
+        """Everything received and not yet taken, as one bytes object."""
+        chunks = self.chunks
+        if not chunks:
+            return b""
+        self.chunks = []
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def wait(self, deadline: float) -> bool:
+        """Until data (if waking on data) or the end arrives, or the loop time `deadline`.
+        False when the deadline passed with nothing new."""
+        if self.done or (self._wake_on_data and self.chunks):
+            return True
+        waiter = self._loop.create_future()
+        self._waiter = waiter
+        timer = self._loop.call_at(deadline, _expire, waiter)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+            if self._waiter is waiter:
+                self._waiter = None
+
+    def release(self) -> None:
+        """Stop the transfer at once if it still runs, and give its handle back. Idempotent."""
+        handle = self._handle
+        if handle is None:
+            return
+        self._handle = None
+        self._pool.put(handle, running=not self._finished)
+
+
+def _expire(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
+
+
+class HandlePool:
+    """Up to `max_clients` easy handles on one `AsyncCurl`; LIFO reuse, FIFO waiters."""
+
+    def __init__(self, max_clients: int, *, target: str, http1: bool, verify: bool,
+                 accept_encoding: str) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.acurl = AsyncCurl(loop=self.loop)
+        self.max_clients = max_clients
+        self.in_use = 0
+        self.closed = False
+        self._multi_open = True
+        self._idle: list[EasyHandle] = []
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._setup = (target, http1, verify, accept_encoding)
+
+    def start(self, handle: EasyHandle, method: str, url: str, headers: Mapping[str, str],
+              body: bytes | None, proxy: str | None, limits: tuple[int, int, int, int],
+              *, wake_on_data: bool = True) -> Transfer:
+        """Configure `handle` (acquired from this pool) and add it to the multi handle."""
+        tr = Transfer(self, handle, wake_on_data)
+        try:
+            if self.closed:
+                raise TransferAborted("upstream transport closed")
+            handle.prepare(tr, method, url, header_lines(headers, bool(body)), body, proxy, limits)
+            future = self.acurl.add_handle(handle.curl)
+        except BaseException:
+            tr._finished = True  # never got into the multi handle
+            tr._handle = None
+            self.put(handle, running=False, reuse=False)
+            raise
+        future.add_done_callback(tr._on_done)
+        return tr
+
+    def try_acquire(self) -> EasyHandle | None:
+        if self.in_use >= self.max_clients or self._waiters or self.closed:
+            return None
+        self.in_use += 1
+        return self._take()
+
+    async def acquire(self) -> EasyHandle:
+        handle = self.try_acquire()
+        if handle is not None:
+            return handle
+        if self.closed:
+            raise TransferAborted("upstream transport closed")
+        waiter: asyncio.Future[None] = self.loop.create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter  # resolved with a slot already counted in `in_use`
+        except BaseException:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._free_slot()
+            else:
+                try:
+                    self._waiters.remove(waiter)
+                except ValueError:
+                    pass
+            raise
+        return self._take()
+
+    def _take(self) -> EasyHandle:
+        if self._idle:
+            return self._idle.pop()
+        try:
+            return EasyHandle(self.acurl._cacert, *self._setup)
+        except BaseException:
+            self._free_slot()
+            raise
+
+    def put(self, handle: EasyHandle, *, running: bool, reuse: bool = True) -> None:
+        """Back from a transfer. A running one is removed from the multi handle first."""
+        handle.detach()
+        if running and self._multi_open:
+            try:
+                self.acurl.remove_handle(handle.curl)  # stops it now; cancels its future
+            except Exception:  # noqa: BLE001 - the multi refused: never reuse this handle
+                reuse = False
+        if reuse and not self.closed and not handle.poisoned:
+            self._idle.append(handle)
+        else:
+            handle.curl.close()
+        self._free_slot()
+
+    def _free_slot(self) -> None:
+        self.in_use -= 1
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self.in_use += 1
+                waiter.set_result(None)
+                break
+
+    async def close(self) -> None:
+        self.closed = True
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_exception(TransferAborted("upstream transport closed"))
+        self._waiters.clear()
+        # removes every running handle and resolves its future; the transfers' done
+        # callbacks then close those handles
+        await self.acurl.close()
+        self._multi_open = False
+        while self._idle:
+            self._idle.pop().curl.close()
