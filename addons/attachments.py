@@ -30,7 +30,7 @@ from addons.upstream.classify import UpstreamHTTPError
 from addons.upstream.config import UpstreamConfig
 from addons.upstream.prompt import flatten
 from addons.upstream.ratelimits import ShortCallTransport
-from addons.upstream.upload import upload_file
+from addons.upstream.upload import UploadRejected, Uploader, upload_file
 from addons.upstream_request import FILE_IDS
 
 NAME = "attachments"
@@ -54,10 +54,14 @@ class Attachments:
         self.settings = settings
         #: the shared grok.com transport, bound by the services on start
         self.transport = transport
+        #: E6 `upload_file` (REST chat) or E7 `upload_file_v2` (mgw chat), bound by the services
+        self.uploader: Uploader = upload_file
         self._upload_slots: asyncio.Semaphore | None = None
 
-    def bind(self, transport: ShortCallTransport) -> None:
+    def bind(self, transport: ShortCallTransport, uploader: Uploader | None = None) -> None:
         self.transport = transport
+        if uploader is not None:
+            self.uploader = uploader
 
     # ---- request: resolve once ----------------------------------------------------
     def _limits(self) -> FetchLimits:
@@ -129,6 +133,10 @@ class Attachments:
         if ids is None:
             try:
                 ids = await self._upload_all(state.files, token)
+            except UploadRejected as exc:
+                # the file's fault, not the account's: a client error, no account penalty
+                raise validation(f"grok.com refused an attachment: {exc}", "messages",
+                                 code="attachment_rejected") from None
             except UpstreamHTTPError as exc:
                 flow.failure = UpstreamFailure(exc.status, f"attachment upload failed: {exc.body}",
                                                exc.body)
@@ -159,6 +167,6 @@ class Attachments:
     async def _upload(self, cfg: UpstreamConfig, token: str, media: Media) -> str:
         assert self._upload_slots is not None and self.transport is not None
         async with self._upload_slots:
-            uploaded = await upload_file(self.transport, cfg, token, media.name, media.mime,
-                                         media.data)
+            uploaded = await self.uploader(self.transport, cfg, token, media.name, media.mime,
+                                           media.data)
         return uploaded.file_id

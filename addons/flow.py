@@ -79,6 +79,8 @@ class UpstreamRequest:
     url: str
     headers: dict[str, str]
     json: Any = None
+    #: a raw body (e.g. multipart) sent as is instead of `json`; set Content-Type in `headers`
+    body: bytes | None = None
 
 
 @dataclass(slots=True)

@@ -12,6 +12,7 @@ from addons.upstream.base import ChatTransport
 from addons.upstream.config import UpstreamConfig
 from addons.upstream.mgw import MgwTransport
 from addons.upstream.transport import CurlTransport
+from addons.upstream.upload import upload_file, upload_file_v2
 from state.boot import BootConfig
 from state.runtime import AccountState
 from state.settings import Settings
@@ -40,10 +41,12 @@ class Services:
         await self.accounts.start()
         self.transport = CurlTransport(UpstreamConfig.from_settings(self.settings),
                                        max_clients=self.settings.int("server.max_upstream_clients"))
-        self.chain.get(Attachments).bind(self.transport)  # uploads go through the same client
         self.chat_transport = self._chat_transport()
+        mgw = isinstance(self.chat_transport, MgwTransport)
+        # uploads go through the same client: multipart E7 with the G4 mgw chat, else JSON E6
+        self.chain.get(Attachments).bind(self.transport, upload_file_v2 if mgw else upload_file)
         # only the mgw gateway can continue an upstream conversation (no REST follow-up call)
-        self.chain.get(Continuation).bind(isinstance(self.chat_transport, MgwTransport))
+        self.chain.get(Continuation).bind(mgw)
         self.pipeline = Pipeline(self.chain, self.chat_transport, self.settings)
         log.info("grok2api ready: %d accounts, upstream %s", len(self.pool),
                  self.settings.str("upstream.base_url"))

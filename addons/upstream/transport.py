@@ -49,6 +49,8 @@ def resolve_impersonate(browser: str) -> str:
 
 
 def _body(req: UpstreamRequest) -> bytes | None:
+    if req.body is not None:
+        return req.body
     if req.json is None:
         return None
     return orjson.dumps(req.json)

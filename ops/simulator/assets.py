@@ -1,15 +1,17 @@
-"""Upload (E6, spec 8.1) and the asset CDN (E10), served on the simulator's origin."""
+"""Uploads (E6 JSON, spec 8.1; E7 multipart, 8.2) and the asset CDN (E10), served on the
+simulator's origin."""
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 
-from aiohttp import web
+from aiohttp import BodyPartReader, MultipartReader, StreamReader, web
 
 from ops.simulator.auth import parse_sso
-from ops.simulator.common import JSON_KEY, TOKEN_KEY, admit, apply_plain_fault, json_response, sim_state, to_response
+from ops.simulator.common import FAULT_KEY, JSON_KEY, TOKEN_KEY, admit, apply_plain_fault, json_response, sim_state, to_response
 from ops.simulator.errors import bad_request, json_reply
-from ops.simulator.state import UPLOAD_PATH
+from ops.simulator.state import UPLOAD_PATH, UPLOAD_V2_PATH
 
 _FORBIDDEN = json_reply(403, {"error": {"code": 7, "message": "Forbidden", "details": []}})
 _NOT_FOUND = json_reply(404, {"error": {"code": 5, "message": "Not found", "details": []}})
@@ -43,6 +45,49 @@ async def upload_handler(request: web.Request) -> web.StreamResponse:
     })
 
 
+async def _file_part(request: web.Request) -> tuple[str, str, bytes] | None:
+    """(filename, content type, bytes) of the multipart `file` field, or None. The recorder
+    already read the body, so the reader runs over those bytes rather than the socket."""
+    stream = StreamReader(request.protocol, 1 << 16, loop=asyncio.get_running_loop())
+    stream.feed_data(await request.read())
+    stream.feed_eof()
+    reader = MultipartReader(request.headers, stream)
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader) or part.name != "file" or not part.filename:
+            continue
+        mime = part.headers.get("Content-Type") or "application/octet-stream"
+        return part.filename, mime, bytes(await part.read(decode=False))
+    return None
+
+
+async def upload_v2_handler(request: web.Request) -> web.StreamResponse:
+    """E7: like E6 (fault, cookies) but no statsig check; fault `upload_terminal_error`
+    answers 200 with a `terminalError` and stores nothing."""
+    state = sim_state(request)
+    sim, refused = await admit(request, UPLOAD_V2_PATH, statsig=False)
+    if refused is not None or sim is None:
+        return refused or web.Response(status=500)
+    if not request.content_type.startswith("multipart/"):
+        return to_response(bad_request("Content-Type must be multipart/form-data"))
+    try:
+        found = await _file_part(request)
+    except (ValueError, AssertionError) as exc:
+        return to_response(bad_request(f"malformed multipart body: {exc}"))
+    if found is None:
+        return to_response(bad_request("multipart field 'file' with a filename is required"))
+    fault = request[FAULT_KEY]
+    if fault is not None and fault.name == "upload_terminal_error":
+        return json_response({"uploadId": "upload_rejected", "fileMetadata": None,
+                              "terminalError": {"code": "INVALID_FILE", "message": "file rejected"}})
+    item = state.add_file(sim, *found)
+    return json_response({
+        "uploadId": f"upload_{item.file_id}",
+        "terminalError": None,
+        "fileMetadata": {"fileMetadataId": item.file_id, "fileId": f"file_{item.file_id}",
+                         "fileUri": f"users/{item.user_id}/{item.file_id}/content"},
+    })
+
+
 async def cdn_handler(request: web.Request) -> web.StreamResponse:
     """Stored bytes for the owning session only: 404 unknown, 403 anyone else."""
     state = sim_state(request)
@@ -61,4 +106,5 @@ async def cdn_handler(request: web.Request) -> web.StreamResponse:
 
 def add_asset_routes(app: web.Application) -> None:
     app.router.add_post(UPLOAD_PATH, upload_handler)
+    app.router.add_post(UPLOAD_V2_PATH, upload_v2_handler)
     app.router.add_get("/users/{uid}/{file_id}/content", cdn_handler)

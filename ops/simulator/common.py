@@ -17,6 +17,8 @@ STATE_KEY: web.AppKey[SimulatorState] = web.AppKey("grok_sim_state", SimulatorSt
 _REQUEST_KEY: Any = getattr(web, "RequestKey", None)
 JSON_KEY: Any = _REQUEST_KEY("grok_sim_json", object) if _REQUEST_KEY else "grok_sim_json"
 TOKEN_KEY: Any = _REQUEST_KEY("grok_sim_token", object) if _REQUEST_KEY else "grok_sim_token"
+#: The injected fault `admit` took for this request (None if none), for endpoint-specific faults.
+FAULT_KEY: Any = _REQUEST_KEY("grok_sim_fault", object) if _REQUEST_KEY else "grok_sim_fault"
 CONTROL_PREFIX = "/__sim/"
 #: Above this, sleeps poll the connection so a vanished client ends them early even when
 #: the server runs without handler cancellation.
@@ -121,7 +123,8 @@ async def admit(request: web.Request, path: str, *, statsig: bool = True
     cookie check and (unless `statsig=False`) the anti-bot header check. Returns
     (token, None) when admitted, else (None, the reply to send)."""
     state = sim_state(request)
-    early = await apply_plain_fault(request, state.take_fault(path, request[TOKEN_KEY]))
+    fault = request[FAULT_KEY] = state.take_fault(path, request[TOKEN_KEY])
+    early = await apply_plain_fault(request, fault)
     if early is not None:
         return None, early
     sim, err = authenticate(state, request)

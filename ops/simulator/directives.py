@@ -25,7 +25,9 @@ STREAM_FAULTS: frozenset[str] = frozenset(
     }
 )
 HTTP_FAULTS: frozenset[str] = frozenset(HTTP_FAULT_REPLIES)
-ALL_FAULTS: frozenset[str] = HTTP_FAULTS | STREAM_FAULTS
+#: Faults of the multipart upload (E7): a 200 whose `terminalError` rejects the file.
+UPLOAD_FAULTS: frozenset[str] = frozenset({"upload_terminal_error"})
+ALL_FAULTS: frozenset[str] = HTTP_FAULTS | STREAM_FAULTS | UPLOAD_FAULTS
 #: Faults after which the real service would not have charged the query.
 NO_QUOTA_FAULTS: frozenset[str] = HTTP_FAULTS | {"inband_first", "inband_antibot_first", "usage_limit"}
 

@@ -54,6 +54,7 @@ DEFAULT_WINDOW_SECONDS = 7200
 CHAT_PATH = "/rest/app-chat/conversations/new"
 RATE_LIMITS_PATH = "/rest/rate-limits"
 UPLOAD_PATH = "/rest/app-chat/upload-file"
+UPLOAD_V2_PATH = "/http/upload-file-v2/direct"
 MGW_PATH = "/ws/mgw/"
 SESSION_PATH = "/api/auth/session"
 

@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from ops.simulator.state import UPLOAD_PATH
+from ops.simulator.state import UPLOAD_PATH, UPLOAD_V2_PATH
 
 CHAT = "/rest/app-chat/conversations/new"
 PNG = base64.b64decode(
@@ -182,3 +182,53 @@ async def test_upload_failure_fails_over_to_another_account(stack, stream):
     assert_uploaded_and_attached(stack, second)
     assert stack.gateway.pool.get(first).status == "expired"
     assert stack.gateway.pool.get(second).status == "active"
+
+
+@pytest.mark.parametrize("chat_transport", ["mgw"])
+@pytest.mark.parametrize("stream", [False, True])
+async def test_mgw_uploads_by_multipart_and_attaches_the_ids(stack, image_site, stream):
+    """With the G4 gateway the files go through `/http/upload-file-v2/direct` (spec 8.2),
+    without statsig or request id, and their ids reach the mgw item's file_attachment_ids."""
+    await stack.start_gateway(**PRIVATE_OK)
+    stack.add_account("tok-a", "basic")
+    messages = [{"role": "user", "content": [
+        {"type": "text", "text": "Compare these."},
+        {"type": "image_url", "image_url": {"url": PNG_URI}},
+        {"type": "image_url", "image_url": {"url": image_site.url}}]}]
+    client = stack.openai()
+    if stream:
+        chunks = [c async for c in await client.chat.completions.create(
+            model="grok-4.20-fast", messages=messages, stream=True)]
+        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    else:
+        r = await client.chat.completions.create(model="grok-4.20-fast", messages=messages)
+        assert r.choices[0].message.content
+    assert stack.sim.state.requests_to(UPLOAD_PATH) == []
+    uploads = stack.sim.state.requests_to(UPLOAD_V2_PATH)
+    assert len(uploads) == 2 and {u.token for u in uploads} == {"tok-a"}
+    for u in uploads:
+        assert u.headers["content-type"].startswith("multipart/form-data; boundary=")
+        assert "x-statsig-id" not in u.headers and "x-xai-request-id" not in u.headers
+        assert u.headers["referer"] == "https://grok.com/" and PNG in u.body
+    assert sorted(b'filename="' + n + b'"' in u.body for u in uploads for n in (b"file.png", b"cat.png")) \
+        == [False, False, True, True]
+    files = list(stack.sim.state.files.values())
+    assert [(f.token, f.data, f.mime) for f in files] == [("tok-a", PNG, "image/png")] * 2
+    chat = stack.last_chat()
+    assert chat.token == "tok-a" and sorted(chat.file_ids) == sorted(f.file_id for f in files)
+    assert "base64" not in (chat.message or "")
+
+
+@pytest.mark.parametrize("chat_transport", ["mgw"])
+async def test_mgw_upload_refused_by_grok_is_a_400_without_account_penalty(stack):
+    """A `terminalError` is grok.com refusing the file: the client's input, not the account."""
+    await stack.start_gateway()
+    stack.add_account("tok-a", "basic")
+    stack.sim.state.inject("upload_terminal_error", times=1, path=UPLOAD_V2_PATH)
+    with pytest.raises(openai.BadRequestError) as info:
+        await stack.openai().chat.completions.create(model="grok-4.20-fast",
+                                                     messages=user_with_image(PNG_URI))
+    assert info.value.body["code"] == "attachment_rejected"
+    assert stack.chats() == [] and stack.sim.state.files == {}
+    acc = stack.gateway.pool.get("tok-a")
+    assert acc.status == "active" and acc.usage_fail_count == 0 and acc.inflight == 0

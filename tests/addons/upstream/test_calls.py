@@ -7,7 +7,7 @@ from addons.flow import UpstreamRequest
 from addons.upstream.classify import UpstreamHTTPError
 from addons.upstream.config import UpstreamConfig
 from addons.upstream.ratelimits import fetch_rate_limits
-from addons.upstream.upload import upload_file
+from addons.upstream.upload import UploadRejected, upload_file, upload_file_v2
 
 
 class FakeTransport:
@@ -71,3 +71,51 @@ async def test_upload() -> None:
     with pytest.raises(UpstreamHTTPError) as info:
         await upload_file(FakeTransport(401, b"bad-credentials"), CFG, "tok", "a", "b", b"")
     assert info.value.marker == "bad-credentials"
+
+
+async def test_upload_v2_multipart_request_and_ids() -> None:
+    answer = (b'{"uploadId":"u1","terminalError":null,"fileMetadata":{"fileMetadataId":"m1",'
+              b'"fileId":"f1","fileUri":"users/x/m1/content"}}')
+    tr = FakeTransport(200, answer)
+    uploaded = await upload_file_v2(tr, CFG, "tok", 'a"b.png', "image/png", b"\x89PNG")
+    assert (uploaded.file_id, uploaded.file_uri) == ("m1", "users/x/m1/content")
+    request, timeout = tr.requests[0]
+    assert request.url == "https://grok.com/http/upload-file-v2/direct" and timeout == 60.0
+    assert request.json is None and request.method == "POST"
+    ctype = request.headers["Content-Type"]
+    boundary = ctype.split("boundary=", 1)[1]
+    assert ctype.startswith("multipart/form-data; ")
+    assert request.body == (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a%22b.png"\r\n'
+        f"Content-Type: image/png\r\n\r\n").encode() + b"\x89PNG" + f"\r\n--{boundary}--\r\n".encode()
+    assert b"file_source" not in request.body
+    assert request.headers["Referer"] == "https://grok.com/" and "sso=tok" in request.headers["Cookie"]
+    assert "x-statsig-id" not in request.headers and "x-xai-request-id" not in request.headers
+
+
+@pytest.mark.parametrize(("body", "file_id"), [
+    (b'{"uploadId":"u1","fileMetadata":{"fileId":"f1"}}', "f1"),
+    (b'{"uploadId":"u1","terminalError":"","fileMetadata":null}', "u1"),
+    (b'{"uploadId":"u1","terminalError":0}', "u1"),
+])
+async def test_upload_v2_id_fallbacks(body: bytes, file_id: str) -> None:
+    assert (await upload_file_v2(FakeTransport(200, body), CFG, "t", "a", "b", b"")).file_id == file_id
+
+
+@pytest.mark.parametrize("body", [
+    b'{"uploadId":"u1","terminalError":"UNSUPPORTED_TYPE","fileMetadata":{"fileMetadataId":"m1"}}',
+    b'{"uploadId":"u1","terminalError":{"code":3}}',
+    b'{"uploadId":"u1","terminalError":true}',
+    b'{"uploadId":"u1","terminalError":["x"]}',
+    b'{"uploadId":"u1","terminalError":2}',
+])
+async def test_upload_v2_terminal_error_is_a_rejected_file(body: bytes) -> None:
+    with pytest.raises(UploadRejected):
+        await upload_file_v2(FakeTransport(200, body), CFG, "t", "a", "b", b"")
+
+
+async def test_upload_v2_answer_without_an_id_is_a_502() -> None:
+    with pytest.raises(UpstreamHTTPError) as info:
+        await upload_file_v2(FakeTransport(200, b'{"terminalError":null,"fileMetadata":{}}'),
+                             CFG, "t", "a", "b", b"")
+    assert info.value.status == 502
