@@ -73,6 +73,8 @@ class FastPath:
                            type="validation_error", code="method_not_allowed")
             return await _send_simple(send, 405, error_body(err, anthropic), _JSON)
         body = await self._read_body(receive)
+        if body is _GONE:
+            return  # the client left before its body arrived: nobody to answer
         if body is None:
             err = ApiError(413, f"Request body is larger than the limit "
                                 f"({self.max_body >> 20} MiB, app.max_body_mb)",
@@ -82,12 +84,13 @@ class FastPath:
         await self._serve(handler, headers, body, receive, send, anthropic)
 
     async def _read_body(self, receive: Callable) -> bytes | None:
+        """The whole body; None when it is over the limit, `_GONE` when the client left."""
         chunks: list[bytes] = []
         size = 0
         while True:
             msg = await receive()
             if msg["type"] != "http.request":
-                raise asyncio.CancelledError  # the client left before sending its body
+                return _GONE
             chunk = msg.get("body", b"")
             size += len(chunk)
             if size > self.max_body:
@@ -134,6 +137,7 @@ class FastPath:
 
 
 _JSON = [(b"content-type", b"application/json")]
+_GONE: Any = object()  # the client left before its body arrived
 
 
 async def _send_simple(send: Callable, status: int, body: bytes, headers: list) -> None:

@@ -107,3 +107,9 @@ async def test_unknown_route_is_a_json_404(stack):
         async with http.get("/v1/nope") as resp:
             assert resp.status == 404
             assert (await resp.json())["error"]["type"] == "validation_error"
+
+
+async def test_empty_body_is_a_400_not_a_hang(stack):
+    await stack.start_gateway()
+    status, _, payload = await post(stack, None, raw=b"")
+    assert status == 400 and payload["error"]["type"] == "validation_error"
