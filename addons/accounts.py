@@ -7,9 +7,14 @@ A request hook may pin the first attempt to one account by putting its token in
 `flow.metadata[PINNED_TOKEN]` (the continuation addon does, for the account that holds the
 upstream conversation). The pin is tried first, with the usual checks, and only once; when it
 cannot be leased, selection goes on as if there were no pin.
+
+With a quota refresher bound (quota strategy), a success asks for a refresh of the used mode,
+and when nothing is selectable one throttled on-demand refresh runs (waited for at most
+`ON_DEMAND_WAIT_SEC`) and selection is tried once more before the 429 (POOL-15).
 """
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from addons.catalog import Catalogue
@@ -22,12 +27,20 @@ MAX_ACCOUNTS_PER_REQUEST = 10
 AUTO_FALLBACK = ("fast", "expert")
 #: flow.metadata key: the token a request hook wants the first attempt to use.
 PINNED_TOKEN = "pinned_token"
+#: Longest a request waits for an on-demand refresh before giving up on an account.
+ON_DEMAND_WAIT_SEC = 10.0
+_ON_DEMAND_DONE = "accounts.on_demand"
 
 
 class AccountSelector:
     def __init__(self, pool: Any, settings: Any) -> None:
         self.pool = pool
         self.settings = settings
+        self.refresher: Any | None = None
+
+    def bind_refresher(self, refresher: Any | None) -> None:
+        """The `QuotaRefresher` (built with the transport, after the chain)."""
+        self.refresher = refresher
 
     def _modes(self, flow: Flow) -> tuple[str, ...]:
         mode = flow.model.mode
@@ -37,13 +50,26 @@ class AccountSelector:
             return (mode, *AUTO_FALLBACK)
         return (mode,)
 
-    def attempt(self, flow: Flow) -> None:
+    async def attempt(self, flow: Flow) -> None:
         self._release(flow)
         last_error = flow.metadata.get("last_error")
         if len(flow.tried) >= MAX_ACCOUNTS_PER_REQUEST:
             raise last_error or no_account(flow.model.id)
-        max_inflight = self.settings.int("account.selection.max_inflight")
         pinned = flow.metadata.pop(PINNED_TOKEN, None)
+        if self._select(flow, pinned):
+            return
+        if self.refresher is not None and not flow.metadata.get(_ON_DEMAND_DONE):
+            flow.metadata[_ON_DEMAND_DONE] = True
+            try:
+                ran = await asyncio.wait_for(self.refresher.on_demand(), ON_DEMAND_WAIT_SEC)
+            except TimeoutError:
+                ran = True  # still running; whatever it refreshed so far may help
+            if ran and self._select(flow, None):
+                return
+        raise last_error or no_account(flow.model.id)
+
+    def _select(self, flow: Flow, pinned: str | None) -> bool:
+        max_inflight = self.settings.int("account.selection.max_inflight")
         for only in ((pinned, None) if pinned else (None,)):
             for mode in self._modes(flow):
                 pools = Catalogue.usable_pools(flow.model, mode)
@@ -53,12 +79,14 @@ class AccountSelector:
                     flow.lease = lease
                     flow.mode = mode
                     flow.tried.append(lease.token)
-                    return
-        raise last_error or no_account(flow.model.id)
+                    return True
+        return False
 
     def response(self, flow: Flow) -> None:
         if flow.lease is not None:
             self.pool.on_success(flow.lease)
+            if self.refresher is not None:
+                self.refresher.request_after_call(flow.lease.token, flow.lease.mode)
 
     def finish(self, flow: Flow) -> None:
         self._release(flow)

@@ -24,6 +24,11 @@ class Retry:
     def __init__(self, pool: Any, settings: Any) -> None:
         self.pool = pool
         self.settings = settings
+        self.refresher: Any | None = None
+
+    def bind_refresher(self, refresher: Any | None) -> None:
+        """The `QuotaRefresher`: a chat 429 starts a throttled on-demand refresh."""
+        self.refresher = refresher
 
     def _on_codes(self) -> frozenset[int]:
         raw = self.settings.get("retry.on_codes") or self.settings.get("retry.retry_status_codes")
@@ -46,6 +51,8 @@ class Retry:
                 self.pool.on_unauthorized(lease.token)
             elif status == 429:
                 self.pool.on_rate_limited(lease)
+                if self.refresher is not None:
+                    self.refresher.trigger_on_demand()
             elif status >= 500:
                 self.pool.on_failure(lease, f"upstream {status}")
         error = upstream_error(status, failure.message)

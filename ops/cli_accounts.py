@@ -1,12 +1,13 @@
-"""`grok2api accounts import|list|export|delete`: manage the account database directly
-(the server need not run; a running one sees the changes at its next sync)."""
+"""`grok2api accounts import|list|export|delete|refresh`: manage the account database
+directly (the server need not run; a running one sees the changes at its next sync)."""
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 import orjson
@@ -18,6 +19,11 @@ from state.dbthread import DBThread
 from state.importing import parse_import
 from state.migrations import migrate
 from state.store import AccountStore
+
+if TYPE_CHECKING:  # pragma: no cover
+    from addons.quota_refresh import RefreshResult
+    from state.pool import AccountPool
+    from state.settings import Settings
 
 __all__ = ["accounts", "mask_token"]
 
@@ -156,3 +162,96 @@ def delete_cmd(tokens: tuple[str, ...], all_invalid: bool) -> None:
     missing = len(set(wanted)) - count
     if tokens and missing > 0:
         click.echo(f"{missing} token(s) not found or already deleted", err=True)
+
+
+def _settings() -> Settings:
+    from state.settings import Settings
+
+    try:
+        return Settings.from_boot(BootConfig.from_env())
+    except (BootError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+async def _refresh(rows: Sequence[Account], tokens: Sequence[str], settings: Settings,
+                   progress: Any) -> tuple[AccountPool, list[RefreshResult]]:
+    """Refresh `tokens` in a throwaway pool over `rows`, straight against grok.com."""
+    from addons.quota_refresh import QuotaRefresher
+    from addons.upstream.config import UpstreamConfig
+    from addons.upstream.transport import CurlTransport
+    from state.pool import AccountPool
+
+    pool = AccountPool(None)
+    pool.load(rows)
+    concurrency = max(1, settings.int("account.refresh.usage_concurrency", 50))
+    transport = CurlTransport(UpstreamConfig.from_settings(settings),
+                              max_clients=concurrency + 8)
+    try:
+        refresher = QuotaRefresher(pool, transport, settings)
+        return pool, await refresher.refresh_many(tokens, progress)
+    finally:
+        await transport.aclose()
+
+
+def _result_line(result: RefreshResult, acc: Account | None) -> str:
+    head = f"{mask_token(result.token):<11}  {'ok' if result.ok else 'FAIL':<4}"
+    parts = []
+    if acc is not None:
+        parts.append(f"{result.moved[0]}→{acc.pool}" if result.moved else acc.pool)
+    if result.refreshed:
+        parts.append(" ".join(f"{m}:{r}/{t}" for m, (r, t) in result.refreshed.items()))
+    if result.estimated:
+        parts.append("estimated " + ",".join(result.estimated))
+    if result.expired:
+        parts.append(f"expired ({result.expired})")
+    elif result.error:
+        parts.append(result.error)
+    return "  ".join([head, *parts])
+
+
+@accounts.command("refresh")
+@click.argument("tokens", nargs=-1)
+@click.option("--all", "all_accounts", is_flag=True, help="Every live (active or cooling) account.")
+@click.option("--json", "as_json", is_flag=True, help="Results as JSON (tokens masked).")
+def refresh_cmd(tokens: tuple[str, ...], all_accounts: bool, as_json: bool) -> None:
+    """Query grok.com's rate limits for TOKEN… (or --all) and store the real quota. The
+    `auto` total also settles the pool (an import with pool auto is stored as basic);
+    an invalid-credential answer marks the account expired. Progress goes to stderr."""
+    if not tokens and not all_accounts:
+        raise click.UsageError("give one or more tokens, or --all")
+    wanted: list[str] = []
+    for raw in tokens:
+        try:
+            wanted.append(normalize_token(raw))
+        except ValueError:
+            raise click.BadParameter(f"not a token: {raw!r}", param_hint="TOKENS") from None
+    settings = _settings()
+
+    def progress(done: int, total: int, result: RefreshResult) -> None:
+        click.echo(f"[{done}/{total}] {mask_token(result.token)} "
+                   f"{'ok' if result.ok else 'failed'}", err=True)
+
+    with _store() as (thread, store):
+        rows = thread.run_sync(store.list, include_deleted=True)
+        if all_accounts:
+            wanted.extend(a.token for a in rows
+                          if a.deleted_at is None and a.status in ("active", "cooling"))
+        wanted = list(dict.fromkeys(wanted))
+        click.echo(f"refreshing {len(wanted)} account(s)", err=True)
+        pool, results = asyncio.run(_refresh(rows, wanted, settings, progress))
+        touched = [a for a in (pool.get(r.token) for r in results
+                               if r.ok or r.estimated or r.expired) if a is not None]
+        if touched:
+            thread.run_sync(store.save, touched)
+    ok = sum(r.ok for r in results)
+    if as_json:
+        out = {"status": "success",
+               "summary": {"total": len(results), "ok": ok, "fail": len(results) - ok},
+               "results": {mask_token(r.token): r.to_dict() for r in results}}
+        click.echo(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
+    else:
+        for result in results:
+            click.echo(_result_line(result, pool.get(result.token)))
+        click.echo(f"refreshed {ok}, failed {len(results) - ok}")
+    if ok < len(results):
+        sys.exit(1)

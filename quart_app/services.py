@@ -4,10 +4,13 @@ from __future__ import annotations
 import logging
 
 from addons import build_chain
+from addons.accounts import AccountSelector
 from addons.attachments import Attachments
 from addons.catalog import Catalogue, ModelSpec
 from addons.continuation import Continuation
 from addons.pipeline import Pipeline
+from addons.quota_refresh import QuotaRefresher
+from addons.retry import Retry
 from addons.upstream.base import ChatTransport
 from addons.upstream.config import UpstreamConfig
 from addons.upstream.mgw import MgwTransport
@@ -35,6 +38,7 @@ class Services:
         self.transport: CurlTransport | None = None  # REST calls: rate limits, uploads, E21
         self.chat_transport: ChatTransport | None = None
         self.pipeline: Pipeline | None = None
+        self.refresher: QuotaRefresher | None = None
 
     async def start(self) -> None:
         self.boot.ensure_data_dir()
@@ -48,6 +52,12 @@ class Services:
         # only the mgw gateway can continue an upstream conversation (no REST follow-up call)
         self.chain.get(Continuation).bind(mgw)
         self.pipeline = Pipeline(self.chain, self.chat_transport, self.settings)
+        # quota refresh: per call, on demand, and the per-pool loops in the leader process
+        self.refresher = QuotaRefresher(self.pool, self.transport, self.settings,
+                                        data_dir=self.boot.data_dir)
+        self.chain.get(AccountSelector).bind_refresher(self.refresher)
+        self.chain.get(Retry).bind_refresher(self.refresher)
+        self.refresher.start()
         log.info("grok2api ready: %d accounts, upstream %s", len(self.pool),
                  self.settings.str("upstream.base_url"))
 
@@ -66,6 +76,8 @@ class Services:
 
     async def stop(self) -> None:
         try:
+            if self.refresher is not None:
+                await self.refresher.stop()
             if self.chat_transport is not None and self.chat_transport is not self.transport:
                 await self.chat_transport.aclose()
             if self.transport is not None:

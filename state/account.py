@@ -9,6 +9,7 @@ from typing import Any
 
 __all__ = [
     "MODES",
+    "PERSISTED_FIELDS",
     "POOLS",
     "SOURCE_DEFAULT",
     "SOURCE_ESTIMATED",
@@ -132,9 +133,25 @@ class Account:
     deleted_at: int | None = None
     revision: int = 0
     # runtime only (per process, never persisted)
-    inflight: int = 0
+    #: Leases of this process on the account.
+    local_inflight: int = 0
+    #: Leases other instances hold on it, as last read from Redis (0 without Redis).
+    peer_inflight: int = 0
     health: float = 1.0
     runtime_expired: bool = False
+    #: The persisted fields as this process last knew the database to hold them (a record of
+    #: `state.merge`); None for an account not yet saved. The base of the three-way merge.
+    synced: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def inflight(self) -> int:
+        """In-flight requests on the account across instances, as this process sees them:
+        `max_inflight` is checked against this. Setting it moves only this process's count."""
+        return self.local_inflight + self.peer_inflight
+
+    @inflight.setter
+    def inflight(self, value: int) -> None:
+        self.local_inflight = max(0, value - self.peer_inflight)
 
     @classmethod
     def new(cls, token: str, pool: str = "basic", tags: Iterable[str] = (), note: str = "",
@@ -182,6 +199,7 @@ class Account:
         for key in ("cooldown_until", "disabled_at", "disabled_reason", "expired_at",
                     "expired_reason", "forbidden_strikes"):
             self.ext.pop(key, None)
+        self.ext["restored_at"] = now  # an operator restore beats an older expiry elsewhere
         self.touch(now)
 
     def set_pool(self, pool: str) -> None:
@@ -229,6 +247,15 @@ class Account:
         self.usage_sync_count += 1
         self.last_sync_at = now
         self.touch(now)
+
+
+#: Fields saved to the database (everything else on `Account` is per process).
+PERSISTED_FIELDS: tuple[str, ...] = (
+    "pool", "status", "quota", "usage_use_count", "usage_fail_count", "usage_sync_count",
+    "consecutive_failures", "last_use_at", "last_fail_at", "last_fail_reason", "last_sync_at",
+    "state_reason", "cooldown_until", "tags", "note", "ext", "created_at", "updated_at",
+    "deleted_at", "revision",
+)
 
 
 def health_factor(reason: str) -> float:

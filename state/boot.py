@@ -27,6 +27,16 @@ class BootError(ValueError):
     """A startup variable has a value the gateway cannot work with."""
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise BootError(f"{name} must be a number, got {raw!r}") from None
+
+
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = (env.get(name) or "").strip()
     if not raw:
@@ -52,6 +62,12 @@ class BootConfig:
     config_local_path: Path = Path("data/config.toml")
     sql_pool_size: int = 5
     sql_pool_recycle: int = 1800
+    #: Seconds between polls of the account revision after a change, and once idle (§8.9).
+    sync_active_interval: float = 3.0
+    sync_interval: float = 30.0
+    #: Optional Redis shared by the instances: in-flight counts, revision signal, leases.
+    redis_url: str | None = None
+    redis_prefix: str = "grok2api:"
     #: The merged environment (real variables over `.env`), for `Settings` (`GROK_*`).
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -93,6 +109,10 @@ class BootConfig:
             config_local_path=Path(env.get("CONFIG_LOCAL_PATH") or data_dir / "config.toml"),
             sql_pool_size=max(1, _int(env, "ACCOUNT_SQL_POOL_SIZE", 5)),
             sql_pool_recycle=max(1, _int(env, "ACCOUNT_SQL_POOL_RECYCLE", 1800)),
+            sync_active_interval=max(0.05, _float(env, "ACCOUNT_SYNC_ACTIVE_INTERVAL", 3.0)),
+            sync_interval=max(0.05, _float(env, "ACCOUNT_SYNC_INTERVAL", 30.0)),
+            redis_url=(env.get("REDIS_URL") or "").strip() or None,
+            redis_prefix=(env.get("REDIS_KEY_PREFIX") or "grok2api:").strip() or "grok2api:",
             environ=env,
         )
 

@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from state.account import (
+    PERSISTED_FIELDS,
     POOLS,
+    SOURCE_DEFAULT,
     SOURCE_ESTIMATED,
     TIER_MODES,
     Account,
+    default_window,
     health_factor,
     normalize_token,
     now_ms,
@@ -63,6 +66,31 @@ class AccountPool:
                 acc.inflight, acc.health, acc.runtime_expired = (
                     prev.inflight, prev.health, prev.runtime_expired)
             self._index(acc)
+
+    def merge(self, accounts: Iterable[Account]) -> int:
+        """Bring in accounts as the database holds them (other workers' and instances'
+        writes, `state.sync`). An unknown token is added; a known account takes the persisted
+        fields of the incoming copy unless that copy is older (a lower revision). Runtime
+        fields (in-flight counts, health, runtime expiry) stay: the object itself is kept, so
+        open leases stay valid. Returns how many accounts were added or changed."""
+        changed = 0
+        for inc in accounts:
+            cur = self._by_token.get(inc.token)
+            if cur is None:
+                self._index(inc)
+                changed += 1
+                continue
+            if inc.revision < cur.revision:
+                continue
+            if inc.pool != cur.pool:
+                self._unindex(cur)
+                cur.pool = inc.pool
+                self._index(cur)
+            for name in PERSISTED_FIELDS:
+                setattr(cur, name, getattr(inc, name))
+            cur.synced = inc.synced
+            changed += 1
+        return changed
 
     def _index(self, acc: Account) -> None:
         self._by_token[acc.token] = acc
@@ -303,4 +331,48 @@ class AccountPool:
             self._index(acc)
             acc.touch(now_ms())
             self._mark(acc)
+        return True
+
+    # ------------------------------------------------------------------ quota refresh
+    def rate_limit_hold(self, token: str, mode: str, now: float | None = None) -> bool:
+        """True while a chat 429 holds `mode` at zero: the account cools for that 429 and the
+        mode's window is still empty until a future reset (D-3)."""
+        acc = self._by_token.get(token)
+        if acc is None or acc.status != "cooling" or acc.state_reason != RATE_LIMITED:
+            return False
+        ts = now_ms() if now is None else to_ms(now)
+        if acc.cooldown_until is None or acc.cooldown_until <= ts:
+            return False
+        win = acc.quota.get(mode)
+        return win is not None and win.remaining <= 0 and (win.reset_at or 0) > ts
+
+    def apply_probe(self, token: str, mode: str, remaining: int, total: int,
+                    window_seconds: int) -> bool:
+        """`apply_quota` for a refresh probe, unless a chat 429 holds the mode at zero: the
+        probe is then stale (D-3) and the window is left alone. False when not applied."""
+        if self.rate_limit_hold(token, mode):
+            return False
+        self.apply_quota(token, mode, remaining, total, window_seconds)
+        return True
+
+    def estimate_quota(self, token: str, mode: str) -> bool:
+        """A probe of `mode` failed (grok.com unreachable, 5xx …): keep an estimate, never a
+        zero the probe did not report. A window from the server keeps its local count (every
+        call since the sync already took one off) and becomes estimated; a window whose reset
+        time passed is full again, a default one at the tier default."""
+        acc = self._by_token.get(token)
+        if acc is None or not acc.supports(mode):
+            return False
+        ts = now_ms()
+        win = acc.window(mode)
+        assert win is not None
+        if win.source == SOURCE_DEFAULT:
+            if win.reset_at is not None and win.reset_at <= ts:
+                fresh = default_window(acc.pool, mode)
+                win.remaining, win.total, win.window_seconds = (
+                    fresh.remaining, fresh.total, fresh.window_seconds)
+                win.reset_at = None
+        elif not win.refill_if_due(ts):
+            win.source = SOURCE_ESTIMATED
+        self._mark(acc)
         return True

@@ -1,6 +1,6 @@
 """Wiring of the account state for one process: database thread, store, usage ledger,
-write-behind writer, pool and the Responses continuation map. Built without I/O; `start()`
-migrates and loads."""
+write-behind writer, pool, the sync poller, optional Redis and the Responses continuation map.
+Built without I/O; `start()` migrates, loads and starts the poller."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -11,11 +11,13 @@ from state.dbthread import DBThread
 from state.migrations import migrate
 from state.pool import AccountPool
 from state.store import AccountStore
+from state.sync import AccountSync
 from state.usage import UsageLedger
 from state.writer import WriteBehind
 
 if TYPE_CHECKING:  # pragma: no cover
     from state.boot import BootConfig
+    from state.redis_link import RedisLink
     from state.settings import Settings
 
 __all__ = ["AccountState"]
@@ -39,25 +41,60 @@ class AccountState:
         self.continuations = ContinuationStore(
             self.thread, delay_ms=settings.int("account.save_delay_ms", 500),
             ttl_sec=lambda: settings.int("responses.continuation_ttl_sec", 86400))
-        self.revision = 0
+        self.sync = AccountSync(self.thread, self.store, self.pool, self.writer,
+                                active_interval=boot.sync_active_interval,
+                                idle_interval=boot.sync_interval)
+        self.redis: RedisLink | None = None
+        if boot.redis_url:
+            from state import redis_link  # only with REDIS_URL
+
+            self.redis = redis_link.RedisLink(boot.redis_url, prefix=boot.redis_prefix)
+            self.writer.on_commit = self.redis.signal
+
+    @property
+    def revision(self) -> int:
+        """The database revision the in-memory pool has caught up with."""
+        return self.sync.revision
 
     async def start(self) -> None:
         await self.thread.run(migrate, self.db)
-        self.revision = await self.thread.run(self.store.revision)
+        revision = await self.thread.run(self.store.revision)
         self.pool.load(await self.thread.run(self.store.load_all))
         self.writer.start()
+        self.sync.start(revision)
+        if self.redis is not None:
+            await self.redis.start(self.pool, self.sync.poke)
         await self.continuations.start()
+
+    async def sync_now(self) -> int:
+        """The forced sync (`POST /admin/api/sync`): save what is pending here, then merge what
+        the other workers and instances wrote. Returns how many accounts came in changed."""
+        await self.writer.flush_now()
+        return await self.sync.sync_now()
+
+    async def lease(self, name: str, ttl_sec: float) -> bool:
+        """Take or renew a named lease for `ttl_sec` (one holder among the instances sharing
+        Redis). Without Redis every process holds it."""
+        if self.redis is None:
+            return True
+        return await self.redis.try_lease(name, ttl_sec)
 
     async def reload(self) -> None:
         """Replace the in-memory table with the database's (after a CLI import, say).
         Pending changes are saved first so nothing of this process is lost."""
         await self.writer.flush_now()
-        self.revision = await self.thread.run(self.store.revision)
-        self.pool.load(await self.thread.run(self.store.load_all))
+        async with self.writer.lock:
+            if self.redis is not None:
+                self.redis.clear_peers()  # `load` carries `inflight` over: ours only
+            self.sync.revision = await self.thread.run(self.store.revision)
+            self.pool.load(await self.thread.run(self.store.load_all))
 
     async def stop(self) -> None:
         try:
             try:
+                await self.sync.stop()
+                if self.redis is not None:
+                    await self.redis.stop()
                 await self.continuations.stop()
             finally:
                 await self.writer.stop()

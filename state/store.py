@@ -11,6 +11,7 @@ import orjson
 import peewee
 
 from state.account import POOLS, Account, QuotaWindow, now_ms
+from state.merge import Record, account_record, merge_records, record_row
 from state.models import AccountMeta, AccountRow, ModelUsageRow
 from state.usage import UsageKey
 
@@ -23,19 +24,7 @@ _IN_CHUNK = 500
 
 def account_to_row(acc: Account) -> dict[str, Any]:
     """A plain dict snapshot of the persistent fields (taken on the event loop)."""
-    return {
-        "token": acc.token, "pool": acc.pool, "status": acc.status,
-        "quota": orjson.dumps({m: w.to_dict() for m, w in acc.quota.items()}).decode(),
-        "usage_use_count": acc.usage_use_count, "usage_fail_count": acc.usage_fail_count,
-        "usage_sync_count": acc.usage_sync_count, "consecutive_failures": acc.consecutive_failures,
-        "last_use_at": acc.last_use_at, "last_fail_at": acc.last_fail_at,
-        "last_fail_reason": acc.last_fail_reason, "last_sync_at": acc.last_sync_at,
-        "state_reason": acc.state_reason, "cooldown_until": acc.cooldown_until,
-        "tags": orjson.dumps(acc.tags).decode(), "note": acc.note,
-        "ext": orjson.dumps(acc.ext).decode(), "created_at": acc.created_at or now_ms(),
-        "updated_at": acc.updated_at or now_ms(), "deleted_at": acc.deleted_at,
-        "revision": acc.revision,
-    }
+    return record_row(account_record(acc), acc.revision)
 
 
 def _json(text: str | None, default: Any) -> Any:
@@ -63,6 +52,7 @@ def row_to_account(row: AccountRow) -> Account:
     for mode in list(acc.quota):
         if not acc.supports(mode):
             del acc.quota[mode]
+    acc.synced = account_record(acc)
     return acc
 
 
@@ -77,6 +67,13 @@ class AccountStore:
     def __init__(self, db: peewee.Database) -> None:
         self.db = db
         self._mysql = isinstance(db, peewee.MySQLDatabase)
+        self._sqlite = isinstance(db, peewee.SqliteDatabase)
+
+    def _write_tx(self) -> Any:
+        """A write transaction. SQLite takes the write lock at BEGIN (several processes on one
+        file wait for it through busy_timeout instead of failing on a stale read snapshot);
+        elsewhere the revision row bumped first serialises the writers."""
+        return self.db.atomic(lock_type="IMMEDIATE") if self._sqlite else self.db.atomic()
 
     # ------------------------------------------------------------------ reading
     def load_all(self) -> list[Account]:
@@ -152,10 +149,39 @@ class AccountStore:
                     usage: dict[UsageKey, builtins.list[int]] | None = None) -> int:
         """Upsert account snapshots and add usage increments in ONE transaction.
         Returns the revision the rows were written under."""
-        with self.db.atomic():
+        with self._write_tx():
             revision = self._bump_revision() if rows else self.revision()
             if rows:
                 self._upsert_rows([{**r, "revision": revision} for r in rows])
+            if usage:
+                self._add_usage(usage)
+        return revision
+
+    def write_merged(self, items: Sequence[tuple[Record | None, Record]],
+                     usage: dict[UsageKey, builtins.list[int]] | None = None) -> int:
+        """The write-behind's save: each item is (synced, mine) of one account; the row written
+        is `mine` three-way merged with the row the database holds now (`state.merge`), so
+        another process's newer status or counters are not clobbered. One transaction;
+        returns its revision."""
+        with self._write_tx():
+            if not items:
+                revision = self.revision()
+            else:
+                revision = self._bump_revision()  # taken first: serialises the writers
+                current: dict[str, Record] = {}
+                tokens = [mine["token"] for base, mine in items if base is not None]
+                for chunk in peewee.chunked(tokens, _IN_CHUNK):
+                    query = AccountRow.select().where(AccountRow.token.in_(chunk))
+                    if not self._sqlite:
+                        query = query.for_update()
+                    current.update({r.token: account_record(row_to_account(r)) for r in query})
+                ts = now_ms()
+                rows = []
+                for base, mine in items:
+                    theirs = current.get(mine["token"])
+                    merged = mine if theirs is None else merge_records(base, mine, theirs, ts)
+                    rows.append(record_row(merged, revision))
+                self._upsert_rows(rows)
             if usage:
                 self._add_usage(usage)
         return revision
@@ -176,7 +202,7 @@ class AccountStore:
             wanted.setdefault(token, (pool or default_pool, list(tags)))
         summary = ImportSummary()
         ts = now_ms()
-        with self.db.atomic():
+        with self._write_tx():
             existing: dict[str, AccountRow] = {}
             for chunk in peewee.chunked(list(wanted), _IN_CHUNK):
                 existing.update({r.token: r for r in AccountRow.select().where(AccountRow.token.in_(chunk))})
@@ -205,7 +231,7 @@ class AccountStore:
         if not toks:
             return 0
         ts, count = now_ms(), 0
-        with self.db.atomic():
+        with self._write_tx():
             revision = self._bump_revision()
             for chunk in peewee.chunked(toks, _IN_CHUNK):
                 count += (AccountRow.update(deleted_at=ts, updated_at=ts, revision=revision)

@@ -1,6 +1,12 @@
 """Write-behind: dirty accounts and usage increments are saved in ONE transaction on the
 database thread, at most `delay_ms` after the first change of a burst (a throttle rather than
-a sliding debounce, so a steady stream of requests still gets saved)."""
+a sliding debounce, so a steady stream of requests still gets saved).
+
+Several processes may write the same accounts, so a save is not a blind overwrite: each dirty
+account goes with the record it was derived from (`Account.synced`), and the store merges this
+process's changes into the row as it is now (`state.merge`): counters as increments, a status
+only where this process changed it. After the save `synced` is the snapshot written, so the
+next save carries only what changed since."""
 from __future__ import annotations
 
 import asyncio
@@ -8,9 +14,11 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from state.store import account_to_row
+from state.merge import account_record
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+
     from state.account import Account
     from state.dbthread import DBThread
     from state.store import AccountStore
@@ -42,6 +50,19 @@ class WriteBehind:
         self._stopped = False
         #: Transactions written so far (for tests and metrics).
         self.transactions = 0
+        #: Called with the revision after each saved transaction (the Redis signal).
+        self.on_commit: Callable[[int], None] | None = None
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        """Held while a save runs; the sync poller holds it while it merges peers' rows, so
+        `synced` never moves under a save."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
+    def is_dirty(self, token: str) -> bool:
+        return token in self._dirty
 
     @property
     def pending(self) -> int:
@@ -83,32 +104,34 @@ class WriteBehind:
         task.add_done_callback(self._tasks.discard)
 
     async def _flush(self, *, raise_errors: bool) -> None:
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
+        async with self.lock:
             if not self.pending:
                 return
             accounts = list(self._dirty.values())
             self._dirty.clear()
-            rows = [account_to_row(a) for a in accounts]  # snapshot while on the loop
+            # snapshot while on the loop: (what it was derived from, what it is now)
+            items = [(a.synced, account_record(a)) for a in accounts]
             usage = self.usage.drain() if self.usage is not None else {}
             try:
-                revision = await self.db.run(self.store.write_batch, rows, usage)
+                revision = await self.db.run(self.store.write_merged, items, usage)
             except Exception:
                 for acc in accounts:
                     self._dirty.setdefault(acc.token, acc)
                 if self.usage is not None and usage:
                     self.usage.restore(usage)
                 self._failures += 1
-                log.exception("write-behind flush failed (%d accounts); retrying", len(rows))
+                log.exception("write-behind flush failed (%d accounts); retrying", len(items))
                 self._retry_later()
                 if raise_errors:
                     raise
                 return
             self._failures = 0
             self.transactions += 1
-            for acc in accounts:
+            for acc, (_, mine) in zip(accounts, items):
                 acc.revision = revision
+                acc.synced = mine
+            if self.on_commit is not None and items:
+                self.on_commit(revision)
 
     def _retry_later(self) -> None:
         loop = self._loop

@@ -91,20 +91,20 @@ async def test_failed_flush_keeps_changes(sqlite_thread: DBThread) -> None:
     pool.add("tok.x")
     await asyncio.sleep(0.05)
     calls = {"n": 0}
-    real = store.write_batch
+    real = store.write_merged
 
     def broken(*args: object, **kw: object) -> int:
         calls["n"] += 1
         raise RuntimeError("disk full")
 
-    store.write_batch = broken  # type: ignore[method-assign]
+    store.write_merged = broken  # type: ignore[method-assign]
     lease = pool.select(["basic"], "fast")
     pool.on_success(lease)
     ledger.record("m", True, 1, 1)
     with pytest.raises(RuntimeError):
         await writer.flush_now()
     assert writer.pending == 2  # the account and the usage row are still pending
-    store.write_batch = real  # type: ignore[method-assign]
+    store.write_merged = real  # type: ignore[method-assign]
     await writer.stop()
     assert writer.pending == 0
     assert (await sqlite_thread.run(store.get, "tok.x")).usage_use_count == 1

@@ -1,0 +1,352 @@
+"""Quota refresh: probe `POST /rest/rate-limits` per account and mode, infer the tier, and keep
+the pool's windows honest (api-surface §8.3–8.5, grok-web-protocol §7.1–7.3).
+
+A service object, not a chain addon: the chain calls `request_after_call` (after a success)
+and `on_demand` (nothing selectable, or a chat 429); the scheduler loops run in one process
+per DATA_DIR (`LeaderLock`). Triggers:
+
+* per call: the used mode, fire-and-forget, coalesced per token and mode;
+* scheduled: one loop per pool, refreshing accounts whose last sync is older than the pool's
+  `account.refresh.<pool>_interval_sec` (never-synced accounts, e.g. fresh imports, first);
+* on demand: every live account, at most once per `on_demand_min_interval_sec`;
+* manual: `refresh_many` (CLI, admin batch).
+
+Every probe shares one semaphore of `account.refresh.usage_concurrency`. A full refresh probes
+`auto` first: its total names the tier (POOL-1), and an account found in another tier moves.
+An invalid-credential marker expires the account; any other failure keeps an estimate.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from addons.leader import LeaderLock
+from addons.upstream.classify import UpstreamHTTPError, excerpt
+from addons.upstream.config import UpstreamConfig
+from addons.upstream.ratelimits import RateLimits, fetch_rate_limits
+from state.account import MODES, POOLS, TIER_MODES, now_ms
+
+__all__ = ["LOCK_NAME", "QuotaRefresher", "RefreshResult", "infer_tier"]
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = ".scheduler.lock"
+#: `auto` totalQueries → tier (protocol §7.2; 7 is the G3/G4 basic figure).
+AUTO_TOTAL_TIERS: dict[int, str] = {7: "basic", 20: "basic", 50: "super", 150: "heavy"}
+#: Longest sleep of a scheduler loop: new imports are picked up within this.
+SCHEDULER_TICK_SEC = 60.0
+#: A scheduled account whose probe failed is tried again after this (or its interval).
+RETRY_FAILED_AFTER_SEC = 600.0
+#: A follower retries the leader lock this often (the leader may have died).
+LEADER_RETRY_SEC = 30.0
+_LIVE = ("active", "cooling")
+
+Progress = Callable[[int, int, "RefreshResult"], None]
+
+
+def infer_tier(auto_total: int | None) -> str | None:
+    """The tier an `auto` window's total identifies; None when it names none (the account
+    then keeps its pool rather than being demoted on an unknown figure)."""
+    return None if auto_total is None else AUTO_TOTAL_TIERS.get(auto_total)
+
+
+@dataclass(slots=True)
+class RefreshResult:
+    token: str
+    ok: bool = False  # real numbers came back for at least one mode
+    refreshed: dict[str, tuple[int, int]] = field(default_factory=dict)  # mode → (remaining, total)
+    estimated: list[str] = field(default_factory=list)
+    moved: tuple[str, str] | None = None  # (from pool, to pool)
+    expired: str | None = None  # the invalid-credential marker
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"ok": self.ok, "refreshed": len(self.refreshed),
+                               "quota": {m: {"remaining": r, "total": t}
+                                         for m, (r, t) in self.refreshed.items()}}
+        if self.estimated:
+            out["estimated"] = list(self.estimated)
+        if self.moved:
+            out["moved"] = {"from": self.moved[0], "to": self.moved[1]}
+        if self.expired:
+            out["expired"] = self.expired
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, UpstreamHTTPError):
+        return f"upstream HTTP {exc.status}"
+    return excerpt(f"{type(exc).__name__}: {exc}")
+
+
+class QuotaRefresher:
+    def __init__(self, pool: Any, transport: Any, settings: Any, *,
+                 data_dir: Path | str | None = None, clock: Callable[[], float] = time.monotonic,
+                 tick: float = SCHEDULER_TICK_SEC) -> None:
+        self.pool = pool
+        self.transport = transport
+        self.settings = settings
+        self.cfg = getattr(transport, "cfg", None) or UpstreamConfig.from_settings(settings)
+        self.tick = tick
+        self._clock = clock
+        self._lock = LeaderLock(None if data_dir is None else Path(data_dir) / LOCK_NAME)
+        self._sem: asyncio.Semaphore | None = None
+        self._sem_size = 0
+        self._pending: set[tuple[str, str]] = set()
+        self._again: set[tuple[str, str]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loops: list[asyncio.Task[Any]] = []
+        self._attempted: dict[str, float] = {}
+        self._last_on_demand: float | None = None
+        self._on_demand_task: asyncio.Task[Any] | None = None
+        self._closed = False
+
+    # ------------------------------------------------------------------ settings
+    @property
+    def enabled(self) -> bool:
+        """Quota strategy (probing) on; off is the random strategy (hot-switchable)."""
+        return self.settings.bool("account.refresh.enabled", True)
+
+    @property
+    def is_leader(self) -> bool:
+        return self._lock.held
+
+    def concurrency(self) -> int:
+        return max(1, self.settings.int("account.refresh.usage_concurrency", 50))
+
+    def interval(self, pool: str) -> float:
+        default = 86400 if pool == "basic" else 7200
+        return float(max(1, self.settings.int(f"account.refresh.{pool}_interval_sec", default)))
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        size = self.concurrency()
+        if self._sem is None or size != self._sem_size:
+            self._sem, self._sem_size = asyncio.Semaphore(size), size
+        return self._sem
+
+    # ------------------------------------------------------------------ refreshing
+    async def _probe(self, token: str, mode: str) -> RateLimits | Exception:
+        async with self._semaphore():
+            try:
+                return await fetch_rate_limits(self.transport, self.cfg, token, mode)
+            except Exception as exc:  # noqa: BLE001 - every failure becomes an estimate
+                return exc
+
+    async def refresh_account(self, token: str, modes: Sequence[str] | None = None) -> RefreshResult:
+        """Probe `modes` (None: a full refresh, `auto` first for the tier, then every mode of
+        the account's tier) and apply what came back."""
+        res = RefreshResult(token)
+        acc = self.pool.get(token)
+        if acc is None:
+            res.error = "unknown account"
+            return res
+        if acc.deleted_at is not None or acc.status not in _LIVE:
+            res.error = "account " + ("deleted" if acc.deleted_at is not None else acc.status)
+            return res
+        self._attempted[token] = self._clock()
+        outcomes: dict[str, RateLimits | Exception] = {}
+        if modes is None:
+            first = outcomes["auto"] = await self._probe(token, "auto")
+            tier = infer_tier(first.total) if isinstance(first, RateLimits) else None
+            acc = self.pool.get(token)
+            if acc is not None and tier is not None and tier != acc.pool:
+                old = acc.pool
+                if self.pool.set_pool(token, tier):
+                    res.moved = (old, tier)
+                    log.info("account %s… moved from %s to %s (auto total %d)", token[:8], old,
+                             tier, first.total)  # type: ignore[union-attr]
+            wanted = [m for m in MODES if acc is not None and m in TIER_MODES[acc.pool]]
+        else:
+            wanted = [m for m in dict.fromkeys(modes) if acc.supports(m)]
+        todo = [m for m in wanted if m not in outcomes]
+        if todo:
+            found = await asyncio.gather(*(self._probe(token, m) for m in todo))
+            outcomes.update(zip(todo, found))
+        marker = next((o.marker for o in outcomes.values()
+                       if isinstance(o, UpstreamHTTPError) and o.marker), None)
+        if marker:
+            self.pool.on_invalid_credentials(token, marker)
+            res.expired, res.error = marker, f"invalid credentials ({marker})"
+            log.info("account %s… expired on a rate-limits probe: %s", token[:8], marker)
+            return res
+        for mode in wanted:
+            outcome = outcomes[mode]
+            if isinstance(outcome, RateLimits):
+                self.pool.apply_probe(token, mode, outcome.remaining, outcome.total,
+                                      outcome.window_seconds)
+                res.refreshed[mode] = (outcome.remaining, outcome.total)
+            else:
+                self.pool.estimate_quota(token, mode)
+                res.estimated.append(mode)
+                res.error = res.error or _describe(outcome)
+        res.ok = bool(res.refreshed)
+        if res.estimated:
+            log.debug("account %s…: %s estimated (%s)", token[:8], ",".join(res.estimated), res.error)
+        return res
+
+    async def refresh_many(self, tokens: Iterable[str], progress: Progress | None = None
+                           ) -> list[RefreshResult]:
+        """Full refreshes, `usage_concurrency` accounts at a time; results in input order.
+        `progress(done, total, result)` is called after each account."""
+        toks = list(dict.fromkeys(tokens))
+        results: list[RefreshResult] = [RefreshResult(t) for t in toks]
+        items = iter(enumerate(toks))
+        done = 0
+
+        async def worker() -> None:
+            nonlocal done
+            for index, token in items:
+                try:
+                    results[index] = await self.refresh_account(token)
+                except Exception as exc:  # noqa: BLE001 - one account never stops the batch
+                    log.exception("refresh of %s… failed", token[:8])
+                    results[index].error = _describe(exc)
+                done += 1
+                if progress is not None:
+                    progress(done, len(toks), results[index])
+
+        await asyncio.gather(*(worker() for _ in range(min(len(toks), self.concurrency()))))
+        return results
+
+    def live_tokens(self, pool: str | None = None) -> list[str]:
+        return [a.token for a in self.pool.all() if a.deleted_at is None and a.status in _LIVE
+                and (pool is None or a.pool == pool)]
+
+    # ------------------------------------------------------------------ request triggers
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def request_after_call(self, token: str, mode: str) -> None:
+        """After a successful call: refresh that mode in the background (quota strategy only).
+        While one is in flight for the same token and mode, one more is queued, not more."""
+        if self._closed or mode not in MODES or not self.enabled:
+            return
+        key = (token, mode)
+        if key in self._pending:
+            self._again.add(key)
+            return
+        try:
+            self._pending.add(key)
+            self._spawn(self._after_call(key))
+        except RuntimeError:  # no running loop
+            self._pending.discard(key)
+
+    async def _after_call(self, key: tuple[str, str]) -> None:
+        token, mode = key
+        try:
+            while True:
+                self._again.discard(key)
+                acc = self.pool.get(token)
+                # never synced (a fresh import): a full refresh, which also settles the tier
+                full = acc is not None and acc.last_sync_at is None
+                try:
+                    await self.refresh_account(token, None if full else [mode])
+                except Exception:  # noqa: BLE001
+                    log.exception("refresh after a call failed")
+                if key not in self._again or self._closed:
+                    return
+        finally:
+            self._pending.discard(key)
+            self._again.discard(key)
+
+    async def on_demand(self) -> bool:
+        """Refresh every live account, unless one ran less than `on_demand_min_interval_sec`
+        ago; a refresh already running is joined. True when a refresh ran (or was joined)."""
+        if self._closed or not self.enabled:
+            return False
+        task = self._on_demand_task
+        if task is None or task.done():
+            now = self._clock()
+            gap = self.settings.float("account.refresh.on_demand_min_interval_sec", 300.0)
+            if self._last_on_demand is not None and now - self._last_on_demand < gap:
+                return False
+            self._last_on_demand = now
+            task = self._on_demand_task = self._spawn(self.refresh_many(self.live_tokens()))
+        await asyncio.shield(task)
+        return True
+
+    def trigger_on_demand(self) -> None:
+        """`on_demand` in the background (from a synchronous hook, e.g. after a chat 429)."""
+        if self._closed or not self.enabled:
+            return
+        try:
+            self._spawn(self.on_demand())
+        except RuntimeError:
+            pass
+
+    # ------------------------------------------------------------------ scheduler
+    def start(self) -> None:
+        """Start the per-pool loops if this process leads, else wait for the lock."""
+        self._closed = False
+        if self._loops:
+            return
+        if self._lock.try_acquire():
+            self._start_loops()
+        else:
+            log.info("quota scheduler: another process holds %s; following", LOCK_NAME)
+            self._loops.append(asyncio.get_running_loop().create_task(self._follow()))
+
+    def _start_loops(self) -> None:
+        loop = asyncio.get_running_loop()
+        for pool in POOLS:
+            self._loops.append(loop.create_task(self._pool_loop(pool), name=f"quota-{pool}"))
+
+    async def _follow(self) -> None:
+        while not self._lock.try_acquire():
+            await asyncio.sleep(LEADER_RETRY_SEC)
+        log.info("quota scheduler: this process leads now")
+        self._start_loops()
+
+    def due_tokens(self, pool: str) -> list[str]:
+        """Live accounts of `pool` whose last sync is older than the pool's interval (never
+        synced first), skipping those tried recently."""
+        interval = self.interval(pool)
+        now, mono = now_ms(), self._clock()
+        retry_after = min(interval, RETRY_FAILED_AFTER_SEC)
+        due: list[tuple[int, str]] = []
+        for acc in self.pool.all():
+            if acc.pool != pool or acc.deleted_at is not None or acc.status not in _LIVE:
+                continue
+            if acc.last_sync_at is not None and now - acc.last_sync_at < interval * 1000:
+                continue
+            tried = self._attempted.get(acc.token)
+            if tried is not None and mono - tried < retry_after:
+                continue
+            due.append((acc.last_sync_at or 0, acc.token))
+        return [token for _, token in sorted(due)]
+
+    async def _pool_loop(self, pool: str) -> None:
+        while True:
+            if self.enabled:
+                try:
+                    due = self.due_tokens(pool)
+                    if due:
+                        results = await self.refresh_many(due)
+                        log.info("quota refresh %s: %d/%d accounts synced", pool,
+                                 sum(r.ok for r in results), len(results))
+                except Exception:  # noqa: BLE001 - the loop outlives one bad round
+                    log.exception("scheduled quota refresh of %s failed", pool)
+            await asyncio.sleep(min(self.interval(pool), self.tick))
+
+    async def stop(self) -> None:
+        self._closed = True
+        tasks = [*self._loops, *self._tasks]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._loops.clear()
+        self._tasks.clear()
+        self._pending.clear()
+        self._again.clear()
+        self._on_demand_task = None
+        self._lock.release()
