@@ -1,4 +1,4 @@
-"""The `grok2api` command line: serve, simulate, bench, config, accounts."""
+"""The `grok2api` command line: serve, simulate, bench, config, accounts, db."""
 from __future__ import annotations
 
 import click
@@ -13,6 +13,7 @@ class LazyGroup(click.Group):
         "bench": ("ops.bench", "bench"),
         "config": ("ops.cli_config", "config"),
         "accounts": ("ops.cli_accounts", "accounts"),
+        "db": ("ops.cli_db", "db"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -1,5 +1,6 @@
 """`grok2api accounts import|list|export|delete|refresh`: manage the account database
-directly (the server need not run; a running one sees the changes at its next sync)."""
+directly (the server need not run; a running one sees the changes at its next sync).
+`enable`, `disable` and `nsfw` live in `ops.cli_account_actions`, registered below."""
 from __future__ import annotations
 
 import asyncio
@@ -12,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 import orjson
 
-from state.account import POOLS, STATUSES, Account, normalize_token
+from state.account import POOLS, STATUSES, Account, mask_token, normalize_token
 from state.boot import BootConfig, BootError
 from state.db import open_database
 from state.dbthread import DBThread
@@ -25,12 +26,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from state.pool import AccountPool
     from state.settings import Settings
 
-__all__ = ["accounts", "mask_token"]
+__all__ = ["accounts", "mask_token", "parse_tokens"]
 
 
-def mask_token(token: str) -> str:
-    """`abcd…wxyz`: enough to tell accounts apart in a table, useless as a credential."""
-    return f"{token[:4]}…{token[-4:]}" if len(token) > 12 else "…" + token[-2:]
+def parse_tokens(tokens: Sequence[str]) -> list[str]:
+    """Normalised TOKENS arguments; a usage error names the first bad one."""
+    wanted: list[str] = []
+    for raw in tokens:
+        try:
+            wanted.append(normalize_token(raw))
+        except ValueError:
+            raise click.BadParameter(f"not a token: {raw!r}", param_hint="TOKENS") from None
+    return wanted
 
 
 @contextmanager
@@ -148,12 +155,7 @@ def delete_cmd(tokens: tuple[str, ...], all_invalid: bool) -> None:
     """Soft-delete TOKEN… (importing one again restores it)."""
     if not tokens and not all_invalid:
         raise click.UsageError("give one or more tokens, or --all-invalid")
-    wanted: list[str] = []
-    for raw in tokens:
-        try:
-            wanted.append(normalize_token(raw))
-        except ValueError:
-            raise click.BadParameter(f"not a token: {raw!r}", param_hint="TOKENS") from None
+    wanted = parse_tokens(tokens)
     with _store() as (thread, store):
         if all_invalid:
             wanted.extend(thread.run_sync(store.invalid_tokens))
@@ -219,12 +221,7 @@ def refresh_cmd(tokens: tuple[str, ...], all_accounts: bool, as_json: bool) -> N
     an invalid-credential answer marks the account expired. Progress goes to stderr."""
     if not tokens and not all_accounts:
         raise click.UsageError("give one or more tokens, or --all")
-    wanted: list[str] = []
-    for raw in tokens:
-        try:
-            wanted.append(normalize_token(raw))
-        except ValueError:
-            raise click.BadParameter(f"not a token: {raw!r}", param_hint="TOKENS") from None
+    wanted = parse_tokens(tokens)
     settings = _settings()
 
     def progress(done: int, total: int, result: RefreshResult) -> None:
@@ -255,3 +252,7 @@ def refresh_cmd(tokens: tuple[str, ...], all_accounts: bool, as_json: bool) -> N
         click.echo(f"refreshed {ok}, failed {len(results) - ok}")
     if ok < len(results):
         sys.exit(1)
+
+
+# enable, disable, nsfw: registered on `accounts` on import (kept apart for size)
+from ops import cli_account_actions  # noqa: E402,F401

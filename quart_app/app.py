@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from quart import Quart, Response
 
+from quart_app.admin import register_admin
 from quart_app.errors import register_error_handlers
 from quart_app.services import Services
 from state.boot import BootConfig
@@ -31,6 +32,7 @@ def create_app(boot: BootConfig | None = None, settings: Settings | None = None)
 
     app.register_blueprint(routes_misc.bp)
     app.register_blueprint(routes_v1.bp)
+    register_admin(app)  # its after_serving hook runs before `_stop` below
     register_error_handlers(app)
     hot = {**routes_v1.ROUTES, **routes_responses.ROUTES, **routes_anthropic.ROUTES}
     app.asgi_app = FastPath(app.asgi_app, services, hot, app.config["MAX_CONTENT_LENGTH"])

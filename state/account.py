@@ -20,6 +20,7 @@ __all__ = [
     "Account",
     "QuotaWindow",
     "default_quota",
+    "mask_token",
     "normalize_token",
     "now_ms",
 ]
@@ -52,6 +53,11 @@ def now_ms() -> int:
 def to_ms(seconds_or_ms: float) -> int:
     """Epoch seconds (what `time.time()` gives) → ms; values already in ms pass through."""
     return int(seconds_or_ms if seconds_or_ms > 1e11 else seconds_or_ms * 1000)
+
+
+def mask_token(token: str) -> str:
+    """`abcd…wxyz`: enough to tell accounts apart in a table, useless as a credential."""
+    return f"{token[:4]}…{token[-4:]}" if len(token) > 12 else "…" + token[-2:]
 
 
 def normalize_token(raw: str) -> str:

@@ -7,6 +7,7 @@ cost at most one pass over the accounts of the candidate pools. Time arguments (
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -332,6 +333,56 @@ class AccountPool:
             acc.touch(now_ms())
             self._mark(acc)
         return True
+
+    def update_tags(self, token: str, add: Sequence[str] = (), remove: Sequence[str] = ()) -> bool:
+        """Add and remove tags (order kept, no duplicates). False for an unknown account;
+        True whether or not anything changed."""
+        acc = self._by_token.get(token)
+        if acc is None:
+            return False
+        drop = set(remove)
+        tags = [t for t in dict.fromkeys([*acc.tags, *add]) if t not in drop]
+        if tags != acc.tags:
+            acc.tags = tags
+            acc.touch(now_ms())
+            self._mark(acc)
+        return True
+
+    def save_now(self, acc: Account) -> None:
+        """An operator's change made directly on `acc` (tags, note): saved without the delay."""
+        acc.touch(now_ms())
+        self._mark(acc, urgent=True)
+
+    def rename(self, old: str, new: str) -> Account | None:
+        """Give an account a new token value, keeping its pool, status, quota and counters (the
+        operator's edit). The old token is soft-deleted; a soft-deleted record of the new token
+        is taken over. None if `old` is unknown or deleted; ValueError if `new` is live."""
+        acc = self._by_token.get(old)
+        if acc is None or acc.deleted_at is not None:
+            return None
+        if new == old:
+            return acc
+        target = self._by_token.get(new)
+        if target is not None and target.deleted_at is None:
+            raise ValueError("token already exists")
+        ts = now_ms()
+        if target is None:
+            target = Account(token=new)
+        else:
+            self._unindex(target)
+        for name in PERSISTED_FIELDS:
+            if name != "revision":
+                setattr(target, name, copy.deepcopy(getattr(acc, name)))
+        target.health = acc.health
+        target.deleted_at = None
+        target.ext["restored_at"] = ts  # a rename beats an older delete of `new` elsewhere
+        target.touch(ts)
+        self._index(target)
+        acc.deleted_at = ts
+        acc.touch(ts)
+        self._mark(acc, urgent=True)
+        self._mark(target, urgent=True)
+        return target
 
     # ------------------------------------------------------------------ quota refresh
     def rate_limit_hold(self, token: str, mode: str, now: float | None = None) -> bool:

@@ -18,6 +18,11 @@ DEFAULT_BASE_URL = "https://grok.com"
 #: Origin/Referer host grok.com checks, whatever base URL (mirror, simulator) we reach it through.
 GROK_ORIGIN = "https://grok.com"
 DEFAULT_ASSETS_URL = "https://assets.grok.com"
+#: The account service (terms of service, E15); `upstream.accounts_url` may point elsewhere
+#: (the simulator serves its paths on its single origin).
+DEFAULT_ACCOUNTS_URL = "https://accounts.x.ai"
+#: Origin/Referer host accounts.x.ai checks, whatever URL we reach it through.
+ACCOUNTS_ORIGIN = "https://accounts.x.ai"
 DEFAULT_USER_AGENT = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
     "(KHTML, like Gecko) Chrome/136.0.0.0 Safari/537.36"
@@ -106,6 +111,7 @@ class UpstreamConfig:
 
     base_url: str = DEFAULT_BASE_URL
     assets_url: str = DEFAULT_ASSETS_URL
+    accounts_url: str = DEFAULT_ACCOUNTS_URL
     user_agent: str = DEFAULT_USER_AGENT
     browser: str = DEFAULT_BROWSER
     cf_cookies: str = ""
@@ -150,6 +156,21 @@ class UpstreamConfig:
     def upload_url(self) -> str:
         return f"{self.base_url}/rest/app-chat/upload-file"
 
+    @property
+    def tos_url(self) -> str:
+        """E15, gRPC-web on accounts.x.ai (§11.2)."""
+        return f"{self.accounts_url}/auth_mgmt.AuthManagement/SetTosAcceptedVersion"
+
+    @property
+    def birth_date_url(self) -> str:
+        """E17 (§11.3)."""
+        return f"{self.base_url}/rest/auth/set-birth-date"
+
+    @property
+    def feature_controls_url(self) -> str:
+        """E18, gRPC-web on grok.com (§11.4)."""
+        return f"{self.base_url}/auth_mgmt.AuthManagement/UpdateUserFeatureControls"
+
     def pick_proxy(self) -> str | None:
         """The proxy for one request: the single proxy, or the next of the pool, or None."""
         if self.proxy_pool:
@@ -182,6 +203,8 @@ class UpstreamConfig:
         return cls(
             base_url=_first(settings, ("upstream.base_url",), DEFAULT_BASE_URL).rstrip("/"),
             assets_url=_first(settings, ("upstream.assets_url",), DEFAULT_ASSETS_URL).rstrip("/"),
+            accounts_url=_first(settings, ("upstream.accounts_url",),
+                                DEFAULT_ACCOUNTS_URL).rstrip("/"),
             user_agent=_first(
                 settings, ("proxy.user_agent", "proxy.clearance.user_agent"), DEFAULT_USER_AGENT
             ),

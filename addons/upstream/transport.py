@@ -113,16 +113,19 @@ class CurlTransport:
         return CurlStream(tr, timeouts, started)
 
     async def request(
-        self, request: UpstreamRequest, timeout: float = 30.0, *, allow_redirects: bool = False
+        self, request: UpstreamRequest, timeout: float = 30.0, *, allow_redirects: bool = False,
+        proxy: str | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
-        """A short, fully buffered call. Returns (status, lower-cased headers, body)."""
+        """A short, fully buffered call. Returns (status, lower-cased headers, body).
+        `proxy` pins the egress (calls that must share one); None picks as configured."""
         pool = self._get_pool()
         deadline = pool.loop.time() + timeout
         limits = (0, int(timeout * 1000), 0, int(bool(allow_redirects)))
         try:
             handle = await self._acquire(pool, deadline)
             tr = pool.start(handle, request.method, request.url, request.headers,
-                            _body(request), self.cfg.pick_proxy(), limits, wake_on_data=False)
+                            _body(request), proxy or self.cfg.pick_proxy(), limits,
+                            wake_on_data=False)
         except TimeoutError:
             raise UpstreamTimeout("total", timeout) from None
         except (CurlError, TransferAborted) as exc:

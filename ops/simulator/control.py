@@ -12,7 +12,10 @@ from aiohttp import web
 from ops.simulator.common import STATE_KEY, json_response
 from ops.simulator.state import CHAT_PATH, MODES, SimulatorState
 
-_FLAGS = ("require_statsig", "strict_statsig", "quota_enabled")
+_FLAGS = ("require_statsig", "strict_statsig", "quota_enabled", "grpc_status_header",
+          "grpc_web_text")
+#: Account-setting flags a token may be registered with (spec 13.7), by their spec names.
+_TOKEN_FLAGS = {"tosAccepted": "tos_accepted", "birthDate": "birth_date", "nsfw": "nsfw"}
 
 
 def _state(request: web.Request) -> SimulatorState:
@@ -35,11 +38,13 @@ async def _body(request: web.Request) -> dict[str, Any]:
 
 def _token_view(state: SimulatorState, token: str) -> dict[str, Any]:
     sim = state.tokens[token]
-    return {"token": sim.token, "tier": sim.tier, "status": sim.status, "user_id": sim.user_id}
+    return {"token": sim.token, "tier": sim.tier, "status": sim.status, "user_id": sim.user_id,
+            **sim.flags()}
 
 
 async def tokens_handler(request: web.Request) -> web.Response:
-    """Register tokens: `{"tokens":[{token,tier,status}]}` or `{"count":N,"tier":…,"prefix":…}`."""
+    """Register tokens: `{"tokens":[{token,tier,status,tosAccepted?,birthDate?,nsfw?}]}` or
+    `{"count":N,"tier":…,"prefix":…}`."""
     state = _state(request)
     try:
         body = await _body(request)
@@ -49,7 +54,11 @@ async def tokens_handler(request: web.Request) -> web.Response:
                 item = {"token": item}
             tier = item.get("tier", body.get("tier", "basic"))
             status = item.get("status", body.get("status", "active"))
-            added.append(state.add_token(item["token"], tier, status).token)
+            sim = state.add_token(item["token"], tier, status)
+            for name, attr in _TOKEN_FLAGS.items():
+                if name in item:
+                    setattr(sim, attr, item[name] if name == "birthDate" else bool(item[name]))
+            added.append(sim.token)
         count = int(body.get("count") or 0)
         prefix = str(body.get("prefix") or "sim")
         for i in range(count):
@@ -94,7 +103,8 @@ async def quota_handler(request: web.Request) -> web.Response:
 
 
 async def config_handler(request: web.Request) -> web.Response:
-    """Set flags: `{"strict_statsig":true,"require_statsig":true,"quota_enabled":false}`."""
+    """Set flags: `{"strict_statsig":true,"require_statsig":true,"quota_enabled":false,
+    "grpc_status_header":true,"grpc_web_text":true}`."""
     state = _state(request)
     try:
         body = await _body(request)

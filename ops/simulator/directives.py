@@ -27,7 +27,10 @@ STREAM_FAULTS: frozenset[str] = frozenset(
 HTTP_FAULTS: frozenset[str] = frozenset(HTTP_FAULT_REPLIES)
 #: Faults of the multipart upload (E7): a 200 whose `terminalError` rejects the file.
 UPLOAD_FAULTS: frozenset[str] = frozenset({"upload_terminal_error"})
-ALL_FAULTS: frozenset[str] = HTTP_FAULTS | STREAM_FAULTS | UPLOAD_FAULTS
+#: Faults of the gRPC-web account endpoints: HTTP 200 whose trailer carries a non-zero
+#: grpc-status (7 permission denied / blocked user, 16 unauthenticated), both with a marker.
+GRPC_FAULTS: frozenset[str] = frozenset({"grpc_7", "grpc_16"})
+ALL_FAULTS: frozenset[str] = HTTP_FAULTS | STREAM_FAULTS | UPLOAD_FAULTS | GRPC_FAULTS
 #: Faults after which the real service would not have charged the query.
 NO_QUOTA_FAULTS: frozenset[str] = HTTP_FAULTS | {"inband_first", "inband_antibot_first", "usage_limit"}
 

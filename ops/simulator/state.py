@@ -57,6 +57,11 @@ UPLOAD_PATH = "/rest/app-chat/upload-file"
 UPLOAD_V2_PATH = "/http/upload-file-v2/direct"
 MGW_PATH = "/ws/mgw/"
 SESSION_PATH = "/api/auth/session"
+#: E15 (accounts.x.ai, served on the simulator's one origin), E16, E17, E18 (spec 11).
+TOS_PATH = "/auth_mgmt.AuthManagement/SetTosAcceptedVersion"
+TOS_JSON_PATH = "/rest/auth/set-tos-accepted"
+BIRTH_DATE_PATH = "/rest/auth/set-birth-date"
+FEATURE_CONTROLS_PATH = "/auth_mgmt.AuthManagement/UpdateUserFeatureControls"
 
 
 @dataclass(slots=True)
@@ -74,6 +79,14 @@ class SimToken:
     status: str = "active"
     user_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     quotas: dict[str, QuotaWindow] = field(default_factory=dict)
+    #: account settings (spec 11, 13.7): terms accepted, birth date (ISO text), NSFW on
+    tos_accepted: bool = False
+    birth_date: str | None = None
+    nsfw: bool = False
+
+    def flags(self) -> dict[str, Any]:
+        """The account-setting flags as the spec names them."""
+        return {"tosAccepted": self.tos_accepted, "birthDate": self.birth_date, "nsfw": self.nsfw}
 
 
 @dataclass(slots=True)
@@ -141,6 +154,10 @@ class SimulatorState:
         self.strict_statsig: bool = False
         #: False = never consume or enforce quota (benchmarks).
         self.quota_enabled: bool = True
+        #: gRPC-web replies also carry `grpc-status` (and `grpc-message`) as HTTP headers.
+        self.grpc_status_header: bool = False
+        #: gRPC-web replies base64-encoded as `application/grpc-web-text+proto`.
+        self.grpc_web_text: bool = False
         #: Added to the clock; `advance_time` moves quota windows forward.
         self.time_offset: float = 0.0
         self.active_streams = 0
@@ -287,6 +304,8 @@ class SimulatorState:
         self.require_statsig = True
         self.strict_statsig = False
         self.quota_enabled = True
+        self.grpc_status_header = False
+        self.grpc_web_text = False
         self.time_offset = 0.0
         self.cancelled_streams = 0
         self.completed_streams = 0

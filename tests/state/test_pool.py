@@ -266,3 +266,13 @@ def test_lease_token() -> None:
     a = acc("zz")
     assert Lease(a, "fast").token == "zz"
     assert AccountPool(None).select(["basic"], "fast") is None
+
+
+def test_update_tags_keeps_order_without_duplicates() -> None:
+    pool = AccountPool(None)
+    pool.add("tok-tags", tags=["a"])
+    assert pool.update_tags("tok-tags", add=["b", "a"]) is True
+    assert pool.get("tok-tags").tags == ["a", "b"]
+    assert pool.update_tags("tok-tags", add=["c"], remove=["a"]) is True
+    assert pool.get("tok-tags").tags == ["b", "c"]
+    assert pool.update_tags("missing", add=["x"]) is False

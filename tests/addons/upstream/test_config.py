@@ -65,3 +65,13 @@ def test_features_timeouts_and_base_url() -> None:
     assert cfg.dynamic_statsig is False and cfg.statsig_id == "abc"
     assert cfg.temporary is False and cfg.memory is True and cfg.custom_instruction == "be kind"
     assert (cfg.timeouts.idle, cfg.timeouts.first_byte, cfg.timeouts.total) == (12, 5, 600)
+
+
+def test_account_service_urls() -> None:
+    default = UpstreamConfig.from_settings(FakeSettings({}))
+    assert default.tos_url == "https://accounts.x.ai/auth_mgmt.AuthManagement/SetTosAcceptedVersion"
+    assert default.birth_date_url == "https://grok.com/rest/auth/set-birth-date"
+    assert default.feature_controls_url == (
+        "https://grok.com/auth_mgmt.AuthManagement/UpdateUserFeatureControls")
+    sim = UpstreamConfig.from_settings(FakeSettings({"upstream.accounts_url": "http://h:9/"}))
+    assert sim.tos_url == "http://h:9/auth_mgmt.AuthManagement/SetTosAcceptedVersion"

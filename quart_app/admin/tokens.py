@@ -1,0 +1,190 @@
+"""The account table for operators (api-surface §10.2): list with paging and filters, add,
+edit, delete, delete the invalid ones, disable and restore. Pool replacement (imports) is in
+`replace.py`.
+
+Every change goes through the in-memory pool, so it applies at once in this process (D-6), and
+is marked urgent on the write-behind writer, so it reaches the database (and the other
+workers) without the usual delay. Input is validated completely before anything changes.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Response, request
+
+from addons.errors import ApiError, validation
+from quart_app.admin.auth import admin_blueprint
+from quart_app.admin.common import admin_state, json_response, read_json, services
+from quart_app.admin.inputs import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    admin_token,
+    body_bool,
+    body_object,
+    parse_pool,
+    parse_tags,
+    query_bool,
+    query_int,
+    token_list,
+)
+from quart_app.admin.views import FILTER_STATUSES, account_view, counts, mask_token, matches
+from state.account import now_ms
+
+__all__ = ["bp", "not_found"]
+
+bp = admin_blueprint("tokens")
+MAX_NOTE_LEN = 2000
+
+
+def not_found(token: str) -> ApiError:
+    return ApiError(404, f"Account {mask_token(token)} not found", type="validation_error",
+                    code="account_not_found", param="token")
+
+
+def _live(token: str) -> Any:
+    acc = services().pool.get(token)
+    if acc is None or acc.deleted_at is not None:
+        raise not_found(token)
+    return acc
+
+
+@bp.get("/tokens")
+async def list_tokens() -> Response:
+    """All live accounts, or one page when `page` or `page_size` is given; filters `pool`,
+    `status` (active | exhausted | invalid | cooling | expired | disabled | deleted), `tag`,
+    `nsfw` (true/false) and `search` (part of the token or the note)."""
+    args = request.args
+    pool = parse_pool(args["pool"], "pool") if args.get("pool", "").strip() else None
+    status = (args.get("status") or "").strip().lower() or None
+    if status == "all":
+        status = None
+    if status is not None and status not in FILTER_STATUSES:
+        raise validation(f"status: unknown filter {status!r} (use {', '.join(FILTER_STATUSES)})",
+                         "status")
+    tag = (args.get("tag") or "").strip() or None
+    nsfw = query_bool(args, "nsfw", False) if args.get("nsfw", "").strip() else None
+    search = (args.get("search") or args.get("q") or "").strip() or None
+    paged = "page" in args or "page_size" in args
+    page = query_int(args, "page", 1, low=1)
+    page_size = query_int(args, "page_size", DEFAULT_PAGE_SIZE, low=1, high=MAX_PAGE_SIZE)
+
+    svc = services()
+    now = now_ms()
+    everything = svc.pool.all()
+    rows = [a for a in everything
+            if matches(a, pool=pool, status=status, tag=tag, nsfw=nsfw, search=search, now=now)]
+    body: dict[str, Any] = {"total": len(rows), "revision": svc.accounts.revision,
+                            "counts": counts(everything, now)}
+    if paged:
+        start = (page - 1) * page_size
+        rows = rows[start:start + page_size]
+        body.update(page=page, page_size=page_size)
+    body["tokens"] = [account_view(a, now) for a in rows]
+    return json_response(body)
+
+
+@bp.post("/tokens/add")
+async def add_tokens() -> Response:
+    """POOL-2: new tokens are added, soft-deleted ones restored, live ones skipped untouched.
+    `pool: "auto"` stores them as basic and detects the tier now (`synced: true`); otherwise
+    their quota is synced in the background (quota strategy only: the random one never
+    probes)."""
+    body = body_object(await read_json())
+    tokens = token_list(body.get("tokens"))
+    raw_pool = body.get("pool", "auto")
+    pool = parse_pool("auto" if raw_pool is None else raw_pool, "pool", allow_auto=True)
+    tags = parse_tags(body.get("tags"))
+    svc = services()
+    added = [t for t in tokens if svc.pool.add(t, pool or "basic", tags)]
+    synced = False
+    if added and svc.refresher is not None:
+        if pool is None:
+            await svc.refresher.refresh_many(added)
+            synced = True
+        elif svc.refresher.enabled:
+            admin_state().spawn(svc.refresher.refresh_many(added), "admin-add-refresh")
+    return json_response({"status": "success", "count": len(added),
+                          "skipped": len(tokens) - len(added), "synced": synced})
+
+
+@bp.put("/tokens/edit")
+async def edit_token() -> Response:
+    """Change an account's token value and/or pool (tags, note too), keeping its stats."""
+    body = body_object(await read_json())
+    old = admin_token(body.get("old_token"), "old_token")
+    new = admin_token(body["token"], "token") if body.get("token") is not None else old
+    pool = parse_pool(body["pool"], "pool") if body.get("pool") is not None else None
+    tags = parse_tags(body["tags"]) if body.get("tags") is not None else None
+    note = body.get("note")
+    if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE_LEN):
+        raise validation(f"note: expected a string of at most {MAX_NOTE_LEN} characters", "note")
+    svc = services()
+    acc = _live(old)
+    if new != old:
+        other = svc.pool.get(new)
+        if other is not None and other.deleted_at is None:
+            raise ApiError(409, f"Account {mask_token(new)} already exists",
+                           type="validation_error", code="token_conflict", param="token")
+        acc = svc.pool.rename(old, new)
+    if pool is not None:
+        svc.pool.set_pool(new, pool)
+    if tags is not None:
+        acc.tags = tags
+    if note is not None:
+        acc.note = note
+    svc.pool.save_now(acc)
+    return json_response({"status": "success", "token": acc.token, "pool": acc.pool})
+
+
+@bp.delete("/tokens")
+async def delete_tokens() -> Response:
+    """Soft delete (re-adding restores). Body: a JSON array, or `{"tokens": [...]}`. An unknown
+    token is a 404 and nothing is deleted; an already deleted one is not counted."""
+    body = await read_json()
+    raw = body.get("tokens") if isinstance(body, dict) else body
+    tokens = token_list(raw)
+    pool = services().pool
+    missing = [t for t in tokens if pool.get(t) is None]
+    if missing:
+        raise not_found(missing[0])
+    return json_response({"deleted": sum(pool.delete(t) for t in tokens)})
+
+
+@bp.delete("/tokens/invalid")
+async def delete_invalid() -> Response:
+    """Delete every live account that is expired or disabled (the UI's "invalid")."""
+    pool = services().pool
+    doomed = [a.token for a in pool.all()
+              if a.deleted_at is None and a.status in ("expired", "disabled")]
+    return json_response({"deleted": sum(pool.delete(t) for t in doomed)})
+
+
+def _set_disabled(token: str, disabled: bool) -> bool:
+    pool = services().pool
+    return pool.disable(token) if disabled else pool.enable(token)
+
+
+@bp.post("/tokens/disabled")
+async def set_disabled() -> Response:
+    """Disable (`operator_disabled`) or restore (failures, cooldown, expiry cleared)."""
+    body = body_object(await read_json())
+    token = admin_token(body.get("token"))
+    disabled = body_bool(body, "disabled")
+    _live(token)
+    _set_disabled(token, disabled)
+    return json_response({"status": "success", "token": token, "disabled": disabled})
+
+
+@bp.post("/tokens/disabled/batch")
+async def set_disabled_batch() -> Response:
+    """Per token; an unknown or deleted one counts as a failure (listed masked)."""
+    body = body_object(await read_json())
+    tokens = token_list(body.get("tokens"))
+    disabled = body_bool(body, "disabled")
+    pool = services().pool
+    failed = [t for t in tokens if (a := pool.get(t)) is None or a.deleted_at is not None
+              or not _set_disabled(t, disabled)]
+    return json_response({"status": "success", "disabled": disabled,
+                          "summary": {"total": len(tokens), "ok": len(tokens) - len(failed),
+                                      "fail": len(failed)},
+                          "failed": [mask_token(t) for t in failed]})

@@ -1,0 +1,136 @@
+"""JSON shapes of the admin API (api-surface §10.2, §10.3) and the derived account states of
+§8.3. Pure functions of an `Account`; no Quart, no I/O."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from state.account import POOLS, SOURCE_DEFAULT, TIER_MODES, Account, QuotaWindow, now_ms
+
+__all__ = [
+    "DERIVED", "FILTER_STATUSES", "account_view", "counts", "derived_state", "mask_token",
+    "matches", "quota_known", "scrub",
+]
+
+#: The UI's derived states (§8.3): invalid = expired ∪ disabled, exhausted = cooling or every
+#: window known and empty, active = neither. `deleted` for soft-deleted rows.
+DERIVED = ("active", "exhausted", "invalid")
+#: Values the listing's `status` filter takes: the derived states, the stored ones, `deleted`.
+FILTER_STATUSES = ("active", "exhausted", "invalid", "cooling", "expired", "disabled", "deleted")
+INVALID_STATUSES = ("expired", "disabled", "invalid")
+NSFW_TAG = "nsfw"
+
+
+def mask_token(token: str) -> str:
+    """First 8 + `...` + last 8 (§10.3); short tokens show less, never the whole value."""
+    if len(token) > 24:
+        return f"{token[:8]}...{token[-8:]}"
+    if len(token) > 8:
+        return f"{token[:3]}...{token[-3:]}"
+    return "..." + token[-2:]
+
+
+def scrub(value: Any, token: str) -> Any:
+    """`value` with every occurrence of `token` in its strings masked (result details)."""
+    if isinstance(value, str):
+        return value.replace(token, mask_token(token)) if token and token in value else value
+    if isinstance(value, dict):
+        return {scrub(k, token): scrub(v, token) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub(v, token) for v in value]
+    return value
+
+
+def window_known(win: QuotaWindow) -> bool:
+    """A window the server reported (or an estimate from a report); the tier default is not."""
+    return win.source != SOURCE_DEFAULT
+
+
+def _window_empty(win: QuotaWindow, now: int) -> bool:
+    due = win.reset_at is not None and win.reset_at <= now  # refills on next use
+    return window_known(win) and win.remaining <= 0 and not due
+
+
+def quota_known(acc: Account) -> bool:
+    return any(window_known(w) for w in acc.quota.values())
+
+
+def derived_state(acc: Account, now: int | None = None) -> str:
+    """deleted | invalid | exhausted | active. An unknown window (`quota_known=false`) never
+    makes an account exhausted: every window of its tier must be known and empty."""
+    if acc.deleted_at is not None:
+        return "deleted"
+    if acc.status in INVALID_STATUSES:
+        return "invalid"
+    if acc.status == "cooling":
+        return "exhausted"
+    ts = now_ms() if now is None else now
+    modes = TIER_MODES.get(acc.pool, frozenset())
+    windows = [acc.quota.get(m) for m in modes]
+    if windows and all(w is not None and _window_empty(w, ts) for w in windows):
+        return "exhausted"
+    return "active"
+
+
+def _window_view(win: QuotaWindow) -> dict[str, Any]:
+    return {**win.to_dict(), "known": window_known(win)}
+
+
+def account_view(acc: Account, now: int | None = None) -> dict[str, Any]:
+    """One row of `GET /admin/api/tokens`: the full token (the operator acts on it)."""
+    return {
+        "token": acc.token, "pool": acc.pool, "status": acc.status,
+        "state": derived_state(acc, now), "quota_known": quota_known(acc),
+        "quota": {m: _window_view(w) for m, w in sorted(acc.quota.items())},
+        "use_count": acc.usage_use_count, "fail_count": acc.usage_fail_count,
+        "sync_count": acc.usage_sync_count, "consecutive_failures": acc.consecutive_failures,
+        "last_used_at": acc.last_use_at, "last_fail_at": acc.last_fail_at,
+        "last_fail_reason": acc.last_fail_reason, "last_sync_at": acc.last_sync_at,
+        "state_reason": acc.state_reason, "cooldown_until": acc.cooldown_until,
+        "tags": list(acc.tags), "nsfw": NSFW_TAG in acc.tags, "note": acc.note,
+        "created_at": acc.created_at, "updated_at": acc.updated_at, "deleted_at": acc.deleted_at,
+        "inflight": acc.inflight,
+    }
+
+
+def matches(acc: Account, *, pool: str | None, status: str | None, tag: str | None,
+            nsfw: bool | None, search: str | None, now: int) -> bool:
+    """The listing's filters; `status` is a derived state, a stored one or `deleted`."""
+    if status == "deleted":
+        if acc.deleted_at is None:
+            return False
+    elif acc.deleted_at is not None:
+        return False
+    elif status in DERIVED:
+        if derived_state(acc, now) != status:
+            return False
+    elif status is not None and acc.status != status:
+        return False
+    if pool is not None and acc.pool != pool:
+        return False
+    if tag is not None and tag not in acc.tags:
+        return False
+    if nsfw is not None and (NSFW_TAG in acc.tags) != nsfw:
+        return False
+    if search:
+        needle = search.lower()
+        if needle not in acc.token.lower() and needle not in acc.note.lower():
+            return False
+    return True
+
+
+def counts(accounts: Iterable[Account], now: int) -> dict[str, Any]:
+    """Numbers for the filter chips: live accounts by derived state, stored status, pool."""
+    out: dict[str, Any] = {"total": 0, **{s: 0 for s in FILTER_STATUSES}, NSFW_TAG: 0,
+                           "pools": {p: 0 for p in POOLS}}
+    for acc in accounts:
+        if acc.deleted_at is not None:
+            out["deleted"] += 1
+            continue
+        out["total"] += 1
+        out[derived_state(acc, now)] += 1
+        if acc.status in ("cooling", "expired", "disabled"):
+            out[acc.status] += 1
+        out["pools"][acc.pool] = out["pools"].get(acc.pool, 0) + 1
+        out[NSFW_TAG] += NSFW_TAG in acc.tags
+    return out
