@@ -8,6 +8,9 @@ A request hook may pin the first attempt to one account by putting its token in
 upstream conversation). The pin is tried first, with the usual checks, and only once; when it
 cannot be leased, selection goes on as if there were no pin.
 
+The strategy (quota scoring or uniform random, api-surface §8.6) follows
+`account.refresh.enabled` at every attempt, so switching it takes effect at once.
+
 With a quota refresher bound (quota strategy), a success asks for a refresh of the used mode,
 and when nothing is selectable one throttled on-demand refresh runs (waited for at most
 `ON_DEMAND_WAIT_SEC`) and selection is tried once more before the 429 (POOL-15).
@@ -20,11 +23,18 @@ from typing import Any
 from addons.catalog import Catalogue
 from addons.errors import no_account
 from addons.flow import Flow
+from state.pool import QUOTA, RANDOM
 
 #: Most accounts one request may touch, whatever the reason for switching (D-5).
 MAX_ACCOUNTS_PER_REQUEST = 10
 
 AUTO_FALLBACK = ("fast", "expert")
+
+
+def strategy(settings: Any) -> str:
+    """`account.refresh.enabled` true: quota strategy; false: random (§8.5, hot-switchable)."""
+    return QUOTA if settings.bool("account.refresh.enabled", True) else RANDOM
+
 #: flow.metadata key: the token a request hook wants the first attempt to use.
 PINNED_TOKEN = "pinned_token"
 #: Longest a request waits for an on-demand refresh before giving up on an account.
@@ -70,11 +80,13 @@ class AccountSelector:
 
     def _select(self, flow: Flow, pinned: str | None) -> bool:
         max_inflight = self.settings.int("account.selection.max_inflight")
+        how = strategy(self.settings)
         for only in ((pinned, None) if pinned else (None,)):
             for mode in self._modes(flow):
                 pools = Catalogue.usable_pools(flow.model, mode)
                 lease = self.pool.select(pools, mode, exclude=flow.tried,
-                                         max_inflight=max_inflight, only=only)
+                                         max_inflight=max_inflight, only=only,
+                                         strategy=how)
                 if lease is not None:
                     flow.lease = lease
                     flow.mode = mode

@@ -59,6 +59,14 @@ def no_account(model: str) -> ApiError:
     )
 
 
+#: FAIL-3: upstream answered 200 but with nothing a client could use.
+EMPTY_ANSWER = "Upstream ended the answer without any output"
+
+
+def empty_response() -> ApiError:
+    return ApiError(502, EMPTY_ANSWER, type="upstream_error", code="empty_response")
+
+
 def upstream_error(status: int, message: str = "") -> ApiError:
     """The client-facing error for an upstream failure that ends a request (api-surface §11.2)."""
     if status == 429:

@@ -93,6 +93,12 @@ class UpstreamFailure:
     status: int
     message: str
     body: str = ""
+    #: What kind of failure, when the status alone does not say (`EMPTY_RESPONSE`).
+    code: str = ""
+
+
+#: `UpstreamFailure.code` of a 200 answer with no text, tool call or media (FAIL-3).
+EMPTY_RESPONSE = "empty_response"
 
 
 @dataclass(slots=True)

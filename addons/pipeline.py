@@ -4,7 +4,9 @@
 failing over between accounts; its ApiError is a plain HTTP error for the client (GEN-6).
 `events()` then yields batches of transformed neutral events. Before the first content byte an in-band
 failure may still fail over (the consumer gets a Restart); after it, a failure raises
-ApiError, which streaming dialects render as an in-stream error. `close()` always runs last:
+ApiError, which streaming dialects render as an in-stream error. An answer that ends with no
+text, no tool call and no media fails like an in-band 502 (`EMPTY_RESPONSE`, FAIL-3), so an
+uncommitted flow fails over. `close()` always runs last:
 it cancels the upstream transfer at once and runs the finish hooks.
 """
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import Any, AsyncIterator
 from addons.chain import Chain
 from addons.errors import ApiError, upstream_error
 from addons.events import (
-    CONTENT_EVENTS, End, Event, FinalMessage, Heartbeat, Restart, TextDelta, UpstreamFailure,
+    CONTENT_EVENTS, EMPTY_RESPONSE, CardAttachment, End, Event, FinalMessage, Heartbeat, Restart,
+    TextDelta, ToolCall, UpstreamFailure,
 )
 from addons.flow import Flow
 from addons.upstream.base import ChatTransport, Timeouts, TransportError, UpstreamTimeout
@@ -29,6 +32,16 @@ log = logging.getLogger(__name__)
 _OUTCOME = "pipeline.outcome"
 _CLOSED = "pipeline.closed"
 _BACKGROUND: set[asyncio.Task] = set()
+
+
+def _is_answer(ev: Event) -> bool:
+    """A tool call, or a card that carries an image (generated or searched media)."""
+    if type(ev) is ToolCall:
+        return True
+    if type(ev) is CardAttachment:
+        card = ev.card
+        return bool(card.get("image") or card.get("imageUrl") or card.get("image_chunk"))
+    return False
 
 
 class Pipeline:
@@ -112,6 +125,7 @@ class Pipeline:
                 failure = None
                 final_text = None
                 streamed = False
+                answered = False  # text, a tool call or media came from upstream
                 ended = False
                 try:
                     async with aclosing(flow.stream.events()) as upstream:
@@ -130,8 +144,12 @@ class Pipeline:
                                     break
                                 if cls is FinalMessage:
                                     final_text = ev.text
+                                    answered = answered or bool(ev.generated_image_urls)
                                 elif cls is TextDelta:
                                     streamed = True
+                                    answered = answered or not ev.text.isspace() and bool(ev.text)
+                                elif not answered:
+                                    answered = _is_answer(ev)
                                 out.extend(chain.chunk(flow, ev))
                             if out:
                                 self._commit(flow, out)
@@ -142,6 +160,10 @@ class Pipeline:
                     failure = UpstreamFailure(504, str(exc))
                 except TransportError as exc:
                     failure = UpstreamFailure(502, str(exc))
+                if failure is None and not answered and not flow.committed \
+                        and not (final_text and not final_text.isspace()):
+                    failure = UpstreamFailure(502, "upstream answer was empty",
+                                              code=EMPTY_RESPONSE)
                 if failure is None:
                     tail: list[Event] = []
                     if not streamed and final_text:
@@ -168,11 +190,12 @@ class Pipeline:
 
     @staticmethod
     def _commit(flow: Flow, events: list[Event]) -> None:
-        """A streamed flow is committed by its first content event. A buffered (non-stream)
+        """A streamed flow is committed by its first content event (an empty text delta shows
+        the client nothing and does not count). A buffered (non-stream)
         flow never is: nothing reached the client, so any failure may still fail over."""
         if not flow.committed and flow.request.stream:
             for ev in events:
-                if isinstance(ev, CONTENT_EVENTS):
+                if isinstance(ev, CONTENT_EVENTS) and (type(ev) is ToolCall or ev.text):
                     flow.committed = True
                     return
 

@@ -3,7 +3,10 @@ the pool's windows honest (api-surface §8.3–8.5, grok-web-protocol §7.1–7.
 
 A service object, not a chain addon: the chain calls `request_after_call` (after a success)
 and `on_demand` (nothing selectable, or a chat 429); the scheduler loops run in one process
-per DATA_DIR (`LeaderLock`). Triggers:
+per DATA_DIR (`LeaderLock`) and, when a `lease` is given (`AccountState.lease`, shared
+through Redis or a server database), in one process among all hosts: the leader holds both
+and renews the lease every `LEADER_RETRY_SEC`; one that loses the lease stops its loops.
+Triggers:
 
 * per call: the used mode, fire-and-forget, coalesced per token and mode;
 * scheduled: one loop per pool, refreshing accounts whose last sync is older than the pool's
@@ -20,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,11 +34,15 @@ from addons.upstream.config import UpstreamConfig
 from addons.upstream.ratelimits import RateLimits, fetch_rate_limits
 from state.account import MODES, POOLS, TIER_MODES, now_ms
 
-__all__ = ["LOCK_NAME", "QuotaRefresher", "RefreshResult", "infer_tier"]
+__all__ = ["LEASE_NAME", "LOCK_NAME", "QuotaRefresher", "RefreshResult", "infer_tier"]
 
 log = logging.getLogger(__name__)
 
 LOCK_NAME = ".scheduler.lock"
+#: The lease among instances on several hosts (shared database or Redis).
+LEASE_NAME = "quota-refresh"
+#: A leader that stops renewing loses the lease after this long.
+LEASE_TTL_SEC = 90.0
 #: `auto` totalQueries → tier (protocol §7.2; 7 is the G3/G4 basic figure).
 AUTO_TOTAL_TIERS: dict[int, str] = {7: "basic", 20: "basic", 50: "super", 150: "heavy"}
 #: Longest sleep of a scheduler loop: new imports are picked up within this.
@@ -47,6 +54,8 @@ LEADER_RETRY_SEC = 30.0
 _LIVE = ("active", "cooling")
 
 Progress = Callable[[int, int, "RefreshResult"], None]
+LeaseFn = Callable[[str, float], Awaitable[bool]]
+ReleaseFn = Callable[[str], Awaitable[None]]
 
 
 def infer_tier(auto_total: int | None) -> str | None:
@@ -89,7 +98,8 @@ def _describe(exc: BaseException) -> str:
 class QuotaRefresher:
     def __init__(self, pool: Any, transport: Any, settings: Any, *,
                  data_dir: Path | str | None = None, clock: Callable[[], float] = time.monotonic,
-                 tick: float = SCHEDULER_TICK_SEC) -> None:
+                 tick: float = SCHEDULER_TICK_SEC, lease: LeaseFn | None = None,
+                 release_lease: ReleaseFn | None = None) -> None:
         self.pool = pool
         self.transport = transport
         self.settings = settings
@@ -97,6 +107,11 @@ class QuotaRefresher:
         self.tick = tick
         self._clock = clock
         self._lock = LeaderLock(None if data_dir is None else Path(data_dir) / LOCK_NAME)
+        self._lease = lease
+        self._release_lease = release_lease
+        self._lease_held = lease is None
+        self._elect_lock: asyncio.Lock | None = None
+        self._supervisor: asyncio.Task[Any] | None = None
         self._sem: asyncio.Semaphore | None = None
         self._sem_size = 0
         self._pending: set[tuple[str, str]] = set()
@@ -116,7 +131,8 @@ class QuotaRefresher:
 
     @property
     def is_leader(self) -> bool:
-        return self._lock.held
+        """This process runs the scheduler loops: it holds the DATA_DIR lock and the lease."""
+        return self._lock.held and self._lease_held
 
     def concurrency(self) -> int:
         return max(1, self.settings.int("account.refresh.usage_concurrency", 50))
@@ -286,26 +302,63 @@ class QuotaRefresher:
 
     # ------------------------------------------------------------------ scheduler
     def start(self) -> None:
-        """Start the per-pool loops if this process leads, else wait for the lock."""
+        """Start the per-pool loops if this process leads (at once when no lease is needed),
+        and the task that keeps trying for (and renewing) the leadership."""
         self._closed = False
-        if self._loops:
+        if self._supervisor is not None:
             return
-        if self._lock.try_acquire():
+        if self._lease is None and self._lock.try_acquire():
             self._start_loops()
-        else:
+        elif not self._lock.held:
             log.info("quota scheduler: another process holds %s; following", LOCK_NAME)
-            self._loops.append(asyncio.get_running_loop().create_task(self._follow()))
+        self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
+
+    async def elect(self) -> bool:
+        """One round: take the DATA_DIR lock, take or renew the lease, and start or stop the
+        loops to match. A lease call that fails keeps the current state (no flapping)."""
+        if self._elect_lock is None:
+            self._elect_lock = asyncio.Lock()
+        async with self._elect_lock:
+            if self._closed:
+                return False
+            if not self._lock.try_acquire():
+                return False
+            if self._lease is not None:
+                try:
+                    held = await self._lease(LEASE_NAME, LEASE_TTL_SEC)
+                except Exception:  # noqa: BLE001 - the database may be away for a moment
+                    log.warning("quota scheduler: lease %s could not be renewed", LEASE_NAME,
+                                exc_info=True)
+                    held = self._lease_held
+                if held != self._lease_held:
+                    log.info("quota scheduler: this process %s the lease %s",
+                             "holds" if held else "lost", LEASE_NAME)
+                self._lease_held = held
+            if self._lease_held and not self._loops:
+                log.info("quota scheduler: this process leads now")
+                self._start_loops()
+            elif not self._lease_held and self._loops:
+                await self._stop_loops()
+            return self.is_leader
+
+    async def _supervise(self) -> None:
+        while True:
+            try:
+                await self.elect()
+            except Exception:  # noqa: BLE001
+                log.exception("quota scheduler election failed")
+            await asyncio.sleep(min(LEADER_RETRY_SEC, LEASE_TTL_SEC / 3))
 
     def _start_loops(self) -> None:
         loop = asyncio.get_running_loop()
         for pool in POOLS:
             self._loops.append(loop.create_task(self._pool_loop(pool), name=f"quota-{pool}"))
 
-    async def _follow(self) -> None:
-        while not self._lock.try_acquire():
-            await asyncio.sleep(LEADER_RETRY_SEC)
-        log.info("quota scheduler: this process leads now")
-        self._start_loops()
+    async def _stop_loops(self) -> None:
+        loops, self._loops = self._loops, []
+        for task in loops:
+            task.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
 
     def due_tokens(self, pool: str) -> list[str]:
         """Live accounts of `pool` whose last sync is older than the pool's interval (never
@@ -341,12 +394,21 @@ class QuotaRefresher:
     async def stop(self) -> None:
         self._closed = True
         tasks = [*self._loops, *self._tasks]
+        if self._supervisor is not None:
+            tasks.append(self._supervisor)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._supervisor = None
         self._loops.clear()
         self._tasks.clear()
         self._pending.clear()
         self._again.clear()
         self._on_demand_task = None
+        if self._lease is not None and self._lease_held and self._release_lease is not None:
+            try:
+                await self._release_lease(LEASE_NAME)
+            except Exception:  # noqa: BLE001 - it expires anyway
+                log.warning("quota scheduler: lease %s not released", LEASE_NAME)
+        self._lease_held = self._lease is None
         self._lock.release()

@@ -1,18 +1,30 @@
 """Retry and failover: classify an upstream failure, feed it back to the pool, decide a retry.
 
 Runs in `responseheaders`, which the pipeline also calls for an in-band error that arrives
-before the first content byte. After the first byte the pipeline never asks for a retry.
+before the first content byte, and for an empty answer (FAIL-3). After the first byte the
+pipeline never asks for a retry.
+
+An empty answer (`EMPTY_RESPONSE`: no text, no tool call, no media) always switches account,
+whatever `retry.on_codes` says, and counts against the retry budget. The budget is
+`retry.max_retries` in quota strategy and a fixed `RANDOM_MAX_RETRIES` in random strategy
+(§8.7); in random strategy a 429 cools the account for its pool's refresh interval.
 """
 from __future__ import annotations
 
 import random
+import time
 from typing import Any
 
-from addons.errors import upstream_error
+from addons.accounts import strategy
+from addons.errors import empty_response, upstream_error
+from addons.events import EMPTY_RESPONSE
 from addons.flow import Flow
 from addons.upstream.classify import invalid_credentials_marker
+from state.pool import RANDOM
 
 NAME = "retry"
+#: Retries of the random strategy (api-surface §8.7).
+RANDOM_MAX_RETRIES = 5
 
 
 def parse_codes(value: Any) -> frozenset[int]:
@@ -42,26 +54,39 @@ class Retry:
         status = failure.status
         lease = flow.lease
         marker = invalid_credentials_marker(failure.body) if status in (400, 401, 403) else None
+        empty = failure.code == EMPTY_RESPONSE
+        how = strategy(self.settings)
         free_switch = False
-        if marker and lease is not None:
+        if empty:
+            if lease is not None:
+                self.pool.on_failure(lease, "empty response")
+        elif marker and lease is not None:
             self.pool.on_invalid_credentials(lease.token, marker)
             free_switch = True  # D-5: does not count against retry.max_retries
         elif lease is not None:
             if status == 401:
                 self.pool.on_unauthorized(lease.token)
             elif status == 429:
-                self.pool.on_rate_limited(lease)
+                if how == RANDOM:  # no windows to trust: out for the pool interval (D-3)
+                    pool = lease.account.pool
+                    default = 86400 if pool == "basic" else 7200
+                    interval = self.settings.int(f"account.refresh.{pool}_interval_sec", default)
+                    self.pool.on_rate_limited(lease, reset_at=time.time() + max(1, interval))
+                else:
+                    self.pool.on_rate_limited(lease)
                 if self.refresher is not None:
                     self.refresher.trigger_on_demand()
             elif status >= 500:
                 self.pool.on_failure(lease, f"upstream {status}")
-        error = upstream_error(status, failure.message)
+        error = empty_response() if empty else upstream_error(status, failure.message)
         flow.metadata["last_error"] = error
         flow.error = error
         if not free_switch:
-            if status not in self._on_codes():
+            if not empty and status not in self._on_codes():
                 return
-            if state["counted"] >= self.settings.int("retry.max_retries"):
+            budget = (RANDOM_MAX_RETRIES if how == RANDOM
+                      else self.settings.int("retry.max_retries"))
+            if state["counted"] >= budget:
                 return
             state["counted"] += 1
         flow.retry = True

@@ -11,6 +11,7 @@ class LazyGroup(click.Group):
     commands_by_name = {
         "simulate": ("ops.simulator.cli", "simulate"),
         "bench": ("ops.bench", "bench"),
+        "bench-pool": ("ops.bench_pool", "bench_pool"),
         "config": ("ops.cli_config", "config"),
         "accounts": ("ops.cli_accounts", "accounts"),
         "db": ("ops.cli_db", "db"),

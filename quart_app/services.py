@@ -53,11 +53,14 @@ class Services:
         self.chain.get(Continuation).bind(mgw)
         self.pipeline = Pipeline(self.chain, self.chat_transport, self.settings)
         # quota refresh: per call, on demand, and the per-pool loops in the leader process
+        # one scheduler per DATA_DIR (file lock) and among hosts (database or Redis lease)
         self.refresher = QuotaRefresher(self.pool, self.transport, self.settings,
-                                        data_dir=self.boot.data_dir)
+                                        data_dir=self.boot.data_dir, lease=self.accounts.lease,
+                                        release_lease=self.accounts.release_lease)
         self.chain.get(AccountSelector).bind_refresher(self.refresher)
         self.chain.get(Retry).bind_refresher(self.refresher)
         self.refresher.start()
+        await self.refresher.elect()
         log.info("grok2api ready: %d accounts, upstream %s", len(self.pool),
                  self.settings.str("upstream.base_url"))
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import peewee
 
 from state.models import (
-    AccountMeta, AccountRow, ContinuationRow, ModelUsageRow, SchemaVersion, bound,
+    AccountMeta, AccountRow, ContinuationRow, LeaseRow, ModelUsageRow, SchemaVersion, bound,
 )
 
 __all__ = ["MIGRATIONS", "current_version", "latest_version", "migrate"]
@@ -32,7 +32,12 @@ def _m2_continuations(db: peewee.Database) -> None:
     db.create_tables([ContinuationRow], safe=True)
 
 
-MIGRATIONS: list[Migration] = [_m1_initial, _m2_continuations]
+def _m3_leases(db: peewee.Database) -> None:
+    """Named leases (one quota scheduler among instances sharing the database)."""
+    db.create_tables([LeaseRow], safe=True)
+
+
+MIGRATIONS: list[Migration] = [_m1_initial, _m2_continuations, _m3_leases]
 
 
 def latest_version() -> int:

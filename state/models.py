@@ -15,6 +15,7 @@ __all__ = [
     "AccountRow",
     "BaseModel",
     "ContinuationRow",
+    "LeaseRow",
     "ModelUsageRow",
     "SchemaVersion",
     "bound",
@@ -99,6 +100,18 @@ class ContinuationRow(BaseModel):
         table_name = "response_continuations"
 
 
+class LeaseRow(BaseModel):
+    """A named lease among the instances sharing a server database (no Redis): `holder`
+    owns it until `expires_at` (ms) unless it renews (`state.leases`)."""
+
+    name = peewee.CharField(max_length=64, primary_key=True)
+    holder = peewee.CharField(max_length=191)
+    expires_at = peewee.BigIntegerField()
+
+    class Meta:
+        table_name = "leases"
+
+
 class SchemaVersion(BaseModel):
     version = peewee.IntegerField(primary_key=True)
     applied_at = peewee.BigIntegerField()
@@ -108,7 +121,7 @@ class SchemaVersion(BaseModel):
 
 
 ALL_MODELS: tuple[type[BaseModel], ...] = (AccountRow, ModelUsageRow, AccountMeta, ContinuationRow,
-                                           SchemaVersion)
+                                           LeaseRow, SchemaVersion)
 
 
 def bound(db: peewee.Database) -> AbstractContextManager[Any]:

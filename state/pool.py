@@ -8,6 +8,7 @@ cost at most one pass over the accounts of the candidate pools. Time arguments (
 from __future__ import annotations
 
 import copy
+import random
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -29,9 +30,13 @@ from state.account import (
 if TYPE_CHECKING:  # pragma: no cover
     from state.writer import WriteBehind
 
-__all__ = ["AccountPool", "Lease"]
+__all__ = ["QUOTA", "RANDOM", "AccountPool", "Lease", "score"]
 
 RATE_LIMITED = "rate_limited"
+#: Selection strategies (api-surface §8.6): scoring on quota, or uniform among the free.
+QUOTA, RANDOM = "quota", "random"
+#: An account used less than this long ago is penalised (POOL-12), in ms.
+RECENCY_MS = 15_000
 TOO_MANY_FAILURES = "consecutive_failures"
 
 
@@ -44,6 +49,19 @@ class Lease:
     @property
     def token(self) -> str:
         return self.account.token
+
+
+def score(acc: Account, remaining: int, now_ms_: int) -> float:
+    """POOL-12: `100·health + 25·remaining − 20·inflight − 4·min(fails,10) − recency`, where
+    recency is `15·(1 − age/15 s)` for an account used in the last 15 s. `select` inlines
+    this (it is the hot loop); kept here as the readable definition for tests and tools."""
+    value = (100.0 * acc.health + 25.0 * remaining - 20.0 * acc.inflight
+             - 4.0 * min(acc.consecutive_failures, 10))
+    last = acc.last_use_at or 0
+    age = now_ms_ - last
+    if last and age < RECENCY_MS:
+        value -= 15.0 * (1.0 - max(0, age) / RECENCY_MS)
+    return value
 
 
 class AccountPool:
@@ -119,22 +137,28 @@ class AccountPool:
     # ------------------------------------------------------------------ selection
     def select(self, pools: Sequence[str], mode: str, *, exclude: Collection[str] = (),
                max_inflight: int = 8, now: float | None = None,
-               only: str | None = None) -> Lease | None:
-        """Lease the account with the most `mode` quota left (ties: least recently used),
-        trying `pools` in order; a later pool only when no account of an earlier one fits.
-        `only` restricts the choice to that one account (a pinned continuation), with the
-        same checks."""
+               only: str | None = None, strategy: str = QUOTA) -> Lease | None:
+        """Lease an account for `mode`, trying `pools` in order: a later pool only when no
+        account of an earlier one fits (POOL-10). `only` restricts the choice to that one
+        account (a pinned continuation), with the same checks.
+
+        `strategy` QUOTA (POOL-12): among accounts with `mode` quota left, the highest
+        `score()` wins (ties: least recently used). RANDOM (POOL-13): a uniform choice among
+        the accounts that are not cooling, quota ignored. Both skip accounts with
+        `inflight >= max_inflight` (POOL-14). One pass over the candidates, no I/O."""
         ts = now_ms() if now is None else to_ms(now)
         skip = exclude if isinstance(exclude, (set, frozenset, dict)) else set(exclude)
+        by_quota = strategy != RANDOM
         for pool in pools:
             if mode not in TIER_MODES.get(pool, ()):
                 continue
-            best: Account | None = None
-            best_key: tuple[int, int] = (0, 0)
             members = self._by_pool.get(pool, {})
             if only is not None:
                 pinned = members.get(only)
                 members = {only: pinned} if pinned is not None else {}
+            best: Account | None = None
+            best_score = best_last = 0.0
+            fits: list[Account] = []
             for acc in members.values():
                 if acc.deleted_at is not None or acc.runtime_expired or acc.token in skip:
                     continue
@@ -143,18 +167,34 @@ class AccountPool:
                         continue
                     acc.touch(ts)
                     self._mark(acc)
-                if acc.inflight >= max_inflight:
+                inflight = acc.local_inflight + acc.peer_inflight
+                if inflight >= max_inflight:
                     continue
-                win = acc.window(mode)
+                if not by_quota:
+                    fits.append(acc)
+                    continue
+                win = acc.quota.get(mode) or acc.window(mode)
                 if win is None:
                     continue
-                if win.refill_if_due(ts):
+                reset_at = win.reset_at
+                if reset_at is not None and reset_at <= ts and win.refill_if_due(ts):
                     self._mark(acc)
-                if win.remaining <= 0:
+                remaining = win.remaining
+                if remaining <= 0:
                     continue
-                key = (win.remaining, -(acc.last_use_at or 0))
-                if best is None or key > best_key:
-                    best, best_key = acc, key
+                # the score can only be lower than this bound: skip the rest when it loses
+                value = 100.0 * acc.health + 25.0 * remaining
+                if best is not None and value < best_score:
+                    continue
+                fails = acc.consecutive_failures
+                value -= 20.0 * inflight + 4.0 * (fails if fails < 10 else 10)
+                last = acc.last_use_at or 0
+                if last and ts - last < RECENCY_MS:
+                    value -= 15.0 * (1.0 - max(0, ts - last) / RECENCY_MS)
+                if best is None or value > best_score or (value == best_score and last < best_last):
+                    best, best_score, best_last = acc, value, last
+            if fits:
+                best = fits[0] if len(fits) == 1 else random.choice(fits)
             if best is not None:
                 best.inflight += 1
                 best.last_use_at = ts

@@ -3,11 +3,18 @@ write-behind writer, pool, the sync poller, optional Redis and the Responses con
 Built without I/O; `start()` migrates, loads and starts the poller."""
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from typing import TYPE_CHECKING
+
+import peewee
 
 from state.continuations import ContinuationStore
 from state.db import open_database
 from state.dbthread import DBThread
+from state.leases import release_lease, try_lease
+from state.local_import import import_local_accounts
 from state.migrations import migrate
 from state.pool import AccountPool
 from state.store import AccountStore
@@ -28,7 +35,10 @@ class AccountState:
     inside the serving event loop before the first request, `await stop()` at shutdown."""
 
     def __init__(self, boot: BootConfig, settings: Settings) -> None:
+        self.boot = boot
         self.db = open_database(boot)
+        #: This process among the instances, as a lease holder.
+        self.instance = f"{socket.gethostname()[:100]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.thread = DBThread(self.db)
         self.store = AccountStore(self.db)
         self.ledger = UsageLedger()
@@ -58,6 +68,8 @@ class AccountState:
 
     async def start(self) -> None:
         await self.thread.run(migrate, self.db)
+        if self._shared_db:
+            await self.thread.run(import_local_accounts, self.db, self.boot.account_local_path)
         revision = await self.thread.run(self.store.revision)
         self.pool.load(await self.thread.run(self.store.load_all))
         self.writer.start()
@@ -72,12 +84,26 @@ class AccountState:
         await self.writer.flush_now()
         return await self.sync.sync_now()
 
+    @property
+    def _shared_db(self) -> bool:
+        """A server database (PostgreSQL, MySQL) that instances on several hosts may share."""
+        return not isinstance(self.db, peewee.SqliteDatabase)
+
     async def lease(self, name: str, ttl_sec: float) -> bool:
-        """Take or renew a named lease for `ttl_sec` (one holder among the instances sharing
-        Redis). Without Redis every process holds it."""
-        if self.redis is None:
+        """Take or renew a named lease for `ttl_sec`: one holder among the instances sharing
+        Redis, else among those sharing a server database. On SQLite (one host, where the
+        file lock of DATA_DIR decides) every process holds it."""
+        if self.redis is not None:
+            return await self.redis.try_lease(name, ttl_sec)
+        if not self._shared_db:
             return True
-        return await self.redis.try_lease(name, ttl_sec)
+        return await self.thread.run(try_lease, self.db, name, self.instance,
+                                     int(ttl_sec * 1000))
+
+    async def release_lease(self, name: str) -> None:
+        """Give a database lease up at once (a Redis lease simply expires)."""
+        if self.redis is None and self._shared_db:
+            await self.thread.run(release_lease, self.db, name, self.instance)
 
     async def reload(self) -> None:
         """Replace the in-memory table with the database's (after a CLI import, say).

@@ -203,3 +203,62 @@ async def test_a_stream_body_dropped_unstarted_still_releases_the_account(settin
     for _ in range(10):
         await asyncio.sleep(0)
     assert pool.count_inflight() == 0
+
+
+# ---- FAIL-3: an empty answer is a retryable failure ------------------------------------
+
+def empty() -> ScriptedStream:
+    return ScriptedStream(200, [[SearchSources([{"url": "https://a.example"}])],
+                                [TextDelta("")], [End()]])
+
+
+async def test_empty_answer_fails_over_whatever_on_codes_says(tmp_path):
+    s = Settings(tmp_path / "config.toml", environ={
+        "GROK_RETRY_BACKOFF_BASE_MS": "0", "GROK_RETRY_ON_CODES": "429"})
+    transport = ScriptedTransport(empty(), ok("answer"))
+    pipeline, pool = setup(s, transport, "a", "b")
+    events = await run(pipeline, new_flow())
+    assert Restart in [type(e) for e in events] and text_of(events) == "answer"
+    first, second = transport.tokens
+    assert first != second
+    bad = pool.get(first)
+    assert bad.consecutive_failures == 1 and bad.last_fail_reason == "empty response"
+    assert bad.health < 1 and bad.usage_use_count == 0 and bad.inflight == 0
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_empty_answers_count_against_max_retries(settings, stream):
+    reasoning_only = ScriptedStream(200, [[ReasoningDelta("hmm")], [End()]])
+    transport = ScriptedTransport(empty(), empty() if stream else reasoning_only, ok("never"))
+    pipeline, pool = setup(settings, transport, "a", "b", "c")
+    with pytest.raises(ApiError) as info:
+        await run(pipeline, new_flow(stream=False))
+    assert info.value.status == 502 and info.value.code == "empty_response"
+    assert len(transport.tokens) == 2  # max_retries = 1
+
+
+async def test_final_message_or_tool_call_is_an_answer(settings):
+    from addons.events import FinalMessage
+
+    images = ScriptedStream(200, [[FinalMessage("", ["https://assets.example/x.png"])], [End()]])
+    transport = ScriptedTransport(images)
+    pipeline, pool = setup(settings, transport, "a")
+    events = await run(pipeline, new_flow())
+    assert isinstance(events[-1], End) and pool.get("a").usage_use_count == 1
+
+
+async def test_random_strategy_retries_five_times_and_cools_for_the_pool_interval(tmp_path):
+    s = Settings(tmp_path / "config.toml", environ={
+        "GROK_RETRY_BACKOFF_BASE_MS": "0", "GROK_ACCOUNT_REFRESH_ENABLED": "false",
+        "GROK_ACCOUNT_REFRESH_BASIC_INTERVAL_SEC": "1000"})
+    limited = [ScriptedStream(429, [], '{"error":{"code":8}}') for _ in range(5)]
+    transport = ScriptedTransport(*limited, ok("sixth"))
+    pipeline, pool = setup(s, transport, *"abcdef")
+    events = await run(pipeline, new_flow())
+    assert text_of(events) == "sixth" and len(set(transport.tokens)) == 6
+    import time as _time
+
+    for token in transport.tokens[:5]:
+        acc = pool.get(token)
+        assert acc.status == "cooling"
+        assert abs(acc.cooldown_until / 1000 - (_time.time() + 1000)) < 30

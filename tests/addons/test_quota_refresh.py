@@ -361,3 +361,53 @@ async def test_success_requests_a_refresh_and_a_chat_429_an_on_demand_one(settin
     assert pool.get(flow.lease.token).status == "cooling"
     assert {t for t, _ in transport.calls} == {"a", "b"}  # every live account
     await refresher.stop()
+
+
+class SharedLease:
+    """A lease as the database gives it: one holder at a time, released on stop."""
+
+    def __init__(self) -> None:
+        self.holder: str | None = None
+
+    def for_(self, me: str):
+        async def lease(name: str, ttl: float) -> bool:
+            if self.holder in (None, me):
+                self.holder = me
+            return self.holder == me
+
+        async def release(name: str) -> None:
+            if self.holder == me:
+                self.holder = None
+
+        return lease, release
+
+
+async def test_one_leader_among_hosts_sharing_a_lease(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr("addons.quota_refresh.LEADER_RETRY_SEC", 0.02)
+    settings = make_settings(tmp_path)
+    shared = SharedLease()
+    lease_a, release_a = shared.for_("a")
+    lease_b, release_b = shared.for_("b")
+    # two hosts: a DATA_DIR each, so both file locks are free; only the lease decides
+    pool, transport, first = make(settings, {"x": "basic"}, data_dir=tmp_path / "host1",
+                                  tick=0.02, lease=lease_a, release_lease=release_a)
+    second = QuotaRefresher(pool, transport, settings, data_dir=tmp_path / "host2", tick=0.02,
+                            lease=lease_b, release_lease=release_b)
+    first.start()
+    second.start()
+    try:
+        assert await first.elect() and not await second.elect()
+        assert first.is_leader and not second.is_leader and len(second._loops) == 0
+        shared.holder = "b"  # the lease went to the other host (say a: expired while paused)
+        assert not await first.elect()
+        assert not first._loops and await second.elect()
+        await second.stop()  # releases the lease: the first host takes over
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if first.is_leader:
+                break
+        assert first.is_leader and shared.holder == "a" and first._loops
+    finally:
+        await first.stop()
+        await second.stop()
+    assert shared.holder is None

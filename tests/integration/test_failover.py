@@ -157,3 +157,36 @@ async def test_pool_counters_are_written_behind_and_survive_restart(stack):
     usage = await accounts.thread.run(accounts.store.usage)
     assert [(u["model"], u["requests"], u["failures"]) for u in usage] == [("grok-4.20-fast", 4, 1)]
     assert usage[0]["prompt_tokens"] > 0 and usage[0]["completion_tokens"] > 0
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_empty_answer_fails_over_to_another_account(stack, stream):
+    """FAIL-3: a 200 with no text, tool call or media switches account, even though 502 is
+    not in retry.on_codes."""
+    await stack.start_gateway(GROK_RETRY_ON_CODES="429")
+    stack.add_account("tok-a", "basic")
+    stack.add_account("tok-b", "basic")
+    stack.sim.state.inject("empty", times=1)
+    if stream:
+        status, frames = await post_stream(stack, "[[sim tokens=5]]")
+        assert status == 200 and stream_text(frames) == "".join(answer_tokens(5))
+    else:
+        r = await stack.openai().chat.completions.create(
+            model="grok-4.20-fast", messages=[{"role": "user", "content": "[[sim tokens=5]]"}])
+        assert r.choices[0].message.content == "".join(answer_tokens(5))
+    first, second = chat_tokens(stack)
+    assert first != second
+    assert stack.gateway.pool.get(first).last_fail_reason == "empty response"
+
+
+async def test_empty_answers_on_every_try_are_a_502_empty_response(stack):
+    await stack.start_gateway(GROK_RETRY_MAX_RETRIES="1")
+    for name in ("tok-a", "tok-b", "tok-c"):
+        stack.add_account(name, "basic")
+    stack.sim.state.inject("empty", times=3)
+    with pytest.raises(openai.APIStatusError) as info:
+        await stack.openai().chat.completions.create(
+            model="grok-4.20-fast", messages=[{"role": "user", "content": "hi"}])
+    assert info.value.status_code == 502
+    assert info.value.body["code"] == "empty_response"
+    assert len(chat_tokens(stack)) == 2
