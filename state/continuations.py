@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
+from state.debounce import DebouncedFlush
 from state.models import ContinuationRow
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,7 +32,6 @@ DEFAULT_TTL_SEC = 86400
 #: Seconds between two purges of expired rows (one also runs at start).
 PURGE_INTERVAL = 3600.0
 _BATCH = 100
-_MAX_RETRY_DELAY = 30.0
 
 
 def now_ms() -> int:
@@ -66,46 +66,27 @@ def _load(response_id: str) -> ContinuationEntry | None:
                         row.upstream_response_id, row.model, int(row.created_at))
 
 
-class ContinuationStore:
+class ContinuationStore(DebouncedFlush):
     """`start()` inside the serving loop (after the migrations), `stop()` before the database
     thread closes. `ttl_sec` is read on every use, so a settings change applies at once."""
 
     def __init__(self, db: DBThread, *, ttl_sec: Callable[[], int] = lambda: DEFAULT_TTL_SEC,
                  delay_ms: int = 500, cache_size: int = 4096) -> None:
+        super().__init__(delay_ms)
         self.db = db
         self.ttl_sec = ttl_sec
-        self.delay = max(0, delay_ms) / 1000
         self.cache_size = max(1, cache_size)
         self._cache: OrderedDict[str, ContinuationEntry] = OrderedDict()
         self._pending: dict[str, ContinuationEntry] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._lock: asyncio.Lock | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._failures = 0
         self._next_purge = 0.0  # loop time; 0 = purge with the first flush
-        self._stopped = False
 
     # ---- lifecycle --------------------------------------------------------------------
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._lock = asyncio.Lock()
-        self._stopped = False
+        self._bind()
         try:
             await self.flush_now()  # purges what expired while the process was down
         except Exception:  # noqa: BLE001 - logged and retried; never blocks the start
             pass
-
-    async def stop(self) -> None:
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        try:
-            await self.flush_now()
-        finally:
-            self._stopped = True
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
 
     # ---- request path -----------------------------------------------------------------
     @property
@@ -149,29 +130,8 @@ class ContinuationStore:
         return len(self._pending)
 
     # ---- write-behind -----------------------------------------------------------------
-    def _schedule(self, delay: float | None = None) -> None:
-        loop = self._loop
-        if loop is None or self._stopped or self._timer is not None:
-            return
-        self._timer = loop.call_later(self.delay if delay is None else delay, self._fire)
-
-    def _fire(self) -> None:
-        self._timer = None
-        task = asyncio.ensure_future(self._flush(raise_errors=False))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def flush_now(self) -> None:
-        """Save everything pending now (and purge if due); raises if the write fails."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        await self._flush(raise_errors=True)
-
     async def _flush(self, *, raise_errors: bool) -> None:
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
+        async with self.lock:
             loop = asyncio.get_running_loop()
             purge = loop.time() >= self._next_purge
             if not self._pending and not purge:
@@ -186,8 +146,7 @@ class ContinuationStore:
                     self._pending.setdefault(e.response_id, e)
                 self._failures += 1
                 log.exception("saving %d continuation entries failed; retrying", len(entries))
-                backoff = max(self.delay, 0.5) * 2 ** min(self._failures, 6)
-                self._schedule(min(_MAX_RETRY_DELAY, backoff))
+                self._retry_later()
                 if raise_errors:
                     raise
                 return

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from typing import TYPE_CHECKING
 
+from state.debounce import DebouncedFlush
 from state.merge import account_record
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -27,27 +27,18 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["WriteBehind"]
 
 log = logging.getLogger(__name__)
-_MAX_RETRY_DELAY = 30.0
 
 
-class WriteBehind:
+class WriteBehind(DebouncedFlush):
     def __init__(self, db: DBThread, store: AccountStore, *, delay_ms: int = 500,
                  usage: UsageLedger | None = None) -> None:
+        super().__init__(delay_ms)
         self.db = db
         self.store = store
-        self.delay = max(0, delay_ms) / 1000
         self.usage = usage
         if usage is not None:
             usage.on_change = self._schedule
         self._dirty: dict[str, Account] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_due = 0.0
-        self._lock: asyncio.Lock | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._failures = 0
-        self._stopped = False
         #: Transactions written so far (for tests and metrics).
         self.transactions = 0
         #: Called with the revision after each saved transaction (the Redis signal).
@@ -57,9 +48,7 @@ class WriteBehind:
     def lock(self) -> asyncio.Lock:
         """Held while a save runs; the sync poller holds it while it merges peers' rows, so
         `synced` never moves under a save."""
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        return self._lock
+        return super().lock
 
     def is_dirty(self, token: str) -> bool:
         return token in self._dirty
@@ -70,10 +59,7 @@ class WriteBehind:
 
     def start(self) -> None:
         """Bind to the running event loop; changes marked before are scheduled now."""
-        self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
-        self._lock = asyncio.Lock()
-        self._stopped = False
+        self._bind()
         if self.pending:
             self._schedule()
 
@@ -81,27 +67,6 @@ class WriteBehind:
         """Remember `account` as dirty; `urgent` saves it without waiting for the delay."""
         self._dirty[account.token] = account
         self._schedule(urgent)
-
-    def _schedule(self, urgent: bool = False) -> None:
-        loop = self._loop
-        if loop is None or self._stopped:
-            return
-        if threading.get_ident() != self._loop_thread:
-            loop.call_soon_threadsafe(self._schedule, urgent)
-            return
-        delay = 0.0 if urgent else self.delay
-        if self._timer is not None:
-            if loop.time() + delay >= self._timer_due:
-                return  # a flush is already due sooner
-            self._timer.cancel()
-        self._timer_due = loop.time() + delay
-        self._timer = loop.call_at(self._timer_due, self._fire)
-
-    def _fire(self) -> None:
-        self._timer = None
-        task = asyncio.ensure_future(self._flush(raise_errors=False))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _flush(self, *, raise_errors: bool) -> None:
         async with self.lock:
@@ -132,32 +97,3 @@ class WriteBehind:
                 acc.synced = mine
             if self.on_commit is not None and items:
                 self.on_commit(revision)
-
-    def _retry_later(self) -> None:
-        loop = self._loop
-        if loop is None or self._stopped:
-            return
-        delay = min(_MAX_RETRY_DELAY, max(self.delay, 0.5) * 2 ** min(self._failures, 6))
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer_due = loop.time() + delay
-        self._timer = loop.call_at(self._timer_due, self._fire)
-
-    async def flush_now(self) -> None:
-        """Save everything pending now; raises if the database write fails."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        await self._flush(raise_errors=True)
-
-    async def stop(self) -> None:
-        """Final flush; later marks are kept in memory but no longer scheduled."""
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        try:
-            await self.flush_now()
-        finally:
-            self._stopped = True
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
