@@ -8,7 +8,10 @@ through Redis or a server database), in one process among all hosts: the leader 
 and renews the lease every `LEADER_RETRY_SEC`; one that loses the lease stops its loops.
 Triggers:
 
-* per call: the used mode, fire-and-forget, coalesced per token and mode;
+* per call: the used mode, fire-and-forget, coalesced per token and mode and at most once per
+  `account.refresh.after_call_min_interval_sec` (the local decrement covers the calls between;
+  the last call of a burst is always followed by a probe, so the window ends up exact). A busy
+  account would otherwise send grok.com one rate-limits probe per chat;
 * scheduled: one loop per pool, refreshing accounts whose last sync is older than the pool's
   `account.refresh.<pool>_interval_sec` (never-synced accounts, e.g. fresh imports, first);
 * on demand: every live account, at most once per `on_demand_min_interval_sec`;
@@ -116,6 +119,7 @@ class QuotaRefresher:
         self._sem_size = 0
         self._pending: set[tuple[str, str]] = set()
         self._again: set[tuple[str, str]] = set()
+        self._probed_at: dict[tuple[str, str], float] = {}  # last per-call probe (clock time)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[Any]] = []
         self._attempted: dict[str, float] = {}
@@ -140,6 +144,9 @@ class QuotaRefresher:
     def interval(self, pool: str) -> float:
         default = 86400 if pool == "basic" else 7200
         return float(max(1, self.settings.int(f"account.refresh.{pool}_interval_sec", default)))
+
+    def after_call_interval(self) -> float:
+        return max(0.0, self.settings.float("account.refresh.after_call_min_interval_sec", 10.0))
 
     def _semaphore(self) -> asyncio.Semaphore:
         size = self.concurrency()
@@ -244,7 +251,8 @@ class QuotaRefresher:
 
     def request_after_call(self, token: str, mode: str) -> None:
         """After a successful call: refresh that mode in the background (quota strategy only).
-        While one is in flight for the same token and mode, one more is queued, not more."""
+        While one is in flight or waiting out the minimum interval for the same token and
+        mode, one more is queued, not more."""
         if self._closed or mode not in MODES or not self.enabled:
             return
         key = (token, mode)
@@ -262,6 +270,14 @@ class QuotaRefresher:
         try:
             while True:
                 self._again.discard(key)
+                last = self._probed_at.get(key)
+                wait = 0.0 if last is None else last + self.after_call_interval() - self._clock()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    self._again.discard(key)  # this probe answers the calls made meanwhile
+                    if self._closed:
+                        return
+                self._probed_at[key] = self._clock()
                 acc = self.pool.get(token)
                 # never synced (a fresh import): a full refresh, which also settles the tier
                 full = acc is not None and acc.last_sync_at is None
@@ -274,6 +290,15 @@ class QuotaRefresher:
         finally:
             self._pending.discard(key)
             self._again.discard(key)
+            self._forget_old_probes()
+
+    def _forget_old_probes(self) -> None:
+        """Keep `_probed_at` bounded: entries older than the interval no longer throttle."""
+        if len(self._probed_at) <= 2 * max(len(self._pending), 512):
+            return
+        horizon = self._clock() - self.after_call_interval()
+        self._probed_at = {k: t for k, t in self._probed_at.items()
+                           if t > horizon or k in self._pending}
 
     async def on_demand(self) -> bool:
         """Refresh every live account, unless one ran less than `on_demand_min_interval_sec`

@@ -221,7 +221,8 @@ async def test_random_strategy_never_probes_on_requests(tmp_path) -> None:
     assert (await refresher.refresh_account("a")).ok  # a manual refresh still works
 
 
-async def test_after_call_refreshes_are_coalesced_per_token_and_mode(settings) -> None:
+async def test_after_call_refreshes_are_coalesced_per_token_and_mode(tmp_path) -> None:
+    settings = make_settings(tmp_path, account__refresh__after_call_min_interval_sec="0")
     pool, transport, refresher = make(settings, {"a": "super", "b": "super"},
                                       {"a": "super", "b": "super"})
     await refresher.refresh_many(["a", "b"])  # synced: later refreshes are single-mode
@@ -244,6 +245,25 @@ async def test_after_call_refreshes_are_coalesced_per_token_and_mode(settings) -
     # one in flight plus one queued behind it, however many calls asked
     assert sorted(transport.calls) == [("a", "expert"), ("a", "fast"), ("a", "fast"), ("b", "fast")]
     assert pool.get("a").quota["fast"].source == SOURCE_REAL
+
+
+async def test_a_busy_account_is_probed_at_most_once_per_interval(tmp_path) -> None:
+    settings = make_settings(tmp_path, account__refresh__after_call_min_interval_sec="0.3")
+    pool, transport, refresher = make(settings, {"a": "super"}, {"a": "super"})
+    await refresher.refresh_many(["a"])
+    transport.calls.clear()
+    pool.get("a").quota["fast"].remaining = 5  # as if calls had been counted locally
+    for _ in range(20):  # a burst of calls over ~0.2 s
+        refresher.request_after_call("a", "fast")
+        await asyncio.sleep(0.01)
+    assert transport.calls == [("a", "fast")]  # the first call probed at once, no more yet
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if not refresher._pending:
+            break
+    # the burst's last calls are covered by one trailing probe after the interval
+    assert transport.calls == [("a", "fast"), ("a", "fast")]
+    assert pool.get("a").quota["fast"].remaining == TIER_DEFAULTS["super"]["fast"][0] - 1
 
 
 async def test_never_synced_account_gets_a_full_refresh_after_its_first_call(settings) -> None:
