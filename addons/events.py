@@ -126,3 +126,31 @@ Event = (
 
 #: Events whose delivery to a client means the client has seen content (commits the flow).
 CONTENT_EVENTS = (TextDelta, ReasoningDelta, ToolCall)
+
+
+def join_deltas(batch: list[Event]) -> list[Event]:
+    """Adjacent text deltas (and adjacent reasoning deltas) of one upstream batch joined into
+    one. grok.com sends a frame per token; whatever arrived together goes through the chain
+    and the dialect as one piece, so their cost is per read, not per token."""
+    if len(batch) < 2:
+        return batch
+    out: list[Event] = []
+    run: list[str] = []
+    run_cls: type | None = None
+    for ev in batch:
+        cls = type(ev)
+        if cls is run_cls:
+            run.append(ev.text)  # type: ignore[attr-defined]
+            continue
+        if run_cls is not None:
+            out.append(run_cls(run[0] if len(run) == 1 else "".join(run)))
+            run_cls = None
+        if cls is TextDelta or cls is ReasoningDelta:
+            run = [ev.text]  # type: ignore[attr-defined]
+            run_cls = cls
+        else:
+            out.append(ev)
+    if run_cls is not None:
+        out.append(run_cls(run[0] if len(run) == 1 else "".join(run)))
+    return out
+

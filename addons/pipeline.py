@@ -21,7 +21,7 @@ from addons.chain import Chain
 from addons.errors import ApiError, upstream_error
 from addons.events import (
     CONTENT_EVENTS, EMPTY_RESPONSE, CardAttachment, End, Event, FinalMessage, Heartbeat, Restart,
-    TextDelta, ToolCall, UpstreamFailure,
+    TextDelta, ToolCall, UpstreamFailure, join_deltas,
 )
 from addons.flow import Flow
 from addons.upstream.base import ChatTransport, Timeouts, TransportError, UpstreamTimeout
@@ -131,7 +131,7 @@ class Pipeline:
                     async with aclosing(flow.stream.events()) as upstream:
                         async for batch in upstream:
                             out: list[Event] = []
-                            for ev in batch:
+                            for ev in join_deltas(batch):
                                 cls = type(ev)
                                 if cls is Heartbeat:
                                     out.append(ev)

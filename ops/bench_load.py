@@ -24,9 +24,12 @@ SIM_PATH = "/rest/app-chat/conversations/new"
 MODEL = "grok-4.20-fast"
 STATSIG = base64.b64encode(b"x1:TypeError: Cannot read properties of undefined (reading 'bench')").decode()
 
-#: Markers counted in the body: gateway SSE content deltas (minus the empty role delta),
-#: simulator answer frames, the end of an SSE stream, and error payloads.
-CONTENT, EMPTY_CONTENT = b'"content":"', b'"content":""'
+#: Markers counted in the body. Simulator side: one answer frame per token. Gateway side: the
+#: gateway may join tokens that arrived together into one chunk, so it counts the answer's
+#: tokens themselves: every bench token (`w<i> `) ends in a space, and orjson writes no other
+#: spaces, so tokens = spaces - `data: ` prefixes - `: ping` comments. Also the end of an SSE
+#: stream and error payloads.
+SPACE, DATA, PING = b" ", b"data: ", b": ping"
 FINAL, DONE, ERROR = b'"messageTag":"final"', b"data: [DONE]", b'"error"'
 
 
@@ -58,7 +61,7 @@ class Conn(asyncio.Protocol):
 
     def __init__(self, side: str, stream: bool) -> None:
         self.side, self.stream, self.gateway = side, stream, side == "gateway"
-        self.markers = (CONTENT, EMPTY_CONTENT, DONE, ERROR) if side == "gateway" else (FINAL, ERROR)
+        self.markers = (SPACE, DATA, PING, DONE, ERROR) if side == "gateway" else (FINAL, ERROR)
         self.keep = max(len(m) for m in self.markers) - 1
         self.transport: asyncio.Transport | None = None
         self.closed = False
@@ -208,7 +211,7 @@ class Conn(asyncio.Protocol):
                 counts[i] += window.count(marker)
                 i += 1
         self.tail = b"" if window[-1:] == b"\n" else window[-self.keep:]
-        if not self.t_token and counts[0] > (counts[1] if self.gateway else 0):
+        if not self.t_token and (counts[0] - counts[1] - counts[2] if self.gateway else counts[0]) > 0:
             self.t_token = time.perf_counter()
 
     def _finish(self) -> None:
@@ -229,7 +232,7 @@ class Conn(asyncio.Protocol):
         if self.side == "simulator":
             return c[0], c[1], True
         if self.stream:
-            return c[0] - c[1], c[3], c[2] > 0
+            return c[0] - c[1] - c[2], c[4], c[3] > 0
         if self.status != 200:
             return 0, 1, False
         try:

@@ -262,3 +262,15 @@ async def test_random_strategy_retries_five_times_and_cools_for_the_pool_interva
         acc = pool.get(token)
         assert acc.status == "cooling"
         assert abs(acc.cooldown_until / 1000 - (_time.time() + 1000)) < 30
+
+
+def test_join_deltas_merges_only_adjacent_deltas_of_one_kind() -> None:
+    from addons.events import End, ReasoningDelta, ResponseMeta, TextDelta, join_deltas
+
+    batch = [ResponseMeta(response_id="r"), ReasoningDelta("th"), ReasoningDelta("ink"),
+             TextDelta("Hel"), TextDelta("lo"), TextDelta(" wo"), ResponseMeta(response_id="s"),
+             TextDelta("rld"), End()]
+    assert join_deltas(batch) == [ResponseMeta(response_id="r"), ReasoningDelta("think"),
+                                  TextDelta("Hello wo"), ResponseMeta(response_id="s"),
+                                  TextDelta("rld"), End()]
+    assert join_deltas([TextDelta("a")]) == [TextDelta("a")]

@@ -63,7 +63,8 @@ async def test_stream_order_role_reasoning_content_finish_usage_done(stack):
     # reasoning first, then content, exactly one finish chunk, then the usage chunk
     first_content = kinds.index("content")
     assert set(kinds[:first_content]) == {"reasoning_content"}
-    assert kinds[first_content:] == ["content"] * 5 + ["finish", "usage"]
+    # tokens that arrive together may share a chunk; the text is checked whole below
+    assert kinds[-2:] == ["finish", "usage"] and set(kinds[first_content:-2]) == {"content"}
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in body if c["choices"])
     assert text == "".join(answer_tokens(5))
     assert body[-1]["usage"]["completion_tokens"] > 0

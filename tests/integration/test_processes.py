@@ -169,6 +169,8 @@ async def test_kill_9_under_load_then_restart_keeps_accounts_and_counters(procs:
         async with http.get(url + "/health") as resp:
             assert (await resp.json())["accounts"] == len(live) + 3
         assert await _chat(http, url) == 200
+    gateway.terminate()  # a graceful stop flushes the restarted gateway's one chat
+    gateway.wait(30)
 
     stored = _stored(data_dir)
     assert set(stored) == {*live, unknown, disabled, deleted}

@@ -31,7 +31,7 @@ def sim_window(stack, token: str, mode: str):
 
 
 async def test_quota_after_a_call_reflects_the_simulator(stack):
-    await stack.start_gateway()
+    await stack.start_gateway(GROK_ACCOUNT__REFRESH__AFTER_CALL_MIN_INTERVAL_SEC="0")
     stack.add_account("tok-a", "super")
     stack.gateway.pool.get("tok-a").last_sync_at = now_ms()  # not a fresh import
     stack.sim.state.set_quota("tok-a", "fast", 77, total=140)

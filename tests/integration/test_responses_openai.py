@@ -70,7 +70,9 @@ async def test_stream_event_sequence_and_ids(stack):
     types = [ev.type for ev in events]
     assert collapse(types) == ["response.created", "response.in_progress", *REASONING, *MESSAGE,
                                "response.completed"]
-    assert types.count("response.output_text.delta") == 4
+    assert types.count("response.output_text.delta") >= 1  # tokens read together share one
+    text = "".join(ev.delta for ev in events if ev.type == "response.output_text.delta")
+    assert text == events[-1].response.output_text == "".join(answer_tokens(4))
     assert [ev.sequence_number for ev in events] == list(range(len(events)))
     created, completed = events[0].response, events[-1].response
     assert created.id == completed.id and created.id.startswith("resp_")
