@@ -13,7 +13,7 @@ from typing import AsyncIterator
 
 from curl_cffi import CurlError
 
-from addons.events import End, Event, Heartbeat, UpstreamFailure
+from addons.events import CONTENT_EVENTS, End, Event, Heartbeat, UpstreamFailure
 from addons.upstream.base import Timeouts, TransportError, UpstreamTimeout
 from addons.upstream.classify import sanitize
 from addons.upstream.curl_handle import parse_headers
@@ -71,6 +71,7 @@ class CurlStream:
         total_deadline = self._started + t.total
         last_data = last_beat = loop.time()
         last_yield = -1e9
+        answering = False  # content (text, reasoning) has been handed on
         try:
             while True:
                 # Take everything already received without awaiting; feed it as one batch.
@@ -88,7 +89,10 @@ class CurlStream:
                         batch.append(End())  # the body ended without a soft stop: a clean end
                 if batch:
                     batch, stop = _cut(batch)
-                    last_yield = loop.time()
+                    if not answering:
+                        answering = any(type(ev) in CONTENT_EVENTS for ev in batch)
+                    if answering:  # metadata before the answer opens no window
+                        last_yield = loop.time()
                     yield batch
                     if stop:
                         return
@@ -107,13 +111,16 @@ class CurlStream:
                     last_beat = now
                     yield [Heartbeat()]
                     continue
-                if await tr.wait(min(total_deadline, idle_deadline, beat_deadline)):
-                    # Coalesce: within `coalesce` seconds of the last batch, let more frames
-                    # gather and hand them on together (one parse, one client write). The
-                    # first batch, and so the first token, is never delayed.
-                    wait = last_yield + t.coalesce - loop.time()
-                    if wait > 0.001:
-                        await asyncio.sleep(wait)
+                # Coalesce: within `coalesce` seconds of the last batch, let more frames gather
+                # and hand them on together (one parse, one client write). The window is slept
+                # out first, so a steady stream wakes this task once per window, not once per
+                # frame and again for the rest of the window. The first content, and so the
+                # first token, is never delayed; nor is a frame after a quiet window.
+                gather_until = last_yield + t.coalesce
+                if gather_until - now > 0.001 and gather_until < idle_deadline:
+                    await asyncio.sleep(gather_until - now)
+                    continue
+                await tr.wait(min(total_deadline, idle_deadline, beat_deadline))
         finally:
             await self.aclose()  # a no-op when the transfer already finished
 

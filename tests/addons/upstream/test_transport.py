@@ -72,6 +72,9 @@ def _app(server: Server) -> web.Application:
             await asyncio.sleep(30)
         if name == "headers-only":
             return await _stream(request, server, b"", 0.0, hold=30)
+        if name == "paced":  # metadata, then 12 tokens 20 ms apart
+            meta = b'{"result":{"response":{"userResponse":{"responseId":"u1"}}}}\n'
+            return await _stream(request, server, meta + TOKEN_LINE * 12, 0.02)
         if name == "nostop":
             return await _stream(request, server, TOKEN_LINE * 2, 0.0, chunk=4096)
         if name == "truncated":
@@ -158,6 +161,20 @@ async def test_stream_events_status_and_request(server: Server, transport: CurlT
     await stream.aclose()
     await asyncio.sleep(0.05)
     assert pool_free(transport) == MAX_CLIENTS
+
+
+async def test_coalescing_gathers_tokens_but_never_holds_the_first(
+        server: Server, transport: CurlTransport) -> None:
+    stream = await transport.open(req(server, "paced"), Timeouts(coalesce=0.1))
+    texts: list[int] = []  # tokens per batch that carried text
+    async for batch in stream.events():
+        n = sum(len(e.text) for e in batch if isinstance(e, TextDelta))
+        if n:
+            texts.append(n)
+    assert sum(texts) == 12
+    assert texts[0] == 1  # the first token went on alone, not held for the window
+    assert max(texts) >= 3  # later ones were gathered (one frame each 20 ms, 100 ms window)
+    assert len(texts) <= 6
 
 
 async def test_non_200_error_body(server: Server, transport: CurlTransport) -> None:
