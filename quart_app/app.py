@@ -5,6 +5,7 @@ import gc
 
 from quart import Quart, Response
 
+from quart_app import keepalive
 from quart_app.admin import register_admin
 from quart_app.errors import register_error_handlers
 from quart_app.services import Services
@@ -33,6 +34,7 @@ def tune_gc() -> None:
 def create_app(boot: BootConfig | None = None, settings: Settings | None = None) -> Quart:
     boot = boot or BootConfig.from_env()
     settings = settings or Settings.load(boot)
+    keepalive.install()
     app = Quart("grok2api")
     app.config["MAX_CONTENT_LENGTH"] = settings.int("app.max_body_mb") << 20  # trap 12
     app.config["RESPONSE_TIMEOUT"] = None

@@ -16,7 +16,7 @@ import asyncio
 from collections import deque
 from typing import Any, Mapping
 
-from curl_cffi.aio import AsyncCurl
+from curl_cffi.aio import CURL_POLL_NONE, CURL_SOCKET_TIMEOUT, AsyncCurl
 
 from addons.upstream.curl_handle import EasyHandle, header_lines
 
@@ -144,6 +144,9 @@ class HandlePool:
             self.put(handle, running=False, reuse=False)
             raise
         future.add_done_callback(tr._on_done)
+        # Start it now: libcurl would otherwise ask for a 0 ms timer and send the request one
+        # trip round the event loop later (under load, behind every other ready callback).
+        self.acurl.process_data(CURL_SOCKET_TIMEOUT, CURL_POLL_NONE)
         return tr
 
     def try_acquire(self) -> EasyHandle | None:
