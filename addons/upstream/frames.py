@@ -5,7 +5,8 @@ only, so a JSON object or a multi-byte UTF-8 character split across chunks is fi
 Inline tags (`<grok:render>` …) are passed through untouched: the tag-filter addon
 rewrites them downstream, possibly across several TextDeltas.
 
-Hot path: one `orjson.loads` per line and a handful of dict lookups per frame.
+Hot path: one `orjson.loads` per line and a handful of dict lookups per plain token frame,
+inlined in `feed`; the tokens of one read leave as one TextDelta.
 """
 from __future__ import annotations
 
@@ -119,11 +120,47 @@ class FrameParser:
                 self._fail(502, "upstream frame too large", buf, out)
             return out
         self._buf = buf[cut + 1:]
+        # Plain answer tokens (the bulk of every stream) are recognised inline and gathered:
+        # consecutive ones become one TextDelta. Any other line flushes them and takes `_line`.
+        text: list[str] = []
+        loads = orjson.loads
         for line in buf[:cut].split(b"\n"):
-            self._line(line, out, final=False)
+            if line[:1] == b"{":
+                try:
+                    obj = loads(line)
+                except orjson.JSONDecodeError:
+                    continue  # an unterminated object mid-stream is skipped, as `_line` does
+                resp = obj.get("result") if type(obj) is dict and len(obj) == 1 else None
+                if type(resp) is dict and len(resp) == 1:
+                    resp = resp.get("response")
+                    if type(resp) is dict and resp.get("messageTag") == "final" \
+                            and resp.keys() <= _PLAIN_KEYS and not resp.get("isThinking"):
+                        token = resp.get("token")
+                        if token and type(token) is str:
+                            rid = resp.get("responseId")
+                            if rid and rid != self._response_id:
+                                self._flush_text(text, out)
+                                self._response_id = rid
+                                out.append(ResponseMeta(response_id=rid))
+                            self._reasoning.answer_started = True
+                            text.append(token)
+                            continue
+                self._flush_text(text, out)
+                if type(obj) is dict:
+                    self._frame(obj, line, out)
+            else:
+                self._flush_text(text, out)
+                self._line(line, out, final=False)
             if self._failed:
                 break
+        self._flush_text(text, out)
         return out
+
+    @staticmethod
+    def _flush_text(text: list[str], out: list[Event]) -> None:
+        if text:
+            out.append(TextDelta(text[0] if len(text) == 1 else "".join(text)))
+            text.clear()
 
     def close(self) -> list[Event]:
         """End of body: parse a last unterminated line; a truncated object is an error."""
