@@ -23,6 +23,15 @@ ORIGIN = "https://grok.com"
 class UpstreamRequestBuilder:
     def __init__(self, settings: Any) -> None:
         self.settings = settings
+        self._cfg: tuple[int, UpstreamConfig] | None = None
+
+    def config(self) -> UpstreamConfig:
+        """The upstream config, rebuilt only when the settings changed (not per attempt)."""
+        generation = getattr(self.settings, "generation", None)
+        cached = self._cfg
+        if cached is None or generation is None or cached[0] != generation:
+            cached = self._cfg = (generation, UpstreamConfig.from_settings(self.settings))
+        return cached[1]
 
     def request(self, flow: Flow) -> None:
         flow.prompt = flatten(flow.request.messages)
@@ -31,7 +40,7 @@ class UpstreamRequestBuilder:
         flow.prompt = with_tool_block(flow.prompt, flow.request)
 
     def attempt(self, flow: Flow) -> None:
-        cfg = UpstreamConfig.from_settings(self.settings)
+        cfg = self.config()
         headers = build_headers(cfg, flow.lease.token, origin=ORIGIN, referer=ORIGIN + "/")
         payload = build_chat_payload(cfg, flow.prompt, flow.mode,
                                      file_ids=flow.metadata.get(FILE_IDS, ()))

@@ -94,6 +94,7 @@ class Settings:
         self._file_flat: dict[str, Any] = {}
         self._stamp: tuple[int, int] | None = None
         self._next_check = 0.0
+        self._generation = 0
         self._load(strict=True)
 
     @classmethod
@@ -169,6 +170,13 @@ class Settings:
         self._tree = unflatten(flat)
         self._sources = sources
         self._flat = flat  # swapped last: readers see either the old or the new cache
+        self._generation += 1
+
+    @property
+    def generation(self) -> builtins.int:
+        """Changes whenever the effective settings may have: a value derived from them can be
+        kept until it does."""
+        return self._generation
 
     def reload(self) -> None:
         """Re-read the user file and the environment now."""

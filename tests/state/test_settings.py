@@ -255,3 +255,11 @@ def test_broken_user_file(tmp_path: Path) -> None:
     with pytest.raises(SettingsError):
         s.set("app.app_key", "x")
     assert path.read_text() == "[app\n"
+
+
+def test_generation_changes_when_the_settings_do(tmp_path) -> None:
+    settings = Settings(tmp_path / "config.toml", environ={})
+    first = settings.generation
+    assert settings.reload_if_changed() is False and settings.generation == first
+    settings.set("app.api_key", "sk-new")
+    assert settings.generation != first
