@@ -17,7 +17,7 @@ import orjson
 from curl_cffi import CurlError, CurlWsFlag
 from curl_cffi.requests.websockets import WebSocketTimeout
 
-from addons.events import End, Event, Heartbeat, UpstreamFailure
+from addons.events import CONTENT_EVENTS, End, Event, Heartbeat, UpstreamFailure
 from addons.upstream.base import Timeouts, TransportError, UpstreamTimeout
 from addons.upstream.classify import sanitize
 from addons.upstream.mgw_events import MgwEventParser
@@ -112,6 +112,7 @@ class MgwStream:
         total_deadline = self._started + t.total
         last_data = last_beat = self._sent_at
         last_yield = -1e9
+        answering = False  # content was handed on: from then on the coalescing window applies
         idle, kind = t.first_byte, "first_byte"  # until the turn's first event, then idle
         try:
             if self._pending:
@@ -155,7 +156,10 @@ class MgwStream:
                         raise TransportError(CLOSED_EARLY)
                     batch += parser.feed(message)
                 if batch:
-                    last_yield = loop.time()
+                    if not answering:
+                        answering = any(type(ev) in CONTENT_EVENTS for ev in batch)
+                    if answering:  # as CurlStream: metadata before the answer opens no window
+                        last_yield = loop.time()
                     yield batch
             if not parser.failed and not parser.ended:  # pragma: no cover - defensive
                 yield [End()]
