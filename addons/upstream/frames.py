@@ -214,16 +214,6 @@ class FrameParser:
     def _response(self, resp: dict[str, Any], line: bytes, out: list[Event]) -> None:
         token = resp.get("token")
         tag = resp.get("messageTag")
-        # Fast path: a plain answer token (the bulk of every stream).
-        if tag == "final" and token and resp.keys() <= _PLAIN_KEYS and not resp.get("isThinking"):
-            rid = resp.get("responseId")
-            if rid and rid != self._response_id:
-                self._response_id = rid
-                out.append(ResponseMeta(response_id=rid))
-            self._reasoning.answer_started = True
-            out.append(TextDelta(token))
-            return
-
         rerr = resp.get("error")
         if rerr:
             code, msg = _error_message(rerr)
