@@ -13,12 +13,15 @@ raised is closed instead (curl_cffi would report that error for every later tran
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from typing import Any, Mapping
 
 from curl_cffi.aio import CURL_POLL_NONE, CURL_SOCKET_TIMEOUT, AsyncCurl
 
 from addons.upstream.curl_handle import EasyHandle, header_lines
+
+log = logging.getLogger(__name__)
 
 
 class TransferAborted(Exception):
@@ -146,7 +149,11 @@ class HandlePool:
         future.add_done_callback(tr._on_done)
         # Start it now: libcurl would otherwise ask for a 0 ms timer and send the request one
         # trip round the event loop later (under load, behind every other ready callback).
-        self.acurl.process_data(CURL_SOCKET_TIMEOUT, CURL_POLL_NONE)
+        # Should the multi handle refuse, that timer still starts it: never fail the caller.
+        try:
+            self.acurl.process_data(CURL_SOCKET_TIMEOUT, CURL_POLL_NONE)
+        except Exception:  # noqa: BLE001
+            log.debug("starting a transfer early failed; libcurl's timer will", exc_info=True)
         return tr
 
     def try_acquire(self) -> EasyHandle | None:
