@@ -32,7 +32,7 @@ class Transfer:
     """One request on one pooled handle: the sink its callbacks write into."""
 
     __slots__ = ("status", "raw_headers", "chunks", "done", "error", "_waiter", "_wake_on_data",
-                 "_pool", "_handle", "_finished", "_loop")
+                 "_waiter_wants_data", "_pool", "_handle", "_finished", "_loop")
 
     def __init__(self, pool: HandlePool, handle: EasyHandle, wake_on_data: bool) -> None:
         self.status = 0
@@ -42,6 +42,7 @@ class Transfer:
         self.error: BaseException | None = None
         self._waiter: asyncio.Future[bool] | None = None
         self._wake_on_data = wake_on_data
+        self._waiter_wants_data = True
         self._pool = pool
         self._handle: EasyHandle | None = handle
         self._finished = False  # libcurl ended it and AsyncCurl removed it from the multi
@@ -60,7 +61,8 @@ class Transfer:
     def on_body(self, data: bytes) -> int:
         self.chunks.append(data)
         waiter = self._waiter
-        if waiter is not None and self._wake_on_data and not waiter.done():
+        if waiter is not None and self._wake_on_data and self._waiter_wants_data \
+                and not waiter.done():
             self._waiter = None
             waiter.set_result(True)
         return len(data)
@@ -87,13 +89,14 @@ class Transfer:
         self.chunks = []
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    async def wait(self, deadline: float) -> bool:
-        """Until data (if waking on data) or the end arrives, or the loop time `deadline`.
-        False when the deadline passed with nothing new."""
-        if self.done or (self._wake_on_data and self.chunks):
+    async def wait(self, deadline: float, *, data: bool = True) -> bool:
+        """Until data (if waking on data, and `data`) or the end arrives, or the loop time
+        `deadline`. False when the deadline passed with nothing new."""
+        if self.done or (data and self._wake_on_data and self.chunks):
             return True
         waiter = self._loop.create_future()
         self._waiter = waiter
+        self._waiter_wants_data = data
         timer = self._loop.call_at(deadline, _expire, waiter)
         try:
             return await waiter

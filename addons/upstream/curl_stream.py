@@ -112,13 +112,14 @@ class CurlStream:
                     yield [Heartbeat()]
                     continue
                 # Coalesce: within `coalesce` seconds of the last batch, let more frames gather
-                # and hand them on together (one parse, one client write). The window is slept
-                # out first, so a steady stream wakes this task once per window, not once per
-                # frame and again for the rest of the window. The first content, and so the
-                # first token, is never delayed; nor is a frame after a quiet window.
+                # and hand them on together (one parse, one client write). The window is waited
+                # out first (only the end of the body cuts it short), so a steady stream wakes
+                # this task once per window, not once per frame and again for the rest of the
+                # window. The first content, and so the first token, is never delayed; nor is
+                # a frame after a quiet window, nor the end of the answer.
                 gather_until = last_yield + t.coalesce
                 if gather_until - now > 0.001 and gather_until < idle_deadline:
-                    await asyncio.sleep(gather_until - now)
+                    await tr.wait(gather_until, data=False)
                     continue
                 await tr.wait(min(total_deadline, idle_deadline, beat_deadline))
         finally:

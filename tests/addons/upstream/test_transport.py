@@ -177,6 +177,16 @@ async def test_coalescing_gathers_tokens_but_never_holds_the_first(
     assert len(texts) <= 6
 
 
+async def test_coalescing_never_holds_back_the_end_of_the_answer(
+        server: Server, transport: CurlTransport) -> None:
+    stream = await transport.open(req(server, "paced"), Timeouts(coalesce=30.0))
+    start = time.monotonic()
+    events = await asyncio.wait_for(collect(stream), 10)  # not the 30 s window
+    assert time.monotonic() - start < 10
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "x" * 12
+    assert isinstance(events[-1], End)
+
+
 async def test_non_200_error_body(server: Server, transport: CurlTransport) -> None:
     stream = await transport.open(req(server, "429"), Timeouts())
     assert stream.status == 429
