@@ -3,8 +3,8 @@
 Request-side hooks run in list order: auth → models → accounts → retry → upstream request →
 continuation (which edits the upstream request per attempt).
 Stream transforms (`chunk`/`flush`) also run in list order, so upstream events reach usage
-first, then the tool sieve, then citations (which render `<grok:render>` cards), and the tag
-filter last, right before the dialect renders them.
+first, then the tool sieve, then citations (which render `<grok:render>` cards), then the tag
+filter, and stop sequences last: they match the text exactly as the dialect renders it.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any
     from addons.continuation import Continuation
     from addons.models import ModelResolver
     from addons.retry import Retry
+    from addons.stop_sequences import StopSequences
     from addons.tag_filter import TagFilter
     from addons.tools.sieve import ToolSieve
     from addons.upstream_request import UpstreamRequestBuilder
@@ -43,4 +44,5 @@ def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any
         ToolSieve(),
         Citations(settings),
         TagFilter(settings),
+        StopSequences(),
     ])

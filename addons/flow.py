@@ -69,6 +69,8 @@ class ChatRequest:
     parallel_tool_calls: bool = True
     store: bool = False
     previous_response_id: str | None = None
+    #: stop sequences: the answer ends right before the first match (addons/stop_sequences.py)
+    stop: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -125,6 +127,7 @@ class Flow:
     reply: Any = None
     error: ApiError | None = None
     finish_reason: str = "stop"
+    stop_sequence: str | None = None  # the stop sequence that ended the answer, if one did
     usage: Usage = field(default_factory=Usage)
     timings: dict[str, float] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)

@@ -151,6 +151,9 @@ class Pipeline:
                                 elif not answered:
                                     answered = _is_answer(ev)
                                 out.extend(chain.chunk(flow, ev))
+                                if flow.stop_sequence is not None:  # the answer ended here
+                                    answered = ended = True
+                                    break
                             if out:
                                 self._commit(flow, out)
                                 yield out

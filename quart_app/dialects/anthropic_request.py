@@ -13,7 +13,7 @@ from typing import Any
 from addons.errors import ApiError, validation
 from addons.flow import Attachment, ChatRequest, Message, ToolSpec
 from addons.upstream.prompt import compact_json
-from quart_app.dialects.common_request import check_role, stream_flag, tool_items
+from quart_app.dialects.common_request import check_role, stop_list, stream_flag, tool_items
 from quart_app.dialects.media import attachment, base64_attachment, file_id_unsupported
 from quart_app.dialects.validate import obj, opt_bool, opt_number, req_str
 
@@ -263,4 +263,5 @@ def parse_messages_request(body: Any, settings: Any) -> ChatRequest:
         model=model, messages=conversation.messages, stream=stream,
         reasoning=_reasoning(body.get("thinking"), settings), tools=tools, tool_choice=choice,
         forced_tool=forced, parallel_tool_calls=parallel,
+        stop=stop_list(body, "stop_sequences", allow_string=False),
     )

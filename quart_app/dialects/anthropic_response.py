@@ -144,8 +144,8 @@ class BlockWriter:
         return out + self.close()
 
     def end(self, flow: Flow, finish_reason: str, extra: dict[str, Any] | None = None) -> bytes:
-        delta = {"stop_reason": stop_reason(finish_reason, self.tool_calls), "stop_sequence": None,
-                 **(extra or {})}
+        delta = {"stop_reason": stop_reason(finish_reason, self.tool_calls),
+                 "stop_sequence": flow.stop_sequence, **(extra or {})}
         return self.close() + frame("message_delta", {
             "type": "message_delta", "delta": delta,
             "usage": {"output_tokens": flow.usage.completion_tokens}}) + MESSAGE_STOP
@@ -215,7 +215,7 @@ async def complete_message(pipeline: Any, flow: Flow, model: str) -> dict[str, A
     content.extend({"type": "tool_use", "id": tool_use_id(c.id), "name": c.name,
                     "input": tool_input(c.arguments)} for c in calls)
     return {**message_head(flow, model), "content": content,
-            "stop_reason": stop_reason(got.finish, len(calls)), "stop_sequence": None,
+            "stop_reason": stop_reason(got.finish, len(calls)), "stop_sequence": flow.stop_sequence,
             "usage": {"input_tokens": flow.usage.prompt_tokens,
                       "output_tokens": flow.usage.completion_tokens},
             **search_extras(got.sources, [])}

@@ -36,6 +36,25 @@ def check_role(role: Any, roles: frozenset[str], param: str) -> None:
                          f"{param}.role")
 
 
+MAX_STOP_SEQUENCES = 64
+
+
+def stop_list(body: dict, key: str, *, allow_string: bool, most: int = MAX_STOP_SEQUENCES) -> list[str]:
+    """Stop sequences: absent/null → []; an array of non-empty strings (a lone string too when
+    `allow_string`, as OpenAI's `stop` takes), at most `most` of them, duplicates dropped."""
+    raw = body.get(key)
+    if raw is None:
+        return []
+    if allow_string and isinstance(raw, str):
+        raw = [raw]
+    kinds = "a string or an array of strings" if allow_string else "an array of strings"
+    if not isinstance(raw, list) or not all(isinstance(s, str) and s for s in raw):
+        raise validation(f"'{key}' must be {kinds}, each non-empty", key)
+    if len(raw) > most:
+        raise validation(f"'{key}' takes at most {most} sequences, got {len(raw)}", key)
+    return list(dict.fromkeys(raw))
+
+
 def tool_items(raw: Any) -> list:
     """The `tools` array, or [] when absent."""
     if raw is None:

@@ -12,8 +12,11 @@ from addons.errors import validation
 from addons.flow import Attachment, ChatRequest, Message, ToolSpec
 from addons.upstream.prompt import compact_json
 from quart_app.dialects.common_request import (
-    check_effort, check_role, parallel_flag, stream_flag, tool_items,
+    check_effort, check_role, parallel_flag, stop_list, stream_flag, tool_items,
 )
+
+#: OpenAI's chat API takes up to 4 stop sequences
+OPENAI_MAX_STOP = 4
 from quart_app.dialects.media import file_part, image_url_part, input_audio_part
 from quart_app.dialects.validate import obj, opt_bool, opt_number, req_str
 
@@ -165,4 +168,5 @@ def parse_chat_request(body: Any, settings: Any) -> ChatRequest:
         model=model, messages=parsed, stream=stream, reasoning=reasoning,
         include_usage=include_usage, tools=tools, tool_choice=tool_choice, forced_tool=forced,
         parallel_tool_calls=parallel_flag(body),
+        stop=stop_list(body, "stop", allow_string=True, most=OPENAI_MAX_STOP),
     )

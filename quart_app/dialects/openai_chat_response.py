@@ -17,6 +17,11 @@ from quart_app.dialects.collect import Sources, collect
 log = logging.getLogger(__name__)
 
 
+def chat_finish(finish_reason: str) -> str:
+    """OpenAI reports an answer ended by a stop sequence as a plain "stop"."""
+    return "stop" if finish_reason == "stop_sequence" else finish_reason
+
+
 def usage_block(usage: Usage) -> dict[str, Any]:
     text_tokens = usage.completion_tokens - usage.reasoning_tokens
     return {
@@ -66,7 +71,8 @@ class ChunkWriter:
 
     def final(self, finish_reason: str, extra: dict, delta: dict | None = None) -> bytes:
         chunk = {**self._base,
-                 "choices": [{"index": 0, "delta": delta or {}, "finish_reason": finish_reason}],
+                 "choices": [{"index": 0, "delta": delta or {},
+                              "finish_reason": chat_finish(finish_reason)}],
                  **extra}
         return sse.data(chunk)
 
@@ -150,7 +156,7 @@ async def complete_chat(pipeline: Any, flow: Flow, model: str) -> dict[str, Any]
         message["reasoning_content"] = "".join(got.reasoning)
     body: dict[str, Any] = {
         "id": flow.id, "object": "chat.completion", "created": flow.created, "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": got.finish}],
+        "choices": [{"index": 0, "message": message, "finish_reason": chat_finish(got.finish)}],
         "usage": usage_block(flow.usage),
     }
     if sources.items:

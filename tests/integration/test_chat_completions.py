@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 
+import openai
 import pytest
 
 from ops.simulator.content import answer_tokens, split_tag_visible_text
@@ -232,3 +233,31 @@ async def test_models_list_follows_the_pool(stack):
         async with http.options("/v1/chat/completions", headers={
                 "Origin": "https://app.example", "Access-Control-Request-Method": "POST"}) as resp:
             assert resp.headers["access-control-allow-origin"] == "*"
+
+
+async def test_stop_ends_the_answer_before_the_sequence(stack):
+    await stack.start_gateway()
+    stack.add_account("tok-a", "super")
+    client = stack.openai()
+    r = await client.chat.completions.create(
+        model="grok-4.20-auto", messages=user("[[sim tokens=12]]"), stop="w4 w",
+        reasoning_effort="none")
+    assert r.choices[0].message.content == "w0 w1 w2 w3 " and r.choices[0].finish_reason == "stop"
+    stream = await client.chat.completions.create(
+        model="grok-4.20-auto", messages=user("[[sim tokens=12]]"), stop=["zzz", "w2 "],
+        reasoning_effort="none", stream=True)
+    text, finish = [], []
+    async for chunk in stream:
+        if chunk.choices:
+            text.append(chunk.choices[0].delta.content or "")
+            finish.append(chunk.choices[0].finish_reason)
+    assert "".join(text) == "w0 w1 " and finish[-1] == "stop"
+
+
+async def test_more_than_four_stop_sequences_is_a_validation_error(stack):
+    await stack.start_gateway()
+    stack.add_account("tok-a", "super")
+    with pytest.raises(openai.BadRequestError) as info:
+        await stack.openai().chat.completions.create(
+            model="grok-4.20-auto", messages=user("hi"), stop=["a", "b", "c", "d", "e"])
+    assert info.value.body["param"] == "stop"

@@ -1,6 +1,8 @@
 """/v1/messages and /v1/messages/count_tokens end to end with the official anthropic client."""
 from __future__ import annotations
 
+import asyncio
+
 import anthropic
 import pytest
 
@@ -221,3 +223,43 @@ async def test_tool_call_becomes_tool_use_block(stack, stream):
     assert call.id.startswith("toolu_") and call.name == "get_weather"
     assert call.input == {"city": "Paris"}
     assert msg.stop_reason == "tool_use"
+
+
+async def test_stop_sequences_end_the_answer_and_the_upstream(stack):
+    await stack.start_gateway()
+    stack.add_account("tok-a", "super")
+    msg = await client(stack).messages.create(
+        model="grok-4.20-auto", max_tokens=64, thinking={"type": "disabled"},
+        messages=user("[[sim tokens=400 delay_ms=20]]"), stop_sequences=["w5 w", "never"])
+    assert [b.type for b in msg.content] == ["text"]
+    assert msg.content[0].text == "w0 w1 w2 w3 w4 "
+    assert msg.stop_reason == "stop_sequence" and msg.stop_sequence == "w5 w"
+    sim = stack.sim.state  # the rest of the 8 s answer is not waited for: the upstream is cut
+    for _ in range(50):
+        if sim.cancelled_streams:
+            break
+        await asyncio.sleep(0.02)
+    assert sim.cancelled_streams == 1 and sim.active_streams == 0 and sim.completed_streams == 0
+    assert stack.gateway.pool.count_inflight() == 0
+
+
+async def test_stop_sequences_in_a_stream(stack):
+    await stack.start_gateway()
+    stack.add_account("tok-a", "super")
+    async with client(stack).messages.stream(
+            model="grok-4.20-auto", max_tokens=64, thinking={"type": "disabled"},
+            messages=user("[[sim tokens=20]]"), stop_sequences=["w3 "]) as stream:
+        text = "".join([t async for t in stream.text_stream])
+        final = await stream.get_final_message()
+    assert text == "w0 w1 w2 "
+    assert final.stop_reason == "stop_sequence" and final.stop_sequence == "w3 "
+
+
+async def test_stop_sequences_must_be_strings(stack):
+    await stack.start_gateway()
+    stack.add_account("tok-a", "super")
+    with pytest.raises(anthropic.BadRequestError) as info:
+        await client(stack).messages.create(
+            model="grok-4.20-auto", max_tokens=64, messages=user("hi"), stop_sequences=[3])
+    assert "stop_sequences" in str(info.value)
+    assert stack.sim.state.total_chats == 0

@@ -1,0 +1,96 @@
+"""Stop sequences (Anthropic `stop_sequences`, OpenAI chat `stop`): the answer text ends right
+before the first match, and the flow finishes with `finish_reason = "stop_sequence"` and the
+matched string in `flow.stop_sequence`; the pipeline then stops reading upstream.
+
+grok.com has no such option, so the match is made here, on the text the client would see
+(this addon runs last among the stream transforms). A sequence split across deltas is still
+found: the end of each delta that could begin a sequence is held back until the next one.
+"""
+from __future__ import annotations
+
+from addons.events import Event, TextDelta
+from addons.flow import Flow
+
+NAME = "stop_sequences"
+FINISH = "stop_sequence"
+
+
+class StopMatcher:
+    """Per flow: finds the earliest stop sequence in a stream of text pieces."""
+
+    __slots__ = ("sequences", "held", "matched")
+
+    def __init__(self, sequences: list[str]) -> None:
+        self.sequences = sequences
+        self.held = ""
+        self.matched: str | None = None
+
+    def feed(self, text: str) -> str:
+        """The text that can go on now; sets `matched` when a sequence ends the answer."""
+        buf = self.held + text if self.held else text
+        cut, found = -1, None
+        for seq in self.sequences:
+            at = buf.find(seq)
+            if at >= 0 and (cut < 0 or at < cut):
+                cut, found = at, seq
+        if found is not None:
+            self.held, self.matched = "", found
+            return buf[:cut]
+        keep = self._open_prefix(buf)
+        self.held = buf[len(buf) - keep:] if keep else ""
+        return buf[:len(buf) - keep] if keep else buf
+
+    def _open_prefix(self, buf: str) -> int:
+        """Length of the longest end of `buf` that begins some sequence (and is not whole)."""
+        longest = 0
+        for seq in self.sequences:
+            for size in range(min(len(seq) - 1, len(buf)), longest, -1):
+                if buf.endswith(seq[:size]):
+                    longest = size
+                    break
+        return longest
+
+    def flush(self) -> str:
+        held, self.held = self.held, ""
+        return held
+
+
+class StopSequences:
+    """The addon. A flow without stop sequences passes through untouched."""
+
+    def attempt(self, flow: Flow) -> None:
+        """A retry discards the previous attempt's answer: match from scratch."""
+        if flow.metadata.pop(NAME, None) is not None:
+            flow.stop_sequence = None
+            if flow.finish_reason == FINISH:
+                flow.finish_reason = "stop"
+
+    def chunk(self, flow: Flow, event: Event) -> list[Event]:
+        stops = flow.request.stop
+        if not stops:
+            return [event]
+        matcher = flow.metadata.get(NAME)
+        if matcher is None:
+            matcher = flow.metadata[NAME] = StopMatcher(stops)
+        if matcher.matched is not None:
+            return []  # the answer has ended: nothing after the stop reaches the client
+        if type(event) is not TextDelta:
+            held = matcher.flush()  # a sequence never spans another kind of event
+            return [TextDelta(held), event] if held else [event]
+        text = matcher.feed(event.text)
+        if matcher.matched is not None:
+            flow.stop_sequence = matcher.matched
+            flow.finish_reason = FINISH
+        if text == event.text:
+            return [event]
+        return [TextDelta(text)] if text else []
+
+    def flush(self, flow: Flow) -> list[Event]:
+        matcher = flow.metadata.get(NAME)
+        if matcher is None:
+            return []
+        if matcher.matched is not None:
+            flow.finish_reason = FINISH  # whatever an earlier addon's flush decided
+            return []
+        held = matcher.flush()
+        return [TextDelta(held)] if held else []
