@@ -142,14 +142,17 @@ class MgwStream:
                 idle, kind = t.idle, "idle"
                 batch = parser.feed(message)
                 # coalesce as CurlStream does: shortly after a batch, let more events gather
-                wait = last_yield + getattr(t, "coalesce", 0.0) - last_data
-                if wait > 0.001 and not parser.done:
-                    await asyncio.sleep(wait)
-                while not parser.done and buffered(ws):
+                # (messages already buffered are taken at once); the end of the turn cuts the
+                # window short
+                until = last_yield + getattr(t, "coalesce", 0.0)
+                while not parser.done:
+                    wait = until - loop.time()
+                    if wait <= 0.001 and not buffered(ws):
+                        break
                     try:
-                        message, flags = await ws.recv()
-                    except CurlError:
-                        break  # reported by the next recv
+                        message, flags = await ws.recv(timeout=max(wait, 0.001))
+                    except (WebSocketTimeout, CurlError):
+                        break  # a broken socket is reported by the next recv
                     if flags & CurlWsFlag.CLOSE:
                         if batch:
                             yield batch

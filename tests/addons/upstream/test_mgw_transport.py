@@ -170,3 +170,20 @@ async def test_handshake_timeout(sim):
         server.close()
         await transport.aclose()
         await rest.aclose()
+
+
+async def test_coalescing_gathers_tokens_and_never_holds_back_the_end(sim, mgw):
+    window = Timeouts(first_byte=5, idle=5, total=30, heartbeat=5, coalesce=30.0)
+    stream = await mgw.open(request(sim, "[[sim tokens=8 delay_ms=20]]"), window)
+    start = time.monotonic()
+    batches = await asyncio.wait_for(_batches(stream), 10)  # not the 30 s window
+    assert time.monotonic() - start < 10
+    texts = [text_of(b) for b in batches if text_of(b)]
+    assert "".join(texts) == "".join(f"w{i} " for i in range(8))
+    assert texts[0] == "w0 "  # the first token went on alone
+    assert len(texts) == 2  # the rest gathered into one batch that the turn's end released
+    assert isinstance(batches[-1][-1], End)
+
+
+async def _batches(stream) -> list:
+    return [batch async for batch in stream.events()]
