@@ -43,11 +43,16 @@ class StopMatcher:
     def _open_prefix(self, buf: str) -> int:
         """Length of the longest end of `buf` that begins some sequence (and is not whole)."""
         longest = 0
+        end = len(buf)
         for seq in self.sequences:
-            for size in range(min(len(seq) - 1, len(buf)), longest, -1):
-                if buf.endswith(seq[:size]):
-                    longest = size
+            # candidates start where the sequence's first character stands in the last
+            # len(seq) - 1 characters; the leftmost one that fits is the longest
+            at = buf.find(seq[0], max(0, end - len(seq) + 1))
+            while 0 <= at and end - at > longest:
+                if seq.startswith(buf[at:]):
+                    longest = end - at
                     break
+                at = buf.find(seq[0], at + 1)
         return longest
 
     def flush(self) -> str:

@@ -66,6 +66,11 @@ def stop_reason(finish_reason: str, tool_calls: int) -> str:
     return STOP_REASONS.get(finish_reason, "end_turn")
 
 
+def stop_sequence(flow: Flow, reason: str) -> str | None:
+    """The matched stop sequence, when that is what ended the message."""
+    return flow.stop_sequence if reason == "stop_sequence" else None
+
+
 def annotation(cite: Citation) -> dict[str, Any]:
     """MSG-4 (MAY): a flat `url_citation`; offsets index the text block."""
     return {"type": "url_citation", "url": cite.url, "title": cite.title,
@@ -144,8 +149,9 @@ class BlockWriter:
         return out + self.close()
 
     def end(self, flow: Flow, finish_reason: str, extra: dict[str, Any] | None = None) -> bytes:
-        delta = {"stop_reason": stop_reason(finish_reason, self.tool_calls),
-                 "stop_sequence": flow.stop_sequence, **(extra or {})}
+        reason = stop_reason(finish_reason, self.tool_calls)
+        delta = {"stop_reason": reason, "stop_sequence": stop_sequence(flow, reason),
+                 **(extra or {})}
         return self.close() + frame("message_delta", {
             "type": "message_delta", "delta": delta,
             "usage": {"output_tokens": flow.usage.completion_tokens}}) + MESSAGE_STOP
@@ -214,8 +220,9 @@ async def complete_message(pipeline: Any, flow: Flow, model: str) -> dict[str, A
         content.append(block)
     content.extend({"type": "tool_use", "id": tool_use_id(c.id), "name": c.name,
                     "input": tool_input(c.arguments)} for c in calls)
+    reason = stop_reason(got.finish, len(calls))
     return {**message_head(flow, model), "content": content,
-            "stop_reason": stop_reason(got.finish, len(calls)), "stop_sequence": flow.stop_sequence,
+            "stop_reason": reason, "stop_sequence": stop_sequence(flow, reason),
             "usage": {"input_tokens": flow.usage.prompt_tokens,
                       "output_tokens": flow.usage.completion_tokens},
             **search_extras(got.sources, [])}

@@ -37,11 +37,13 @@ def check_role(role: Any, roles: frozenset[str], param: str) -> None:
 
 
 MAX_STOP_SEQUENCES = 64
+MAX_STOP_LENGTH = 512  # characters; each streamed piece is checked against every sequence
 
 
 def stop_list(body: dict, key: str, *, allow_string: bool, most: int = MAX_STOP_SEQUENCES) -> list[str]:
     """Stop sequences: absent/null → []; an array of non-empty strings (a lone string too when
-    `allow_string`, as OpenAI's `stop` takes), at most `most` of them, duplicates dropped."""
+    `allow_string`, as OpenAI's `stop` takes), at most `most` of them of at most
+    MAX_STOP_LENGTH characters, duplicates dropped."""
     raw = body.get(key)
     if raw is None:
         return []
@@ -52,6 +54,8 @@ def stop_list(body: dict, key: str, *, allow_string: bool, most: int = MAX_STOP_
         raise validation(f"'{key}' must be {kinds}, each non-empty", key)
     if len(raw) > most:
         raise validation(f"'{key}' takes at most {most} sequences, got {len(raw)}", key)
+    if any(len(s) > MAX_STOP_LENGTH for s in raw):
+        raise validation(f"'{key}' entries are at most {MAX_STOP_LENGTH} characters long", key)
     return list(dict.fromkeys(raw))
 
 

@@ -66,3 +66,15 @@ def test_matcher_holds_only_what_can_still_begin_a_sequence() -> None:
     m = StopMatcher(["abc", "xyz"])
     assert m.feed("123ab") == "123" and m.held == "ab"
     assert m.feed("d") == "abd" and m.held == ""
+
+
+def test_open_prefix_agrees_with_checking_every_length() -> None:
+    import random
+
+    rng = random.Random(3)
+    for _ in range(3000):
+        seqs = ["".join(rng.choice("ab") for _ in range(rng.randint(1, 6))) for _ in range(3)]
+        buf = "".join(rng.choice("abc") for _ in range(rng.randint(0, 10)))
+        expected = max((n for s in seqs for n in range(1, min(len(s) - 1, len(buf)) + 1)
+                        if buf.endswith(s[:n])), default=0)
+        assert StopMatcher(seqs)._open_prefix(buf) == expected, (seqs, buf)
