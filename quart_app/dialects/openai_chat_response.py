@@ -87,10 +87,12 @@ async def stream_chat(pipeline: Any, flow: Flow, model: str) -> AsyncIterator[by
     sources = Sources()
     cites: list[Citation] = []
     text_started = False
+    tail = b""  # the end of the answer: sent with [DONE] in one write, once the flow is closed
     try:
         yield sse.PING + writer.delta({"role": "assistant", "content": ""})
         async for batch in pipeline.events(flow):
             out: list[bytes] = []
+            ended = False
             for ev in batch:
                 cls = type(ev)
                 if cls is TextDelta:
@@ -113,6 +115,7 @@ async def stream_chat(pipeline: Any, flow: Flow, model: str) -> AsyncIterator[by
                     sources = Sources()
                     cites = []
                 elif cls is End:
+                    ended = True
                     extra: dict[str, Any] = {}
                     if sources.items:
                         extra["search_sources"] = sources.items
@@ -122,17 +125,19 @@ async def stream_chat(pipeline: Any, flow: Flow, model: str) -> AsyncIterator[by
                     out.append(writer.final(ev.finish_reason, extra, delta))
                     if req.include_usage:
                         out.append(writer.usage(flow.usage))
-            if out:
+            if ended:
+                tail = b"".join(out)
+            elif out:
                 yield b"".join(out)
     except ApiError as err:
-        yield sse.event("error", {"error": err.to_dict()})
+        tail = sse.event("error", {"error": err.to_dict()})
     except Exception:  # noqa: BLE001 - the client still gets a well-formed end of stream
         log.exception("stream %s failed", flow.id)
         err = ApiError(500, "Internal server error", type="server_error", code="internal_error")
-        yield sse.event("error", {"error": err.to_dict()})
+        tail = sse.event("error", {"error": err.to_dict()})
     finally:
         await pipeline.close(flow)
-    yield sse.DONE
+    yield tail + sse.DONE
 
 
 async def complete_chat(pipeline: Any, flow: Flow, model: str) -> dict[str, Any]:

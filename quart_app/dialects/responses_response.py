@@ -237,6 +237,7 @@ async def stream_response(pipeline: Any, flow: Flow, model: str,
                           echo: dict[str, Any]) -> AsyncIterator[bytes]:
     """The SSE body. Runs after `pipeline.open()` succeeded; always closes the pipeline."""
     builder = ResponseBuilder(flow, model, echo, stream=True)
+    ended = False  # the end of the answer goes out with [DONE] in one write, once closed
     try:
         builder.start()
         yield sse.PING + builder.take()
@@ -244,23 +245,22 @@ async def stream_response(pipeline: Any, flow: Flow, model: str,
             for ev in batch:
                 builder.feed(ev)
                 if type(ev) is End:
+                    ended = True
                     if builder.output:
                         builder.emit("response.completed", {"response": builder.completed()})
                     else:
                         builder.fail(_empty())  # RESP-11: never "completed" with nothing
-            if builder.out:
+            if builder.out and not ended:
                 yield builder.take()
     except ApiError as err:
         builder.fail(err)
-        yield builder.take()
     except Exception:  # noqa: BLE001 - the client still gets a well-formed end of stream
         log.exception("stream %s failed", flow.id)
         builder.fail(ApiError(500, "Internal server error", type="server_error",
                               code="internal_error"))
-        yield builder.take()
     finally:
         await pipeline.close(flow)
-    yield sse.DONE
+    yield builder.take() + sse.DONE
 
 
 async def complete_response(pipeline: Any, flow: Flow, model: str,
