@@ -128,6 +128,11 @@ Event = (
 CONTENT_EVENTS = (TextDelta, ReasoningDelta, ToolCall)
 
 
+def has_content(batch: list[Event]) -> bool:
+    """The batch carries answer content (text, reasoning, a tool call), not only metadata."""
+    return any(type(ev) in CONTENT_EVENTS for ev in batch)
+
+
 def join_deltas(batch: list[Event]) -> list[Event]:
     """Adjacent text deltas (and adjacent reasoning deltas) of one upstream batch joined into
     one. grok.com sends a frame per token; whatever arrived together goes through the chain

@@ -294,7 +294,7 @@ class QuotaRefresher:
 
     def _forget_old_probes(self) -> None:
         """Keep `_probed_at` bounded: entries older than the interval no longer throttle."""
-        if len(self._probed_at) <= 2 * max(len(self._pending), 512):
+        if len(self._probed_at) <= 1024:
             return
         horizon = self._clock() - self.after_call_interval()
         self._probed_at = {k: t for k, t in self._probed_at.items()

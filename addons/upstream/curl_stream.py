@@ -13,7 +13,7 @@ from typing import AsyncIterator
 
 from curl_cffi import CurlError
 
-from addons.events import CONTENT_EVENTS, End, Event, Heartbeat, UpstreamFailure
+from addons.events import End, Event, Heartbeat, UpstreamFailure, has_content
 from addons.upstream.base import Timeouts, TransportError, UpstreamTimeout
 from addons.upstream.classify import sanitize
 from addons.upstream.curl_handle import parse_headers
@@ -90,7 +90,7 @@ class CurlStream:
                 if batch:
                     batch, stop = _cut(batch)
                     if not answering:
-                        answering = any(type(ev) in CONTENT_EVENTS for ev in batch)
+                        answering = has_content(batch)
                     if answering:  # metadata before the answer opens no window
                         last_yield = loop.time()
                     yield batch

@@ -17,7 +17,7 @@ import orjson
 from curl_cffi import CurlError, CurlWsFlag
 from curl_cffi.requests.websockets import WebSocketTimeout
 
-from addons.events import CONTENT_EVENTS, End, Event, Heartbeat, UpstreamFailure
+from addons.events import End, Event, Heartbeat, UpstreamFailure, has_content
 from addons.upstream.base import Timeouts, TransportError, UpstreamTimeout
 from addons.upstream.classify import sanitize
 from addons.upstream.mgw_events import MgwEventParser
@@ -160,7 +160,7 @@ class MgwStream:
                     batch += parser.feed(message)
                 if batch:
                     if not answering:
-                        answering = any(type(ev) in CONTENT_EVENTS for ev in batch)
+                        answering = has_content(batch)
                     if answering:  # as CurlStream: metadata before the answer opens no window
                         last_yield = loop.time()
                     yield batch

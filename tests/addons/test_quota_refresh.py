@@ -248,16 +248,16 @@ async def test_after_call_refreshes_are_coalesced_per_token_and_mode(tmp_path) -
 
 
 async def test_a_busy_account_is_probed_at_most_once_per_interval(tmp_path) -> None:
-    settings = make_settings(tmp_path, account__refresh__after_call_min_interval_sec="0.3")
+    settings = make_settings(tmp_path, account__refresh__after_call_min_interval_sec="1")
     pool, transport, refresher = make(settings, {"a": "super"}, {"a": "super"})
     await refresher.refresh_many(["a"])
     transport.calls.clear()
     pool.get("a").quota["fast"].remaining = 5  # as if calls had been counted locally
-    for _ in range(20):  # a burst of calls over ~0.2 s
+    for _ in range(10):  # a burst of calls over ~0.1 s, well inside the interval
         refresher.request_after_call("a", "fast")
         await asyncio.sleep(0.01)
     assert transport.calls == [("a", "fast")]  # the first call probed at once, no more yet
-    for _ in range(100):
+    for _ in range(300):
         await asyncio.sleep(0.01)
         if not refresher._pending:
             break
