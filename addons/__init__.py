@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from addons.catalog import Catalogue
+    from addons.services.catalogue import Catalogue
     from addons.chain import Chain
 
 
@@ -24,7 +24,7 @@ def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any
     from addons.chain import Chain
     from addons.citations import Citations
     from addons.continuation import Continuation
-    from addons.models import ModelResolver
+    from addons.model_resolver import ModelResolver
     from addons.retry import Retry
     from addons.stop_sequences import StopSequences
     from addons.tag_filter import TagFilter

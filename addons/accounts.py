@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from addons.catalog import Catalogue
+from addons.services.catalogue import Catalogue
 from addons.errors import no_account
 from addons.flow import Flow
 from state.pool import QUOTA, RANDOM

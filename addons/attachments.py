@@ -21,7 +21,7 @@ from typing import Any
 from addons.errors import ApiError, validation
 from addons.events import UpstreamFailure
 from addons.flow import Attachment, Flow
-from addons.media_fetch import (
+from addons.services.fetch import (
     FetchLimits, Media, MediaError, allow_any_address, decode_data_uri, fetch_url, is_data_uri,
     is_public_address,
 )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from addons.catalog import ModelSpec
+    from addons.services.catalogue import ModelSpec
     from addons.errors import ApiError
     from addons.events import UpstreamFailure
     from addons.upstream.transport import UpstreamStream

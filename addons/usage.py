@@ -8,7 +8,7 @@ from typing import Any
 
 from addons.events import Event, ReasoningDelta, TextDelta
 from addons.flow import Flow
-from addons.tokens import estimate_tokens
+from addons.services.token_estimate import estimate_tokens
 
 NAME = "usage"
 PROMPT_OVERHEAD = 4

@@ -12,7 +12,7 @@ import click
 import orjson
 
 from ops.cli_accounts import _settings, _store, accounts, parse_tokens
-from state.account import Account, mask_token
+from state.account import Account, token_label
 from state.pool import AccountPool
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,11 +31,11 @@ def _emit(results: list[tuple[str, dict[str, Any]]], as_json: bool, verb: str,
     if as_json:
         out = {"status": "success",
                "summary": {"total": len(results), "ok": ok, "fail": len(results) - ok},
-               "results": {mask_token(t): r for t, r in results}}
+               "results": {token_label(t): r for t, r in results}}
         click.echo(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
     else:
         for token, result in results:
-            click.echo(f"{mask_token(token):<11}  {'ok' if result['ok'] else 'FAIL':<4}  "
+            click.echo(f"{token_label(token):<11}  {'ok' if result['ok'] else 'FAIL':<4}  "
                        f"{describe(result)}")
         click.echo(f"{verb} {ok}, failed {len(results) - ok}")
     if ok < len(results):
@@ -104,7 +104,7 @@ def disable_cmd(tokens: tuple[str, ...], all_accounts: bool, as_json: bool) -> N
 async def _nsfw(pool: AccountPool, tokens: list[str], settings: Settings, enable: bool,
                 progress: Any) -> list[dict[str, Any]]:
     """The NSFW sequence for `tokens` in a throwaway pool, straight against grok.com."""
-    from addons.nsfw import nsfw_many
+    from addons.services.nsfw import nsfw_many
     from addons.upstream.config import UpstreamConfig
     from addons.upstream.transport import CurlTransport
 

@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 import orjson
 
-from state.account import POOLS, STATUSES, Account, mask_token, normalize_token
+from state.account import POOLS, STATUSES, Account, token_label, normalize_token
 from state.boot import BootConfig, BootError
 from state.db import open_database
 from state.dbthread import DBThread
@@ -22,11 +22,11 @@ from state.migrations import migrate
 from state.store import AccountStore
 
 if TYPE_CHECKING:  # pragma: no cover
-    from addons.quota_refresh import RefreshResult
+    from addons.services.quota_refresh import RefreshResult
     from state.pool import AccountPool
     from state.settings import Settings
 
-__all__ = ["accounts", "mask_token", "parse_tokens"]
+__all__ = ["accounts", "token_label", "parse_tokens"]
 
 
 def parse_tokens(tokens: Sequence[str]) -> list[str]:
@@ -130,7 +130,7 @@ def list_cmd(as_json: bool, pool: str | None, status: str | None, deleted: bool)
     click.echo(header)
     for acc in rows:
         status_text = "deleted" if acc.deleted_at is not None else acc.status
-        click.echo(f"{mask_token(acc.token):<11}  {acc.pool:<5}  {status_text:<8}  "
+        click.echo(f"{token_label(acc.token):<11}  {acc.pool:<5}  {status_text:<8}  "
                    f"{acc.usage_use_count:>6}  {acc.usage_fail_count:>5}  "
                    f"{_fmt_ms(acc.last_use_at):<16}  {_quota_summary(acc)}")
     click.echo(f"{len(rows)} account(s)")
@@ -178,7 +178,7 @@ def _settings() -> Settings:
 async def _refresh(rows: Sequence[Account], tokens: Sequence[str], settings: Settings,
                    progress: Any) -> tuple[AccountPool, list[RefreshResult]]:
     """Refresh `tokens` in a throwaway pool over `rows`, straight against grok.com."""
-    from addons.quota_refresh import QuotaRefresher
+    from addons.services.quota_refresh import QuotaRefresher
     from addons.upstream.config import UpstreamConfig
     from addons.upstream.transport import CurlTransport
     from state.pool import AccountPool
@@ -196,7 +196,7 @@ async def _refresh(rows: Sequence[Account], tokens: Sequence[str], settings: Set
 
 
 def _result_line(result: RefreshResult, acc: Account | None) -> str:
-    head = f"{mask_token(result.token):<11}  {'ok' if result.ok else 'FAIL':<4}"
+    head = f"{token_label(result.token):<11}  {'ok' if result.ok else 'FAIL':<4}"
     parts = []
     if acc is not None:
         parts.append(f"{result.moved[0]}→{acc.pool}" if result.moved else acc.pool)
@@ -225,7 +225,7 @@ def refresh_cmd(tokens: tuple[str, ...], all_accounts: bool, as_json: bool) -> N
     settings = _settings()
 
     def progress(done: int, total: int, result: RefreshResult) -> None:
-        click.echo(f"[{done}/{total}] {mask_token(result.token)} "
+        click.echo(f"[{done}/{total}] {token_label(result.token)} "
                    f"{'ok' if result.ok else 'failed'}", err=True)
 
     with _store() as (thread, store):
@@ -244,7 +244,7 @@ def refresh_cmd(tokens: tuple[str, ...], all_accounts: bool, as_json: bool) -> N
     if as_json:
         out = {"status": "success",
                "summary": {"total": len(results), "ok": ok, "fail": len(results) - ok},
-               "results": {mask_token(r.token): r.to_dict() for r in results}}
+               "results": {token_label(r.token): r.to_dict() for r in results}}
         click.echo(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
     else:
         for result in results:

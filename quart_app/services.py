@@ -6,10 +6,10 @@ import logging
 from addons import build_chain
 from addons.accounts import AccountSelector
 from addons.attachments import Attachments
-from addons.catalog import Catalogue, ModelSpec
+from addons.services.catalogue import Catalogue, ModelSpec
 from addons.continuation import Continuation
 from addons.pipeline import Pipeline
-from addons.quota_refresh import QuotaRefresher
+from addons.services.quota_refresh import QuotaRefresher
 from addons.retry import Retry
 from addons.upstream.base import ChatTransport
 from addons.upstream.config import UpstreamConfig

@@ -20,7 +20,7 @@ __all__ = [
     "Account",
     "QuotaWindow",
     "default_quota",
-    "mask_token",
+    "token_label",
     "normalize_token",
     "now_ms",
 ]
@@ -55,7 +55,7 @@ def to_ms(seconds_or_ms: float) -> int:
     return int(seconds_or_ms if seconds_or_ms > 1e11 else seconds_or_ms * 1000)
 
 
-def mask_token(token: str) -> str:
+def token_label(token: str) -> str:
     """`abcd…wxyz`: enough to tell accounts apart in a table, useless as a credential."""
     return f"{token[:4]}…{token[-4:]}" if len(token) > 12 else "…" + token[-2:]
 

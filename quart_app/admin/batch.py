@@ -26,7 +26,7 @@ from quart_app.admin.views import NSFW_TAG
 __all__ = ["bp", "nsfw_outcome", "progress_stream"]
 
 bp = admin_blueprint("batch")
-NSFW_MODULE = "addons.nsfw"
+NSFW_MODULE = "addons.services.nsfw"
 NSFW_CONCURRENCY = 10
 
 

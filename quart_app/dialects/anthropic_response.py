@@ -17,7 +17,7 @@ from addons.events import (
     Citation, End, Heartbeat, ReasoningDelta, Restart, SearchSources, TextDelta, ToolCall,
 )
 from addons.flow import Flow
-from addons.tokens import estimate_tokens
+from addons.services.token_estimate import estimate_tokens
 from addons.usage import PROMPT_OVERHEAD
 from quart_app.dialects.collect import Sources, collect
 

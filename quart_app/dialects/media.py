@@ -10,7 +10,7 @@ from typing import Any
 
 from addons.errors import ApiError, validation
 from addons.flow import Attachment
-from addons.media_fetch import MediaError, is_data_uri, is_http_url, split_data_uri
+from addons.services.fetch import MediaError, is_data_uri, is_http_url, split_data_uri
 from quart_app.dialects.validate import obj
 
 #: input_audio `format` → MIME, when the data is raw base64 (OpenAI's own shape).

@@ -9,7 +9,7 @@ import pytest
 
 from addons import build_chain
 from addons.attachments import Attachments
-from addons.catalog import Catalogue
+from addons.services.catalogue import Catalogue
 from addons.errors import ApiError
 from addons.events import End, TextDelta
 from addons.flow import Attachment, ChatRequest, Flow, Message

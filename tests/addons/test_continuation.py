@@ -7,7 +7,7 @@ import time
 import pytest
 
 from addons import build_chain
-from addons.catalog import Catalogue
+from addons.services.catalogue import Catalogue
 from addons.continuation import NAME, Continuation, _State, new_messages
 from addons.events import ConversationStarted, End, ResponseMeta, TextDelta, UpstreamFailure
 from addons.flow import Attachment, ChatRequest, Flow, Message, UpstreamRequest

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from addons import build_chain
-from addons.catalog import Catalogue
+from addons.services.catalogue import Catalogue
 from addons.errors import ApiError
 from addons.events import (
     End, Heartbeat, ReasoningDelta, Restart, SearchSources, TextDelta, UpstreamFailure,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import re
 
-from addons.nsfw import nsfw_disable, nsfw_enable
+from addons.services.nsfw import nsfw_disable, nsfw_enable
 from ops.simulator.state import BIRTH_DATE_PATH, FEATURE_CONTROLS_PATH, TOS_PATH
-from state.account import mask_token
+from state.account import token_label
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.nsfw-int.sig"
 NSFW_ON = bytes.fromhex("00000000200a021001121a0a18") + b"always_show_nsfw_content"
@@ -25,7 +25,7 @@ async def test_full_sequence_tags_the_account_and_sets_the_flags(stack):
     await stack.start_gateway()
     stack.add_account(TOKEN, "super")
     result = await nsfw_enable(stack.gateway.services, TOKEN)
-    assert result == {"token": mask_token(TOKEN), "action": "enable", "ok": True,
+    assert result == {"token": token_label(TOKEN), "action": "enable", "ok": True,
                       "steps": {"tos": "accepted", "birth_date": "set", "nsfw": "enabled"}}
     sim_tok = stack.sim.state.tokens[TOKEN]
     assert sim_tok.tos_accepted and sim_tok.nsfw

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from ops.cli import main
-from ops.cli_accounts import accounts, mask_token
+from ops.cli_accounts import accounts, token_label
 from ops.simulator.state import BIRTH_DATE_PATH, FEATURE_CONTROLS_PATH, TOS_PATH
 from state.migrations import latest_version
 from tests.ops.test_cli_accounts import TOK1, TOK2, TOK3, _list_json, data_dir  # noqa: F401
@@ -30,7 +30,7 @@ def test_disable_and_enable(data_dir: Path) -> None:  # noqa: F811
     runner = CliRunner()
     result = runner.invoke(accounts, ["disable", TOK1, TOK2])
     assert result.exit_code == 0, result.output
-    assert "disabled 2, failed 0" in result.output and mask_token(TOK1) in result.output
+    assert "disabled 2, failed 0" in result.output and token_label(TOK1) in result.output
     assert TOK1 not in result.output
     rows = _rows()
     assert rows[TOK1]["status"] == rows[TOK2]["status"] == "disabled"
@@ -39,7 +39,7 @@ def test_disable_and_enable(data_dir: Path) -> None:  # noqa: F811
     assert result.exit_code == 0, result.output
     out = orjson.loads(result.output)
     assert out["summary"] == {"total": 2, "ok": 2, "fail": 0}
-    assert out["results"][mask_token(TOK1)] == {"ok": True, "status": "active"}
+    assert out["results"][token_label(TOK1)] == {"ok": True, "status": "active"}
     assert all(r["status"] == "active" for r in _rows().values())
     result = runner.invoke(accounts, ["disable", "--all"])
     assert "disabled 3, failed 0" in result.output
@@ -52,8 +52,8 @@ def test_enable_unknown_and_deleted(data_dir: Path) -> None:  # noqa: F811
     result = runner.invoke(accounts, ["enable", TOK1, TOK2, "--json"])
     assert result.exit_code == 1
     out = orjson.loads(result.output)["results"]
-    assert out[mask_token(TOK1)] == {"ok": False, "error": "account deleted"}
-    assert out[mask_token(TOK2)] == {"ok": False, "error": "unknown account"}
+    assert out[token_label(TOK1)] == {"ok": False, "error": "account deleted"}
+    assert out[token_label(TOK2)] == {"ok": False, "error": "unknown account"}
     assert _rows()[TOK1]["deleted_at"] is not None  # a deleted account stays deleted
 
 
@@ -86,10 +86,10 @@ async def test_nsfw_all_tags_accounts_and_expires_the_blocked(upstream) -> None:
     out = orjson.loads(result.stdout)
     assert out["summary"] == {"total": 3, "ok": 2, "fail": 1}
     res = out["results"]
-    assert res[mask_token(TOK1)]["steps"] == {"tos": "accepted", "birth_date": "set",
+    assert res[token_label(TOK1)]["steps"] == {"tos": "accepted", "birth_date": "set",
                                               "nsfw": "enabled"}
-    assert res[mask_token(TOK2)]["steps"]["birth_date"] == "already_set"
-    assert res[mask_token(TOK3)]["expired"] == "blocked-user"
+    assert res[token_label(TOK2)]["steps"]["birth_date"] == "already_set"
+    assert res[token_label(TOK3)]["expired"] == "blocked-user"
     assert TOK1 not in result.stdout and "[3/3]" in result.stderr
     rows = _rows()
     assert "nsfw" in rows[TOK1]["tags"] and "nsfw" in rows[TOK2]["tags"]

@@ -6,7 +6,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from ops.cli_accounts import accounts, mask_token
+from ops.cli_accounts import accounts, token_label
 
 TOK1 = "eyJhbGciOiJIUzI1NiJ9.one.sig1"
 TOK2 = "eyJhbGciOiJIUzI1NiJ9.two.sig2"
@@ -68,8 +68,8 @@ def test_list_table_masks_tokens(data_dir: Path) -> None:
     runner.invoke(accounts, ["import", "-"], input=f"{TOK1}\n")
     result = runner.invoke(accounts, ["list"])
     assert result.exit_code == 0
-    assert TOK1 not in result.output and mask_token(TOK1) in result.output
-    assert mask_token(TOK1) == "eyJh…sig1"
+    assert TOK1 not in result.output and token_label(TOK1) in result.output
+    assert token_label(TOK1) == "eyJh…sig1"
     assert "fast:30/30" in result.output
     assert runner.invoke(accounts, ["list", "--status", "expired"]).output.strip() == "no accounts"
 

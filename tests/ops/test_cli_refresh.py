@@ -8,7 +8,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from ops.cli_accounts import accounts, mask_token
+from ops.cli_accounts import accounts, token_label
 from ops.simulator.state import RATE_LIMITS_PATH
 from tests.ops.test_cli_accounts import TOK1, TOK2, TOK3, _list_json, data_dir  # noqa: F401
 
@@ -37,8 +37,8 @@ async def test_refresh_all_settles_tiers_and_stores_real_quota(upstream) -> None
     assert result.exit_code == 1  # one account failed (expired)
     out = orjson.loads(result.stdout)
     assert out["summary"] == {"total": 3, "ok": 2, "fail": 1}
-    assert out["results"][mask_token(TOK1)]["moved"] == {"from": "basic", "to": "super"}
-    assert out["results"][mask_token(TOK3)]["expired"] == "blocked-user"
+    assert out["results"][token_label(TOK1)]["moved"] == {"from": "basic", "to": "super"}
+    assert out["results"][token_label(TOK3)]["expired"] == "blocked-user"
     assert TOK1 not in result.stdout  # tokens are masked
     assert "[3/3]" in result.stderr
     rows = {r["token"]: r for r in _list_json(CliRunner())}
@@ -52,7 +52,7 @@ async def test_refresh_named_tokens_in_text(upstream) -> None:
     await invoke("import", "-", input=f"{TOK1}\n{TOK2}\n")
     result = await invoke("refresh", TOK2)
     assert result.exit_code == 0, result.output
-    assert "refreshed 1, failed 0" in result.stdout and mask_token(TOK2) in result.stdout
+    assert "refreshed 1, failed 0" in result.stdout and token_label(TOK2) in result.stdout
     assert "fast:30/30" in result.stdout
     rows = {r["token"]: r for r in _list_json(CliRunner())}
     assert rows[TOK1]["last_sync_at"] is None  # not asked for

@@ -6,7 +6,7 @@ import base64
 import pytest
 
 from addons.flow import UpstreamRequest
-from addons.nsfw import TOS_MESSAGE, feature_controls_message
+from addons.services.nsfw import TOS_MESSAGE, feature_controls_message
 from addons.upstream.classify import UpstreamHTTPError
 from addons.upstream.config import UpstreamConfig
 from addons.upstream.grpc_web import (

@@ -8,7 +8,7 @@ from typing import Any, AsyncIterator
 
 import pytest_asyncio
 
-from addons.quota_refresh import RefreshResult
+from addons.services.quota_refresh import RefreshResult
 from quart_app.app import create_app
 from state.boot import BootConfig
 from state.settings import Settings

@@ -59,7 +59,7 @@ async def test_bad_batch_requests_are_400(admin, query, payload, param):
 
 
 async def test_batch_nsfw_calls_the_sequence_and_tags(admin, monkeypatch):
-    import addons.nsfw
+    import addons.services.nsfw
 
     seen = []
 
@@ -67,7 +67,7 @@ async def test_batch_nsfw_calls_the_sequence_and_tags(admin, monkeypatch):
         seen.append(token)
         return {"ok": token != TOK_B, "token": token}
 
-    monkeypatch.setattr(addons.nsfw, "nsfw_enable", enable)
+    monkeypatch.setattr(addons.services.nsfw, "nsfw_enable", enable)
     admin.pool.add(TOK_A, "super")
     admin.pool.add(TOK_B, "super")
     admin.pool.add(TOK_C, "super")

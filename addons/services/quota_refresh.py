@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from addons.leader import LeaderLock
+from state.leader import LeaderLock
 from addons.upstream.classify import UpstreamHTTPError, excerpt
 from addons.upstream.config import UpstreamConfig
 from addons.upstream.ratelimits import RateLimits, fetch_rate_limits

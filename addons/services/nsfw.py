@@ -25,7 +25,7 @@ from addons.upstream.config import ACCOUNTS_ORIGIN, GROK_ORIGIN, UpstreamConfig
 from addons.upstream.grpc_web import grpc_call, grpc_headers, pb_bytes, pb_varint
 from addons.upstream.headers import build_headers, normalize_sso
 from addons.upstream.ratelimits import raise_for_status
-from state.account import mask_token
+from state.account import token_label
 
 __all__ = [
     "NSFW_TAG", "feature_controls_message", "nsfw_disable", "nsfw_enable", "nsfw_many",
@@ -133,7 +133,7 @@ class _Sequence:
 
 async def _run_sequence(services: Any, token: str, enable: bool) -> dict[str, Any]:
     pool = services.pool
-    out: dict[str, Any] = {"token": mask_token(token), "action": "enable" if enable else "disable",
+    out: dict[str, Any] = {"token": token_label(token), "action": "enable" if enable else "disable",
                            "ok": False, "steps": {}}
     acc = pool.get(token)
     if acc is None or acc.deleted_at is not None:
@@ -152,10 +152,10 @@ async def _run_sequence(services: Any, token: str, enable: bool) -> dict[str, An
         if exc.marker:
             pool.on_invalid_credentials(token, exc.marker)
             out["expired"] = exc.marker
-            log.info("account %s expired during the NSFW %s step: %s", mask_token(token),
+            log.info("account %s expired during the NSFW %s step: %s", token_label(token),
                      exc.step, exc.marker)
         else:
-            log.info("NSFW %s failed for %s at %s: %s", out["action"], mask_token(token),
+            log.info("NSFW %s failed for %s at %s: %s", out["action"], token_label(token),
                      exc.step, exc.error)
         return out
     if enable:

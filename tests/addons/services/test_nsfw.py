@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import pytest
 
 from addons.flow import UpstreamRequest
-from addons.nsfw import nsfw_disable, nsfw_enable, nsfw_many, random_birth_date
+from addons.services.nsfw import nsfw_disable, nsfw_enable, nsfw_many, random_birth_date
 from addons.upstream.config import UpstreamConfig
-from state.account import mask_token
+from state.account import token_label
 from state.pool import AccountPool
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.nsfw.sig"
@@ -46,7 +46,7 @@ async def test_enable_runs_the_three_steps_in_order_and_tags() -> None:
     tr = Transport()
     svc = services(tr, "keep")
     result = await nsfw_enable(svc, TOKEN)
-    assert result == {"token": mask_token(TOKEN), "action": "enable", "ok": True,
+    assert result == {"token": token_label(TOKEN), "action": "enable", "ok": True,
                       "steps": {"tos": "accepted", "birth_date": "set", "nsfw": "enabled"}}
     assert svc.pool.get(TOKEN).tags == ["keep", "nsfw"]
     urls = [r.url for r, _ in tr.requests]

@@ -1,4 +1,4 @@
-from addons.tokens import estimate_tokens
+from addons.services.token_estimate import estimate_tokens
 
 
 def test_estimates_grow_with_text_and_handle_cjk():

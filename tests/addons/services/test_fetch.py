@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from addons.media_fetch import (
+from addons.services.fetch import (
     FetchLimits, MediaError, allow_any_address, decode_data_uri, fetch_url, is_public_address,
     split_data_uri,
 )

@@ -1,7 +1,7 @@
 """Model resolution: the request's model id → catalogue entry and upstream mode (MODEL-4)."""
 from __future__ import annotations
 
-from addons.catalog import Catalogue
+from addons.services.catalogue import Catalogue
 from addons.errors import ApiError
 from addons.flow import Flow
 

@@ -11,11 +11,11 @@ import pytest
 
 from addons import build_chain
 from addons.accounts import AccountSelector
-from addons.catalog import Catalogue
+from addons.services.catalogue import Catalogue
 from addons.errors import ApiError
 from addons.events import UpstreamFailure
 from addons.flow import ChatRequest, Flow, Message, UpstreamRequest
-from addons.quota_refresh import QuotaRefresher, infer_tier
+from addons.services.quota_refresh import QuotaRefresher, infer_tier
 from addons.retry import Retry
 from addons.upstream.base import TransportError
 from state.account import SOURCE_DEFAULT, SOURCE_ESTIMATED, SOURCE_REAL, TIER_DEFAULTS, now_ms
@@ -288,7 +288,7 @@ async def test_refresh_many_respects_usage_concurrency(tmp_path) -> None:
 
 
 async def test_one_leader_per_data_dir(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr("addons.quota_refresh.LEADER_RETRY_SEC", 0.02)
+    monkeypatch.setattr("addons.services.quota_refresh.LEADER_RETRY_SEC", 0.02)
     settings = make_settings(tmp_path)
     pool, transport, first = make(settings, {"a": "basic"}, data_dir=tmp_path, tick=0.02)
     second = QuotaRefresher(pool, transport, settings, data_dir=tmp_path, tick=0.02)
@@ -403,7 +403,7 @@ class SharedLease:
 
 
 async def test_one_leader_among_hosts_sharing_a_lease(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr("addons.quota_refresh.LEADER_RETRY_SEC", 0.02)
+    monkeypatch.setattr("addons.services.quota_refresh.LEADER_RETRY_SEC", 0.02)
     settings = make_settings(tmp_path)
     shared = SharedLease()
     lease_a, release_a = shared.for_("a")
