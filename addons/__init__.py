@@ -1,18 +1,31 @@
 """The addon chain. The order of the addons is written here and nowhere else.
 
-Request-side hooks run in list order: auth → models → accounts → retry → upstream request →
-continuation (which edits the upstream request per attempt).
-Stream transforms (`chunk`/`flush`) also run in list order, so upstream events reach usage
-first, then the tool sieve, then citations (which render `<grok:render>` cards), then the tag
-filter, and stop sequences last: they match the text exactly as the dialect renders it.
+Request-side hooks (`requestheaders`, `request`, `attempt`, `responseheaders`, `response`,
+`error`) run in list order; `finish` in reverse. What must come before what, and why:
+
+- auth first: nothing else runs for a client that is not let in;
+- model resolution before accounts: the model names the pools and the quota mode;
+- accounts before retry: retry feeds the outcome of a try back to the account just leased;
+- accounts before attachments and continuation: an upload and a continued conversation
+  belong to the leased account;
+- attachments and continuation before the request builder: it reads `attempt.file_ids`
+  and `attempt.continued` to write the payload.
+
+No addon rewrites what another decided: retry alone decides on a retry (it reads
+`attempt.continued` for a failed continuation), the builder alone writes the payload.
+
+Stream transforms (`transform`) also run in list order, so upstream events reach the
+continuation's id notes and usage first (raw text), then the tool sieve, then citations
+(which render `<grok:render>` cards), then the tag filter (which removes what citations did
+not render), and stop sequences last: they match the text exactly as the dialect renders it.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from addons.services.catalogue import Catalogue
     from addons.chain import Chain
+    from addons.services.catalogue import Catalogue
 
 
 def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any | None,
@@ -38,8 +51,8 @@ def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any
         AccountSelector(pool, settings),
         Retry(pool, settings),
         Attachments(settings),
-        UpstreamRequestBuilder(settings),
         Continuation(pool, continuations),
+        UpstreamRequestBuilder(settings),
         UsageCounter(ledger),
         ToolSieve(),
         Citations(settings),

@@ -3,17 +3,17 @@
 The lease respects the per-account in-flight cap, the model's pool order, and never hands the
 same request an account it already tried. Success feedback is applied on `response`.
 
-A request hook may pin the first attempt to one account by putting its token in
-`flow.metadata[PINNED_TOKEN]` (the continuation addon does, for the account that holds the
-upstream conversation). The pin is tried first, with the usual checks, and only once; when it
-cannot be leased, selection goes on as if there were no pin.
+A request hook may pin the first attempt to one account by setting `flow.pinned_token` (the
+continuation addon does, for the account that holds the upstream conversation). The pin is
+tried first, with the usual checks, and only once; when it cannot be leased, selection goes
+on as if there were no pin.
 
-The strategy (quota scoring or uniform random, api-surface §8.6) follows
-`account.refresh.enabled` at every attempt, so switching it takes effect at once.
+The strategy (quota scoring or uniform random) follows `account.refresh.enabled` at every
+attempt, so switching it takes effect at once.
 
 With a quota refresher bound (quota strategy), a success asks for a refresh of the used mode,
 and when nothing is selectable one throttled on-demand refresh runs (waited for at most
-`ON_DEMAND_WAIT_SEC`) and selection is tried once more before the 429 (POOL-15).
+`ON_DEMAND_WAIT_SEC`) and selection is tried once more before the 429.
 """
 from __future__ import annotations
 
@@ -25,18 +25,16 @@ from addons.errors import no_account
 from addons.flow import Flow
 from state.pool import QUOTA, RANDOM
 
-#: Most accounts one request may touch, whatever the reason for switching (D-5).
+#: Most accounts one request may touch, whatever the reason for switching.
 MAX_ACCOUNTS_PER_REQUEST = 10
 
 AUTO_FALLBACK = ("fast", "expert")
 
 
 def strategy(settings: Any) -> str:
-    """`account.refresh.enabled` true: quota strategy; false: random (§8.5, hot-switchable)."""
+    """`account.refresh.enabled` true: quota strategy; false: random (switchable live)."""
     return QUOTA if settings.bool("account.refresh.enabled", True) else RANDOM
 
-#: flow.metadata key: the token a request hook wants the first attempt to use.
-PINNED_TOKEN = "pinned_token"
 #: Longest a request waits for an on-demand refresh before giving up on an account.
 ON_DEMAND_WAIT_SEC = 10.0
 _ON_DEMAND_DONE = "accounts.on_demand"
@@ -62,10 +60,9 @@ class AccountSelector:
 
     async def attempt(self, flow: Flow) -> None:
         self._release(flow)
-        last_error = flow.metadata.get("last_error")
         if len(flow.tried) >= MAX_ACCOUNTS_PER_REQUEST:
-            raise last_error or no_account(flow.model.id)
-        pinned = flow.metadata.pop(PINNED_TOKEN, None)
+            raise flow.last_error or no_account(flow.model.id)
+        pinned, flow.pinned_token = flow.pinned_token, None
         if self._select(flow, pinned):
             return
         if self.refresher is not None and not flow.metadata.get(_ON_DEMAND_DONE):
@@ -76,7 +73,7 @@ class AccountSelector:
                 ran = True  # still running; whatever it refreshed so far may help
             if ran and self._select(flow, None):
                 return
-        raise last_error or no_account(flow.model.id)
+        raise flow.last_error or no_account(flow.model.id)
 
     def _select(self, flow: Flow, pinned: str | None) -> bool:
         max_inflight = self.settings.int("account.selection.max_inflight")
@@ -89,7 +86,7 @@ class AccountSelector:
                                          strategy=how)
                 if lease is not None:
                     flow.lease = lease
-                    flow.mode = mode
+                    flow.attempt.mode = mode
                     flow.tried.append(lease.token)
                     return True
         return False
@@ -104,5 +101,7 @@ class AccountSelector:
         self._release(flow)
 
     def _release(self, flow: Flow) -> None:
+        """`flow.lease` stays as the last account used (the usage ledger reads it); releasing
+        twice is harmless."""
         if flow.lease is not None:
             self.pool.release(flow.lease)

@@ -3,14 +3,14 @@
 `request` turns every `Attachment` into bytes + MIME + name exactly once (data URIs decoded,
 URLs fetched by the SSRF-guarded client in `media_fetch`), enforcing the `[attachments]`
 limits. Any problem there is the client's: a 400 naming the attachment, never a 502 and never
-an account penalty. `attempt` uploads the files to the account the attempt leased (uploads are
-account-scoped, MM-5), caching the ids per account, and hands them to the request builder
-through `flow.metadata[FILE_IDS]`.
+an account penalty. `attempt` uploads the files to the account the attempt leased (an upload
+belongs to one account), caching the ids per account, and hands them to the request builder
+in `flow.attempt.file_ids`.
 
 An upload failure is a failure of that account, like a failed chat: it becomes
-`flow.failure`, the pipeline then skips the chat call and the retry addon classifies the
-failure exactly as it would a chat reply (invalid-credential markers, 401, 429, 5xx), so the
-flow fails over to another account, which uploads again.
+`flow.attempt.failure`, the pipeline then skips the chat call and the retry addon classifies
+the failure exactly as it would a chat reply (invalid-credential markers, 401, 429, 5xx), so
+the flow fails over to another account, which uploads again.
 """
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from typing import Any
 
 from addons.errors import ApiError, validation
 from addons.events import UpstreamFailure
-from addons.flow import Attachment, Flow
+from addons.flow import Flow
+from addons.jobs import Attachment
 from addons.services.fetch import (
     FetchLimits, Media, MediaError, allow_any_address, decode_data_uri, fetch_url, is_data_uri,
     is_public_address,
@@ -31,7 +32,6 @@ from addons.upstream.config import UpstreamConfig
 from addons.upstream.prompt import flatten
 from addons.upstream.ratelimits import ShortCallTransport
 from addons.upstream.upload import UploadRejected, Uploader, upload_file
-from addons.upstream_request import FILE_IDS
 
 NAME = "attachments"
 #: Data URIs larger than this are decoded in a worker thread, off the event loop.
@@ -125,7 +125,6 @@ class Attachments:
     # ---- attempt: upload to the leased account --------------------------------------
     async def attempt(self, flow: Flow) -> None:
         state: _State | None = flow.metadata.get(NAME)
-        flow.metadata[FILE_IDS] = []
         if state is None or not state.files or flow.lease is None:
             return
         token = flow.lease.token
@@ -138,22 +137,22 @@ class Attachments:
                 raise validation(f"grok.com refused an attachment: {exc}", "messages",
                                  code="attachment_rejected") from None
             except UpstreamHTTPError as exc:
-                flow.failure = UpstreamFailure(exc.status, f"attachment upload failed: {exc.body}",
-                                               exc.body)
+                flow.attempt.failure = UpstreamFailure(
+                    exc.status, f"attachment upload failed: {exc.body}", exc.body)
                 return
             except UpstreamTimeout as exc:
-                flow.failure = UpstreamFailure(504, f"attachment upload failed: {exc}")
+                flow.attempt.failure = UpstreamFailure(504, f"attachment upload failed: {exc}")
                 return
             except TransportError as exc:
-                flow.failure = UpstreamFailure(502, f"attachment upload failed: {exc}")
+                flow.attempt.failure = UpstreamFailure(502, f"attachment upload failed: {exc}")
                 return
             state.uploaded[token] = ids
-        flow.metadata[FILE_IDS] = list(ids)
+        flow.attempt.file_ids = list(ids)
 
     async def _upload_all(self, files: list[Media], token: str) -> list[str]:
         if self.transport is None:
             raise ApiError(500, "attachments: no upstream transport bound", code="server_error")
-        if self._upload_slots is None:  # global cap (MM-5), built inside the running loop
+        if self._upload_slots is None:  # one cap for the process, built inside the running loop
             self._upload_slots = asyncio.Semaphore(
                 max(1, self.settings.int("batch.asset_upload_concurrency", 10)))
         cfg = UpstreamConfig.from_settings(self.settings)

@@ -1,4 +1,4 @@
-"""API-key authentication for /v1 (api-surface §1.1): Bearer or x-api-key, open mode when no key."""
+"""API-key authentication for /v1: `Authorization: Bearer` or `x-api-key`; open when no key is set."""
 from __future__ import annotations
 
 import hmac
@@ -7,11 +7,8 @@ from typing import Any
 from addons.errors import ApiError
 from addons.flow import Flow
 
-NAME = "auth"
-
-
 def client_key(headers: Any) -> str | None:
-    """The credential a client sent: `Authorization: Bearer` wins over `x-api-key` (AUTH-3)."""
+    """The credential a client sent: `Authorization: Bearer` wins over `x-api-key`."""
     auth = headers.get("authorization")
     if auth:
         scheme, _, value = auth.strip().partition(" ")
@@ -34,18 +31,14 @@ class Auth:
     def __init__(self, settings: Any) -> None:
         self.settings = settings
 
-    def request(self, flow: Flow) -> None:
-        """Idempotent: routes authenticate before parsing the body, then the chain runs again."""
-        if flow.metadata.get(NAME):
-            return
+    def requestheaders(self, flow: Flow) -> None:
+        """Runs before the body is parsed, so a stranger learns nothing about the body rules."""
         allowed = self.settings.list("app.api_key")
         if not allowed:
-            flow.metadata[NAME] = True
-            return  # open mode (AUTH-2)
+            return  # open mode
         key = client_key(flow.client_headers)
         if key is None:
             raise ApiError(401, "Missing API key", type="authentication_error", code="missing_api_key")
         if not key_matches(key, allowed):
             raise ApiError(401, "Invalid API key", type="authentication_error", code="invalid_api_key")
         flow.api_key = key
-        flow.metadata[NAME] = True

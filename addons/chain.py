@@ -1,65 +1,113 @@
 """The addon chain runner: calls each hook on every addon that defines it, in list order.
 
-Hook lists are computed once when the chain is built, so a hook no addon defines costs nothing
-on the request path. `chunk` and `flush` are synchronous and cheap; the others may be async.
+Hooks, in the order a request meets them (`docs/architecture.md` has the whole life):
+
+- `requestheaders(flow)`: the client's headers are known, the body is not parsed yet (auth);
+- `request(flow)`: once, with the parsed job (model, prompt, attachments). A hook that sets
+  `flow.reply` answers the request itself: the later request hooks and the upstream are skipped;
+- `attempt(flow)`: per try at the upstream, on `flow.attempt` (lease, upload, build);
+- `responseheaders(flow)`: the upstream's status is known (or the try failed before any
+  content): classify, feed the pool back, ask for a retry;
+- `transform(flow) -> StreamTransform | None`: per try whose answer is read, a fresh object
+  whose `chunk(event)` / `flush()` rewrite the neutral events. Per-try stream state lives
+  in it, so a retry starts clean by construction;
+- `response(flow)` or `error(flow)`: exactly one of them, once;
+- `finish(flow)`: always, in reverse order, each one even if another fails.
+
+Hook lists are computed once when the chain is built, so a hook no addon defines costs
+nothing on the request path. `transform`, `chunk` and `flush` are synchronous and cheap; the
+others may be async.
 """
 from __future__ import annotations
 
 import inspect
 import logging
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from addons.events import Event
 from addons.flow import Flow
 
 log = logging.getLogger(__name__)
 
-ASYNC_HOOKS = ("request", "attempt", "responseheaders", "response", "error", "finish")
+HOOKS = ("requestheaders", "request", "attempt", "responseheaders", "response", "error",
+         "finish")
+
+
+class StreamTransform(Protocol):
+    """One stream addon's state for one try. `flush` is optional."""
+
+    def chunk(self, event: Event) -> list[Event]: ...
+
+
+class Transforms:
+    """The stream transforms of one try, in chain order."""
+
+    __slots__ = ("_chunk", "_flush")
+
+    def __init__(self, transforms: Sequence[StreamTransform]) -> None:
+        self._chunk = [t.chunk for t in transforms]
+        # (flush, the chunk hooks of the transforms after it)
+        self._flush = [(t.flush, self._chunk[i + 1:]) for i, t in enumerate(transforms)
+                       if hasattr(t, "flush")]
+
+    def chunk(self, event: Event) -> list[Event]:
+        return _through(self._chunk, [event])
+
+    def flush(self) -> list[Event]:
+        """Each flush's output still passes through the chunk hooks of the transforms after
+        it; they are called in order, so a later transform has seen an earlier one's held
+        text before it flushes its own."""
+        out: list[Event] = []
+        for flush, later in self._flush:
+            out.extend(_through(later, list(flush())))
+        return out
 
 
 class Chain:
     def __init__(self, addons: Sequence[Any]) -> None:
         self.addons = list(addons)
-        self._hooks: dict[str, list[tuple[Callable, bool]]] = {}
-        for name in ASYNC_HOOKS:
-            self._hooks[name] = [
-                (fn, inspect.iscoroutinefunction(fn))
-                for fn in (getattr(a, name, None) for a in self.addons)
-                if fn is not None
-            ]
-        self._chunk = [a.chunk for a in self.addons if hasattr(a, "chunk")]
-        # (flush hook, the chunk hooks of the addons after it)
-        self._flush = []
-        for i, addon in enumerate(self.addons):
-            if hasattr(addon, "flush"):
-                later = [a.chunk for a in self.addons[i + 1:] if hasattr(a, "chunk")]
-                self._flush.append((addon.flush, later))
+        self._hooks: dict[str, list[tuple[Callable, bool]]] = {
+            name: [(fn, inspect.iscoroutinefunction(fn))
+                   for fn in (getattr(a, name, None) for a in self.addons) if fn is not None]
+            for name in HOOKS
+        }
+        self._transform = [a.transform for a in self.addons if hasattr(a, "transform")]
 
     def get(self, cls: type) -> Any:
-        """The addon instance of a class (for tests and wiring)."""
+        """The addon instance of a class (for wiring at start-up and for tests)."""
         for addon in self.addons:
             if isinstance(addon, cls):
                 return addon
         raise KeyError(cls.__name__)
 
-    async def _run(self, name: str, flow: Flow, reverse: bool = False) -> None:
-        hooks = self._hooks[name]
-        for fn, is_async in reversed(hooks) if reverse else hooks:
+    async def _run(self, name: str, flow: Flow) -> None:
+        for fn, is_async in self._hooks[name]:
             if is_async:
                 await fn(flow)
             else:
                 fn(flow)
-            if flow.reply is not None and name == "request":
-                return
+
+    async def requestheaders(self, flow: Flow) -> None:
+        await self._run("requestheaders", flow)
 
     async def request(self, flow: Flow) -> None:
-        await self._run("request", flow)
+        for fn, is_async in self._hooks["request"]:
+            if is_async:
+                await fn(flow)
+            else:
+                fn(flow)
+            if flow.reply is not None:
+                return
 
     async def attempt(self, flow: Flow) -> None:
         await self._run("attempt", flow)
 
     async def responseheaders(self, flow: Flow) -> None:
         await self._run("responseheaders", flow)
+
+    def transforms(self, flow: Flow) -> Transforms:
+        made = [t for t in (make(flow) for make in self._transform) if t is not None]
+        return Transforms(made)
 
     async def response(self, flow: Flow) -> None:
         await self._run("response", flow)
@@ -78,28 +126,16 @@ class Chain:
             except Exception:  # noqa: BLE001 - cleanup must reach every addon
                 log.exception("finish hook %r failed", fn)
 
-    def chunk(self, flow: Flow, event: Event) -> list[Event]:
-        return _through(self._chunk, flow, [event])
 
-    def flush(self, flow: Flow) -> list[Event]:
-        """Each addon's flush output still passes through the chunk hooks of the addons after it."""
-        out: list[Event] = []
-        for fn, later in self._flush:
-            # called in list order, so an earlier flush's output has reached this addon's
-            # chunk hook before this addon flushes what it holds back
-            out.extend(_through(later, flow, list(fn(flow))))
-        return out
-
-
-def _through(hooks: list[Callable], flow: Flow, events: list[Event]) -> list[Event]:
+def _through(hooks: list[Callable[[Event], list[Event]]], events: list[Event]) -> list[Event]:
     for fn in hooks:
         if not events:
             break
         if len(events) == 1:
-            events = fn(flow, events[0])
+            events = fn(events[0])
             continue
         out: list[Event] = []
         for ev in events:
-            out.extend(fn(flow, ev))
+            out.extend(fn(ev))
         events = out
     return events

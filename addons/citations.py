@@ -1,4 +1,4 @@
-"""Search cards and citations (api-surface §7.5): renders `<grok:render>` elements of the answer.
+"""Search cards and citations: renders the `<grok:render>` elements of the answer.
 
 Caches the flow's `CardAttachment` cards and search-source titles, turns each complete
 `<grok:render>` element of the answer text into its rendered form (`addons.citation_render`),
@@ -12,24 +12,12 @@ Settings: `features.inline_citations` (Markdown links or removed), `features.sho
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from addons.citation_render import CitationRenderer, md_escape
 from addons.events import CardAttachment, Event, SearchSources, TextDelta, ToolCall
 from addons.flow import Flow
 from addons.upstream.prompt import SOURCES_MARKER
-
-NAME = "citations"
-
-
-@dataclass(slots=True)
-class _State:
-    renderer: CitationRenderer
-    show_sources: bool
-    sources: list[dict[str, str]] = field(default_factory=list)
-    seen: set[str] = field(default_factory=set)
-    tool_called: bool = False
 
 
 def sources_section(sources: list[dict[str, str]], after_text: bool = True) -> str:
@@ -39,56 +27,56 @@ def sources_section(sources: list[dict[str, str]], after_text: bool = True) -> s
     return ("\n\n" if after_text else "") + "\n".join(lines) + "\n"
 
 
-class Citations:
-    def __init__(self, settings: Any) -> None:
-        self.settings = settings
+class CitationRendering:
+    """One try's renderer, cards and sources."""
 
-    def _state(self, flow: Flow) -> _State:
-        st = flow.metadata.get(NAME)
-        if st is None:
-            s = self.settings
-            st = flow.metadata[NAME] = _State(
-                CitationRenderer(inline=s.bool("features.inline_citations", True)),
-                show_sources=s.bool("features.show_search_sources", False),
-            )
-        return st
+    __slots__ = ("renderer", "show_sources", "sources", "seen", "tool_called")
 
-    def attempt(self, flow: Flow) -> None:
-        """A new upstream attempt starts the answer over (numbering, offsets, cards)."""
-        flow.metadata.pop(NAME, None)
+    def __init__(self, inline: bool, show_sources: bool) -> None:
+        self.renderer = CitationRenderer(inline=inline)
+        self.show_sources = show_sources
+        self.sources: list[dict[str, str]] = []
+        self.seen: set[str] = set()
+        self.tool_called = False
 
-    def chunk(self, flow: Flow, event: Event) -> list[Event]:
+    def chunk(self, event: Event) -> list[Event]:
         cls = type(event)
         if cls is TextDelta:
-            text, cites = self._state(flow).renderer.feed(event.text)
+            text, cites = self.renderer.feed(event.text)
             if cites:
                 return [TextDelta(text), *cites]
             if text == event.text:
                 return [event]
             return [TextDelta(text)] if text else []
         if cls is CardAttachment:
-            self._state(flow).renderer.add_card(event.card)
+            self.renderer.add_card(event.card)
         elif cls is SearchSources:
-            st = self._state(flow)
-            st.renderer.add_sources(event.sources)
+            self.renderer.add_sources(event.sources)
             for src in event.sources:
                 url = src.get("url")
-                if url and url not in st.seen:
-                    st.seen.add(url)
-                    st.sources.append(src)
+                if url and url not in self.seen:
+                    self.seen.add(url)
+                    self.sources.append(src)
         elif cls is ToolCall:
-            self._state(flow).tool_called = True
+            self.tool_called = True
         return [event]
 
-    def flush(self, flow: Flow) -> list[Event]:
-        st: _State | None = flow.metadata.get(NAME)
-        if st is None:
-            return []
+    def flush(self) -> list[Event]:
         out: list[Event] = []
-        held = st.renderer.flush()
+        held = self.renderer.flush()
         if held:
             out.append(TextDelta(held))
         # an answer that is a tool call gets no appendix: its text is not shown as content
-        if st.show_sources and st.sources and not st.tool_called:
-            out.append(TextDelta(sources_section(st.sources, st.renderer.emitted > 0)))
+        if self.show_sources and self.sources and not self.tool_called:
+            out.append(TextDelta(sources_section(self.sources, self.renderer.emitted > 0)))
         return out
+
+
+class Citations:
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+
+    def transform(self, flow: Flow) -> CitationRendering:
+        s = self.settings
+        return CitationRendering(inline=s.bool("features.inline_citations", True),
+                                 show_sources=s.bool("features.show_search_sources", False))

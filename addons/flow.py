@@ -1,7 +1,15 @@
 """The Flow: one per client request, carried through every addon hook.
 
-Addons keep private per-flow state in `flow.metadata[<addon name>]`, never on themselves:
-one addon instance serves every concurrent request.
+State has two lifetimes, and each has its own object:
+- the flow (this class) lives as long as the client request: the job, the key, the model, the
+  accounts tried, the outcome;
+- an `Attempt` lives for one try at the upstream on one account. The pipeline makes a fresh
+  one for every try, so nothing a failed try saw (its request, its answer, its failure, the
+  stream transforms' buffers) survives into the next.
+
+What one addon tells another is a typed field here, never a dict entry. An addon's private
+flow-lifetime state may sit in `flow.metadata[<addon name>]`; one addon instance serves
+every concurrent request, so nothing per request is kept on the addon itself.
 """
 from __future__ import annotations
 
@@ -10,79 +18,19 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
+from addons.jobs import Attachment, ChatRequest, JobRequest, Message, ToolSpec
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from addons.services.catalogue import ModelSpec
+    from addons.chain import Transforms
     from addons.errors import ApiError
-    from addons.events import UpstreamFailure
-    from addons.upstream.transport import UpstreamStream
+    from addons.events import Event, UpstreamFailure
+    from addons.services.catalogue import ModelSpec
+    from addons.upstream.base import UpstreamStream
+    from addons.upstream.wire import UpstreamRequest
     from state.pool import Lease
 
-
-@dataclass(slots=True)
-class Attachment:
-    """A file the client sent (image, audio, document): a data URI or a URL, uploaded per account."""
-
-    kind: str  # image | audio | file
-    url: str
-    name: str | None = None
-
-
-@dataclass(slots=True)
-class Message:
-    """One neutral chat message. `parts` are its text blocks in order."""
-
-    role: str  # system | developer | user | assistant | tool
-    parts: list[str] = field(default_factory=list)
-    attachments: list[Attachment] = field(default_factory=list)
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
-    tool_call_id: str | None = None
-
-
-@dataclass(slots=True)
-class ToolSpec:
-    """A client-declared function the model may call (never executed by the gateway)."""
-
-    name: str
-    description: str = ""
-    parameters: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class ChatRequest:
-    """The dialect-neutral request a dialect parser produces.
-
-    `messages[*].tool_calls` hold earlier calls as {"id", "name", "arguments" (JSON text)};
-    a `tool` message answers one by `tool_call_id`. `tool_choice` is auto | none | required,
-    and `forced_tool` names the one function a client forces.
-
-    `store` keeps the upstream conversation (not temporary) so that a later request can
-    continue it by `previous_response_id` (the Responses API; other dialects never store)."""
-
-    model: str
-    messages: list[Message]
-    stream: bool = False
-    reasoning: bool = True
-    include_usage: bool = False
-    tools: list[ToolSpec] = field(default_factory=list)
-    tool_choice: str = "auto"
-    forced_tool: str | None = None
-    parallel_tool_calls: bool = True
-    store: bool = False
-    previous_response_id: str | None = None
-    #: stop sequences: the answer ends right before the first match (addons/stop_sequences.py)
-    stop: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class UpstreamRequest:
-    """What the upstream client sends: built per attempt by the upstream-request addon."""
-
-    method: str
-    url: str
-    headers: dict[str, str]
-    json: Any = None
-    #: a raw body (e.g. multipart) sent as is instead of `json`; set Content-Type in `headers`
-    body: bytes | None = None
+__all__ = ["Attachment", "Attempt", "ChatRequest", "Continued", "Flow", "JobRequest", "Message",
+           "ToolSpec", "Usage", "new_id"]
 
 
 @dataclass(slots=True)
@@ -96,35 +44,67 @@ class Usage:
         return self.prompt_tokens + self.completion_tokens
 
 
+@dataclass(slots=True)
+class Continued:
+    """An upstream conversation this flow continues (set by the continuation addon).
+
+    The request builder sends only `prompt` on that conversation while the attempt runs on
+    the account `token`; once a continued attempt has failed (`abandoned`) every later attempt
+    sends the full history."""
+
+    token: str
+    conversation_id: str
+    upstream_response_id: str
+    prompt: str  # the new messages only, flattened, tool block included
+    old_files: int  # attachments of the messages before the new ones
+    abandoned: bool = False
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One try at the upstream on one account; made fresh by the pipeline for every try."""
+
+    number: int
+    mode: str | None = None  # the quota mode the account was leased for
+    request: UpstreamRequest | None = None  # what is sent (built by the request builder)
+    answer: UpstreamStream | None = None  # the upstream's answer, once its status is 200
+    status: int | None = None
+    failure: UpstreamFailure | None = None  # why this try failed, if it did
+    retry: bool = False  # the retry addon asks for another try
+    retry_delay: float = 0.0  # seconds to wait before it
+    file_ids: list[str] = field(default_factory=list)  # attachments uploaded to this account
+    continued: bool = False  # this try continues `flow.continued` on its account
+    transforms: Transforms | None = None  # the stream addons' per-try state
+
+
 def new_id(prefix: str, hex_len: int = 8) -> str:
-    """`<prefix><ms><hex>` as api-surface GEN-8 describes."""
+    """`<prefix><milliseconds><hex>`: sortable by time, unique enough per process."""
     return f"{prefix}{int(time.time() * 1000)}{os.urandom(hex_len // 2 + 1).hex()[:hex_len]}"
 
 
 @dataclass(slots=True)
 class Flow:
-    request: ChatRequest
+    #: the job; None until the body is parsed (the `requestheaders` hooks run before that)
+    request: JobRequest | None = None
     client_headers: Mapping[str, str] = field(default_factory=dict)
     dialect: str = "openai.chat"
     id: str = field(default_factory=lambda: new_id("chatcmpl-"))
     created: int = field(default_factory=lambda: int(time.time()))
-    # resolved by the request hooks
+    # resolved by the request-side hooks
     api_key: str | None = None
     model: ModelSpec | None = None
-    mode: str | None = None
-    prompt: str = ""
-    # per attempt
-    attempt: int = 0
-    tried: list[str] = field(default_factory=list)
-    lease: Lease | None = None
-    upstream: UpstreamRequest | None = None
-    stream: UpstreamStream | None = None
-    status: int | None = None
-    failure: UpstreamFailure | None = None
-    retry: bool = False
+    prompt: str = ""  # the flattened upstream prompt of a chat
+    pinned_token: str | None = None  # the account the first attempt should use, if it can
+    continued: Continued | None = None
+    keep_conversation: bool = False  # the upstream conversation must not be temporary
+    # across attempts
+    attempt: Attempt = field(default_factory=lambda: Attempt(0))
+    tried: list[str] = field(default_factory=list)  # accounts leased so far, in order
+    lease: Lease | None = None  # the account lease held now (the accounts addon swaps it)
+    last_error: ApiError | None = None  # what ends the flow if no account is left to try
     # outcome
-    committed: bool = False
-    reply: Any = None
+    committed: bool = False  # a first content byte went to the client: no failover after it
+    reply: list[Event] | None = None  # set by a request hook: answer with these, no upstream
     error: ApiError | None = None
     finish_reason: str = "stop"
     stop_sequence: str | None = None  # the stop sequence that ended the answer, if one did

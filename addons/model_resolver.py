@@ -1,4 +1,4 @@
-"""Model resolution: the request's model id → catalogue entry and upstream mode (MODEL-4)."""
+"""Model resolution: the request's model id → its catalogue entry (upstream mode, pools)."""
 from __future__ import annotations
 
 from addons.services.catalogue import Catalogue
@@ -22,4 +22,3 @@ class ModelResolver:
                 param="model",
             )
         flow.model = spec
-        flow.mode = spec.mode

@@ -1,13 +1,17 @@
 """Runs one Flow through the addon chain and the upstream transport.
 
-`open()` does the pre-flight (request hooks) and the attempts until an upstream answers 200,
-failing over between accounts; its ApiError is a plain HTTP error for the client (GEN-6).
-`events()` then yields batches of transformed neutral events. Before the first content byte an in-band
-failure may still fail over (the consumer gets a Restart); after it, a failure raises
-ApiError, which streaming dialects render as an in-stream error. An answer that ends with no
-text, no tool call and no media fails like an in-band 502 (`EMPTY_RESPONSE`, FAIL-3), so an
-uncommitted flow fails over. `close()` always runs last:
-it cancels the upstream transfer at once and runs the finish hooks.
+`open()` runs the hooks before the upstream (request headers, the parsed job, the request)
+and the attempts until an upstream answers 200, failing over between accounts; its ApiError
+is a plain HTTP error for the client (a stream has not started yet). `events()` then yields
+batches of transformed neutral events. Before the first content byte an in-band failure may
+still fail over (the consumer gets a Restart); after it, a failure raises ApiError, which
+streaming dialects render as an in-stream error. An answer that ends with no text, no tool
+call and no media fails like an in-band 502 (`EMPTY_RESPONSE`), so an uncommitted flow fails
+over. `close()` always runs last: it cancels the upstream transfer at once and runs the
+finish hooks.
+
+Every try gets a fresh `Attempt` (and fresh stream transforms), so nothing a failed try saw
+reaches the next one.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import asyncio
 import logging
 import weakref
 from contextlib import aclosing
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from addons.chain import Chain
 from addons.errors import ApiError, upstream_error
@@ -23,15 +27,20 @@ from addons.events import (
     CONTENT_EVENTS, EMPTY_RESPONSE, CardAttachment, End, Event, FinalMessage, Heartbeat, Restart,
     TextDelta, ToolCall, UpstreamFailure, join_deltas,
 )
-from addons.flow import Flow
-from addons.upstream.base import ChatTransport, Timeouts, TransportError, UpstreamTimeout
+from addons.flow import Attempt, Flow
+from addons.jobs import JobRequest
+from addons.upstream.base import Timeouts, Transport, TransportError, UpstreamTimeout
 from addons.upstream.classify import excerpt
+from addons.upstream.router import TransportRouter
 
 log = logging.getLogger(__name__)
 
 _OUTCOME = "pipeline.outcome"
 _CLOSED = "pipeline.closed"
 _BACKGROUND: set[asyncio.Task] = set()
+
+#: Parses the request body into the job, after the `requestheaders` hooks passed.
+Parse = Callable[[], JobRequest]
 
 
 def _is_answer(ev: Event) -> bool:
@@ -45,9 +54,11 @@ def _is_answer(ev: Event) -> bool:
 
 
 class Pipeline:
-    def __init__(self, chain: Chain, transport: ChatTransport, settings: Any) -> None:
+    def __init__(self, chain: Chain, transport: Transport, settings: Any) -> None:
         self.chain = chain
-        self.transport = transport
+        #: one transport per kind of job; a bare transport serves chat (tests, benchmarks)
+        self.router = (transport if isinstance(transport, TransportRouter)
+                       else TransportRouter({"chat": transport}))
         self.settings = settings
 
     def timeouts(self, flow: Flow) -> Timeouts:
@@ -61,11 +72,13 @@ class Pipeline:
             coalesce=s.float("server.stream_coalesce_ms") / 1000 if flow.request.stream else 0.0,
         )
 
-    async def open(self, flow: Flow) -> None:
-        """On failure the flow is already closed (finish hooks ran): the caller only renders
-        the error. On success the caller must iterate `events()` and then `close()`."""
+    async def open(self, flow: Flow, parse: Parse | None = None) -> None:
+        """`requestheaders` hooks, then `parse()` (the body, once the client passed them),
+        the `request` hooks and the attempts. On failure the flow is already closed (finish
+        hooks ran): the caller only renders the error. On success the caller must iterate
+        `events()` and then `close()`."""
         try:
-            await self.chain.request(flow)
+            await self._before_upstream(flow, parse)
             if flow.reply is None:
                 await self._connect(flow)
         except ApiError as exc:
@@ -76,59 +89,90 @@ class Pipeline:
             await self.close(flow)
             raise
 
+    async def prepare(self, flow: Flow, parse: Parse | None = None) -> None:
+        """Runs the hooks up to `request` (no account is leased, nothing is sent upstream)
+        and closes the flow: a request answered from what the chain resolved (token counts,
+        model listings). Raises the ApiError a hook raised."""
+        try:
+            await self._before_upstream(flow, parse)
+            flow.metadata[_OUTCOME] = "response"
+            await self.chain.response(flow)
+        except ApiError as exc:
+            await self._fail(flow, exc)
+            raise
+        finally:
+            await self.close(flow)
+
+    async def _before_upstream(self, flow: Flow, parse: Parse | None) -> None:
+        await self.chain.requestheaders(flow)
+        if flow.reply is not None:
+            return
+        if parse is not None:
+            flow.request = parse()
+        if flow.request is None:
+            return
+        kind = flow.request.kind
+        if not self.router.serves(kind):
+            raise ApiError(501, f"This gateway does not serve {kind} jobs", type="server_error",
+                           code="not_implemented")
+        await self.chain.request(flow)
+
     async def _connect(self, flow: Flow) -> None:
         timeouts = self.timeouts(flow)
         while True:
-            flow.attempt += 1
-            flow.retry = False
-            flow.failure = None
-            flow.status = None
+            attempt = flow.attempt = Attempt(flow.attempt.number + 1)
+            # the outcome of a failed try is not this one's
+            flow.finish_reason, flow.stop_sequence = "stop", None
             await self.chain.attempt(flow)
-            stream = None
+            answer = None
             # an attempt hook may already have failed this account (an attachment upload):
-            # then the chat is not sent and the failure is classified like a chat failure
-            if flow.failure is None:
+            # then nothing more is sent and the failure is classified like any other
+            if attempt.failure is None:
                 try:
-                    stream = await self.transport.open(flow.upstream, timeouts)
-                    flow.status = stream.status
-                    if stream.status != 200:
-                        body = await stream.error_body()
-                        flow.failure = UpstreamFailure(stream.status, excerpt(body), body)
+                    answer = await self.router.open(attempt.request, timeouts)
+                    attempt.status = answer.status
+                    if answer.status != 200:
+                        body = await answer.error_body()
+                        attempt.failure = UpstreamFailure(answer.status, excerpt(body), body)
                 except UpstreamTimeout as exc:
-                    flow.failure = UpstreamFailure(504, str(exc))
+                    attempt.failure = UpstreamFailure(504, str(exc))
                 except TransportError as exc:
-                    flow.failure = UpstreamFailure(502, str(exc))
-            if flow.failure is None:
-                flow.stream = stream
+                    attempt.failure = UpstreamFailure(502, str(exc))
+            if attempt.failure is None:
+                attempt.answer = answer
                 await self.chain.responseheaders(flow)
                 return
-            flow.status = flow.failure.status
-            if stream is not None:
-                await stream.aclose()
+            attempt.status = attempt.failure.status
+            if answer is not None:
+                await answer.aclose()
             await self._failed_attempt(flow)
 
     async def _failed_attempt(self, flow: Flow) -> None:
         """Classify the failure; return to try again, or raise the error that ends the flow."""
         await self.chain.responseheaders(flow)
-        if not flow.retry:
-            raise flow.error or upstream_error(flow.failure.status, flow.failure.message)
-        delay = flow.metadata.pop("retry_delay", 0.0)
-        if delay > 0:
-            await asyncio.sleep(delay)
+        attempt = flow.attempt
+        if not attempt.retry:
+            raise flow.error or upstream_error(attempt.failure.status, attempt.failure.message)
+        if attempt.retry_delay > 0:
+            await asyncio.sleep(attempt.retry_delay)
 
     async def events(self, flow: Flow) -> AsyncIterator[list[Event]]:
         """Batches of transformed events: one batch per upstream read, so a dialect can render
         everything that arrived together into one write."""
-        chain = self.chain
+        if flow.reply is not None:
+            yield await self._replied(flow)
+            return
         try:
             while True:
+                attempt = flow.attempt
+                transforms = attempt.transforms = self.chain.transforms(flow)
                 failure = None
                 final_text = None
                 streamed = False
                 answered = False  # text, a tool call or media came from upstream
                 ended = False
                 try:
-                    async with aclosing(flow.stream.events()) as upstream:
+                    async with aclosing(attempt.answer.events()) as upstream:
                         async for batch in upstream:
                             out: list[Event] = []
                             for ev in join_deltas(batch):
@@ -150,7 +194,7 @@ class Pipeline:
                                     answered = answered or not ev.text.isspace() and bool(ev.text)
                                 elif not answered:
                                     answered = _is_answer(ev)
-                                out.extend(chain.chunk(flow, ev))
+                                out.extend(transforms.chunk(ev))
                                 if flow.stop_sequence is not None:  # the answer ended here
                                     answered = ended = True
                                     break
@@ -170,18 +214,18 @@ class Pipeline:
                 if failure is None:
                     tail: list[Event] = []
                     if not streamed and final_text:
-                        tail = chain.chunk(flow, TextDelta(final_text))
-                    tail += chain.flush(flow)
+                        tail = transforms.chunk(TextDelta(final_text))
+                    tail += transforms.flush()
                     self._commit(flow, tail)
                     flow.metadata[_OUTCOME] = "response"
-                    await chain.response(flow)
+                    await self.chain.response(flow)
                     tail.append(End(flow.finish_reason))
                     yield tail
                     return
-                await flow.stream.aclose()
-                flow.stream = None
-                flow.failure = failure
-                flow.status = failure.status
+                answer, attempt.answer = attempt.answer, None
+                await answer.aclose()
+                attempt.failure = failure
+                attempt.status = failure.status
                 if flow.committed:
                     raise upstream_error(failure.status, failure.message)
                 await self._failed_attempt(flow)
@@ -190,6 +234,12 @@ class Pipeline:
         except ApiError as exc:
             await self._fail(flow, exc)
             raise
+
+    async def _replied(self, flow: Flow) -> list[Event]:
+        """A request hook answered the flow itself: its reply, then the end."""
+        flow.metadata[_OUTCOME] = "response"
+        await self.chain.response(flow)
+        return [*flow.reply, End(flow.finish_reason)]
 
     @staticmethod
     def _commit(flow: Flow, events: list[Event]) -> None:
@@ -214,10 +264,10 @@ class Pipeline:
         if flow.metadata.get(_CLOSED):
             return
         flow.metadata[_CLOSED] = True
-        stream, flow.stream = flow.stream, None
+        answer, flow.attempt.answer = flow.attempt.answer, None
         try:
-            if stream is not None:
-                await stream.aclose()
+            if answer is not None:
+                await answer.aclose()
         finally:
             if flow.metadata.get(_OUTCOME) is None:
                 flow.metadata[_OUTCOME] = "error"

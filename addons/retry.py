@@ -1,16 +1,22 @@
 """Retry and failover: classify an upstream failure, feed it back to the pool, decide a retry.
 
 Runs in `responseheaders`, which the pipeline also calls for an in-band error that arrives
-before the first content byte, and for an empty answer (FAIL-3). After the first byte the
-pipeline never asks for a retry.
+before the first content byte, and for an empty answer. After the first byte the pipeline
+never asks for a retry.
 
 An empty answer (`EMPTY_RESPONSE`: no text, no tool call, no media) always switches account,
-whatever `retry.on_codes` says, and counts against the retry budget. The budget is
-`retry.max_retries` in quota strategy and a fixed `RANDOM_MAX_RETRIES` in random strategy
-(§8.7); in random strategy a 429 cools the account for its pool's refresh interval.
+whatever `retry.on_codes` says, and counts against the retry budget. An invalid-credentials
+marker expires the account and switches for free. The budget is `retry.max_retries` in quota
+strategy and a fixed `RANDOM_MAX_RETRIES` in random strategy, where a 429 cools the account
+for its pool's refresh interval (no quota windows to trust).
+
+A try that continued an upstream conversation (`flow.continued`) and failed is always tried
+once more with the full history: the conversation may be gone upstream. Unless the failure
+was about the account (401, 403, 429), that account may serve the retry.
 """
 from __future__ import annotations
 
+import logging
 import random
 import time
 from typing import Any
@@ -20,11 +26,16 @@ from addons.errors import empty_response, upstream_error
 from addons.events import EMPTY_RESPONSE
 from addons.flow import Flow
 from addons.upstream.classify import invalid_credentials_marker
+from state.account import token_label
 from state.pool import RANDOM
 
+log = logging.getLogger(__name__)
+
 NAME = "retry"
-#: Retries of the random strategy (api-surface §8.7).
+#: Retries of the random strategy.
 RANDOM_MAX_RETRIES = 5
+#: Failures that speak about the account, not about a continued conversation.
+ACCOUNT_STATUSES = frozenset({401, 403, 429})
 
 
 def parse_codes(value: Any) -> frozenset[int]:
@@ -47,10 +58,11 @@ class Retry:
         return parse_codes(raw)
 
     def responseheaders(self, flow: Flow) -> None:
-        failure = flow.failure
+        attempt = flow.attempt
+        failure = attempt.failure
         if failure is None:
             return
-        state = flow.metadata.setdefault(NAME, {"counted": 0})
+        counted = flow.metadata.get(NAME, 0)  # retries spent by this flow
         status = failure.status
         lease = flow.lease
         marker = invalid_credentials_marker(failure.body) if status in (400, 401, 403) else None
@@ -62,12 +74,12 @@ class Retry:
                 self.pool.on_failure(lease, "empty response")
         elif marker and lease is not None:
             self.pool.on_invalid_credentials(lease.token, marker)
-            free_switch = True  # D-5: does not count against retry.max_retries
+            free_switch = True  # an expired account is not the request's fault: no budget spent
         elif lease is not None:
             if status == 401:
                 self.pool.on_unauthorized(lease.token)
             elif status == 429:
-                if how == RANDOM:  # no windows to trust: out for the pool interval (D-3)
+                if how == RANDOM:
                     pool = lease.account.pool
                     default = 86400 if pool == "basic" else 7200
                     interval = self.settings.int(f"account.refresh.{pool}_interval_sec", default)
@@ -79,19 +91,29 @@ class Retry:
             elif status >= 500:
                 self.pool.on_failure(lease, f"upstream {status}")
         error = empty_response() if empty else upstream_error(status, failure.message)
-        flow.metadata["last_error"] = error
-        flow.error = error
-        if not free_switch:
-            if not empty and status not in self._on_codes():
-                return
+        flow.last_error = flow.error = error
+        retry = free_switch
+        if not free_switch and (empty or status in self._on_codes()):
             budget = (RANDOM_MAX_RETRIES if how == RANDOM
                       else self.settings.int("retry.max_retries"))
-            if state["counted"] >= budget:
-                return
-            state["counted"] += 1
-        flow.retry = True
+            if counted < budget:
+                flow.metadata[NAME] = counted + 1
+                retry = True
+        if attempt.continued and flow.continued is not None:
+            flow.continued.abandoned = True
+            if status not in ACCOUNT_STATUSES and lease is not None:
+                flow.tried = [t for t in flow.tried if t != lease.token]  # the account is fine
+            retry = True
+        who = token_label(lease.token) if lease is not None else "-"
+        if not retry:
+            log.warning("%s: upstream %s on account %s (attempt %d): %s; no retry left",
+                        flow.id, status, who, attempt.number, failure.message[:200])
+            return
+        log.info("%s: upstream %s on account %s (attempt %d): %s; failing over",
+                 flow.id, status, who, attempt.number, failure.message[:200])
+        attempt.retry = True
         flow.error = None
         base = self.settings.int("retry.backoff_base_ms") / 1000
         cap = self.settings.int("retry.backoff_max_ms") / 1000
-        delay = min(cap, base * (2 ** (flow.attempt - 1)))
-        flow.metadata["retry_delay"] = delay * random.uniform(0.5, 1.0) if delay > 0 else 0.0
+        delay = min(cap, base * (2 ** (attempt.number - 1)))
+        attempt.retry_delay = delay * random.uniform(0.5, 1.0) if delay > 0 else 0.0

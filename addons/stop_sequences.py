@@ -11,7 +11,6 @@ from __future__ import annotations
 from addons.events import Event, TextDelta
 from addons.flow import Flow
 
-NAME = "stop_sequences"
 FINISH = "stop_sequence"
 
 
@@ -60,23 +59,18 @@ class StopMatcher:
         return held
 
 
-class StopSequences:
-    """The addon. A flow without stop sequences passes through untouched."""
+class StopMatching:
+    """One try's matcher; records the match on the flow, which the pipeline reads to end the
+    answer and the dialects to report it."""
 
-    def attempt(self, flow: Flow) -> None:
-        """A retry discards the previous attempt's answer: match from scratch."""
-        if flow.metadata.pop(NAME, None) is not None:
-            flow.stop_sequence = None
-            if flow.finish_reason == FINISH:
-                flow.finish_reason = "stop"
+    __slots__ = ("flow", "matcher")
 
-    def chunk(self, flow: Flow, event: Event) -> list[Event]:
-        stops = flow.request.stop
-        if not stops:
-            return [event]
-        matcher = flow.metadata.get(NAME)
-        if matcher is None:
-            matcher = flow.metadata[NAME] = StopMatcher(stops)
+    def __init__(self, flow: Flow, stops: list[str]) -> None:
+        self.flow = flow
+        self.matcher = StopMatcher(stops)
+
+    def chunk(self, event: Event) -> list[Event]:
+        matcher = self.matcher
         if matcher.matched is not None:
             return []  # the answer has ended: nothing after the stop reaches the client
         if type(event) is not TextDelta:
@@ -84,18 +78,23 @@ class StopSequences:
             return [TextDelta(held), event] if held else [event]
         text = matcher.feed(event.text)
         if matcher.matched is not None:
-            flow.stop_sequence = matcher.matched
-            flow.finish_reason = FINISH
+            self.flow.stop_sequence = matcher.matched
+            self.flow.finish_reason = FINISH
         if text == event.text:
             return [event]
         return [TextDelta(text)] if text else []
 
-    def flush(self, flow: Flow) -> list[Event]:
-        matcher = flow.metadata.get(NAME)
-        if matcher is None:
+    def flush(self) -> list[Event]:
+        if self.matcher.matched is not None:
+            self.flow.finish_reason = FINISH  # whatever an earlier addon's flush decided
             return []
-        if matcher.matched is not None:
-            flow.finish_reason = FINISH  # whatever an earlier addon's flush decided
-            return []
-        held = matcher.flush()
+        held = self.matcher.flush()
         return [TextDelta(held)] if held else []
+
+
+class StopSequences:
+    """The addon. A flow without stop sequences gets no transform at all."""
+
+    def transform(self, flow: Flow) -> StopMatching | None:
+        stops = flow.request.stop
+        return StopMatching(flow, stops) if stops else None

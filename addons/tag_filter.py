@@ -12,7 +12,6 @@ from typing import Any
 from addons.events import Event, ReasoningDelta, TextDelta
 from addons.flow import Flow
 
-NAME = "tag_filter"
 #: An opening tag longer than this is not one of ours; release it as text.
 MAX_OPEN_TAG = 4096
 
@@ -106,34 +105,36 @@ class TagStripper:
         return held
 
 
-class TagFilter:
-    def __init__(self, settings: Any) -> None:
-        self.settings = settings
+class TagFiltering:
+    """One try's strippers, one per text channel."""
 
-    def _strippers(self, flow: Flow) -> dict[type, TagStripper]:
-        strippers = flow.metadata.get(NAME)
-        if strippers is None:
-            tags = self.settings.list("features.filter_tags")
-            strippers = {TextDelta: TagStripper(tags), ReasoningDelta: TagStripper(tags)}
-            flow.metadata[NAME] = strippers
-        return strippers
+    __slots__ = ("strippers",)
 
-    def chunk(self, flow: Flow, event: Event) -> list[Event]:
+    def __init__(self, tags: list[str]) -> None:
+        self.strippers = {TextDelta: TagStripper(tags), ReasoningDelta: TagStripper(tags)}
+
+    def chunk(self, event: Event) -> list[Event]:
         cls = type(event)
         if cls is not TextDelta and cls is not ReasoningDelta:
             return [event]
-        text = self._strippers(flow)[cls].feed(event.text)
+        text = self.strippers[cls].feed(event.text)
         if text == event.text:
             return [event]
         return [cls(text)] if text else []
 
-    def flush(self, flow: Flow) -> list[Event]:
-        strippers = flow.metadata.get(NAME)
-        if not strippers:
-            return []
+    def flush(self) -> list[Event]:
         out: list[Event] = []
-        for cls, stripper in strippers.items():
+        for cls, stripper in self.strippers.items():
             held = stripper.flush()
             if held:
                 out.append(cls(held))
         return out
+
+
+class TagFilter:
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+
+    def transform(self, flow: Flow) -> TagFiltering | None:
+        tags = self.settings.list("features.filter_tags")
+        return TagFiltering(tags) if tags else None

@@ -1,28 +1,72 @@
-"""Builds the grok.com chat request: the flattened prompt once, headers and payload per attempt
-(the cookie and the anti-bot header belong to the leased account and change with it)."""
+"""Builds the grok.com request of each try, with one builder per kind of job.
+
+A builder has two steps: `prepare(flow)` once per request (the chat's flattened prompt, a
+400 when there is nothing to send) and `build(flow, cfg)` per try (the cookie and the
+anti-bot header belong to the leased account and change with it). The media issues add
+their builders to `BUILDERS` next to the transports they mount.
+"""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from addons.errors import validation
-from addons.flow import Flow, UpstreamRequest
+from addons.flow import Flow
 from addons.tools.prompt import with_tool_block
 from addons.upstream.chat_payload import build_chat_payload
 from addons.upstream.config import UpstreamConfig
 from addons.upstream.headers import build_headers
 from addons.upstream.prompt import flatten
+from addons.upstream.wire import UpstreamRequest
 
 CHAT_PATH = "/rest/app-chat/conversations/new"
-#: flow.metadata key: the file ids uploaded to the leased account for this attempt
-#: (set by the attachments addon, which runs before this one), put into `fileAttachments`.
-FILE_IDS = "upstream.file_ids"
 #: grok.com checks Origin/Referer against its own site, whatever base URL we reach it through.
 ORIGIN = "https://grok.com"
 
 
+class Builder(Protocol):
+    def prepare(self, flow: Flow) -> None: ...
+
+    def build(self, flow: Flow, cfg: UpstreamConfig) -> UpstreamRequest: ...
+
+
+class ChatBuilder:
+    """`POST /rest/app-chat/conversations/new`, or the continuation of a stored conversation
+    when the try runs on its account (`attempt.continued`)."""
+
+    def prepare(self, flow: Flow) -> None:
+        flow.prompt = flatten(flow.request.messages)
+        if not flow.prompt.strip():
+            raise validation("Empty message after extraction: send at least one text part", "messages")
+        flow.prompt = with_tool_block(flow.prompt, flow.request)
+
+    def build(self, flow: Flow, cfg: UpstreamConfig) -> UpstreamRequest:
+        attempt = flow.attempt
+        headers = build_headers(cfg, flow.lease.token, origin=ORIGIN, referer=ORIGIN + "/")
+        file_ids = attempt.file_ids
+        message = flow.prompt
+        extra: dict[str, Any] = {}
+        if flow.keep_conversation:
+            extra["temporary"] = False
+        target = flow.continued
+        if attempt.continued and target is not None:
+            message = target.prompt
+            # attachments are uploaded for every message, in message order: keep the new ones
+            file_ids = file_ids[target.old_files:]
+            extra["conversationId"] = target.conversation_id
+            extra["parentResponseId"] = target.upstream_response_id
+        payload = build_chat_payload(cfg, message, attempt.mode, file_ids=file_ids,
+                                     overrides=extra)
+        return UpstreamRequest("POST", cfg.base_url + CHAT_PATH, headers, payload)
+
+
+#: kind of job → its builder
+BUILDERS: dict[str, Builder] = {"chat": ChatBuilder()}
+
+
 class UpstreamRequestBuilder:
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Any, builders: dict[str, Builder] | None = None) -> None:
         self.settings = settings
+        self.builders = BUILDERS if builders is None else builders
         self._cfg: tuple[int, UpstreamConfig] | None = None
 
     def config(self) -> UpstreamConfig:
@@ -34,14 +78,8 @@ class UpstreamRequestBuilder:
         return cached[1]
 
     def request(self, flow: Flow) -> None:
-        flow.prompt = flatten(flow.request.messages)
-        if not flow.prompt.strip():
-            raise validation("Empty message after extraction: send at least one text part", "messages")
-        flow.prompt = with_tool_block(flow.prompt, flow.request)
+        self.builders[flow.request.kind].prepare(flow)
 
     def attempt(self, flow: Flow) -> None:
-        cfg = self.config()
-        headers = build_headers(cfg, flow.lease.token, origin=ORIGIN, referer=ORIGIN + "/")
-        payload = build_chat_payload(cfg, flow.prompt, flow.mode,
-                                     file_ids=flow.metadata.get(FILE_IDS, ()))
-        flow.upstream = UpstreamRequest("POST", cfg.base_url + CHAT_PATH, headers, payload)
+        if flow.attempt.failure is None:
+            flow.attempt.request = self.builders[flow.request.kind].build(flow, self.config())

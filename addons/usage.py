@@ -10,30 +10,41 @@ from addons.events import Event, ReasoningDelta, TextDelta
 from addons.flow import Flow
 from addons.services.token_estimate import estimate_tokens
 
-NAME = "usage"
 PROMPT_OVERHEAD = 4
+
+
+class UsageTally:
+    """One try's answer and reasoning text; its flush sets `flow.usage`."""
+
+    __slots__ = ("flow", "text", "reasoning")
+
+    def __init__(self, flow: Flow) -> None:
+        self.flow = flow
+        self.text: list[str] = []
+        self.reasoning: list[str] = []
+
+    def chunk(self, event: Event) -> list[Event]:
+        cls = type(event)
+        if cls is TextDelta:
+            self.text.append(event.text)
+        elif cls is ReasoningDelta:
+            self.reasoning.append(event.text)
+        return [event]
+
+    def flush(self) -> list[Event]:
+        usage = self.flow.usage
+        usage.prompt_tokens = estimate_tokens(self.flow.prompt) + PROMPT_OVERHEAD
+        usage.reasoning_tokens = estimate_tokens("".join(self.reasoning))
+        usage.completion_tokens = estimate_tokens("".join(self.text)) + usage.reasoning_tokens
+        return []
 
 
 class UsageCounter:
     def __init__(self, ledger: Any | None) -> None:
         self.ledger = ledger
 
-    def chunk(self, flow: Flow, event: Event) -> list[Event]:
-        cls = type(event)
-        if cls is TextDelta or cls is ReasoningDelta:
-            parts = flow.metadata.get(NAME)
-            if parts is None:
-                parts = flow.metadata[NAME] = ([], [])
-            parts[cls is ReasoningDelta].append(event.text)
-        return [event]
-
-    def flush(self, flow: Flow) -> list[Event]:
-        text, reasoning = flow.metadata.get(NAME) or ([], [])
-        usage = flow.usage
-        usage.prompt_tokens = estimate_tokens(flow.prompt) + PROMPT_OVERHEAD
-        usage.reasoning_tokens = estimate_tokens("".join(reasoning))
-        usage.completion_tokens = estimate_tokens("".join(text)) + usage.reasoning_tokens
-        return []
+    def transform(self, flow: Flow) -> UsageTally:
+        return UsageTally(flow)
 
     def finish(self, flow: Flow) -> None:
         if self.ledger is None or flow.model is None or flow.lease is None:

@@ -1,33 +1,35 @@
-"""The Anthropic Messages routes (api-surface §4.4): `/v1/messages` and its `count_tokens`,
-fast-path handlers (see `quart_app.fastpath`).
+"""The Anthropic Messages routes: `/v1/messages` and its `count_tokens`, fast-path handlers
+(see `quart_app.fastpath`).
 
 Errors here leave in Anthropic's envelope (`{"type":"error","error":{…}}`, chosen by path in
 `quart_app.errors`); the SDK picks its exception class by HTTP status, so `error.type` keeps
-the gateway's §11 values. `anthropic-version` and `anthropic-beta` headers are ignored.
+the gateway's own values. `anthropic-version` and `anthropic-beta` headers are ignored.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
-from addons.flow import Flow, new_id
+from addons.flow import ChatRequest, Flow, new_id
 from quart_app.dialects.anthropic_request import parse_messages_request
 from quart_app.dialects.anthropic_response import complete_message, input_tokens, stream_messages
 from quart_app.fastpath import Reply
-from quart_app.routes_v1 import authenticated_flow, parse_json
+from quart_app.routes_v1 import new_flow, parse_json
 
 DIALECT = "anthropic.messages"
 
 
-def _flow(svc: Any, headers: Mapping[str, str], raw: bytes) -> Flow:
-    flow = authenticated_flow(svc, headers, dialect=DIALECT, id=new_id("msg_"))
-    flow.request = parse_messages_request(parse_json(raw), svc.settings)
-    return flow
+def _flow(svc: Any, headers: Mapping[str, str]) -> Flow:
+    return new_flow(svc, headers, dialect=DIALECT, id=new_id("msg_"))
+
+
+def _parser(svc: Any, raw: bytes) -> Callable[[], ChatRequest]:
+    return lambda: parse_messages_request(parse_json(raw), svc.settings)
 
 
 async def messages(svc: Any, headers: Mapping[str, str], raw: bytes) -> Reply:
-    flow = _flow(svc, headers, raw)
+    flow = _flow(svc, headers)
+    await svc.pipeline.open(flow, _parser(svc, raw))
     model = flow.request.model
-    await svc.pipeline.open(flow)
     if flow.request.stream:
         body = stream_messages(svc.pipeline, flow, model)
         svc.pipeline.close_when_dropped(body, flow)
@@ -36,13 +38,10 @@ async def messages(svc: Any, headers: Mapping[str, str], raw: bytes) -> Reply:
 
 
 async def count_tokens(svc: Any, headers: Mapping[str, str], raw: bytes) -> Reply:
-    """Runs the chain's request hooks only (auth, model, prompt building: no account is
+    """Runs the chain up to its request hooks (auth, model, prompt building: no account is
     leased), so the count is the `input_tokens` a real call would report, tool block included."""
-    flow = _flow(svc, headers, raw)
-    try:
-        await svc.chain.request(flow)
-    finally:
-        await svc.chain.finish(flow)
+    flow = _flow(svc, headers)
+    await svc.pipeline.prepare(flow, _parser(svc, raw))
     return Reply.json({"input_tokens": input_tokens(flow)})
 
 

@@ -7,7 +7,6 @@ from typing import Any, Mapping
 import orjson
 from quart import Blueprint, Response, current_app, request
 
-from addons.auth import Auth
 from addons.errors import ApiError, validation
 from addons.flow import Flow
 from quart_app.dialects.openai_chat_request import parse_chat_request
@@ -32,13 +31,10 @@ def parse_json(raw: bytes) -> object:
         raise validation(f"Request body is not valid JSON: {exc}") from None
 
 
-def authenticated_flow(svc: Any, headers: Mapping[str, str], **kw: Any) -> Flow:
-    """A flow whose client passed auth. Auth runs before the body is validated, so a stranger
-    learns nothing about the body rules; the chain's auth hook then finds it done."""
+def new_flow(svc: Any, headers: Mapping[str, str], **kw: Any) -> Flow:
+    """A flow for one client request, on the current settings."""
     svc.settings.reload_if_changed()
-    flow = Flow(request=None, client_headers=headers, **kw)
-    svc.chain.get(Auth).request(flow)
-    return flow
+    return Flow(client_headers=headers, **kw)
 
 
 def model_object(spec) -> dict:
@@ -49,14 +45,15 @@ def model_object(spec) -> dict:
     return data
 
 
-def authenticate() -> None:
+async def authenticate() -> None:
+    """The chain's request-header hooks (auth) for a route that runs no job."""
     svc = services()
-    svc.chain.get(Auth).request(Flow(request=None, client_headers=request.headers))
+    await svc.pipeline.prepare(new_flow(svc, request.headers))
 
 
 @bp.get("/models")
 async def list_models() -> Response:
-    authenticate()
+    await authenticate()
     svc = services()
     data = [model_object(m) for m in svc.available_models()]
     return json_response({"object": "list", "data": data})
@@ -64,7 +61,7 @@ async def list_models() -> Response:
 
 @bp.get("/models/<path:model_id>")
 async def get_model(model_id: str) -> Response:
-    authenticate()
+    await authenticate()
     for spec in services().available_models():
         if spec.id == model_id:
             return json_response(model_object(spec))
@@ -73,10 +70,10 @@ async def get_model(model_id: str) -> Response:
 
 
 async def chat_completions(svc: Any, headers: Mapping[str, str], raw: bytes) -> Reply:
-    flow = authenticated_flow(svc, headers)
-    flow.request = parse_chat_request(parse_json(raw), svc.settings)
+    flow = new_flow(svc, headers)
+    # errors before the upstream answers are plain JSON errors, even for a stream
+    await svc.pipeline.open(flow, lambda: parse_chat_request(parse_json(raw), svc.settings))
     model = flow.request.model
-    await svc.pipeline.open(flow)  # pre-flight failures are plain JSON errors (GEN-6)
     if flow.request.stream:
         body = stream_chat(svc.pipeline, flow, model)
         svc.pipeline.close_when_dropped(body, flow)

@@ -11,9 +11,10 @@ from addons.continuation import Continuation
 from addons.pipeline import Pipeline
 from addons.services.quota_refresh import QuotaRefresher
 from addons.retry import Retry
-from addons.upstream.base import ChatTransport
+from addons.upstream.base import Transport
 from addons.upstream.config import UpstreamConfig
 from addons.upstream.mgw import MgwTransport
+from addons.upstream.router import TransportRouter
 from addons.upstream.transport import CurlTransport
 from addons.upstream.upload import upload_file, upload_file_v2
 from state.boot import BootConfig
@@ -36,7 +37,7 @@ class Services:
                                  ledger=self.accounts.ledger,
                                  continuations=self.accounts.continuations)
         self.transport: CurlTransport | None = None  # REST calls: rate limits, uploads, E21
-        self.chat_transport: ChatTransport | None = None
+        self.chat_transport: Transport | None = None
         self.pipeline: Pipeline | None = None
         self.refresher: QuotaRefresher | None = None
 
@@ -47,11 +48,14 @@ class Services:
                                        max_clients=self.settings.int("server.max_upstream_clients"))
         self.chat_transport = self._chat_transport()
         mgw = isinstance(self.chat_transport, MgwTransport)
-        # uploads go through the same client: multipart E7 with the G4 mgw chat, else JSON E6
+        # uploads go through the same client: multipart upload-file-v2 with the mgw chat,
+        # else the JSON upload-file call
         self.chain.get(Attachments).bind(self.transport, upload_file_v2 if mgw else upload_file)
         # only the mgw gateway can continue an upstream conversation (no REST follow-up call)
         self.chain.get(Continuation).bind(mgw)
-        self.pipeline = Pipeline(self.chain, self.chat_transport, self.settings)
+        # one transport per kind of job; the media kinds mount theirs when they are built
+        self.pipeline = Pipeline(self.chain, TransportRouter({"chat": self.chat_transport}),
+                                 self.settings)
         # quota refresh: per call, on demand, and the per-pool loops in the leader process
         # one scheduler per DATA_DIR (file lock) and among hosts (database or Redis lease)
         self.refresher = QuotaRefresher(self.pool, self.transport, self.settings,
@@ -64,8 +68,8 @@ class Services:
         log.info("grok2api ready: %d accounts, upstream %s", len(self.pool),
                  self.settings.str("upstream.base_url"))
 
-    def _chat_transport(self) -> ChatTransport:
-        """`upstream.chat_transport`: `rest` (NDJSON POST) or `mgw` (alias `ws`), the G4
+    def _chat_transport(self) -> Transport:
+        """`upstream.chat_transport`: `rest` (NDJSON POST) or `mgw` (alias `ws`), grok.com's
         WebSocket gateway, which still makes its short HTTP calls through `self.transport`."""
         assert self.transport is not None
         kind = self.settings.str("upstream.chat_transport", "rest").strip().lower()
@@ -89,6 +93,6 @@ class Services:
             await self.accounts.stop()
 
     def available_models(self) -> list[ModelSpec]:
-        """Enabled models that at least one usable account can serve (MODEL-3)."""
+        """Enabled models that at least one usable account can serve."""
         return [m for m in self.catalogue.models()
                 if self.pool.has_usable(Catalogue.usable_pools(m), m.mode)]

@@ -18,7 +18,7 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from addons.flow import UpstreamRequest
+from addons.upstream.wire import UpstreamRequest
 from addons.upstream.base import TransportError
 from addons.upstream.classify import UpstreamHTTPError, excerpt
 from addons.upstream.config import ACCOUNTS_ORIGIN, GROK_ORIGIN, UpstreamConfig

@@ -23,7 +23,6 @@ from addons.events import Event, TextDelta, ToolCall
 from addons.flow import Flow, new_id
 from addons.tools.parse import parse_tool_calls
 
-NAME = "tool_sieve"
 OPENERS = ("tool_calls", "tool_call", "function_call", "invoke")
 #: An opening tag longer than this is prose, not ours.
 MAX_OPEN_TAG = 512
@@ -235,38 +234,40 @@ class ToolCallSieve:
             self._scan(rest)
 
 
-class ToolSieve:
-    """The addon: one ToolCallSieve per flow, in `flow.metadata["tool_sieve"]`."""
+class ToolSieving:
+    """One try's sieve; a call it finds makes the flow finish with `tool_calls`."""
 
-    def attempt(self, flow: Flow) -> None:
-        """A retry discards the previous attempt's answer, so the sieve starts over."""
-        state = flow.metadata.pop(NAME, None)
-        if state is not None and state.calls:
-            flow.finish_reason = "stop"
+    __slots__ = ("flow", "sieve")
 
-    def chunk(self, flow: Flow, event: Event) -> list[Event]:
-        req = flow.request
-        if not req.tools or req.tool_choice == "none" or type(event) is not TextDelta:
+    def __init__(self, flow: Flow, sieve: ToolCallSieve) -> None:
+        self.flow = flow
+        self.sieve = sieve
+
+    def chunk(self, event: Event) -> list[Event]:
+        if type(event) is not TextDelta:
             return [event]
-        sieve = flow.metadata.get(NAME)
-        if sieve is None:
-            sieve = flow.metadata[NAME] = ToolCallSieve(
-                [t.name for t in req.tools], req.parallel_tool_calls)
-        out = sieve.feed(event.text)
+        out = self.sieve.feed(event.text)
         if len(out) == 1 and type(out[0]) is TextDelta and out[0].text == event.text:
             return [event]
-        return self._mark(flow, out)
+        return self._mark(out)
 
-    def flush(self, flow: Flow) -> list[Event]:
-        sieve = flow.metadata.get(NAME)
-        if sieve is None:
-            return []
-        return self._mark(flow, sieve.flush())
+    def flush(self) -> list[Event]:
+        return self._mark(self.sieve.flush())
 
-    @staticmethod
-    def _mark(flow: Flow, out: list[Event]) -> list[Event]:
+    def _mark(self, out: list[Event]) -> list[Event]:
         for ev in out:
             if type(ev) is ToolCall:
-                flow.finish_reason = "tool_calls"
+                self.flow.finish_reason = "tool_calls"
                 break
         return out
+
+
+class ToolSieve:
+    """The addon: a flow that declares tools gets a fresh sieve for every try."""
+
+    def transform(self, flow: Flow) -> ToolSieving | None:
+        req = flow.request
+        if not req.tools or req.tool_choice == "none":
+            return None
+        return ToolSieving(flow, ToolCallSieve([t.name for t in req.tools],
+                                               req.parallel_tool_calls))

@@ -1,9 +1,10 @@
-"""The upstream chat transport interface.
+"""The upstream transport interface: the one extension point between the chain and grok.com.
 
-One method opens a chat stream; the stream yields neutral events. Two transports implement
-it: REST (curl_cffi, NDJSON; `transport.py`) and the mgw WebSocket (`mgw.py`), chosen by
-`upstream.chat_transport`.
-The pipeline and the addons see only this interface.
+`Transport.open(request, timeouts)` sends one `UpstreamRequest` and returns once its status is
+known; the `UpstreamStream` then yields neutral events. Implementations: REST chat (curl_cffi,
+NDJSON; `transport.py`), the mgw WebSocket chat (`mgw.py`), and `mock.MockTransport` for
+tests. `router.TransportRouter` mounts one transport per kind of job, as httpx's `mounts`
+does per URL pattern. The pipeline and the addons see only this interface.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from typing import AsyncIterator, Protocol
 
 from addons.events import Event
-from addons.flow import UpstreamRequest
+from addons.upstream.wire import UpstreamRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,7 @@ class UpstreamStream(Protocol):
         """Stop the transfer at once (cancel, not drain) and free the connection."""
 
 
-class ChatTransport(Protocol):
+class Transport(Protocol):
     async def open(self, request: UpstreamRequest, timeouts: Timeouts) -> UpstreamStream:
         """Send the request; return once the response status is known."""
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import unquote
 
-from addons.flow import UpstreamRequest
+from addons.upstream.wire import UpstreamRequest
 from addons.upstream.classify import UpstreamHTTPError, excerpt, invalid_credentials_marker
 from addons.upstream.headers import build_headers
 

@@ -1,4 +1,4 @@
-"""The mgw WebSocket chat transport (protocol §3.3, G4): `ChatTransport` over `ws/mgw`.
+"""The mgw WebSocket chat transport (protocol §3.3, G4): `Transport` over `ws/mgw`.
 
 Per `open()`:
 1. the account's user id, from `GET /api/auth/session` (E21) once per account, cached in
@@ -32,7 +32,7 @@ import orjson
 from curl_cffi import CurlError, CurlHttpVersion, CurlOpt, CurlWsFlag
 from curl_cffi.requests import AsyncSession
 
-from addons.flow import UpstreamRequest
+from addons.upstream.wire import UpstreamRequest
 from addons.upstream.base import Timeouts, TransportError, UpstreamStream, UpstreamTimeout
 from addons.upstream.config import DEFAULT_BASE_URL, UpstreamConfig
 from addons.upstream.headers import ACCEPT_LANGUAGE
@@ -102,7 +102,7 @@ def handshake_headers(rest_headers: Mapping[str, str], user_id: str) -> dict[str
 
 
 class MgwTransport:
-    """`ChatTransport` over the mgw WebSocket. `rest` serves the short HTTP calls (E21 and
+    """`Transport` over the mgw WebSocket. `rest` serves the short HTTP calls (E21 and
     refusal bodies); the WebSockets use a session of their own, because an open socket
     holds one of its client slots for the whole answer."""
 

@@ -11,7 +11,7 @@ from typing import Any, Iterable
 
 import orjson
 
-from addons.flow import Message
+from addons.jobs import Message
 
 SOURCES_MARKER = "[grok2api-sources]: #"
 # The gateway's own "## Sources" appendix: optional heading, the marker line, then list items.

@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from addons.flow import UpstreamRequest
+from addons.upstream.wire import UpstreamRequest
 from addons.upstream.classify import UpstreamHTTPError, excerpt, invalid_credentials_marker
 from addons.upstream.config import UpstreamConfig
 from addons.upstream.headers import build_headers

@@ -26,7 +26,7 @@ import orjson
 from curl_cffi import CurlError
 from curl_cffi.requests.impersonate import BrowserTypeLiteral
 
-from addons.flow import UpstreamRequest
+from addons.upstream.wire import UpstreamRequest
 from addons.upstream.base import Timeouts, UpstreamStream, UpstreamTimeout
 from addons.upstream.config import UpstreamConfig
 from addons.upstream.curl_handle import EasyHandle, parse_headers
@@ -57,7 +57,7 @@ def _body(req: UpstreamRequest) -> bytes | None:
 
 
 class CurlTransport:
-    """`ChatTransport` over pooled curl handles. Create inside the running loop's lifetime;
+    """`Transport` over pooled curl handles. Create inside the running loop's lifetime;
     the pool (and its curl multi handle) is built lazily on first use."""
 
     def __init__(self, cfg: UpstreamConfig, max_clients: int = 64) -> None:

@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from addons.flow import UpstreamRequest
+from addons.upstream.wire import UpstreamRequest
 from addons.upstream.classify import UpstreamHTTPError
 from addons.upstream.config import UpstreamConfig
 from addons.upstream.headers import build_headers

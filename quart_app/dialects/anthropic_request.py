@@ -11,7 +11,7 @@ import base64
 from typing import Any
 
 from addons.errors import ApiError, validation
-from addons.flow import Attachment, ChatRequest, Message, ToolSpec
+from addons.jobs import Attachment, ChatRequest, Message, ToolSpec
 from addons.upstream.prompt import compact_json
 from quart_app.dialects.common_request import check_role, stop_list, stream_flag, tool_items
 from quart_app.dialects.media import attachment, base64_attachment, file_id_unsupported

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from addons.errors import ApiError, validation
-from addons.flow import Attachment
+from addons.jobs import Attachment
 from addons.services.fetch import MediaError, is_data_uri, is_http_url, split_data_uri
 from quart_app.dialects.validate import obj
 

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from addons.errors import validation
-from addons.flow import Attachment, ChatRequest, Message, ToolSpec
+from addons.jobs import Attachment, ChatRequest, Message, ToolSpec
 from addons.upstream.prompt import compact_json
 from quart_app.dialects.common_request import (
     check_effort, check_role, parallel_flag, stop_list, stream_flag, tool_items,

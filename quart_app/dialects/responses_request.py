@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from addons.errors import validation
-from addons.flow import Attachment, ChatRequest, Message, ToolSpec
+from addons.jobs import Attachment, ChatRequest, Message, ToolSpec
 from quart_app.dialects.common_request import (
     check_effort, check_role, parallel_flag, stream_flag, tool_items,
 )

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import base64
 
-import orjson
 import pytest
 
 from addons import build_chain
 from addons.attachments import Attachments
 from addons.services.catalogue import Catalogue
 from addons.errors import ApiError
-from addons.events import End, TextDelta
 from addons.flow import Attachment, ChatRequest, Flow, Message
 from addons.pipeline import Pipeline
+from addons.upstream.mock import MockResponse, MockTransport, sso_token
+from addons.upstream_request import CHAT_PATH
 from state.pool import AccountPool
 from state.settings import Settings
 
@@ -22,56 +22,26 @@ PNG_URI = "data:image/png;base64," + base64.b64encode(PNG).decode()
 INVALID_CREDS = b'{"error":{"code":16,"message":"Invalid credentials [WKE=unauthorized:invalid-credentials]"}}'
 
 
-class OkStream:
-    status = 200
-
-    async def error_body(self, limit: int = 4096) -> str:
-        return ""
-
-    async def events(self):
-        yield [TextDelta("seen")]
-        yield [End()]
-
-    async def aclose(self) -> None:
-        pass
-
-
-class FailStream(OkStream):
-    def __init__(self, status: int, body: str = "") -> None:
-        self.status, self.body = status, body
-
-    async def error_body(self, limit: int = 4096) -> str:
-        return self.body
-
-
-class Upstream:
-    """Chat (`open`) and upload (`request`) in memory; each fault answers the first call only."""
+class Upstream(MockTransport):
+    """Chat (`open`) and upload (`request`) on one mock; each fault answers the first call of
+    its kind only. `uploads` and `chats` are (account, JSON body) pairs."""
 
     def __init__(self, upload_fault=None, chat_fault=None) -> None:
+        super().__init__(self.answer)
         self.uploads: list[tuple[str, dict]] = []
         self.chats: list[tuple[str, dict]] = []
-        self.upload_fault = upload_fault
-        self.chat_fault = chat_fault
+        self.faults = {"upload": upload_fault, "chat": chat_fault}
 
-    @staticmethod
-    def token(req) -> str:
-        return req.headers["Cookie"].split(";")[0].removeprefix("sso=")
-
-    async def request(self, req, timeout=30.0):
-        token = self.token(req)
-        self.uploads.append((token, req.json))
-        if self.upload_fault is not None:
-            (status, body), self.upload_fault = self.upload_fault, None
-            return status, {}, body
-        return 200, {}, orjson.dumps({"fileMetadataId": f"{token}-file-{len(self.uploads)}"})
-
-    async def open(self, req, timeouts):
-        token = self.token(req)
-        self.chats.append((token, req.json))
-        if self.chat_fault is not None:
-            fault, self.chat_fault = self.chat_fault, None
-            return FailStream(*fault)
-        return OkStream()
+    def answer(self, req) -> MockResponse:
+        kind = "chat" if req.url.endswith(CHAT_PATH) else "upload"
+        calls = self.chats if kind == "chat" else self.uploads
+        calls.append((sso_token(req), req.json))
+        fault, self.faults[kind] = self.faults[kind], None
+        if fault is not None:
+            return MockResponse(fault[0], body=fault[1])
+        if kind == "chat":
+            return MockResponse.text("seen")
+        return MockResponse.json({"fileMetadataId": f"{sso_token(req)}-file-{len(self.uploads)}"})
 
 
 @pytest.fixture

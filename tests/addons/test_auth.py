@@ -2,7 +2,7 @@ import pytest
 
 from addons.auth import Auth, client_key
 from addons.errors import ApiError
-from addons.flow import ChatRequest, Flow
+from addons.testflow import tflow
 
 
 class Settings:
@@ -15,12 +15,12 @@ class Settings:
 
 
 def flow(headers):
-    return Flow(request=ChatRequest(model="m", messages=[]), client_headers=headers)
+    return tflow(headers=headers)
 
 
 def test_open_mode_accepts_anything():
     f = flow({})
-    Auth(Settings([])).request(f)
+    Auth(Settings([])).requestheaders(f)
     assert f.api_key is None
 
 
@@ -30,7 +30,7 @@ def test_open_mode_accepts_anything():
 ])
 def test_valid_keys(headers):
     f = flow(headers)
-    Auth(Settings(["k1", "k2"])).request(f)
+    Auth(Settings(["k1", "k2"])).requestheaders(f)
     assert f.api_key in ("k1", "k2")
 
 
@@ -40,7 +40,7 @@ def test_bearer_wins_over_x_api_key():
 
 def test_missing_key_is_401_missing_api_key():
     with pytest.raises(ApiError) as info:
-        Auth(Settings(["k1"])).request(flow({}))
+        Auth(Settings(["k1"])).requestheaders(flow({}))
     assert (info.value.status, info.value.type, info.value.code) == (
         401, "authentication_error", "missing_api_key")
 
@@ -49,6 +49,6 @@ def test_missing_key_is_401_missing_api_key():
                                      {"authorization": "Basic k1"}])
 def test_wrong_key_is_401_never_403(headers):
     with pytest.raises(ApiError) as info:
-        Auth(Settings(["k1"])).request(flow(headers))
+        Auth(Settings(["k1"])).requestheaders(flow(headers))
     assert info.value.status == 401
     assert info.value.code in ("invalid_api_key", "missing_api_key")

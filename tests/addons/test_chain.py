@@ -1,30 +1,50 @@
 from addons.chain import Chain
 from addons.events import TextDelta
-from addons.flow import ChatRequest, Flow
+from addons.testflow import tflow
 
 
 class Upper:
-    def chunk(self, flow, ev):
+    def transform(self, flow):
+        return self
+
+    def chunk(self, ev):
         return [TextDelta(ev.text.upper())]
 
 
 class Holder:
-    """Holds everything back until flush."""
+    """Holds everything back until flush; a fresh holder per try."""
 
-    def chunk(self, flow, ev):
-        flow.metadata.setdefault("held", []).append(ev.text)
-        return []
+    class Held:
+        def __init__(self):
+            self.held = []
 
-    def flush(self, flow):
-        return [TextDelta("".join(flow.metadata.get("held", [])))]
+        def chunk(self, ev):
+            self.held.append(ev.text)
+            return []
+
+        def flush(self):
+            return [TextDelta("".join(self.held))]
+
+    def transform(self, flow):
+        return self.Held()
 
 
 class Doubler:
-    def chunk(self, flow, ev):
+    def transform(self, flow):
+        return self
+
+    def chunk(self, ev):
         return [ev, TextDelta(ev.text)]
 
-    def flush(self, flow):
+    def flush(self):
         return [TextDelta("!")]
+
+
+class Skipped:
+    """An addon with nothing to do for a flow returns no transform."""
+
+    def transform(self, flow):
+        return None
 
 
 class Recorder:
@@ -39,16 +59,26 @@ class Recorder:
 
 
 def new_flow():
-    return Flow(request=ChatRequest(model="m", messages=[]))
+    return tflow()
 
 
 def test_chunk_runs_in_order_and_flush_feeds_later_addons():
-    chain = Chain([Holder(), Upper(), Doubler()])
-    flow = new_flow()
-    assert chain.chunk(flow, TextDelta("ab")) == []
-    assert chain.chunk(flow, TextDelta("cd")) == []
+    chain = Chain([Holder(), Skipped(), Upper(), Doubler()])
+    transforms = chain.transforms(new_flow())
+    assert transforms.chunk(TextDelta("ab")) == []
+    assert transforms.chunk(TextDelta("cd")) == []
     # Holder's flush output goes through Upper and Doubler; then Doubler's own flush
-    assert [e.text for e in chain.flush(flow)] == ["ABCD", "ABCD", "!"]
+    assert [e.text for e in transforms.flush()] == ["ABCD", "ABCD", "!"]
+
+
+def test_each_try_gets_fresh_transforms():
+    chain = Chain([Holder()])
+    flow = new_flow()
+    first = chain.transforms(flow)
+    first.chunk(TextDelta("from a failed try"))
+    second = chain.transforms(flow)
+    second.chunk(TextDelta("ok"))
+    assert [e.text for e in second.flush()] == ["ok"]
 
 
 async def test_finish_runs_in_reverse_and_survives_errors():

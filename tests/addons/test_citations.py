@@ -4,9 +4,10 @@ from __future__ import annotations
 from addons.chain import Chain
 from addons.citations import Citations, sources_section
 from addons.events import CardAttachment, Citation, SearchSources, TextDelta, ToolCall
-from addons.flow import ChatRequest, Flow, Message
+from addons.flow import Flow
 from addons.tag_filter import TagFilter
 from addons.upstream.prompt import strip_sources
+from addons.testflow import tflow
 
 URL = "https://en.wikipedia.org/wiki/Paris"
 CARD = {"id": "k3x9", "type": "render_inline_citation", "cardType": "citation_card", "url": URL}
@@ -29,15 +30,15 @@ class FakeSettings:
 
 
 def new_flow() -> Flow:
-    return Flow(request=ChatRequest(model="m", messages=[Message("user", ["hi"])]))
+    return tflow()
 
 
 def drive(chain: Chain, events: list) -> list:
-    flow = new_flow()
+    transforms = chain.transforms(new_flow())
     out = []
     for ev in events:
-        out += chain.chunk(flow, ev)
-    return out + chain.flush(flow)
+        out += transforms.chunk(ev)
+    return out + transforms.flush()
 
 
 def text_of(events: list) -> str:
@@ -62,7 +63,7 @@ def test_citation_rendered_with_event_after_its_text():
 def test_plain_text_event_passes_through_unchanged():
     addon = Citations(FakeSettings())
     ev = TextDelta("no markup here")
-    assert addon.chunk(new_flow(), ev) == [ev]
+    assert addon.transform(new_flow()).chunk(ev) == [ev]
 
 
 def test_unknown_card_removed_before_the_tag_filter():
@@ -92,16 +93,6 @@ def test_no_section_without_sources_or_after_a_tool_call():
 def test_section_off_by_default():
     out = drive(Chain([Citations(FakeSettings())]), [SearchSources(SOURCES), TextDelta("A.")])
     assert text_of(out) == "A."
-
-
-def test_new_attempt_starts_over():
-    addon = Citations(FakeSettings())
-    flow = new_flow()
-    addon.chunk(flow, CardAttachment(CARD))
-    addon.chunk(flow, TextDelta("old text"))
-    addon.attempt(flow)
-    out = addon.chunk(flow, TextDelta("x" + RENDER))
-    assert text_of(out) == "x"  # the card of the failed attempt is gone
 
 
 def test_sources_section_without_text():

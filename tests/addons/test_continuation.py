@@ -1,4 +1,4 @@
-"""The continuation addon on a scripted transport: what each attempt sends upstream, which
+"""The continuation addon on a mock transport: what each attempt sends upstream, which
 account serves it, and what is remembered for the next request. No network, no database."""
 from __future__ import annotations
 
@@ -8,31 +8,26 @@ import pytest
 
 from addons import build_chain
 from addons.services.catalogue import Catalogue
-from addons.continuation import NAME, Continuation, _State, new_messages
+from addons.continuation import Continuation, new_messages
 from addons.events import ConversationStarted, End, ResponseMeta, TextDelta, UpstreamFailure
-from addons.flow import Attachment, ChatRequest, Flow, Message, UpstreamRequest
+from addons.flow import Attachment, ChatRequest, Continued, Flow, Message
 from addons.pipeline import Pipeline
+from addons.testflow import run_flow as run
+from addons.testflow import text_of
+from addons.upstream.mock import MockResponse, MockTransport
+from addons.upstream.config import UpstreamConfig
+from addons.upstream_request import ChatBuilder
 from state.continuations import ContinuationEntry
 from state.pool import AccountPool, Lease
 from state.settings import Settings
 
-from tests.addons.test_pipeline import ScriptedStream, run, text_of
 
 
-class RecordingTransport:
-    """Answers attempt N with script[N]; keeps every request it was asked to send."""
+class RecordingTransport(MockTransport):
+    """Answers attempt N with script[N]; `payloads` are the JSON bodies it was sent."""
 
-    def __init__(self, *script: ScriptedStream) -> None:
-        self.script = list(script)
-        self.requests: list[UpstreamRequest] = []
-
-    async def open(self, request, timeouts):
-        self.requests.append(request)
-        return self.script.pop(0)
-
-    @property
-    def tokens(self) -> list[str]:
-        return [r.headers["Cookie"].split(";")[0].removeprefix("sso=") for r in self.requests]
+    def __init__(self, *script: MockResponse) -> None:
+        super().__init__(MockTransport.script(*script).handler)
 
     @property
     def payloads(self) -> list[dict]:
@@ -55,8 +50,8 @@ class MemoryStore:
         self.entries[entry.response_id] = entry
 
 
-def answer(text: str, conversation: str = "conv_new", response: str = "up_new") -> ScriptedStream:
-    return ScriptedStream(200, [[ConversationStarted(conversation)], [TextDelta(text)],
+def answer(text: str, conversation: str = "conv_new", response: str = "up_new") -> MockResponse:
+    return MockResponse(200, [[ConversationStarted(conversation)], [TextDelta(text)],
                                 [ResponseMeta(response_id=response), End()]])
 
 
@@ -174,7 +169,7 @@ async def test_pin_that_cannot_be_leased_falls_back(settings):
 
 async def test_failed_continuation_retries_with_the_full_history(settings):
     store = MemoryStore(entry("a"))
-    gone = ScriptedStream(200, [[UpstreamFailure(502, "Upstream stream error: no conversation")]])
+    gone = MockResponse(200, [[UpstreamFailure(502, "Upstream stream error: no conversation")]])
     transport = RecordingTransport(gone, answer("4"))
     pipeline, _ = setup(settings, transport, store, "a")  # one account: it serves the retry
     events = await run(pipeline, responses_flow(previous="resp_prev", rid="resp_3"))
@@ -213,15 +208,16 @@ def test_new_messages_and_old_attachments_are_dropped():
     assert new_messages(messages) == (2, messages[2:])
     pool = AccountPool(None)
     pool.add("a")
-    addon = Continuation(pool, MemoryStore())
-    addon.bind(True)
     flow = Flow(request=ChatRequest(model="m", messages=messages))
     flow.lease = Lease(pool.get("a"), "fast")
-    flow.upstream = UpstreamRequest("POST", "u", {},
-                                    {"message": "all", "fileAttachments": ["f1", "f2"]})
-    flow.metadata[NAME] = _State(store=True, entry=entry("a"), prompt="[user]: and this?",
-                                 old_files=1)  # the attachment of the first message
-    addon.attempt(flow)
-    assert flow.upstream.json["fileAttachments"] == ["f2"]
-    assert flow.upstream.json["message"] == "[user]: and this?"
-    assert flow.upstream.json["temporary"] is False
+    flow.keep_conversation = True
+    flow.continued = Continued("a", "conv_1", "up_1", "[user]: and this?",
+                               old_files=1)  # the attachment of the first message
+    flow.attempt.mode = "fast"
+    flow.attempt.file_ids = ["f1", "f2"]
+    Continuation(pool, MemoryStore()).attempt(flow)
+    payload = ChatBuilder().build(flow, UpstreamConfig()).json
+    assert flow.attempt.continued
+    assert payload["fileAttachments"] == ["f2"]
+    assert payload["message"] == "[user]: and this?"
+    assert payload["temporary"] is False and payload["conversationId"] == "conv_1"

@@ -3,20 +3,21 @@ that only looks like a beginning, and the finish state the dialects render."""
 from __future__ import annotations
 
 from addons.events import SearchSources, TextDelta
-from addons.flow import ChatRequest, Flow, Message
+from addons.flow import Flow
 from addons.stop_sequences import StopMatcher, StopSequences
+from addons.testflow import tflow
 
 
 def flow(stop: list[str]) -> Flow:
-    return Flow(ChatRequest(model="m", messages=[Message("user", ["hi"])], stop=stop))
+    return tflow(stop=stop)
 
 
 def run(f: Flow, pieces: list[str]) -> str:
-    addon = StopSequences()
+    matching = StopSequences().transform(f)
     out = []
     for piece in pieces:
-        out += addon.chunk(f, TextDelta(piece))
-    out += addon.flush(f)
+        out += matching.chunk(TextDelta(piece))
+    out += matching.flush()
     return "".join(e.text for e in out)
 
 
@@ -38,28 +39,17 @@ def test_a_false_start_is_released_and_no_match_keeps_everything() -> None:
     assert f.stop_sequence is None and f.finish_reason == "stop"
 
 
-def test_no_sequences_passes_events_through_untouched() -> None:
-    f, addon = flow([]), StopSequences()
-    ev = TextDelta("x")
-    assert addon.chunk(f, ev) == [ev] and addon.flush(f) == []
+def test_no_sequences_costs_nothing() -> None:
+    assert StopSequences().transform(flow([])) is None
 
 
 def test_held_text_goes_out_before_another_event_and_nothing_after_a_stop() -> None:
-    f, addon = flow(["##"]), StopSequences()
+    matching = StopSequences().transform(flow(["##"]))
     sources = SearchSources([{"url": "https://a", "title": "a", "type": "web"}])
-    assert addon.chunk(f, TextDelta("x #")) == [TextDelta("x ")]
-    assert addon.chunk(f, sources) == [TextDelta("#"), sources]
-    assert addon.chunk(f, TextDelta("y ## z")) == [TextDelta("y ")]
-    assert addon.chunk(f, sources) == [] and addon.flush(f) == []
-
-
-def test_a_retry_starts_matching_afresh() -> None:
-    f, addon = flow(["!"]), StopSequences()
-    addon.chunk(f, TextDelta("hi!"))
-    assert f.stop_sequence == "!"
-    addon.attempt(f)  # failover to another account
-    assert f.stop_sequence is None and f.finish_reason == "stop"
-    assert addon.chunk(f, TextDelta("ok")) == [TextDelta("ok")]
+    assert matching.chunk(TextDelta("x #")) == [TextDelta("x ")]
+    assert matching.chunk(sources) == [TextDelta("#"), sources]
+    assert matching.chunk(TextDelta("y ## z")) == [TextDelta("y ")]
+    assert matching.chunk(sources) == [] and matching.flush() == []
 
 
 def test_matcher_holds_only_what_can_still_begin_a_sequence() -> None:

@@ -52,14 +52,13 @@ def test_unclosed_element_is_dropped_at_the_end():
 
 
 def test_filter_addon_keeps_channels_apart_and_passes_other_events():
-    addon = TagFilter(FakeSettings())
-    flow = Flow(request=ChatRequest(model="m", messages=[]))
+    filtering = TagFilter(FakeSettings()).transform(Flow(request=ChatRequest(model="m", messages=[])))
     out = []
     for ev in [TextDelta("Hi <grok:re"), ReasoningDelta("think <xai"), TextDelta('nder a="1">x'),
                SearchSources([{"url": "u"}]), TextDelta("</grok:render> there"),
                ReasoningDelta("fine")]:
-        out += addon.chunk(flow, ev)
-    out += addon.flush(flow)
+        out += filtering.chunk(ev)
+    out += filtering.flush()
     text = "".join(e.text for e in out if isinstance(e, TextDelta))
     reasoning = "".join(e.text for e in out if isinstance(e, ReasoningDelta))
     assert text == "Hi  there"
@@ -68,7 +67,6 @@ def test_filter_addon_keeps_channels_apart_and_passes_other_events():
 
 
 def test_plain_text_event_passes_through_unchanged():
-    addon = TagFilter(FakeSettings())
-    flow = Flow(request=ChatRequest(model="m", messages=[]))
+    filtering = TagFilter(FakeSettings()).transform(Flow(request=ChatRequest(model="m", messages=[])))
     ev = TextDelta("no markup here")
-    assert addon.chunk(flow, ev)[0] is ev
+    assert filtering.chunk(ev)[0] is ev

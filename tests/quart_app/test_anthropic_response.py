@@ -7,7 +7,8 @@ import pytest
 
 from addons.errors import ApiError
 from addons.events import End, Heartbeat, ReasoningDelta, Restart, TextDelta, ToolCall
-from addons.flow import ChatRequest, Flow, Message, Usage
+from addons.flow import Flow, Usage
+from addons.testflow import tflow
 from quart_app.dialects.anthropic_response import complete_message, stream_messages
 
 
@@ -28,9 +29,8 @@ class ScriptedPipeline:
 
 
 def make_flow(reasoning=True) -> Flow:
-    req = ChatRequest(model="grok-4.20-auto", messages=[Message("user", ["hi"])],
-                      stream=True, reasoning=reasoning)
-    flow = Flow(request=req, id="msg_1")
+    flow = tflow(model="grok-4.20-auto", reasoning=reasoning)
+    flow.id = "msg_1"
     flow.prompt = "[user]: hi there"
     flow.usage = Usage(prompt_tokens=7, completion_tokens=9, reasoning_tokens=3)
     return flow

@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 
 from addons.events import Citation, End, SearchSources, TextDelta, ToolCall
-from addons.flow import ChatRequest, Flow, Message
+from addons.flow import Flow
+from addons.testflow import tflow
 from quart_app.dialects.anthropic_response import complete_message, stream_messages
 from quart_app.dialects.openai_chat_response import complete_chat, stream_chat
 from quart_app.dialects.responses_response import complete_response, stream_response
@@ -30,8 +31,7 @@ class ScriptedPipeline:
 
 
 def new_flow(stream: bool) -> Flow:
-    req = ChatRequest(model="m", messages=[Message("user", ["hi"])], stream=stream)
-    return Flow(request=req)
+    return tflow(model="m", stream=stream)
 
 
 def frames(raw: bytes) -> list[dict]:

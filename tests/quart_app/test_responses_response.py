@@ -7,7 +7,8 @@ from addons.errors import ApiError
 from addons.events import (
     End, Heartbeat, ReasoningDelta, Restart, SearchSources, TextDelta, ToolCall,
 )
-from addons.flow import ChatRequest, Flow, Message, new_id
+from addons.flow import new_id
+from addons.testflow import tflow
 from quart_app.dialects.responses_response import complete_response, stream_response
 
 
@@ -31,9 +32,10 @@ class ScriptedPipeline:
 
 
 def new_flow(stream=True, reasoning=True):
-    req = ChatRequest(model="grok-4.20-auto", messages=[Message("user", ["hi"])],
-                      stream=stream, reasoning=reasoning)
-    return Flow(request=req, dialect="openai.responses", id=new_id("resp_"))
+    flow = tflow(model="grok-4.20-auto", stream=stream, reasoning=reasoning,
+                 dialect="openai.responses")
+    flow.id = new_id("resp_")
+    return flow
 
 
 def parse(raw: bytes) -> list[tuple[str, object]]:

@@ -8,7 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from addons.flow import UpstreamRequest
+from addons.upstream.mock import MockResponse, MockTransport
+from addons.upstream.wire import UpstreamRequest
 from addons.services.nsfw import nsfw_disable, nsfw_enable, nsfw_many, random_birth_date
 from addons.upstream.config import UpstreamConfig
 from state.account import token_label
@@ -19,21 +20,19 @@ OK = bytes.fromhex("0000000000800000000f") + b"grpc-status:0\r\n"
 CFG = UpstreamConfig(base_url="https://grok.test", accounts_url="https://acc.test")
 
 
-class Transport:
+class Transport(MockTransport):
     """Answers by URL suffix; `replies[suffix]` is a list consumed in order (last one sticks)."""
 
     def __init__(self, **replies: list[tuple[int, bytes]]) -> None:
+        super().__init__(self.reply)
         self.cfg = CFG
         self.replies = {"SetTosAcceptedVersion": [(200, OK)], "set-birth-date": [(200, b"{}")],
                         "UpdateUserFeatureControls": [(200, OK)], **replies}
-        self.requests: list[tuple[UpstreamRequest, float]] = []
 
-    async def request(self, request: UpstreamRequest, timeout: float = 30.0):
-        self.requests.append((request, timeout))
-        key = request.url.rsplit("/", 1)[-1]
-        queue = self.replies[key]
+    def reply(self, request: UpstreamRequest) -> MockResponse:
+        queue = self.replies[request.url.rsplit("/", 1)[-1]]
         status, body = queue.pop(0) if len(queue) > 1 else queue[0]
-        return status, {}, body
+        return MockResponse(status, body=body)
 
 
 def services(transport: Transport, *tags: str) -> SimpleNamespace:
@@ -49,11 +48,11 @@ async def test_enable_runs_the_three_steps_in_order_and_tags() -> None:
     assert result == {"token": token_label(TOKEN), "action": "enable", "ok": True,
                       "steps": {"tos": "accepted", "birth_date": "set", "nsfw": "enabled"}}
     assert svc.pool.get(TOKEN).tags == ["keep", "nsfw"]
-    urls = [r.url for r, _ in tr.requests]
+    urls = [r.url for r in tr.requests]
     assert urls == ["https://acc.test/auth_mgmt.AuthManagement/SetTosAcceptedVersion",
                     "https://grok.test/rest/auth/set-birth-date",
                     "https://grok.test/auth_mgmt.AuthManagement/UpdateUserFeatureControls"]
-    tos, birth, nsfw = (r for r, _ in tr.requests)
+    tos, birth, nsfw = (r for r in tr.requests)
     assert tos.body == bytes.fromhex("00000000021001")
     assert (tos.headers["Origin"], tos.headers["Referer"]) == (
         "https://accounts.x.ai", "https://accounts.x.ai/accept-tos")
@@ -66,7 +65,7 @@ async def test_enable_runs_the_three_steps_in_order_and_tags() -> None:
     assert nsfw.body[5:9] == bytes.fromhex("0a021001") and len(nsfw.body) == 37
     assert nsfw.headers["Referer"] == "https://grok.com/?_s=data"
     assert nsfw.headers["x-grpc-web"] == "1"
-    assert all(timeout == 60.0 for _, timeout in tr.requests)
+    assert all(timeout == 60.0 for timeout in tr.timeouts)
 
 
 async def test_birth_date_limit_means_already_set() -> None:
@@ -110,8 +109,8 @@ async def test_disable_only_turns_the_control_off() -> None:
     svc = services(tr, "nsfw", "x")
     result = await nsfw_disable(svc, TOKEN)
     assert result["ok"] and result["steps"] == {"nsfw": "disabled"}
-    assert [r.url.rsplit("/", 1)[-1] for r, _ in tr.requests] == ["UpdateUserFeatureControls"]
-    assert tr.requests[0][0].body[5:9] == bytes.fromhex("0a021000")
+    assert [r.url.rsplit("/", 1)[-1] for r in tr.requests] == ["UpdateUserFeatureControls"]
+    assert tr.requests[0].body[5:9] == bytes.fromhex("0a021000")
     assert svc.pool.get(TOKEN).tags == ["x"]
 
 

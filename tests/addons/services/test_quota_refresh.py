@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import orjson
 import pytest
 
 from addons import build_chain
@@ -14,10 +13,13 @@ from addons.accounts import AccountSelector
 from addons.services.catalogue import Catalogue
 from addons.errors import ApiError
 from addons.events import UpstreamFailure
-from addons.flow import ChatRequest, Flow, Message, UpstreamRequest
+from addons.flow import Flow
+from addons.upstream.mock import MockResponse, MockTransport, sso_token
+from addons.upstream.wire import UpstreamRequest
 from addons.services.quota_refresh import QuotaRefresher, infer_tier
 from addons.retry import Retry
 from addons.upstream.base import TransportError
+from addons.testflow import tflow
 from state.account import SOURCE_DEFAULT, SOURCE_ESTIMATED, SOURCE_REAL, TIER_DEFAULTS, now_ms
 from state.pool import AccountPool
 from state.settings import Settings
@@ -25,12 +27,13 @@ from state.settings import Settings
 BLOCKED = b'{"error":{"code":7,"message":"User is blocked [WKE=unauthorized:blocked-user]"}}'
 
 
-class FakeTransport:
+class FakeTransport(MockTransport):
     """Answers `/rest/rate-limits` from `tiers` (token → tier) with the tier defaults, or with
     `answers[(token, mode)]`: a (status, body) pair or an exception to raise. `gate`, when
     set, holds every call until it is opened."""
 
     def __init__(self, tiers: dict[str, str] | None = None) -> None:
+        super().__init__(self.rate_limits)
         self.tiers = dict(tiers or {})
         self.answers: dict[tuple[str, str], object] = {}
         self.calls: list[tuple[str, str]] = []
@@ -38,8 +41,8 @@ class FakeTransport:
         self.active = 0
         self.peak = 0
 
-    async def request(self, request: UpstreamRequest, timeout: float = 30.0):
-        token = request.headers["Cookie"].split(";")[0].removeprefix("sso=")
+    async def rate_limits(self, request: UpstreamRequest) -> MockResponse:
+        token = sso_token(request)
         mode = request.json["modelName"]
         self.calls.append((token, mode))
         self.active += 1
@@ -53,13 +56,13 @@ class FakeTransport:
                 raise answer
             if answer is not None:
                 status, body = answer  # type: ignore[misc]
-                return status, {}, body
+                return MockResponse(status, body=body)
             quotas = {**TIER_DEFAULTS[self.tiers.get(token, "basic")]}
             if self.tiers.get(token, "basic") == "basic":
                 quotas["auto"] = (20, 7200)  # what grok.com answers a basic account
             total, window = quotas.get(mode, (0, 7200))
-            return 200, {}, orjson.dumps({"remainingQueries": total - 1, "totalQueries": total,
-                                          "windowSizeSeconds": window})
+            return MockResponse.json({"remainingQueries": total - 1, "totalQueries": total,
+                                      "windowSizeSeconds": window})
         finally:
             self.active -= 1
 
@@ -331,7 +334,7 @@ def test_scheduler_picks_due_accounts_oldest_first(tmp_path) -> None:
 
 
 def _flow() -> Flow:
-    return Flow(request=ChatRequest(model="grok-4.20-fast", messages=[Message("user", ["hi"])]))
+    return tflow(stream=False)
 
 
 async def test_selection_runs_one_on_demand_refresh_before_a_429(settings) -> None:
@@ -375,7 +378,7 @@ async def test_success_requests_a_refresh_and_a_chat_429_an_on_demand_one(settin
     flow = _flow()
     await chain.request(flow)
     await chain.attempt(flow)
-    flow.failure = UpstreamFailure(429, "Too many requests", "")
+    flow.attempt.failure = UpstreamFailure(429, "Too many requests", "")
     await chain.responseheaders(flow)
     await asyncio.sleep(0.05)
     assert pool.get(flow.lease.token).status == "cooling"

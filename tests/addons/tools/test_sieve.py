@@ -8,7 +8,8 @@ import pytest
 
 from addons.events import End, ReasoningDelta, TextDelta, ToolCall
 from addons.flow import ChatRequest, Flow, ToolSpec
-from addons.tools.sieve import NAME, ToolCallSieve, ToolSieve
+from addons.tools.sieve import ToolCallSieve, ToolSieve
+from addons.testflow import tflow
 
 NAMES = ("get_weather", "search")
 CALL = ('<tool_calls>\n  <tool_call>\n    <tool_name>get_weather</tool_name>\n'
@@ -124,39 +125,32 @@ def test_leading_json_formats():
 
 
 def make_flow(**kw) -> Flow:
-    tools = [ToolSpec(n) for n in NAMES]
-    return Flow(ChatRequest(model="m", messages=[], stream=True, tools=tools, **kw))
+    return tflow(**{"tools": [ToolSpec(n) for n in NAMES], **kw})
 
 
 def test_addon_emits_calls_and_sets_finish_reason():
-    addon = ToolSieve()
     flow = make_flow()
+    sieving = ToolSieve().transform(flow)
     out = []
     for ch in "Ok. " + CALL:
-        out += addon.chunk(flow, TextDelta(ch))
-    out += addon.chunk(flow, ReasoningDelta("late <tool_calls>"))  # reasoning is never sieved
-    out += addon.flush(flow)
+        out += sieving.chunk(TextDelta(ch))
+    out += sieving.chunk(ReasoningDelta("late <tool_calls>"))  # reasoning is never sieved
+    out += sieving.flush()
     assert [type(e) for e in out].count(ToolCall) == 1
     assert "".join(e.text for e in out if type(e) is TextDelta) == "Ok. "
     assert out[-1] == ReasoningDelta("late <tool_calls>")
     assert flow.finish_reason == "tool_calls"
-    addon.attempt(flow)  # a retry starts over
-    assert NAME not in flow.metadata and flow.finish_reason == "stop"
 
 
 @pytest.mark.parametrize("kw", [{"tool_choice": "none"}, {"tools": []}])
 def test_inactive_without_tools_or_with_choice_none(kw):
-    addon = ToolSieve()
     flow = make_flow(**kw) if "tools" not in kw else Flow(ChatRequest(model="m", messages=[]))
-    ev = TextDelta(CALL)
-    assert addon.chunk(flow, ev)[0] is ev
-    assert addon.flush(flow) == [] and flow.finish_reason == "stop" and NAME not in flow.metadata
+    assert ToolSieve().transform(flow) is None
 
 
 def test_plain_text_passes_the_same_event_object():
-    addon = ToolSieve()
-    flow = make_flow()
-    first = addon.chunk(flow, TextDelta("Hello"))
+    sieving = ToolSieve().transform(make_flow())
+    first = sieving.chunk(TextDelta("Hello"))
     ev = TextDelta(" world, no markup here.")
-    assert first == [TextDelta("Hello")] and addon.chunk(flow, ev)[0] is ev
-    assert addon.chunk(flow, End()) == [End()]
+    assert first == [TextDelta("Hello")] and sieving.chunk(ev)[0] is ev
+    assert sieving.chunk(End()) == [End()]

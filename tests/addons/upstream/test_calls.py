@@ -1,36 +1,29 @@
-"""Rate-limits and upload calls against a fake short-call transport."""
+"""Rate-limits and upload calls against a mock short-call transport."""
 from __future__ import annotations
 
 import pytest
 
-from addons.flow import UpstreamRequest
+from addons.upstream.mock import MockResponse, MockTransport
 from addons.upstream.classify import UpstreamHTTPError
 from addons.upstream.config import UpstreamConfig
 from addons.upstream.ratelimits import fetch_rate_limits
 from addons.upstream.upload import UploadRejected, upload_file, upload_file_v2
 
 
-class FakeTransport:
-    def __init__(self, status: int, body: bytes) -> None:
-        self.status = status
-        self.body = body
-        self.requests: list[tuple[UpstreamRequest, float]] = []
-
-    async def request(self, request: UpstreamRequest, timeout: float = 30.0) -> tuple[int, dict[str, str], bytes]:
-        self.requests.append((request, timeout))
-        return self.status, {}, self.body
+def answering(status: int, body: bytes) -> MockTransport:
+    return MockTransport(lambda _: MockResponse(status, body=body))
 
 
 CFG = UpstreamConfig()
 
 
 async def test_rate_limits_defaults() -> None:
-    tr = FakeTransport(200, b'{"remainingQueries": 3}')
+    tr = answering(200, b'{"remainingQueries": 3}')
     limits = await fetch_rate_limits(tr, CFG, "tok", "fast")
     assert (limits.remaining, limits.total, limits.window_seconds) == (3, 3, 86_400)
     limits = await fetch_rate_limits(tr, CFG, "tok", "heavy")
     assert limits.window_seconds == 7_200
-    request, timeout = tr.requests[0]
+    request, timeout = tr.requests[0], tr.timeouts[0]
     assert request.url == "https://grok.com/rest/rate-limits" and request.method == "POST"
     assert request.json == {"modelName": "fast"} and timeout == 20.0
     assert request.headers["Origin"] == "https://grok.com"
@@ -38,7 +31,7 @@ async def test_rate_limits_defaults() -> None:
 
 
 async def test_rate_limits_legacy_fields() -> None:
-    tr = FakeTransport(200, b'{"remainingTokens": 7, "totalQueries": 9, "limits": {"windowSizeSeconds": 60}}')
+    tr = answering(200, b'{"remainingTokens": 7, "totalQueries": 9, "limits": {"windowSizeSeconds": 60}}')
     limits = await fetch_rate_limits(tr, CFG, "tok", "expert")
     assert (limits.remaining, limits.total, limits.window_seconds) == (7, 9, 60)
 
@@ -55,31 +48,31 @@ async def test_rate_limits_legacy_fields() -> None:
 )
 async def test_rate_limits_errors(status: int, body: bytes, expect_status: int, marker: str | None) -> None:
     with pytest.raises(UpstreamHTTPError) as info:
-        await fetch_rate_limits(FakeTransport(status, body), CFG, "tok", "fast")
+        await fetch_rate_limits(answering(status, body), CFG, "tok", "fast")
     assert info.value.status == expect_status and info.value.marker == marker
 
 
 async def test_upload() -> None:
-    tr = FakeTransport(200, b'{"fileId": "f2"}')
+    tr = answering(200, b'{"fileId": "f2"}')
     uploaded = await upload_file(tr, CFG, "tok", "doc.pdf", "application/pdf", b"%PDF")
     assert uploaded.file_id == "f2" and uploaded.file_uri is None
-    request, timeout = tr.requests[0]
+    request, timeout = tr.requests[0], tr.timeouts[0]
     assert request.url == "https://grok.com/rest/app-chat/upload-file" and timeout == 60.0
     assert request.json == {"fileName": "doc.pdf", "fileMimeType": "application/pdf", "content": "JVBERg=="}
     with pytest.raises(UpstreamHTTPError):
-        await upload_file(FakeTransport(200, b"{}"), CFG, "tok", "a", "b", b"")
+        await upload_file(answering(200, b"{}"), CFG, "tok", "a", "b", b"")
     with pytest.raises(UpstreamHTTPError) as info:
-        await upload_file(FakeTransport(401, b"bad-credentials"), CFG, "tok", "a", "b", b"")
+        await upload_file(answering(401, b"bad-credentials"), CFG, "tok", "a", "b", b"")
     assert info.value.marker == "bad-credentials"
 
 
 async def test_upload_v2_multipart_request_and_ids() -> None:
     answer = (b'{"uploadId":"u1","terminalError":null,"fileMetadata":{"fileMetadataId":"m1",'
               b'"fileId":"f1","fileUri":"users/x/m1/content"}}')
-    tr = FakeTransport(200, answer)
+    tr = answering(200, answer)
     uploaded = await upload_file_v2(tr, CFG, "tok", 'a"b.png', "image/png", b"\x89PNG")
     assert (uploaded.file_id, uploaded.file_uri) == ("m1", "users/x/m1/content")
-    request, timeout = tr.requests[0]
+    request, timeout = tr.requests[0], tr.timeouts[0]
     assert request.url == "https://grok.com/http/upload-file-v2/direct" and timeout == 60.0
     assert request.json is None and request.method == "POST"
     ctype = request.headers["Content-Type"]
@@ -99,7 +92,7 @@ async def test_upload_v2_multipart_request_and_ids() -> None:
     (b'{"uploadId":"u1","terminalError":0}', "u1"),
 ])
 async def test_upload_v2_id_fallbacks(body: bytes, file_id: str) -> None:
-    assert (await upload_file_v2(FakeTransport(200, body), CFG, "t", "a", "b", b"")).file_id == file_id
+    assert (await upload_file_v2(answering(200, body), CFG, "t", "a", "b", b"")).file_id == file_id
 
 
 @pytest.mark.parametrize("body", [
@@ -111,11 +104,11 @@ async def test_upload_v2_id_fallbacks(body: bytes, file_id: str) -> None:
 ])
 async def test_upload_v2_terminal_error_is_a_rejected_file(body: bytes) -> None:
     with pytest.raises(UploadRejected):
-        await upload_file_v2(FakeTransport(200, body), CFG, "t", "a", "b", b"")
+        await upload_file_v2(answering(200, body), CFG, "t", "a", "b", b"")
 
 
 async def test_upload_v2_answer_without_an_id_is_a_502() -> None:
     with pytest.raises(UpstreamHTTPError) as info:
-        await upload_file_v2(FakeTransport(200, b'{"terminalError":null,"fileMetadata":{}}'),
+        await upload_file_v2(answering(200, b'{"terminalError":null,"fileMetadata":{}}'),
                              CFG, "t", "a", "b", b"")
     assert info.value.status == 502

@@ -5,7 +5,7 @@ import base64
 
 import pytest
 
-from addons.flow import UpstreamRequest
+from addons.upstream.mock import MockResponse, MockTransport
 from addons.services.nsfw import TOS_MESSAGE, feature_controls_message
 from addons.upstream.classify import UpstreamHTTPError
 from addons.upstream.config import UpstreamConfig
@@ -98,14 +98,8 @@ def test_status_mapping() -> None:
         504, 403, 429, 503, 401, 502, 502]
 
 
-class FakeTransport:
-    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        self.reply = (status, headers, body)
-        self.requests: list[tuple[UpstreamRequest, float]] = []
-
-    async def request(self, request: UpstreamRequest, timeout: float = 30.0):
-        self.requests.append((request, timeout))
-        return self.reply
+def answering(status: int, headers: dict[str, str], body: bytes) -> MockTransport:
+    return MockTransport(lambda _: MockResponse(status, body=body, headers=headers))
 
 
 def test_grpc_headers() -> None:
@@ -122,10 +116,10 @@ def test_grpc_headers() -> None:
 
 
 async def test_grpc_call_success_sends_one_frame() -> None:
-    tr = FakeTransport(200, {"content-type": "application/grpc-web+proto"}, MINIMAL_OK)
+    tr = answering(200, {"content-type": "application/grpc-web+proto"}, MINIMAL_OK)
     reply = await grpc_call(tr, "https://x/y", {"A": "b"}, b"\x10\x01", timeout=7)
     assert reply.ok
-    request, timeout = tr.requests[0]
+    request, timeout = tr.requests[0], tr.timeouts[0]
     assert request.body == bytes.fromhex("00000000021001") and request.json is None
     assert (request.method, request.url, timeout) == ("POST", "https://x/y", 7)
 
@@ -133,21 +127,21 @@ async def test_grpc_call_success_sends_one_frame() -> None:
 async def test_grpc_call_errors() -> None:
     blocked = b'{"error":{"code":7,"message":"User is blocked [WKE=unauthorized:blocked-user]"}}'
     with pytest.raises(UpstreamHTTPError) as info:
-        await grpc_call(FakeTransport(403, {}, blocked), "u", {}, b"", timeout=1)
+        await grpc_call(answering(403, {}, blocked), "u", {}, b"", timeout=1)
     assert info.value.status == 403 and info.value.marker == "blocked-user"
     with pytest.raises(UpstreamHTTPError) as info:
-        await grpc_call(FakeTransport(429, {}, b"[WKE=unauthorized:blocked-user]"), "u", {}, b"",
+        await grpc_call(answering(429, {}, b"[WKE=unauthorized:blocked-user]"), "u", {}, b"",
                         timeout=1)
     assert info.value.status == 429 and info.value.marker is None  # markers only on 400/401/403
     trailer = encode_trailers({"grpc-status": 16, "grpc-message":
                                "bad%20%5BWKE%3Dunauthorized%3Ainvalid-credentials%5D"})
     with pytest.raises(UpstreamHTTPError) as info:
-        await grpc_call(FakeTransport(200, {}, trailer), "u", {}, b"", timeout=1)
+        await grpc_call(answering(200, {}, trailer), "u", {}, b"", timeout=1)
     assert info.value.status == 401 and info.value.marker == "invalid-credentials"
     with pytest.raises(UpstreamHTTPError) as info:
-        await grpc_call(FakeTransport(200, {}, encode_trailers({"grpc-status": 9})), "u", {}, b"",
+        await grpc_call(answering(200, {}, encode_trailers({"grpc-status": 9})), "u", {}, b"",
                         timeout=1)
     assert info.value.status == 502 and info.value.marker is None
     with pytest.raises(UpstreamHTTPError) as info:
-        await grpc_call(FakeTransport(200, {}, b"\x00\x00"), "u", {}, b"", timeout=1)
+        await grpc_call(answering(200, {}, b"\x00\x00"), "u", {}, b"", timeout=1)
     assert info.value.status == 502 and "malformed" in str(info.value)

@@ -10,7 +10,7 @@ from typing import AsyncIterator
 import pytest
 
 from addons.events import ConversationStarted, End, Heartbeat, TextDelta, UpstreamFailure
-from addons.flow import UpstreamRequest
+from addons.upstream.wire import UpstreamRequest
 from addons.upstream.base import Timeouts, TransportError, UpstreamTimeout
 from addons.upstream.chat_payload import build_chat_payload
 from addons.upstream.config import UpstreamConfig

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from addons.events import End, Heartbeat, TextDelta, UpstreamFailure
-from addons.flow import UpstreamRequest
+from addons.upstream.wire import UpstreamRequest
 from addons.upstream.base import Timeouts, TransportError, UpstreamTimeout
 from addons.upstream.classify import UpstreamHTTPError
 from addons.upstream.config import UpstreamConfig

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from addons.events import End, TextDelta
-from addons.flow import UpstreamRequest
+from addons.upstream.wire import UpstreamRequest
 from addons.upstream.base import Timeouts, UpstreamTimeout
 from addons.upstream.config import UpstreamConfig
 from addons.upstream.transport import CurlTransport

@@ -1,0 +1,22 @@
+"""The request a transport sends. It lives below the transports (as httpx keeps `Request` below
+its transports), so the grok.com client never imports the chain's `Flow`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(slots=True)
+class UpstreamRequest:
+    """One grok.com call, built per attempt by a request builder.
+
+    `kind` names the job it serves (`chat`, `image`, …): the transport router picks the
+    transport mounted for it."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    json: Any = None
+    #: a raw body (e.g. multipart) sent as is instead of `json`; set Content-Type in `headers`
+    body: bytes | None = None
+    kind: str = "chat"
