@@ -12,6 +12,7 @@ from quart_app.admin import register_admin
 from quart_app.errors import register_error_handlers
 from quart_app.fastpath import FastPath
 from quart_app.http_policy import HttpPolicy
+from quart_app.request_log import RequestLog
 from quart_app.services import Services
 from state.boot import BootConfig
 from state.settings import Settings
@@ -62,8 +63,10 @@ def create_app(boot: BootConfig | None = None, settings: Settings | None = None)
     register_error_handlers(app)
     hot = {**routes_v1.ROUTES, **routes_responses.ROUTES, **routes_anthropic.ROUTES}
     # Every request passes these layers in this order, whether the fast path or Quart serves
-    # it: the policy sees everything a route might answer.
+    # it: the request id and access log see the final response (errors included), the policy
+    # sees everything a route might answer.
     app.asgi_app = build_stack(app.asgi_app, [
+        RequestLog,
         partial(HttpPolicy, max_body=max_body, body_timeout=BODY_TIMEOUT_SEC),
         partial(FastPath, services=services, routes=hot),
     ])
