@@ -351,20 +351,21 @@ class QuotaRefresher:
             if not self._lock.try_acquire():
                 self._follow("lock")
                 return False
+            answered = True  # False: the lease store did not answer, so who holds it is unknown
             if self._lease is not None:
                 try:
-                    held = await self._lease(LEASE_NAME, LEASE_TTL_SEC)
+                    self._lease_held = await self._lease(LEASE_NAME, LEASE_TTL_SEC)
                 except Exception:  # noqa: BLE001 - the database may be away for a moment
                     log.warning("quota scheduler: lease %s could not be renewed", LEASE_NAME,
                                 exc_info=True)
-                    held = self._lease_held
-                self._lease_held = held
+                    answered = False
             if self._lease_held and not self._loops:
                 self._start_loops()
             elif not self._lease_held:
                 if self._loops:
                     await self._stop_loops()
-                self._follow("lease")
+                if answered:
+                    self._follow("lease")
             return self.is_leader
 
     def _follow(self, why: str) -> None:

@@ -457,3 +457,19 @@ async def test_scheduler_log_says_who_leads_once_and_truly(tmp_path, caplog) -> 
     finally:
         await first.stop()
         await second.stop()
+
+
+async def test_scheduler_log_claims_no_holder_when_the_lease_store_is_away(tmp_path, caplog) -> None:
+    caplog.set_level("INFO", logger="addons.services.quota_refresh")
+
+    async def away(name: str, ttl: float) -> bool:
+        raise ConnectionError("database restarting")
+
+    pool, transport, refresher = make(make_settings(tmp_path), {}, data_dir=tmp_path,
+                                      lease=away)
+    refresher.start()
+    try:
+        assert not await refresher.elect()
+        assert "could not be renewed" in caplog.text and "holds the lease" not in caplog.text
+    finally:
+        await refresher.stop()
