@@ -2,22 +2,26 @@
 from __future__ import annotations
 
 import gc
+from functools import partial
+from typing import Any, Callable, Sequence
 
-from quart import Quart, Response
+from quart import Quart
 
 from quart_app import keepalive
 from quart_app.admin import register_admin
 from quart_app.errors import register_error_handlers
+from quart_app.fastpath import FastPath
+from quart_app.http_policy import HttpPolicy
+from quart_app.request_log import RequestLog
 from quart_app.services import Services
 from state.boot import BootConfig
 from state.settings import Settings
 
-CORS_HEADERS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
-    "Access-Control-Allow-Headers": "*",
-    "Access-Control-Max-Age": "86400",
-}
+#: Seconds a request body may take to arrive in full.
+BODY_TIMEOUT_SEC = 120.0
+
+ASGIApp = Callable[[dict, Callable, Callable], Any]
+Layer = Callable[[ASGIApp], ASGIApp]
 
 
 def tune_gc() -> None:
@@ -31,31 +35,41 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+def build_stack(app: ASGIApp, layers: Sequence[Layer]) -> ASGIApp:
+    """`layers` outermost first, each wrapping the ones after it and finally `app`."""
+    for layer in reversed(layers):
+        app = layer(app)
+    return app
+
+
 def create_app(boot: BootConfig | None = None, settings: Settings | None = None) -> Quart:
     boot = boot or BootConfig.from_env()
     settings = settings or Settings.load(boot)
     keepalive.install()
     app = Quart("grok2api")
-    app.config["MAX_CONTENT_LENGTH"] = settings.int("app.max_body_mb") << 20  # trap 12
+    max_body = settings.int("app.max_body_mb") << 20
+    # The policy layer enforces the body limit for every route; Quart's own (16 MiB by
+    # default) would otherwise cut a larger limit short.
+    app.config["MAX_CONTENT_LENGTH"] = None
     app.config["RESPONSE_TIMEOUT"] = None
-    app.config["BODY_TIMEOUT"] = 120
     services = Services(boot, settings)
     app.extensions["grok2api"] = services
 
     from quart_app import routes_anthropic, routes_misc, routes_responses, routes_v1
-    from quart_app.fastpath import FastPath
 
     app.register_blueprint(routes_misc.bp)
     app.register_blueprint(routes_v1.bp)
     register_admin(app)  # its after_serving hook runs before `_stop` below
     register_error_handlers(app)
     hot = {**routes_v1.ROUTES, **routes_responses.ROUTES, **routes_anthropic.ROUTES}
-    app.asgi_app = FastPath(app.asgi_app, services, hot, app.config["MAX_CONTENT_LENGTH"])
-
-    @app.after_request
-    async def _cors(response: Response) -> Response:  # GEN-2
-        response.headers.update(CORS_HEADERS)
-        return response
+    # Every request passes these layers in this order, whether the fast path or Quart serves
+    # it: the request id and access log see the final response (errors included), the policy
+    # sees everything a route might answer.
+    app.asgi_app = build_stack(app.asgi_app, [
+        RequestLog,
+        partial(HttpPolicy, max_body=max_body, body_timeout=BODY_TIMEOUT_SEC),
+        partial(FastPath, services=services, routes=hot),
+    ])
 
     @app.before_serving
     async def _start() -> None:

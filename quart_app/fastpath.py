@@ -4,32 +4,23 @@ Measured on this project's 2-core benchmark machine, Quart's per-request machine
 tasks, request and app contexts, signals, routing, Response objects) costs about half a
 millisecond — as much as Hypercorn itself and more than our whole chain. The chat routes
 (`/v1/chat/completions`, `/v1/responses`, `/v1/messages`, `…/count_tokens`) are therefore
-served here at the ASGI level: body read with the size limit, the route's plain handler,
-CORS, error envelopes and client-disconnect cancellation. Every other route, the lifecycle
-and the admin surface stay with Quart.
+served here at the ASGI level: the route's plain handler, its reply, and client-disconnect
+cancellation. Every other route, the lifecycle and the admin surface stay with Quart.
+
+What every route shares (CORS, the body limit, error envelopes, the request id and access
+log) is done by the layers around both, in `quart_app.app.build_stack`: a handler's
+`ApiError`, or its crash, propagates to `quart_app.http_policy`, which renders it.
 """
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 
 import orjson
 
-from addons.errors import ApiError
-from quart_app.errors import error_body
-from quart_app.sse import SSE_HEADERS
-
-log = logging.getLogger(__name__)
-
-CORS = [
-    (b"access-control-allow-origin", b"*"),
-    (b"access-control-allow-methods", b"GET, POST, PUT, PATCH, DELETE, OPTIONS"),
-    (b"access-control-allow-headers", b"*"),
-    (b"access-control-max-age", b"86400"),
-]
-SSE = [(k.lower().encode(), v.encode()) for k, v in SSE_HEADERS.items()]
+from quart_app.errors import MethodNotAllowed
+from quart_app.sse import SSE_ASGI_HEADERS
 
 
 @dataclass(slots=True)
@@ -53,54 +44,28 @@ Handler = Callable[[Any, Mapping[str, str], bytes], Awaitable[Reply]]
 
 
 class FastPath:
-    def __init__(self, app: Callable, services: Any, routes: dict[str, Handler],
-                 max_body: int) -> None:
+    def __init__(self, app: Callable, *, services: Any, routes: dict[str, Handler]) -> None:
         self.app = app
         self.services = services
         self.routes = routes
-        self.max_body = max_body
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         handler = self.routes.get(scope.get("path", "")) if scope["type"] == "http" else None
         if handler is None:
             return await self.app(scope, receive, send)
-        anthropic = scope["path"].startswith("/v1/messages")
         method = scope["method"]
-        if method == "OPTIONS":
-            return await _send_simple(send, 204, b"", [])
+        if method == "OPTIONS":  # a preflight never gets here: the policy answers it
+            return await _send_simple(send, 204, b"", [_ALLOW])
         if method != "POST":
-            err = ApiError(405, f"Method {method} is not allowed here; use POST",
-                           type="validation_error", code="method_not_allowed")
-            return await _send_simple(send, 405, error_body(err, anthropic), _JSON)
-        body = await self._read_body(receive)
-        if body is _GONE:
-            return  # the client left before its body arrived: nobody to answer
+            raise MethodNotAllowed(method, _ALLOWED)
+        body = await _read_body(receive)
         if body is None:
-            err = ApiError(413, f"Request body is larger than the limit "
-                                f"({self.max_body >> 20} MiB, app.max_body_mb)",
-                           type="validation_error", code="request_too_large")
-            return await _send_simple(send, 413, error_body(err, anthropic), _JSON)
+            return  # the client left before its body arrived: nobody to answer
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        await self._serve(handler, headers, body, receive, send, anthropic)
-
-    async def _read_body(self, receive: Callable) -> bytes | None:
-        """The whole body; None when it is over the limit, `_GONE` when the client left."""
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            msg = await receive()
-            if msg["type"] != "http.request":
-                return _GONE
-            chunk = msg.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
-                return None
-            chunks.append(chunk)
-            if not msg.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        await self._serve(handler, headers, body, receive, send)
 
     async def _serve(self, handler: Handler, headers: dict[str, str], body: bytes,
-                     receive: Callable, send: Callable, anthropic: bool) -> None:
+                     receive: Callable, send: Callable) -> None:
         """Runs the handler while watching for the client's disconnect, which cancels it at
         once (a vanished client must free its account and upstream transfer)."""
         task = asyncio.current_task()
@@ -115,17 +80,9 @@ class FastPath:
 
         watcher = asyncio.get_running_loop().create_task(watch())
         try:
-            try:
-                reply = await handler(self.services, headers, body)
-            except ApiError as err:
-                reply = Reply(err.status, error_body(err, anthropic))
-            except Exception:  # noqa: BLE001 - details go to the log, never to the client
-                log.exception("unhandled error on %s", "messages" if anthropic else "openai route")
-                err = ApiError(500, "Internal server error", type="server_error",
-                               code="internal_error")
-                reply = Reply(500, error_body(err, anthropic))
+            reply = await handler(self.services, headers, body)
             if reply.stream is None:
-                await _send_simple(send, reply.status, reply.body, _JSON)
+                await _send_simple(send, reply.status, reply.body, [_JSON])
             else:
                 await _send_stream(send, reply.stream)
         except asyncio.CancelledError:
@@ -136,19 +93,32 @@ class FastPath:
             watcher.cancel()
 
 
-_JSON = [(b"content-type", b"application/json")]
-_GONE: Any = object()  # the client left before its body arrived
+_ALLOWED = ("POST", "OPTIONS")
+_ALLOW = (b"allow", b"POST, OPTIONS")
+_JSON = (b"content-type", b"application/json")
+_SSE = [(b"content-type", b"text/event-stream; charset=utf-8"), *SSE_ASGI_HEADERS]
+
+
+async def _read_body(receive: Callable) -> bytes | None:
+    """The whole body (its size was checked by the policy layer); None when the client left."""
+    chunks: list[bytes] = []
+    while True:
+        msg = await receive()
+        if msg["type"] != "http.request":
+            return None
+        chunks.append(msg.get("body", b""))
+        if not msg.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def _send_simple(send: Callable, status: int, body: bytes, headers: list) -> None:
     await send({"type": "http.response.start", "status": status,
-                "headers": [*headers, (b"content-length", str(len(body)).encode()), *CORS]})
+                "headers": [*headers, (b"content-length", b"%d" % len(body))]})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 async def _send_stream(send: Callable, stream: AsyncIterator[bytes]) -> None:
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"text/event-stream; charset=utf-8"), *SSE, *CORS]})
+    await send({"type": "http.response.start", "status": 200, "headers": _SSE})
     try:
         async for chunk in stream:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})

@@ -1,6 +1,8 @@
-"""Server-sent events: encoding (sse-starlette's event class only, trap 10), the response
-headers (trap 11) and a stream wrapper that sends a comment at once, then at least every
-heartbeat interval while the upstream is silent (trap 3)."""
+"""Server-sent events: encoding and the response headers.
+
+Only `sse_starlette.event` is imported (its package root pulls in Starlette and patches
+uvicorn), always with `sep="\n"`. Streams are never gzipped, and `Cache-Control: no-cache`
+with `X-Accel-Buffering: no` keep proxies from buffering them."""
 from __future__ import annotations
 
 from typing import AsyncIterator
@@ -14,6 +16,8 @@ SSE_HEADERS = {
     "Connection": "keep-alive",
     "X-Accel-Buffering": "no",
 }
+#: The same headers for the ASGI fast path.
+SSE_ASGI_HEADERS = [(k.lower().encode(), v.encode()) for k, v in SSE_HEADERS.items()]
 
 PING = ServerSentEvent(comment="ping", sep="\n").encode()
 DONE = ServerSentEvent(data="[DONE]", sep="\n").encode()
@@ -31,5 +35,5 @@ def event(name: str, obj: object) -> bytes:
 
 def sse_response(body: AsyncIterator[bytes]) -> Response:
     response = Response(body, status=200, content_type="text/event-stream", headers=SSE_HEADERS)
-    response.timeout = None  # trap 1: Quart's RESPONSE_TIMEOUT would cut long streams
+    response.timeout = None  # Quart's RESPONSE_TIMEOUT would cut long streams
     return response

@@ -3,8 +3,7 @@ file lock (`flock`), held for the life of the process.
 
 `flock` locks belong to the open file description, so two holders in one process exclude each
 other just as two processes do, and the kernel drops the lock when its holder dies: a
-follower that retries takes over. Where `fcntl` does not exist (Windows) every process leads
-(api-surface §8.5).
+follower that retries takes over. Where `fcntl` does not exist (Windows) every process leads.
 """
 from __future__ import annotations
 
@@ -50,6 +49,15 @@ class LeaderLock:
             pass
         self._fd = fd
         return True
+
+    def holder_pid(self) -> int | None:
+        """The pid the current holder wrote into the file, if any (for log lines)."""
+        if self.path is None:
+            return None
+        try:
+            return int(self.path.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
 
     def release(self) -> None:
         fd, self._fd = self._fd, None

@@ -1,5 +1,5 @@
 """Quota refresh: probe `POST /rest/rate-limits` per account and mode, infer the tier, and keep
-the pool's windows honest (api-surface §8.3–8.5, grok-web-protocol §7.1–7.3).
+the pool's windows honest.
 
 A service object, not a chain addon: the chain calls `request_after_call` (after a success)
 and `on_demand` (nothing selectable, or a chat 429); the scheduler loops run in one process
@@ -46,7 +46,7 @@ LOCK_NAME = ".scheduler.lock"
 LEASE_NAME = "quota-refresh"
 #: A leader that stops renewing loses the lease after this long.
 LEASE_TTL_SEC = 90.0
-#: `auto` totalQueries → tier (protocol §7.2; 7 is the G3/G4 basic figure).
+#: `auto` totalQueries → tier (7 is the basic figure in the newest reference implementation).
 AUTO_TOTAL_TIERS: dict[int, str] = {7: "basic", 20: "basic", 50: "super", 150: "heavy"}
 #: Longest sleep of a scheduler loop: new imports are picked up within this.
 SCHEDULER_TICK_SEC = 60.0
@@ -114,6 +114,7 @@ class QuotaRefresher:
         self._release_lease = release_lease
         self._lease_held = lease is None
         self._elect_lock: asyncio.Lock | None = None
+        self._role: str | None = None  # what the log last said: "leader", "lock" or "lease"
         self._supervisor: asyncio.Task[Any] | None = None
         self._sem: asyncio.Semaphore | None = None
         self._sem_size = 0
@@ -332,10 +333,11 @@ class QuotaRefresher:
         self._closed = False
         if self._supervisor is not None:
             return
-        if self._lease is None and self._lock.try_acquire():
-            self._start_loops()
-        elif not self._lock.held:
-            log.info("quota scheduler: another process holds %s; following", LOCK_NAME)
+        if self._lease is None:  # with a lease, the `elect` that follows decides
+            if self._lock.try_acquire():
+                self._start_loops()
+            else:
+                self._follow("lock")
         self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
 
     async def elect(self) -> bool:
@@ -347,24 +349,37 @@ class QuotaRefresher:
             if self._closed:
                 return False
             if not self._lock.try_acquire():
+                self._follow("lock")
                 return False
+            answered = True  # False: the lease store did not answer, so who holds it is unknown
             if self._lease is not None:
                 try:
-                    held = await self._lease(LEASE_NAME, LEASE_TTL_SEC)
+                    self._lease_held = await self._lease(LEASE_NAME, LEASE_TTL_SEC)
                 except Exception:  # noqa: BLE001 - the database may be away for a moment
                     log.warning("quota scheduler: lease %s could not be renewed", LEASE_NAME,
                                 exc_info=True)
-                    held = self._lease_held
-                if held != self._lease_held:
-                    log.info("quota scheduler: this process %s the lease %s",
-                             "holds" if held else "lost", LEASE_NAME)
-                self._lease_held = held
+                    answered = False
             if self._lease_held and not self._loops:
-                log.info("quota scheduler: this process leads now")
                 self._start_loops()
-            elif not self._lease_held and self._loops:
-                await self._stop_loops()
+            elif not self._lease_held:
+                if self._loops:
+                    await self._stop_loops()
+                if answered:
+                    self._follow("lease")
             return self.is_leader
+
+    def _follow(self, why: str) -> None:
+        """Log, once per change, that another process leads and why this one knows it."""
+        if self._role == why:
+            return
+        self._role = why
+        if why == "lock":
+            pid = self._lock.holder_pid()
+            log.info("quota scheduler: another process%s holds %s; this one follows",
+                     f" (pid {pid})" if pid else "", LOCK_NAME)
+        else:
+            log.info("quota scheduler: another instance holds the lease %s; this process "
+                     "follows", LEASE_NAME)
 
     async def _supervise(self) -> None:
         while True:
@@ -375,6 +390,10 @@ class QuotaRefresher:
             await asyncio.sleep(min(LEADER_RETRY_SEC, LEASE_TTL_SEC / 3))
 
     def _start_loops(self) -> None:
+        if self._role != "leader":
+            self._role = "leader"
+            log.info("quota scheduler: this process leads (%s%s)", LOCK_NAME,
+                     f", lease {LEASE_NAME}" if self._lease is not None else "")
         loop = asyncio.get_running_loop()
         for pool in POOLS:
             self._loops.append(loop.create_task(self._pool_loop(pool), name=f"quota-{pool}"))
@@ -436,4 +455,5 @@ class QuotaRefresher:
             except Exception:  # noqa: BLE001 - it expires anyway
                 log.warning("quota scheduler: lease %s not released", LEASE_NAME)
         self._lease_held = self._lease is None
+        self._role = None
         self._lock.release()

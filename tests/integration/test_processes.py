@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -241,3 +242,58 @@ async def test_two_workers_share_changes_within_the_sync_interval(procs: Procs) 
     tokens = [r.get("token") for r in sent]
     assert tokens and unknown not in tokens
     assert "multi-late" in tokens
+
+
+def _log_lines(p: Procs, log: str) -> list[str]:
+    path = p.workdir / log
+    return path.read_text(errors="replace").splitlines() if path.exists() else []
+
+
+async def test_a_fresh_single_process_logs_that_it_leads_and_nothing_else(procs: Procs) -> None:
+    port = free_port()
+    env = _gateway_env(procs, "http://127.0.0.1:9", port, LOG_LEVEL="INFO")
+    gateway = procs.spawn(["serve"], "gateway.log", env)
+    await procs.wait_http(gateway, f"http://{HOST}:{port}/health", "gateway.log")
+    lines = _log_lines(procs, "gateway.log")
+    scheduler = [line for line in lines if "quota scheduler" in line]
+    assert len(scheduler) == 1 and "this process leads" in scheduler[0], lines
+    assert not any("another process" in line for line in lines)
+    # Hypercorn's lines go through the one handler, once
+    assert sum("Running on" in line for line in lines) == 1, lines
+    assert f"[{gateway.pid}]" in scheduler[0]
+
+
+async def test_two_workers_both_log_with_request_ids(procs: Procs) -> None:
+    key = "sk-workers-secret-987654321"
+    port = free_port()
+    url = f"http://{HOST}:{port}"
+    env = _gateway_env(procs, "http://127.0.0.1:9", port, SERVER_WORKERS="2", LOG_LEVEL="INFO",
+                       GROK_APP_API_KEY=key)
+    gateway = procs.spawn(["serve"], "gateway.log", env)
+    await procs.wait_http(gateway, url + "/health", "gateway.log")
+
+    access = re.compile(r"\[(\d+)\] \[([0-9a-f]{16})\] grok2api\.access: GET /v1/models 200 ")
+    ids: set[str] = set()
+    deadline = time.monotonic() + 20
+    async with aiohttp.ClientSession() as http:
+        while True:
+            # new connections: the kernel spreads them over the workers
+            async with http.get(url + "/v1/models", headers={
+                    "Connection": "close", "Authorization": f"Bearer {key}"}) as resp:
+                assert resp.status == 200
+                ids.add(resp.headers["X-Request-Id"])
+            await asyncio.sleep(0.02)
+            seen = {m.group(1): m.group(2) for line in _log_lines(procs, "gateway.log")
+                    if (m := access.search(line))}
+            if len(seen) == 2 or time.monotonic() > deadline:
+                break
+    lines = _log_lines(procs, "gateway.log")
+    assert len(seen) == 2, "\n".join(lines[-30:])  # an access line from each worker
+    assert set(seen.values()) <= ids  # with the id each response carried
+    assert str(gateway.pid) not in seen  # written by the workers, not the parent
+    ready = {m.group(1) for line in lines if (m := re.search(r"\[(\d+)\] .*grok2api ready", line))}
+    assert ready == set(seen)
+    scheduler = [line for line in lines if "quota scheduler" in line]
+    assert sum("this process leads" in line for line in scheduler) == 1, scheduler
+    assert sum("another process (pid" in line for line in scheduler) == 1, scheduler
+    assert key not in "\n".join(lines)

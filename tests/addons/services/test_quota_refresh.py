@@ -4,6 +4,7 @@ leader lock. No network, no database."""
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -434,3 +435,44 @@ async def test_one_leader_among_hosts_sharing_a_lease(tmp_path, monkeypatch) -> 
         await first.stop()
         await second.stop()
     assert shared.holder is None
+
+
+async def test_scheduler_log_says_who_leads_once_and_truly(tmp_path, caplog) -> None:
+    caplog.set_level("INFO", logger="addons.services.quota_refresh")
+    settings = make_settings(tmp_path)
+    shared = SharedLease()
+    lease, release = shared.for_("a")
+    # a fresh process with a lease: nobody else holds the lock, so nobody else is mentioned
+    pool, transport, first = make(settings, {}, data_dir=tmp_path, lease=lease,
+                                  release_lease=release)
+    second = QuotaRefresher(pool, transport, settings, data_dir=tmp_path)
+    first.start()
+    try:
+        assert await first.elect() and await first.elect()
+        lines = [r.getMessage() for r in caplog.records if "quota scheduler" in r.getMessage()]
+        assert len(lines) == 1 and "this process leads" in lines[0], lines
+        caplog.clear()
+        second.start()  # a second process on the same DATA_DIR
+        assert not await second.elect() and not await second.elect()
+        lines = [r.getMessage() for r in caplog.records if "quota scheduler" in r.getMessage()]
+        assert lines == [f"quota scheduler: another process (pid {os.getpid()}) holds "
+                         ".scheduler.lock; this one follows"]
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+async def test_scheduler_log_claims_no_holder_when_the_lease_store_is_away(tmp_path, caplog) -> None:
+    caplog.set_level("INFO", logger="addons.services.quota_refresh")
+
+    async def away(name: str, ttl: float) -> bool:
+        raise ConnectionError("database restarting")
+
+    pool, transport, refresher = make(make_settings(tmp_path), {}, data_dir=tmp_path,
+                                      lease=away)
+    refresher.start()
+    try:
+        assert not await refresher.elect()
+        assert "could not be renewed" in caplog.text and "holds the lease" not in caplog.text
+    finally:
+        await refresher.stop()

@@ -1,0 +1,145 @@
+"""The HTTP rules every route follows, written once as an ASGI layer in front of both the fast
+path and Quart: CORS, the request body limit, and error envelopes for failures that escape
+the app underneath.
+
+* CORS: any origin, method and header (the WebUI and third-party web clients call the API
+  from browsers). Preflights are answered here; every other response gets the headers added.
+* Body: read here in full, up to `max_body` bytes, then handed on as one message; a body
+  over the limit is a 413 before any route runs, a body that trickles in for longer than
+  `body_timeout` a 408.
+* Errors: an `ApiError` or a crash that escapes before the response started becomes the
+  route's envelope (`quart_app.errors`); after it started, the log gets it and the
+  connection ends.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable
+
+from addons.errors import ApiError
+from quart_app.errors import body_timeout, error_body, error_headers, internal_error, too_large
+
+log = logging.getLogger(__name__)
+
+CORS = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-allow-methods", b"GET, POST, PUT, PATCH, DELETE, OPTIONS"),
+    (b"access-control-allow-headers", b"*"),
+    (b"access-control-max-age", b"86400"),
+]
+
+ASGIApp = Callable[[dict, Callable, Callable], Awaitable[None]]
+
+
+class HttpPolicy:
+    def __init__(self, app: ASGIApp, *, max_body: int, body_timeout: float = 120.0) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.body_timeout = body_timeout
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope["path"]
+        if scope["method"] == "OPTIONS" and _is_preflight(scope["headers"]):
+            return await _respond(send, 204, b"", [])
+        first = await receive()
+        if first["type"] != "http.request":
+            return  # the client left before its body arrived: nobody to answer
+        if len(first.get("body", b"")) > self.max_body:
+            return await _reject(send, too_large(self.max_body), path)
+        if first.get("more_body", False):
+            body = await self._read_rest(scope, first, receive, send)
+            if body is None:
+                return
+            first = {"type": "http.request", "body": body, "more_body": False}
+        pending: dict | None = first
+
+        # Plain functions that return the awaitable: no extra coroutine per message.
+        def replay() -> Awaitable[dict]:
+            nonlocal pending
+            if pending is not None:
+                message, pending = pending, None
+                return _ready(message)
+            return receive()  # what follows the body: the client's disconnect
+
+        started = False
+
+        def send_with_cors(message: dict) -> Awaitable[None]:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", ()), *CORS]
+            return send(message)
+
+        try:
+            await self.app(scope, replay, send_with_cors)
+        except ApiError as err:
+            if started:
+                log.warning("%r after the response started on %s", err, path)
+                return
+            await _reject(send, err, path)
+        except Exception:  # noqa: BLE001 - details go to the log, never to the client
+            log.exception("unhandled error on %s %s", scope["method"], path)
+            if not started:
+                await _reject(send, internal_error(), path)
+            # else the response is cut short; the server ends the connection
+
+    async def _read_rest(self, scope: dict, first: dict, receive: Callable,
+                         send: Callable) -> bytes | None:
+        """The rest of a body that did not come in one message; None when answered here (too
+        large, too slow) or when the client left."""
+        path = scope["path"]
+        declared = _content_length(scope["headers"])
+        if declared is not None and declared > self.max_body:
+            return await _reject(send, too_large(self.max_body), path)
+        chunks = [first.get("body", b"")]
+        size = len(chunks[0])
+        err: ApiError = too_large(self.max_body)
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                while size <= self.max_body:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        return None
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    chunks.append(chunk)
+                    if not message.get("more_body", False) and size <= self.max_body:
+                        return b"".join(chunks)
+        except TimeoutError:
+            err = body_timeout()
+        return await _reject(send, err, path)
+
+
+def _is_preflight(headers: list[tuple[bytes, bytes]]) -> bool:
+    """A browser's CORS preflight, as opposed to a plain OPTIONS a route may answer itself."""
+    return any(name == b"access-control-request-method" for name, _ in headers)
+
+
+def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    for name, value in headers:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _ready(value: Any) -> Any:
+    return value
+
+
+async def _reject(send: Callable, err: ApiError, path: str) -> None:
+    """`err` as the whole response, in the envelope of `path`'s dialect."""
+    await _respond(send, err.status, error_body(err, path), error_headers(err))
+
+
+async def _respond(send: Callable, status: int, body: bytes,
+                   headers: list[tuple[bytes, bytes]]) -> None:
+    """A whole response written by this layer (it bypasses `send_with_cors`)."""
+    await send({"type": "http.response.start", "status": status,
+                "headers": [*headers, (b"content-length", b"%d" % len(body)), *CORS]})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
