@@ -164,14 +164,24 @@ def _set_disabled(token: str, disabled: bool) -> bool:
     return pool.disable(token) if disabled else pool.enable(token)
 
 
+def _reread_quota(tokens: list[str]) -> None:
+    """Accounts just enabled: the pool reopened the modes a 429 had left at zero with their
+    quota unknown; read the real numbers in the background when the scheduler may probe."""
+    svc = services()
+    if tokens and svc.refresher is not None and svc.refresher.enabled:
+        admin_state().spawn(svc.refresher.refresh_many(tokens), "admin-enable-refresh")
+
+
 @bp.post("/tokens/disabled")
 async def set_disabled() -> Response:
-    """Disable (`operator_disabled`) or restore (failures, cooldown, expiry cleared)."""
+    """Disable (`operator_disabled`) or restore: failures, cooldown and expiry cleared, and the
+    account serves the next request (modes a 429 emptied are reopened, their quota re-read)."""
     body = body_object(await read_json())
     token = admin_token(body.get("token"))
     disabled = body_bool(body, "disabled")
     _live(token)
-    _set_disabled(token, disabled)
+    if _set_disabled(token, disabled) and not disabled:
+        _reread_quota([token])
     return json_response({"status": "success", "token": token, "disabled": disabled})
 
 
@@ -184,6 +194,9 @@ async def set_disabled_batch() -> Response:
     pool = services().pool
     failed = [t for t in tokens if (a := pool.get(t)) is None or a.deleted_at is not None
               or not _set_disabled(t, disabled)]
+    if not disabled:
+        refused = set(failed)
+        _reread_quota([t for t in tokens if t not in refused])
     return json_response({"status": "success", "disabled": disabled,
                           "summary": {"total": len(tokens), "ok": len(tokens) - len(failed),
                                       "fail": len(failed)},

@@ -1,6 +1,9 @@
-"""§10.2: the account table. Operator changes apply at once and are saved urgently; bad
-input is a 400 in the §11 envelope and changes nothing."""
+"""The account table. Operator changes apply at once and are saved urgently; bad input is a
+400 in the error envelope and changes nothing."""
 from __future__ import annotations
+
+import asyncio
+import time
 
 import pytest
 
@@ -202,3 +205,27 @@ async def test_disable_in_batch(admin):
     status, _ = await admin.call("POST", "/tokens/disabled/batch",
                                  json={"tokens": [TOK_A, " "], "disabled": True})
     assert status == 400 and admin.pool.get(TOK_A).status == "active"
+
+
+async def test_restore_after_a_429_puts_the_account_back_in_service(admin):
+    """A 429 empties the mode it hit and cools the account; enabling it by hand must make it
+    selectable again (its quota reopened as unknown, then re-read), not `active` but idle."""
+    admin.pool.add(TOK_A, "basic")
+    lease = admin.pool.select(["basic"], "fast")
+    admin.pool.on_rate_limited(lease, time.time() + 3600)
+    admin.pool.release(lease)
+    assert admin.pool.select(["basic"], "fast") is None
+    admin.refresher.enabled = True
+    status, body = await admin.call("POST", "/tokens/disabled",
+                                    json={"token": TOK_A, "disabled": False})
+    assert status == 200
+    lease = admin.pool.select(["basic"], "fast")
+    assert lease is not None and lease.token == TOK_A
+    admin.pool.release(lease)
+    stored = await admin.stored(TOK_A, check=lambda a: a.status == "active")
+    assert stored.quota["fast"].remaining > 0  # saved as reopened, for the other workers
+    for _ in range(100):  # the real numbers are read again in the background
+        if admin.refresher.calls:
+            break
+        await asyncio.sleep(0.01)
+    assert admin.refresher.calls == [TOK_A]
