@@ -15,7 +15,7 @@ import orjson
 
 from state.account import POOLS, STATUSES, Account, token_label, normalize_token
 from state.boot import BootConfig, BootError
-from state.db import open_database
+from state.db_check import DatabaseUnavailable, open_checked
 from state.dbthread import DBThread
 from state.importing import parse_import
 from state.migrations import migrate
@@ -44,8 +44,8 @@ def parse_tokens(tokens: Sequence[str]) -> list[str]:
 def _store() -> Iterator[tuple[DBThread, AccountStore]]:
     try:
         boot = BootConfig.from_env()
-        db = open_database(boot)
-    except (BootError, ValueError) as exc:
+        db = open_checked(boot)
+    except (BootError, DatabaseUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
     thread = DBThread(db)
     try:
