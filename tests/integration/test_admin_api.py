@@ -1,5 +1,5 @@
-"""The admin API over real sockets (api-surface §1.2, §10.1–10.3): the gateway on Hypercorn,
-the simulator as grok.com, aiohttp as the operator's browser."""
+"""The admin API over real sockets: the gateway on Hypercorn, the simulator as grok.com,
+aiohttp as the operator's browser."""
 from __future__ import annotations
 
 import asyncio

@@ -39,7 +39,7 @@ def test_import_text_from_stdin(data_dir: Path) -> None:
     assert result.exit_code == 1  # errors reported; the valid tokens are still imported
     rows = _list_json(runner)
     assert [(r["token"], r["pool"], r["status"]) for r in rows] == [
-        (TOK1, "basic", "active"), (TOK2, "basic", "active")]  # auto → basic (D-4)
+        (TOK1, "basic", "active"), (TOK2, "basic", "active")]  # auto is stored as basic until a refresh
     assert (data_dir / "accounts.db").exists()
     again = runner.invoke(accounts, ["import", "-", "--pool", "super"], input=f"{TOK1}\n{TOK3}\n")
     assert again.exit_code == 0 and "added 1" in again.output and "skipped 1" in again.output

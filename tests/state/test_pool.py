@@ -155,7 +155,7 @@ def test_on_rate_limited_cools_until_reset() -> None:
 
 
 def test_rate_limit_beats_a_stale_quota_probe() -> None:
-    """D-3: a probe reporting quota left does not end a chat 429's cooldown."""
+    """A probe reporting quota left does not end a chat 429's cooldown."""
     pool, _ = make_pool(acc("a", "super"))
     lease = pool.select(["super"], "auto")
     pool.on_rate_limited(lease, time.time() + 600)

@@ -177,7 +177,7 @@ async def test_disable_and_restore(admin):
     assert body == {"status": "success", "token": TOK_A, "disabled": True}
     acc = admin.pool.get(TOK_A)
     assert acc.status == "disabled" and acc.state_reason == "operator_disabled"
-    assert admin.pool.select(["basic"], "fast") is None  # out of rotation at once (D-6)
+    assert admin.pool.select(["basic"], "fast") is None  # out of rotation at once, in this process
     await admin.stored(TOK_A, check=lambda a: a.status == "disabled")
     status, body = await admin.call("POST", "/tokens/disabled",
                                     json={"token": TOK_A, "disabled": False})
