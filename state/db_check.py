@@ -49,6 +49,15 @@ def _where(url: str) -> str:
     return f"{host}{port}/{parts.path.lstrip('/')}"
 
 
+def _bad_url(url: str, variable: str, exc: ValueError) -> str:
+    """What is wrong with a URL that could not even be opened: its scheme, or its form."""
+    try:
+        normalize_url(url)
+    except ValueError:
+        return _unsupported_scheme(url, variable)
+    return f"{variable} is not a valid database URL ({exc}): {redact_url(url)}"
+
+
 def _unsupported_scheme(url: str, variable: str) -> str:
     scheme = urlsplit(url.strip()).scheme
     if not scheme:
@@ -100,14 +109,14 @@ def open_checked(boot: BootConfig) -> peewee.Database:
     variable = boot.database_url_name
     try:
         database = open_database(boot)
-    except ValueError:
-        raise DatabaseUnavailable(_unsupported_scheme(url or "", variable)) from None
+    except ValueError as exc:
+        raise DatabaseUnavailable(_bad_url(url or "", variable, exc)) from None
     except OSError as exc:  # the SQLite folder cannot be created
         raise DatabaseUnavailable(describe_error(exc, url, variable)) from None
     try:
         database.connect()
         database.execute_sql("SELECT 1")
-    except (peewee.PeeweeException, OSError) as exc:
+    except (peewee.PeeweeException, OSError, TypeError) as exc:  # TypeError: unknown ?option
         _close(database)
         raise DatabaseUnavailable(describe_error(exc, url, variable)) from None
     database.close()

@@ -75,6 +75,12 @@ def test_misspelled_scheme(env, command) -> None:
                           "did you mean postgres")
 
 
+def test_a_malformed_url(env) -> None:
+    env.setenv("DATABASE_URL", f"postgresql://admin:{PASSWORD}@127.0.0.1:54x2/accounts")
+    assert_one_clear_line(run(["db", "status"]), "DATABASE_URL is not a valid database URL",
+                          "postgresql://admin:***@127.0.0.1:54x2/accounts")
+
+
 def test_the_variable_that_holds_the_url_is_named(env) -> None:
     env.setenv("ACCOUNT_MYSQL_URL", "mysqll://root@127.0.0.1/accounts")
     assert_one_clear_line(run(["db", "status"]), "ACCOUNT_MYSQL_URL has an unsupported scheme",
