@@ -56,8 +56,9 @@ class BootConfig:
     workers: int = 1
     data_dir: Path = Path("data")
     log_level: str = "INFO"
-    #: A server database URL, or None for SQLite at `account_local_path`.
-    database_url: str | None = None
+    #: A server database URL, or None for SQLite at `account_local_path`. Kept out of repr()
+    #: like `redis_url`: both may hold a password, and a config object ends up in logs.
+    database_url: str | None = field(default=None, repr=False)
     #: The variable `database_url` came from, to name it in error messages.
     database_url_name: str = "DATABASE_URL"
     account_local_path: Path = Path("data/accounts.db")
@@ -68,7 +69,7 @@ class BootConfig:
     sync_active_interval: float = 3.0
     sync_interval: float = 30.0
     #: Optional Redis shared by the instances: in-flight counts, revision signal, leases.
-    redis_url: str | None = None
+    redis_url: str | None = field(default=None, repr=False)
     redis_prefix: str = "grok2api:"
     #: The merged environment (real variables over `.env`), for `Settings` (`GROK_*`).
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
