@@ -42,9 +42,15 @@ def main() -> None:
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Run the gateway (Hypercorn)."""
     from ops.serve import serve as run_server
-    from state.boot import BootConfig
+    from state.boot import BootConfig, BootError
+    from state.db_check import DatabaseUnavailable, check_database
 
-    boot = BootConfig.from_env()
+    try:
+        boot = BootConfig.from_env()
+        # before any worker starts: a wrong DATABASE_URL is one line, not a traceback per worker
+        check_database(boot)
+    except (BootError, DatabaseUnavailable) as exc:
+        raise click.ClickException(str(exc)) from None
     if host:
         boot.host = host
     if port:

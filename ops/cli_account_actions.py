@@ -1,6 +1,6 @@
-"""`grok2api accounts enable|disable|nsfw`: operator status changes (api-surface §8.3) and the
-NSFW sequence (§8.8), straight on the account database; a running server sees the changes at
-its next sync. Registered on the `accounts` group by `ops.cli_accounts`."""
+"""`grok2api accounts enable|disable|nsfw`: operator status changes and the NSFW sequence,
+straight on the account database; a running server sees the changes at its next sync.
+Registered on the `accounts` group by `ops.cli_accounts`."""
 from __future__ import annotations
 
 import asyncio
@@ -87,8 +87,10 @@ def _set_status(tokens: tuple[str, ...], all_accounts: bool, as_json: bool, enab
 @click.option("--all", "all_accounts", is_flag=True, help="Every expired or disabled account.")
 @click.option("--json", "as_json", is_flag=True, help="Results as JSON (tokens masked).")
 def enable_cmd(tokens: tuple[str, ...], all_accounts: bool, as_json: bool) -> None:
-    """Restore TOKEN… (or --all) to active: failure counters, cooldown and expiry cleared.
-    Deleted accounts are not touched (import them again)."""
+    """Restore TOKEN… (or --all) to active: failure counters, cooldown and expiry cleared,
+    and the quota a 429 left at zero reopened as unknown (`refresh` reads the real numbers),
+    so the account serves the next request. Deleted accounts are not touched (import them
+    again)."""
     _set_status(tokens, all_accounts, as_json, True)
 
 

@@ -15,9 +15,9 @@ import orjson
 
 from state.account import POOLS, STATUSES, Account, token_label, normalize_token
 from state.boot import BootConfig, BootError
-from state.db import open_database
+from state.db_check import DatabaseUnavailable, open_checked
 from state.dbthread import DBThread
-from state.importing import parse_import
+from state.importing import decode_import, parse_import
 from state.migrations import migrate
 from state.store import AccountStore
 
@@ -44,8 +44,8 @@ def parse_tokens(tokens: Sequence[str]) -> list[str]:
 def _store() -> Iterator[tuple[DBThread, AccountStore]]:
     try:
         boot = BootConfig.from_env()
-        db = open_database(boot)
-    except (BootError, ValueError) as exc:
+        db = open_checked(boot)
+    except (BootError, DatabaseUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
     thread = DBThread(db)
     try:
@@ -83,15 +83,22 @@ def accounts() -> None:
 
 
 @accounts.command("import")
-@click.argument("source", type=click.File("r", encoding="utf-8-sig"))
+@click.argument("source", type=click.File("rb"))
 @click.option("--pool", type=click.Choice(["auto", *POOLS]), default="auto", show_default=True,
               help="Pool for every token; auto stores them as basic until the first quota "
                    "refresh, and keeps the pools of a JSON export.")
 @click.option("--tag", "tags", multiple=True, help="Tag added to every imported token.")
-def import_cmd(source: IO[str], pool: str, tags: tuple[str, ...]) -> None:
-    """Import tokens from FILE (or - for stdin): one per line (bare or sso=…), or a JSON
-    export by pool. Existing tokens are skipped, deleted ones restored."""
-    result = parse_import(source.read())
+def import_cmd(source: IO[bytes], pool: str, tags: tuple[str, ...]) -> None:
+    """Import tokens from FILE (or - for stdin): one per line (bare, quoted, sso=… or a
+    cookie string; a BOM, zero-width spaces and Windows line ends are dropped), or a JSON
+    export by pool. Existing tokens are skipped, deleted ones restored. Lines that are not a
+    token are reported by number (exit 1) and the valid ones imported all the same; a running
+    server picks the new accounts up at its next database sync."""
+    try:
+        text = decode_import(source.read())
+    except ValueError as exc:
+        raise click.ClickException(f"{source.name}: {exc}") from None
+    result = parse_import(text)
     forced = None if pool == "auto" else pool
     items = [(t.token, forced or t.pool, [*t.tags, *tags]) for t in result.tokens]
     summary = None

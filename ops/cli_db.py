@@ -11,7 +11,8 @@ import click
 import orjson
 
 from state.boot import BootConfig, BootError
-from state.db import normalize_url, open_database
+from state.db import normalize_url
+from state.db_check import DatabaseUnavailable, open_checked
 from state.dbthread import DBThread
 from state.migrations import current_version, latest_version, migrate
 
@@ -32,8 +33,8 @@ def _backend(boot: BootConfig) -> str:
 def _database() -> Iterator[tuple[DBThread, Any, str]]:
     try:
         boot = BootConfig.from_env()
-        database = open_database(boot)
-    except (BootError, ValueError) as exc:
+        database = open_checked(boot)
+    except (BootError, DatabaseUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
     thread = DBThread(database)
     try:

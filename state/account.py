@@ -30,7 +30,7 @@ STATUSES: tuple[str, ...] = ("active", "cooling", "expired", "disabled")
 MODES: tuple[str, ...] = ("auto", "fast", "expert", "heavy", "grok-420-computer-use-sa")
 SOURCE_DEFAULT, SOURCE_REAL, SOURCE_ESTIMATED = 0, 1, 2
 
-#: (total, window seconds) per mode and tier (grok-web-protocol §7.2).
+#: (total, window seconds) per mode and tier, as grok.com grants them.
 TIER_DEFAULTS: dict[str, dict[str, tuple[int, int]]] = {
     "basic": {"fast": (30, 86400)},
     "super": {"auto": (50, 7200), "fast": (140, 7200), "expert": (50, 7200),
@@ -61,7 +61,7 @@ def token_label(token: str) -> str:
 
 
 def normalize_token(raw: str) -> str:
-    """An SSO token as pasted → the cookie value (api-surface §8.1). Raises ValueError if empty."""
+    """An SSO token as pasted → the cookie value. Raises ValueError if empty."""
     text = raw.translate(TOKEN_TRANSLATION)
     text = "".join(text.split())
     if text[:4].lower() == "sso=":
@@ -194,8 +194,9 @@ class Account:
         self.ext.pop("cooldown_until", None)
         return True
 
-    def restore(self, now: int) -> None:
-        """Import / operator enable: active, undeleted, failure and expiry markers cleared."""
+    def restore(self, now: int) -> list[str]:
+        """Import / operator enable: active, undeleted, failure and expiry markers cleared, and
+        the modes left at zero reopened (`reopen_quota`, whose list it returns)."""
         self.status = "active"
         self.deleted_at = None
         self.consecutive_failures = 0
@@ -206,7 +207,20 @@ class Account:
                     "expired_reason", "forbidden_strikes"):
             self.ext.pop(key, None)
         self.ext["restored_at"] = now  # an operator restore beats an older expiry elsewhere
+        reopened = self.reopen_quota()
         self.touch(now)
+        return reopened
+
+    def reopen_quota(self) -> list[str]:
+        """Windows left at zero (a 429 empties the mode it hit) go back to the tier default,
+        marked unknown. Clearing the cooldown alone would leave the account `active` but never
+        chosen, since selection skips a mode with nothing left; the next probe or 429 settles
+        the real numbers. Returns the modes reopened."""
+        reopened = [mode for mode, win in self.quota.items()
+                    if win.remaining <= 0 and self.supports(mode)]
+        for mode in reopened:
+            self.quota[mode] = default_window(self.pool, mode)
+        return reopened
 
     def set_pool(self, pool: str) -> None:
         """Move to another tier: unsupported windows dropped, missing ones at the tier default."""
@@ -265,6 +279,6 @@ PERSISTED_FIELDS: tuple[str, ...] = (
 
 
 def health_factor(reason: str) -> float:
-    """Health multiplier per failure kind (api-surface POOL-12)."""
+    """Health multiplier per failure kind: a 403 costs most, then a 429 and a 401, else least."""
     code = reason.strip()[:3]
     return {"401": 0.55, "403": 0.25, "429": 0.45}.get(code, 0.75)

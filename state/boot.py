@@ -56,17 +56,20 @@ class BootConfig:
     workers: int = 1
     data_dir: Path = Path("data")
     log_level: str = "INFO"
-    #: A server database URL, or None for SQLite at `account_local_path`.
-    database_url: str | None = None
+    #: A server database URL, or None for SQLite at `account_local_path`. Kept out of repr()
+    #: like `redis_url`: both may hold a password, and a config object ends up in logs.
+    database_url: str | None = field(default=None, repr=False)
+    #: The variable `database_url` came from, to name it in error messages.
+    database_url_name: str = "DATABASE_URL"
     account_local_path: Path = Path("data/accounts.db")
     config_local_path: Path = Path("data/config.toml")
     sql_pool_size: int = 5
     sql_pool_recycle: int = 1800
-    #: Seconds between polls of the account revision after a change, and once idle (§8.9).
+    #: Seconds between polls of the account revision after a change, and once idle.
     sync_active_interval: float = 3.0
     sync_interval: float = 30.0
     #: Optional Redis shared by the instances: in-flight counts, revision signal, leases.
-    redis_url: str | None = None
+    redis_url: str | None = field(default=None, repr=False)
     redis_prefix: str = "grok2api:"
     #: The merged environment (real variables over `.env`), for `Settings` (`GROK_*`).
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -93,7 +96,8 @@ class BootConfig:
         if kind not in _STORAGE_KINDS:
             raise BootError(
                 f"unsupported account storage {kind_raw!r}: use local, mysql or postgresql")
-        url = next((env[n].strip() for n in _URL_NAMES if env.get(n, "").strip()), None)
+        url_name = next((n for n in _URL_NAMES if env.get(n, "").strip()), _URL_NAMES[0])
+        url = env[url_name].strip() if env.get(url_name, "").strip() else None
         if _STORAGE_KINDS[kind] is None and kind:
             url = None  # explicitly local: a stray DATABASE_URL does not move the data
         elif _STORAGE_KINDS[kind] is not None and url is None:
@@ -105,6 +109,7 @@ class BootConfig:
             data_dir=data_dir,
             log_level=(env.get("LOG_LEVEL") or "INFO").strip().upper(),
             database_url=url,
+            database_url_name=url_name,
             account_local_path=Path(env.get("ACCOUNT_LOCAL_PATH") or data_dir / "accounts.db"),
             config_local_path=Path(env.get("CONFIG_LOCAL_PATH") or data_dir / "config.toml"),
             sql_pool_size=max(1, _int(env, "ACCOUNT_SQL_POOL_SIZE", 5)),

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import peewee
 
 if TYPE_CHECKING:  # pragma: no cover
     from state.boot import BootConfig
 
-__all__ = ["SQLITE_PRAGMAS", "normalize_url", "open_database", "open_sqlite", "open_url"]
+__all__ = ["SCHEMES", "SQLITE_PRAGMAS", "normalize_url", "open_database", "open_sqlite",
+           "open_url", "redact_url"]
 
 #: Passed as `pragmas=` (never as URL query parameters: `db_url` would turn those into
 #: connect() arguments and SQLite would silently ignore them).
@@ -21,7 +22,8 @@ SQLITE_PRAGMAS: dict[str, Any] = {
     "foreign_keys": 1,
 }
 
-_SCHEMES = {
+#: URL schemes accepted → the kind of database.
+SCHEMES = {
     "postgres": "postgresql", "postgresql": "postgresql", "pgsql": "postgresql", "pg": "postgresql",
     "mysql": "mysql", "mariadb": "mysql",
     "sqlite": "sqlite", "sqlite3": "sqlite",
@@ -33,11 +35,32 @@ def normalize_url(url: str) -> tuple[str, str]:
     SQLAlchemy-style URLs (`postgresql+asyncpg://`, `mysql+aiomysql://`) are dropped."""
     parts = urlsplit(url.strip())
     base = parts.scheme.lower().split("+", 1)[0]
-    kind = _SCHEMES.get(base)
+    kind = SCHEMES.get(base)
     if kind is None:
         raise ValueError(f"unsupported database URL scheme {parts.scheme!r}: "
                          "use postgresql://, mysql:// or sqlite:///")
     return kind, urlunsplit((kind, *parts[1:]))
+
+
+#: Seconds a server database may take to accept a connection: an unreachable host is an error
+#: after this, not a hang of the operating system's TCP timeout (minutes).
+CONNECT_TIMEOUT = 10
+_SECRET_PARAMS = frozenset({"password", "passwd", "pass", "sslpassword"})
+
+
+def redact_url(url: str) -> str:
+    """The URL as it may be shown or logged: the password (and password parameters) as ***."""
+    parts = urlsplit(url.strip())
+    netloc = parts.netloc
+    if parts.password is not None:
+        userinfo, _, hostport = netloc.rpartition("@")
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostport}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, "***" if k.lower() in _SECRET_PARAMS else v) for k, v in pairs],
+                          safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def open_sqlite(path: Path | str) -> peewee.SqliteDatabase:
@@ -60,9 +83,12 @@ def open_url(url: str, *, pool_size: int = 5, recycle: int = 1800) -> peewee.Dat
         return open_sqlite(path.split("?", 1)[0] or ":memory:")
     scheme = "postgresql+pool" if kind == "postgresql" else "mysql+pool"
     extra: dict[str, Any] = {"max_connections": pool_size, "stale_timeout": recycle}
+    parsed = urlsplit(norm)
     if kind == "mysql":
         extra.setdefault("charset", "utf8mb4")
-    parsed = urlsplit(norm)
+    # pymysql waits 10 s by default already; libpq waits for ever unless told
+    if kind == "postgresql" and "connect_timeout" not in dict(parse_qsl(parsed.query)):
+        extra["connect_timeout"] = CONNECT_TIMEOUT
     return connect(urlunsplit((scheme, *parsed[1:])), unquote_password=True, unquote_user=True,
                    **extra)
 

@@ -1,7 +1,12 @@
 """Parsing account imports: a text file (one token per line) or a JSON export by pool.
 
 Pure: no database, no pool. Every valid token is kept; every problem is reported with the
-line it is on (JSON items: the line where the token text appears, else 0)."""
+line it is on (JSON items: the line where the token text appears, else 0).
+
+What a paste or a file from another system adds around a token is cleaned off before it is
+validated (`clean_line`): a byte order mark, zero-width and no-break spaces, Windows line
+ends, surrounding quotes, an `sso=` prefix or a whole cookie string. What cannot be a token
+(two words on one line, letters outside ASCII) is reported, never silently altered."""
 from __future__ import annotations
 
 import re
@@ -13,10 +18,16 @@ import orjson
 from state.account import TOKEN_TRANSLATION, normalize_token
 from state.models import TOKEN_MAX_LEN
 
-__all__ = ["ImportItem", "ImportResult", "check_token", "parse_import", "pool_alias"]
+__all__ = ["ImportItem", "ImportResult", "check_token", "clean_line", "decode_import",
+           "parse_import", "pool_alias"]
 
 #: Characters an SSO token (a JWT) may hold after normalisation.
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9._\-+/=~%]+$")
+#: Opening quote → closing quote, for tokens pasted from code, JSON or a chat message.
+_QUOTES = {'"': '"', "'": "'", "`": "`", "\u201c": "\u201d", "\u201d": "\u201d",
+           "\u2018": "\u2019", "\u2019": "\u2019", "\u201e": "\u201c", "\u00ab": "\u00bb"}
+#: Byte order marks of the text encodings a Windows editor saves in.
+_BOMS = (("\ufeff".encode("utf-8"), "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 _POOL_ALIASES = {
     "basic": "basic", "ssobasic": "basic", "sso": "basic", "normal": "basic",
     "super": "super", "ssosuper": "super", "supersso": "super",
@@ -57,19 +68,44 @@ def check_token(raw: str) -> str:
     return token
 
 
-def _line_token(line: str) -> str:
-    """The token part of one text line: `sso=…` cookie pairs are picked out of a cookie
-    string; whitespace inside what remains means two things on one line (an error)."""
-    text = line.translate(TOKEN_TRANSLATION).strip()  # NBSP, zero-width and BOM dropped
+def decode_import(data: bytes) -> str:
+    """An import file's bytes → text: UTF-8 (with or without a BOM), or UTF-16 with its BOM
+    (what Windows Notepad calls "Unicode"). ValueError for anything else."""
+    encoding = next((enc for bom, enc in _BOMS if data.startswith(bom)), "utf-8")
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 or UTF-16 text (byte {exc.start} cannot be read): "
+                         "save the file as UTF-8") from None
+
+
+def _unquote(text: str) -> str:
+    """`"tok"`, `'tok'`, `“tok”` → `tok` (inner whitespace kept, to be reported)."""
+    if len(text) >= 2 and _QUOTES.get(text[0]) == text[-1]:
+        return text[1:-1].strip()
+    return text
+
+
+def clean_line(line: str) -> str:
+    """The token part of one pasted line or list item: invisible characters (BOM, zero-width
+    and no-break spaces), surrounding whitespace with a Windows `\r`, quotes and an `sso=`
+    prefix dropped; from a cookie string (`a=1; sso=…; b=2`) the `sso` pair is picked.
+    ValueError when what remains cannot be one token: whitespace inside (two tokens on a
+    line) or non-ASCII letters (a broken paste, not to be imported minus its letters)."""
+    text = _unquote(line.translate(TOKEN_TRANSLATION).strip())
     if ";" in text:
         pairs = [p.strip() for p in text.split(";") if p.strip()]
         sso = [p for p in pairs if p[:4].lower() == "sso="]
         if sso:
             text = sso[0]
     if text[:4].lower() == "sso=":
-        text = text[4:].strip()
+        text = _unquote(text[4:].strip())
+    if not text:
+        raise ValueError("the token is empty")
     if re.search(r"\s", text):
         raise ValueError("whitespace inside the token (one token per line)")
+    if not text.isascii():
+        raise ValueError("non-ASCII characters in the token")
     return text
 
 
@@ -95,16 +131,18 @@ class _Collector:
 
 
 def parse_import(text: str) -> ImportResult:
+    """Text (one token per line, `#` comments) or JSON (by pool, or a list); `splitlines`
+    takes Windows and old Mac line ends alike."""
     text = text.lstrip("\ufeff")
     if text.lstrip().startswith(("{", "[")):
         return _parse_json(text)
     out = _Collector()
     for line_no, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip().lstrip("\ufeff")
+        stripped = line.translate(TOKEN_TRANSLATION).strip()
         if not stripped or stripped.startswith("#"):
             continue
         try:
-            raw = _line_token(stripped)
+            raw = clean_line(stripped)
         except ValueError as exc:
             out.result.errors.append((line_no, str(exc)))
             continue

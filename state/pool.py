@@ -8,7 +8,9 @@ cost at most one pass over the accounts of the candidate pools. Time arguments (
 from __future__ import annotations
 
 import copy
+import logging
 import random
+import time
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -25,6 +27,7 @@ from state.account import (
     normalize_token,
     now_ms,
     to_ms,
+    token_label,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,10 +35,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["QUOTA", "RANDOM", "AccountPool", "Lease", "score"]
 
+#: State changes (cooling, expiry, operator actions) are logged here, each naming the account
+#: by `token_label`: an operator can follow an account without the log holding a credential.
+log = logging.getLogger(__name__)
+
 RATE_LIMITED = "rate_limited"
-#: Selection strategies (api-surface §8.6): scoring on quota, or uniform among the free.
+#: Selection strategies: scoring on quota, or uniform among the free.
 QUOTA, RANDOM = "quota", "random"
-#: An account used less than this long ago is penalised (POOL-12), in ms.
+#: An account used less than this long ago is penalised in the score, in ms.
 RECENCY_MS = 15_000
 TOO_MANY_FAILURES = "consecutive_failures"
 
@@ -52,7 +59,7 @@ class Lease:
 
 
 def score(acc: Account, remaining: int, now_ms_: int) -> float:
-    """POOL-12: `100·health + 25·remaining − 20·inflight − 4·min(fails,10) − recency`, where
+    """The selection score: `100·health + 25·remaining − 20·inflight − 4·min(fails,10) − recency`, where
     recency is `15·(1 − age/15 s)` for an account used in the last 15 s. `select` inlines
     this (it is the hot loop); kept here as the readable definition for tests and tools."""
     value = (100.0 * acc.health + 25.0 * remaining - 20.0 * acc.inflight
@@ -62,6 +69,15 @@ def score(acc: Account, remaining: int, now_ms_: int) -> float:
     if last and age < RECENCY_MS:
         value -= 15.0 * (1.0 - max(0, age) / RECENCY_MS)
     return value
+
+
+def _when(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000))
+
+
+def _scrubbed(reason: str, token: str) -> str:
+    """An upstream reason as it may be logged: the token never, even if a body echoed it."""
+    return reason.replace(token, token_label(token)) if token and token in reason else reason
 
 
 class AccountPool:
@@ -139,13 +155,13 @@ class AccountPool:
                max_inflight: int = 8, now: float | None = None,
                only: str | None = None, strategy: str = QUOTA) -> Lease | None:
         """Lease an account for `mode`, trying `pools` in order: a later pool only when no
-        account of an earlier one fits (POOL-10). `only` restricts the choice to that one
+        account of an earlier one fits. `only` restricts the choice to that one
         account (a pinned continuation), with the same checks.
 
-        `strategy` QUOTA (POOL-12): among accounts with `mode` quota left, the highest
-        `score()` wins (ties: least recently used). RANDOM (POOL-13): a uniform choice among
+        `strategy` QUOTA: among accounts with `mode` quota left, the highest
+        `score()` wins (ties: least recently used). RANDOM: a uniform choice among
         the accounts that are not cooling, quota ignored. Both skip accounts with
-        `inflight >= max_inflight` (POOL-14). One pass over the candidates, no I/O."""
+        `inflight >= max_inflight`. One pass over the candidates, no I/O."""
         ts = now_ms() if now is None else to_ms(now)
         skip = exclude if isinstance(exclude, (set, frozenset, dict)) else set(exclude)
         by_quota = strategy != RANDOM
@@ -165,6 +181,8 @@ class AccountPool:
                 if acc.status != "active":
                     if not acc.reactivate_if_cooled(ts):
                         continue
+                    log.info("account %s active again: its cooldown is over",
+                             token_label(acc.token))
                     acc.touch(ts)
                     self._mark(acc)
                 inflight = acc.local_inflight + acc.peer_inflight
@@ -220,7 +238,7 @@ class AccountPool:
         return acc.status == "active"
 
     def has_usable(self, pools: Sequence[str], mode: str) -> bool:
-        """Model availability (MODEL-3): an account that is not deleted, active or cooling, in
+        """Model availability: an account that is not deleted, active or cooling, in
         one of `pools`, whose tier supports `mode`."""
         for pool in pools:
             if mode not in TIER_MODES.get(pool, ()):
@@ -237,7 +255,7 @@ class AccountPool:
 
     def on_rate_limited(self, lease: Lease, reset_at: float | None = None) -> None:
         """The mode's window is empty until `reset_at` (default: the stored future reset, else
-        now + window) and the account cools until then (D-3)."""
+        now + window) and the account cools until then: the 429 is the freshest word on it."""
         acc, ts = lease.account, now_ms()
         win = acc.window(lease.mode)
         if reset_at is not None:
@@ -254,7 +272,10 @@ class AccountPool:
         acc.last_fail_at = ts
         acc.last_fail_reason = "429 rate limited"
         acc.health = max(0.05, acc.health * health_factor("429"))
+        was = acc.status
         acc.cool_down(until, RATE_LIMITED)
+        log.warning("account %s %s -> cooling until %s: rate limited on mode %s",
+                    token_label(acc.token), was, _when(until), lease.mode)
         acc.touch(ts)
         self._mark(acc)
 
@@ -264,6 +285,9 @@ class AccountPool:
             return
         ts = now_ms()
         acc.record_failure(reason, ts, health_factor("401"))
+        if acc.status != "expired":
+            log.warning("account %s %s -> expired: %s", token_label(token), acc.status,
+                        _scrubbed(reason, token)[:200])
         acc.status = "expired"
         acc.state_reason = reason[:500]
         acc.cooldown_until = None
@@ -276,6 +300,9 @@ class AccountPool:
         acc = self._by_token.get(token)
         if acc is None:
             return
+        if not acc.runtime_expired:
+            log.warning("account %s expired in this process (plain 401): out of its rotation "
+                        "until enabled or restarted", token_label(token))
         acc.runtime_expired = True
         self._fail(acc, "401 unauthorized")
 
@@ -286,13 +313,17 @@ class AccountPool:
         ts = now_ms()
         acc.record_failure(reason, ts, health_factor(reason))
         if acc.consecutive_failures >= self.fail_threshold and acc.status == "active":
-            acc.cool_down(ts + self.fail_cooldown_sec * 1000, TOO_MANY_FAILURES)
+            until = ts + self.fail_cooldown_sec * 1000
+            acc.cool_down(until, TOO_MANY_FAILURES)
+            log.warning("account %s active -> cooling until %s: %d consecutive failures "
+                        "(last: %s)", token_label(acc.token), _when(until),
+                        acc.consecutive_failures, _scrubbed(reason, acc.token)[:200])
         self._mark(acc)
 
     def apply_quota(self, token: str, mode: str, remaining: int, total: int,
                     window_seconds: int) -> None:
         """Real numbers from the rate-limit probe. A cooling account with quota left becomes
-        active, except during a chat 429's cooldown: a 429 beats a stale probe (D-3)."""
+        active, except during a chat 429's cooldown: a 429 beats a stale probe."""
         acc = self._by_token.get(token)
         if acc is None:
             return
@@ -305,11 +336,13 @@ class AccountPool:
             if not blocked:
                 acc.cooldown_until = ts
                 acc.reactivate_if_cooled(ts)
+                log.info("account %s active again: a quota probe found %s left on mode %s",
+                         token_label(token), win.remaining, mode)
         self._mark(acc)
 
     # ------------------------------------------------------------------ operator actions
     def add(self, token: str, pool: str = "basic", tags: Sequence[str] = (), note: str = "") -> bool:
-        """POOL-2: False if the token exists and is not deleted; a soft-deleted one is restored."""
+        """False if the token exists and is not deleted; a soft-deleted one is restored."""
         token = normalize_token(token)
         if pool not in POOLS:
             raise ValueError(f"unknown pool {pool!r}")
@@ -319,8 +352,10 @@ class AccountPool:
             return False
         if acc is None:
             acc = Account.new(token, pool, tags, note, ts)
+            log.info("account %s added to pool %s", token_label(token), pool)
         else:
             acc.restore(ts)
+            log.info("account %s restored (was deleted) to pool %s", token_label(token), pool)
             self._unindex(acc)
             acc.set_pool(pool)
             acc.tags = list(dict.fromkeys([*acc.tags, *tags]))
@@ -337,6 +372,7 @@ class AccountPool:
         ts = now_ms()
         acc.deleted_at = ts
         acc.touch(ts)
+        log.info("account %s deleted (was %s)", token_label(token), acc.status)
         self._mark(acc, urgent=True)
         return True
 
@@ -345,6 +381,7 @@ class AccountPool:
         if acc is None or acc.deleted_at is not None:
             return False
         ts = now_ms()
+        log.info("account %s %s -> disabled (%s)", token_label(token), acc.status, reason)
         acc.status = "disabled"
         acc.state_reason = reason
         acc.ext["disabled_at"] = ts
@@ -354,15 +391,23 @@ class AccountPool:
         return True
 
     def enable(self, token: str) -> bool:
+        """Operator restore: active, cooldown and failure markers cleared, and every mode a 429
+        (or an empty probe) left at zero reopened with its quota unknown, so the account serves
+        the next request instead of sitting `active` with nothing to select."""
         acc = self._by_token.get(token)
         if acc is None:
             return False
-        acc.restore(now_ms())
+        was = "deleted" if acc.deleted_at is not None else acc.status
+        if acc.runtime_expired:
+            was += " (expired in this process)"
+        reopened = acc.restore(now_ms())
+        log.info("account %s %s -> active (enabled)%s", token_label(token), was,
+                 f"; quota of {', '.join(reopened)} reset to unknown" if reopened else "")
         self._mark(acc, urgent=True)
         return True
 
     def set_pool(self, token: str, pool: str) -> bool:
-        """Move an account to another tier (POOL-1: a refresh inferred a different one)."""
+        """Move an account to another tier (a refresh inferred a different one)."""
         acc = self._by_token.get(token)
         if acc is None or pool not in POOLS:
             return False
@@ -427,7 +472,7 @@ class AccountPool:
     # ------------------------------------------------------------------ quota refresh
     def rate_limit_hold(self, token: str, mode: str, now: float | None = None) -> bool:
         """True while a chat 429 holds `mode` at zero: the account cools for that 429 and the
-        mode's window is still empty until a future reset (D-3)."""
+        mode's window is still empty until a future reset."""
         acc = self._by_token.get(token)
         if acc is None or acc.status != "cooling" or acc.state_reason != RATE_LIMITED:
             return False
@@ -440,7 +485,7 @@ class AccountPool:
     def apply_probe(self, token: str, mode: str, remaining: int, total: int,
                     window_seconds: int) -> bool:
         """`apply_quota` for a refresh probe, unless a chat 429 holds the mode at zero: the
-        probe is then stale (D-3) and the window is left alone. False when not applied."""
+        probe is then stale and the window is left alone. False when not applied."""
         if self.rate_limit_hold(token, mode):
             return False
         self.apply_quota(token, mode, remaining, total, window_seconds)

@@ -1,8 +1,8 @@
-"""Batch operations with progress (api-surface §10.3): quota refresh and the NSFW sequence
-over many accounts, in the request (`async=false`, the default) or as a background task
-(`async=true`) followed over SSE, cancellable. Tokens are masked in every result.
+"""Batch operations with progress: quota refresh and the NSFW sequence over many accounts,
+in the request (`async=false`, the default) or as a background task (`async=true`) followed
+over SSE, cancellable. Tokens are masked in every result.
 
-The NSFW sequence lives in `addons/nsfw.py` (`nsfw_enable(services, token)`, and
+The NSFW sequence lives in `addons/services/nsfw.py` (`nsfw_enable(services, token)`, and
 `nsfw_disable` for `enabled=false`). It is imported when a batch asks for it: while the module
 or the function is missing, the route answers `501 not_implemented`."""
 from __future__ import annotations
@@ -123,7 +123,8 @@ def _nsfw_function(enabled: bool) -> Callable[[Any, str], Awaitable[Any]]:
 @bp.post("/batch/nsfw")
 async def batch_nsfw() -> Response:
     """Run the NSFW sequence (`enabled=true`, default) or turn it off per account; an empty
-    list means every live account (active or cooling)."""
+    list means every live account (active or cooling). `batch.nsfw_concurrency` accounts at a
+    time unless the query's `concurrency` says otherwise."""
     enabled = query_bool(request.args, "enabled", True)
     tokens = await _tokens(allow_empty=True)
     func = _nsfw_function(enabled)
@@ -143,7 +144,7 @@ async def batch_nsfw() -> Response:
         return ok, detail
 
     return await _launch("nsfw", tokens, toggle,
-                         svc.settings.int("token.nsfw_refresh_concurrency", NSFW_CONCURRENCY))
+                         svc.settings.int("batch.nsfw_concurrency", NSFW_CONCURRENCY))
 
 
 @bp.get("/batch/<task_id>")

@@ -1,66 +1,67 @@
 """Validation of admin input. Pure: every function returns clean values or raises a 400
 (`validation_error`) that says what is wrong, before anything is changed.
 
-Tokens typed or pasted by an operator are checked strictly: surrounding whitespace and an
-`sso=` prefix are dropped and Unicode dashes become `-` (§8.1), but whitespace inside a token,
-a BOM or another invisible character, or non-ASCII text is refused rather than silently
-removed — it means a broken paste (two tokens on one line, a file saved with a BOM)."""
+Tokens typed or pasted by an operator are cleaned as the CLI import cleans a line
+(`state.importing.clean_line`): a BOM, zero-width and no-break spaces, a Windows `\r`,
+surrounding quotes and an `sso=` prefix are dropped and Unicode dashes become `-`. What
+cannot be one token (whitespace inside: two tokens in one item; non-ASCII letters) is
+refused, never silently altered. `token_items` sorts a list into the good tokens and the
+refused items, so that one bad item does not cost the good ones."""
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from addons.errors import validation
 from state.account import POOLS
-from state.importing import check_token, pool_alias
+from state.importing import check_token, clean_line, pool_alias
 
 __all__ = [
-    "DEFAULT_PAGE_SIZE", "MAX_CONCURRENCY", "MAX_PAGE_SIZE", "MAX_TAG_LEN", "admin_token",
-    "body_bool", "body_object", "parse_pool", "parse_tags", "query_bool", "query_int",
-    "token_list",
+    "DEFAULT_PAGE_SIZE", "MAX_CONCURRENCY", "MAX_PAGE_SIZE", "MAX_TAG_LEN", "TokenProblem",
+    "admin_token", "body_bool", "body_object", "parse_pool", "parse_tags", "query_bool",
+    "query_int", "token_items", "token_list",
 ]
 
-#: Largest `page_size` of the token listing (seed 004 allows up to 2000).
+#: Largest `page_size` of the token listing.
 MAX_PAGE_SIZE = 2000
 DEFAULT_PAGE_SIZE = 50
 MAX_CONCURRENCY = 100
 MAX_TAG_LEN = 64
 MAX_TOKENS = 100_000
 
-_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
-_DASH_MAP = {ord(c): "-" for c in _DASHES}
-_INVISIBLE = re.compile("[\u00a0\u00ad\u2007\u200b-\u200f\u202f\u2060\ufeff]")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
+def _clean(raw: Any, param: str) -> str:
+    """One token → the stored form; ValueError with `param` and the reason."""
+    if not isinstance(raw, str):
+        raise ValueError(f"{param}: expected a token string")
+    try:
+        return check_token(clean_line(raw))
+    except ValueError as exc:
+        reason = str(exc).replace("one token per line", "one token per item")
+        raise ValueError(f"{param}: {reason}") from None
+
+
 def admin_token(raw: Any, param: str = "token") -> str:
     """One token from an admin request → the stored form; 400 if it is not a usable token."""
-    if not isinstance(raw, str):
-        raise validation(f"{param}: expected a token string", param)
-    text = raw.translate(_DASH_MAP).strip(" \t\r\n")
-    if text[:4].lower() == "sso=":
-        text = text[4:].strip(" \t\r\n")
-    if not text:
-        raise validation(f"{param}: the token is empty", param)
-    if "\ufeff" in text:
-        raise validation(f"{param}: the token contains a byte order mark (BOM)", param)
-    if _INVISIBLE.search(text):
-        raise validation(f"{param}: the token contains an invisible character "
-                         "(zero-width or no-break space)", param)
-    if re.search(r"\s", text):
-        raise validation(f"{param}: the token contains whitespace (one token per item)", param)
-    if not text.isascii():
-        raise validation(f"{param}: the token contains non-ASCII characters", param)
     try:
-        return check_token(text)
+        return _clean(raw, param)
     except ValueError as exc:
-        raise validation(f"{param}: {exc}", param) from None
+        raise validation(str(exc), param) from None
 
 
-def token_list(raw: Any, param: str = "tokens", *, allow_empty: bool = False) -> list[str]:
-    """A JSON list of tokens → clean, de-duplicated, in order; one bad item fails the whole."""
+class TokenProblem(NamedTuple):
+    """An item of a token list that was refused: where it is and why (never its text)."""
+
+    index: int
+    param: str
+    message: str
+
+
+def _check_list(raw: Any, param: str, allow_empty: bool) -> list[Any]:
     if raw is None and allow_empty:
         return []
     if not isinstance(raw, list):
@@ -69,7 +70,29 @@ def token_list(raw: Any, param: str = "tokens", *, allow_empty: bool = False) ->
         raise validation(f"{param}: the list is empty", param)
     if len(raw) > MAX_TOKENS:
         raise validation(f"{param}: more than {MAX_TOKENS} tokens in one request", param)
-    return list(dict.fromkeys(admin_token(item, f"{param}[{i}]") for i, item in enumerate(raw)))
+    return raw
+
+
+def token_items(raw: Any, param: str = "tokens") -> tuple[list[str], list[TokenProblem]]:
+    """A JSON list of tokens → (clean, de-duplicated tokens in order; the refused items).
+    The list itself must be a non-empty list (400 otherwise); its items are judged one by
+    one, so a bad item is reported without refusing the good ones."""
+    good: dict[str, None] = {}
+    problems: list[TokenProblem] = []
+    for i, item in enumerate(_check_list(raw, param, False)):
+        where = f"{param}[{i}]"
+        try:
+            good[_clean(item, where)] = None
+        except ValueError as exc:
+            problems.append(TokenProblem(i, where, str(exc)))
+    return list(good), problems
+
+
+def token_list(raw: Any, param: str = "tokens", *, allow_empty: bool = False) -> list[str]:
+    """A JSON list of tokens → clean, de-duplicated, in order; one bad item fails the whole
+    (for operations on accounts that must exist: delete, disable, batches, pool replace)."""
+    items = _check_list(raw, param, allow_empty)
+    return list(dict.fromkeys(admin_token(item, f"{param}[{i}]") for i, item in enumerate(items)))
 
 
 def parse_pool(raw: Any, param: str = "pool", *, allow_auto: bool = False) -> str | None:

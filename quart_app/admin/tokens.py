@@ -1,10 +1,10 @@
-"""The account table for operators (api-surface §10.2): list with paging and filters, add,
-edit, delete, delete the invalid ones, disable and restore. Pool replacement (imports) is in
-`replace.py`.
+"""The account table for operators: list with paging and filters, add, edit, delete, delete
+the invalid ones, disable and restore. Pool replacement (imports) is in `replace.py`.
 
-Every change goes through the in-memory pool, so it applies at once in this process (D-6), and
-is marked urgent on the write-behind writer, so it reaches the database (and the other
-workers) without the usual delay. Input is validated completely before anything changes.
+Every change goes through the in-memory pool, so it applies at once in this process, and is
+marked urgent on the write-behind writer, so it reaches the database (and the other workers)
+without the usual delay. Input is validated before anything changes; only `add` takes the
+good tokens of a list that also holds bad ones (and lists the bad ones in its answer).
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from quart_app.admin.inputs import (
     parse_tags,
     query_bool,
     query_int,
+    token_items,
     token_list,
 )
 from quart_app.admin.views import FILTER_STATUSES, account_view, counts, mask_token, matches
@@ -85,15 +86,24 @@ async def list_tokens() -> Response:
 
 @bp.post("/tokens/add")
 async def add_tokens() -> Response:
-    """POOL-2: new tokens are added, soft-deleted ones restored, live ones skipped untouched.
+    """New tokens are added, soft-deleted ones restored, live ones skipped untouched.
     `pool: "auto"` stores them as basic and detects the tier now (`synced: true`); otherwise
     their quota is synced in the background (quota strategy only: the random one never
-    probes)."""
+    probes).
+
+    Each token is cleaned first (BOM, zero-width spaces, `\r`, quotes, `sso=`). Items that
+    are still not a token do not stop the others: the answer counts them in `invalid` and
+    lists each in `errors` (`index`, `param`, `message`; never the text). Only a list with
+    no usable token at all is a 400."""
     body = body_object(await read_json())
-    tokens = token_list(body.get("tokens"))
+    tokens, problems = token_items(body.get("tokens"))
     raw_pool = body.get("pool", "auto")
     pool = parse_pool("auto" if raw_pool is None else raw_pool, "pool", allow_auto=True)
     tags = parse_tags(body.get("tags"))
+    if not tokens:
+        first = problems[0]
+        more = f" ({len(problems)} items refused, none usable)" if len(problems) > 1 else ""
+        raise validation(first.message + more, first.param)
     svc = services()
     added = [t for t in tokens if svc.pool.add(t, pool or "basic", tags)]
     synced = False
@@ -104,7 +114,9 @@ async def add_tokens() -> Response:
         elif svc.refresher.enabled:
             admin_state().spawn(svc.refresher.refresh_many(added), "admin-add-refresh")
     return json_response({"status": "success", "count": len(added),
-                          "skipped": len(tokens) - len(added), "synced": synced})
+                          "skipped": len(tokens) - len(added), "synced": synced,
+                          "invalid": len(problems),
+                          "errors": [p._asdict() for p in problems]})
 
 
 @bp.put("/tokens/edit")
@@ -164,14 +176,24 @@ def _set_disabled(token: str, disabled: bool) -> bool:
     return pool.disable(token) if disabled else pool.enable(token)
 
 
+def _reread_quota(tokens: list[str]) -> None:
+    """Accounts just enabled: the pool reopened the modes a 429 had left at zero with their
+    quota unknown; read the real numbers in the background when the scheduler may probe."""
+    svc = services()
+    if tokens and svc.refresher is not None and svc.refresher.enabled:
+        admin_state().spawn(svc.refresher.refresh_many(tokens), "admin-enable-refresh")
+
+
 @bp.post("/tokens/disabled")
 async def set_disabled() -> Response:
-    """Disable (`operator_disabled`) or restore (failures, cooldown, expiry cleared)."""
+    """Disable (`operator_disabled`) or restore: failures, cooldown and expiry cleared, and the
+    account serves the next request (modes a 429 emptied are reopened, their quota re-read)."""
     body = body_object(await read_json())
     token = admin_token(body.get("token"))
     disabled = body_bool(body, "disabled")
     _live(token)
-    _set_disabled(token, disabled)
+    if _set_disabled(token, disabled) and not disabled:
+        _reread_quota([token])
     return json_response({"status": "success", "token": token, "disabled": disabled})
 
 
@@ -184,6 +206,9 @@ async def set_disabled_batch() -> Response:
     pool = services().pool
     failed = [t for t in tokens if (a := pool.get(t)) is None or a.deleted_at is not None
               or not _set_disabled(t, disabled)]
+    if not disabled:
+        refused = set(failed)
+        _reread_quota([t for t in tokens if t not in refused])
     return json_response({"status": "success", "disabled": disabled,
                           "summary": {"total": len(tokens), "ok": len(tokens) - len(failed),
                                       "fail": len(failed)},

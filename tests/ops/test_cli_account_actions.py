@@ -127,3 +127,41 @@ def test_db_status_and_migrate(data_dir: Path) -> None:  # noqa: F811
     assert result.exit_code == 0, result.output
     assert f"schema version: {latest_version()} (latest {latest_version()})" in result.output
     assert "up to date" in result.output
+
+
+def test_enable_after_a_429_puts_the_account_back_in_service(data_dir: Path) -> None:  # noqa: F811
+    """A server's 429 left the account cooling with its mode at zero; `accounts enable` must
+    leave it selectable (the zeroed quota reopened as unknown), not `active` but never used."""
+    import time
+
+    from state.db import open_sqlite
+    from state.dbthread import DBThread
+    from state.pool import AccountPool
+    from state.store import AccountStore
+
+    _import(TOK1)
+
+    def with_pool(change) -> AccountPool:
+        db = open_sqlite(data_dir / "accounts.db")
+        thread, store = DBThread(db), AccountStore(db)
+        try:
+            pool = AccountPool(None)
+            pool.load(thread.run_sync(store.list, include_deleted=True))
+            change(pool)
+            thread.run_sync(store.save, pool.all())
+            return pool
+        finally:
+            thread.close()
+
+    def rate_limit(pool: AccountPool) -> None:
+        lease = pool.select(["super"], "auto")
+        pool.on_rate_limited(lease, time.time() + 3600)
+        pool.release(lease)
+
+    with_pool(rate_limit)
+    result = CliRunner().invoke(accounts, ["enable", TOK1])
+    assert result.exit_code == 0, result.output
+    served = with_pool(lambda pool: None)  # what a server loads (or merges) from the database
+    lease = served.select(["super"], "auto")
+    assert lease is not None and lease.token == TOK1
+    assert served.get(TOK1).quota["auto"].remaining == 50

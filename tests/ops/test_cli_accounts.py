@@ -39,7 +39,7 @@ def test_import_text_from_stdin(data_dir: Path) -> None:
     assert result.exit_code == 1  # errors reported; the valid tokens are still imported
     rows = _list_json(runner)
     assert [(r["token"], r["pool"], r["status"]) for r in rows] == [
-        (TOK1, "basic", "active"), (TOK2, "basic", "active")]  # auto → basic (D-4)
+        (TOK1, "basic", "active"), (TOK2, "basic", "active")]  # auto is stored as basic until a refresh
     assert (data_dir / "accounts.db").exists()
     again = runner.invoke(accounts, ["import", "-", "--pool", "super"], input=f"{TOK1}\n{TOK3}\n")
     assert again.exit_code == 0 and "added 1" in again.output and "skipped 1" in again.output
@@ -106,3 +106,50 @@ def test_delete_all_invalid(data_dir: Path) -> None:
     result = runner.invoke(accounts, ["delete", "--all-invalid"])
     assert result.exit_code == 0 and "deleted 2" in result.output
     assert [r["token"] for r in _list_json(runner)] == [TOK2]
+
+
+# ---------------------------------------------------------------------- pasted and Windows files
+@pytest.mark.parametrize("line", [
+    TOK1, f"sso={TOK1}", f"SSO={TOK1}", f'"{TOK1}"', f"'{TOK1}'", f'sso="{TOK1}"',
+    f"\u201c{TOK1}\u201d", f"\u200b{TOK1}\u200d", f"{TOK1}\u00a0", f"  {TOK1}\t",
+    f"theme=dark; sso={TOK1}; sso-rw=x",
+], ids=["bare", "sso=", "SSO=", "double-quoted", "single-quoted", "sso=quoted",
+        "smart-quoted", "zero-width", "no-break-space", "blanks", "cookie-string"])
+def test_import_normalises_each_line(data_dir: Path, line: str) -> None:
+    result = CliRunner().invoke(accounts, ["import", "-"], input=line + "\n")
+    assert result.exit_code == 0, result.output
+    assert "added 1" in result.output and "errors 0" in result.output
+    assert [r["token"] for r in _list_json(CliRunner())] == [TOK1]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+def test_import_a_windows_file(data_dir: Path, tmp_path: Path, encoding: str) -> None:
+    """Notepad's files: a byte order mark first, CRLF line ends, UTF-8 or UTF-16."""
+    src = tmp_path / "tokens.txt"
+    src.write_bytes(f"{TOK1}\r\nsso={TOK2}\r\n\r\n{TOK3}\r\n".encode(encoding))
+    result = CliRunner().invoke(accounts, ["import", str(src)])
+    assert result.exit_code == 0, result.output
+    assert "added 3" in result.output
+    assert [r["token"] for r in _list_json(CliRunner())] == [TOK1, TOK2, TOK3]
+
+
+def test_import_refuses_a_file_that_is_not_text(data_dir: Path, tmp_path: Path) -> None:
+    src = tmp_path / "tokens.bin"
+    src.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff")
+    result = CliRunner().invoke(accounts, ["import", str(src)])
+    assert result.exit_code == 1 and "not UTF-8 or UTF-16 text" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_bad_line_never_costs_the_good_ones(data_dir: Path) -> None:
+    broken = TOK2[:12] + " " + TOK2[12:]  # a token split by a space: reported, not echoed
+    text = (f"\ufeff{TOK1}\r\n{broken}\r\n\"{TOK3}\"\r\nt\u00f6k\u00e9n.abc\r\n"
+            f"sso=\r\n")
+    result = CliRunner().invoke(accounts, ["import", "-"], input=text.encode("utf-8"))
+    assert result.exit_code == 1  # errors reported
+    assert "added 2" in result.output and "errors 3" in result.output
+    assert "line 2: whitespace inside the token" in result.output
+    assert "line 4: non-ASCII characters" in result.output
+    assert "line 5: the token is empty" in result.output
+    assert TOK2[:12] not in result.output and TOK2[12:] not in result.output
+    assert [r["token"] for r in _list_json(CliRunner())] == [TOK1, TOK3]

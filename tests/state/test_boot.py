@@ -66,3 +66,11 @@ def test_storage_errors() -> None:
     boot = BootConfig.from_env({"SERVER_STORAGE_TYPE": "pgsql", "SERVER_STORAGE_URL": "pgsql://h/d"},
                                dotenv=False)
     assert boot.database_url == "pgsql://h/d"
+
+
+def test_urls_with_passwords_stay_out_of_repr() -> None:
+    boot = BootConfig.from_env({"ACCOUNT_MYSQL_URL": "mysql://u:top-secret@h/db",
+                                "REDIS_URL": "redis://:redis-secret@h:6379/0"}, dotenv=False)
+    assert boot.database_url == "mysql://u:top-secret@h/db"
+    assert boot.database_url_name == "ACCOUNT_MYSQL_URL"  # named in error messages
+    assert "top-secret" not in repr(boot) and "redis-secret" not in repr(boot)

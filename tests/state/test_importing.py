@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from state.importing import ImportItem, parse_import
+import pytest
+
+from state.importing import ImportItem, decode_import, parse_import
 
 
 def test_text_lines() -> None:
@@ -60,3 +62,26 @@ def test_json_list_and_bad_json() -> None:
     assert bad.tokens == [] and bad.errors and "invalid JSON" in bad.errors[0][1]
     item = parse_import('{"basic": ["ok", "ba d"]}')
     assert [t.token for t in item.tokens] == ["ok", "bad"]  # JSON values: whitespace normalised away
+
+
+def test_windows_line_ends_quotes_and_bom_on_every_line() -> None:
+    text = "\ufeff\"aaa.bbb\"\r\n'ccc.ddd'\r\n\ufeffsso=\"eee.fff\"\r\n\u200bggg.hhh\u200b\r"
+    result = parse_import(text)
+    assert [t.token for t in result.tokens] == ["aaa.bbb", "ccc.ddd", "eee.fff", "ggg.hhh"]
+    assert result.errors == []
+
+
+def test_letters_outside_ascii_are_reported_not_dropped() -> None:
+    result = parse_import("t\u00f6ken.one\ngood.two\n")
+    assert [t.token for t in result.tokens] == ["good.two"]
+    assert result.errors == [(1, "non-ASCII characters in the token")]
+
+
+def test_decode_import() -> None:
+    assert decode_import("\ufefftok".encode("utf-8")) == "tok"
+    assert decode_import("tok\r\n".encode("utf-16")) == "tok\r\n"
+    assert decode_import(b"plain") == "plain"
+    with pytest.raises(ValueError, match="UTF-8"):
+        decode_import(b"\xff\x00\xfe")
+    with pytest.raises(ValueError, match="UTF-8"):
+        decode_import(b"\xff\xfeA")  # a UTF-16 mark on an odd number of bytes

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 import pytest
 
-from state.account import SOURCE_ESTIMATED, SOURCE_REAL, Account, now_ms
+from state.account import (
+    SOURCE_DEFAULT, SOURCE_ESTIMATED, SOURCE_REAL, Account, now_ms, token_label,
+)
 from state.pool import AccountPool, Lease
 
 
@@ -152,7 +155,7 @@ def test_on_rate_limited_cools_until_reset() -> None:
 
 
 def test_rate_limit_beats_a_stale_quota_probe() -> None:
-    """D-3: a probe reporting quota left does not end a chat 429's cooldown."""
+    """A probe reporting quota left does not end a chat 429's cooldown."""
     pool, _ = make_pool(acc("a", "super"))
     lease = pool.select(["super"], "auto")
     pool.on_rate_limited(lease, time.time() + 600)
@@ -276,3 +279,88 @@ def test_update_tags_keeps_order_without_duplicates() -> None:
     assert pool.update_tags("tok-tags", add=["c"], remove=["a"]) is True
     assert pool.get("tok-tags").tags == ["b", "c"]
     assert pool.update_tags("missing", add=["x"]) is False
+
+
+# ---------------------------------------------------------------------- re-enable after a 429
+TOKEN = "eyJhbGciOiJIUzI1NiJ9.secret-part.signature"
+
+
+def test_an_account_enabled_after_a_429_serves_the_next_request() -> None:
+    pool, _ = make_pool(acc("a", "super"))
+    lease = pool.select(["super"], "auto")
+    pool.on_rate_limited(lease, time.time() + 3600)
+    pool.release(lease)
+    pool.on_rate_limited(Lease(pool.get("a"), "fast"))  # a second 429, on another mode
+    assert pool.select(["super"], "auto") is None
+    assert pool.enable("a")
+    a = pool.get("a")
+    assert a.status == "active" and a.cooldown_until is None
+    for mode in ("auto", "fast"):
+        lease = pool.select(["super"], mode)
+        assert lease is not None and lease.token == "a", mode
+        pool.release(lease)
+    # the reopened windows are the tier default, marked unknown (not a real reading)
+    assert a.quota["auto"].source == SOURCE_DEFAULT and a.quota["auto"].reset_at is None
+    assert a.quota["expert"].remaining == 50  # a window with quota left is kept as it was
+
+
+def test_restoring_a_deleted_account_reopens_its_empty_windows() -> None:
+    pool, _ = make_pool(acc("a", "basic", remaining=0))
+    pool.delete("a")
+    assert pool.add("a", "basic")
+    assert pool.select(["basic"], "fast").token == "a"
+
+
+# ---------------------------------------------------------------------- state-change log lines
+def _pool_log(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "state.pool"]
+
+
+def test_every_state_change_is_logged_by_label_never_by_token(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="state.pool")
+    label = token_label(TOKEN)
+    pool, _ = make_pool(acc(TOKEN, "super"), fail_threshold=2)
+    lease = pool.select(["super"], "auto")
+    pool.on_rate_limited(lease, time.time() + 600)
+    pool.release(lease)
+    assert any(f"account {label} active -> cooling until" in m and "rate limited on mode auto"
+               in m for m in _pool_log(caplog))
+
+    pool.enable(TOKEN)
+    assert any(f"account {label} cooling -> active (enabled); quota of auto reset to unknown"
+               == m for m in _pool_log(caplog))
+
+    for _ in range(2):
+        lease = pool.select(["super"], "fast")
+        pool.on_failure(lease, f"502 bad gateway for {TOKEN}")
+        pool.release(lease)
+    assert any(f"account {label} active -> cooling until" in m and "2 consecutive failures"
+               in m for m in _pool_log(caplog))
+
+    pool.disable(TOKEN)
+    pool.enable(TOKEN)
+    pool.on_invalid_credentials(TOKEN, f"401 invalid-credentials ({TOKEN})")
+    pool.on_unauthorized(TOKEN)
+    pool.delete(TOKEN)
+    messages = _pool_log(caplog)
+    for expected in (f"account {label} cooling -> disabled (operator_disabled)",
+                     f"account {label} disabled -> active (enabled)",
+                     f"account {label} active -> expired: 401 invalid-credentials ({label})",
+                     f"account {label} expired in this process (plain 401)",
+                     f"account {label} deleted (was expired)"):
+        assert any(m.startswith(expected) for m in messages), (expected, messages)
+    assert all(TOKEN not in m for m in messages)
+    levels = {r.levelname for r in caplog.records if r.name == "state.pool"}
+    assert levels <= {"INFO", "WARNING"}
+
+
+def test_a_probe_that_ends_a_cooldown_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="state.pool")
+    pool, _ = make_pool(acc("tok.cooling", "super"), fail_threshold=1)
+    lease = pool.select(["super"], "auto")
+    pool.on_failure(lease, "502")
+    pool.apply_quota("tok.cooling", "auto", 12, 50, 7200)
+    assert pool.get("tok.cooling").status == "active"
+    assert any("active again: a quota probe found 12 left on mode auto" in m
+               for m in _pool_log(caplog))

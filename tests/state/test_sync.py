@@ -212,3 +212,22 @@ async def test_redis_signal_inflight_and_lease(states: Factory, redis_env: dict[
 
     assert await a.lease("refresh", 5) and await a.lease("refresh", 5)
     assert not await b.lease("refresh", 5)
+
+
+async def test_an_enable_elsewhere_puts_a_rate_limited_account_back_in_service(
+        states: Factory) -> None:
+    """A 429 on one worker zeroes the mode and cools the account; an operator's enable on
+    another (or the CLI) reaches the first through the database, quota reopened with it."""
+    a, b = await _pair(states, ACCOUNT_SYNC_ACTIVE_INTERVAL="60", ACCOUNT_SYNC_INTERVAL="60")
+    a.pool.add("tok.limited", "super")
+    lease = a.pool.select(["super"], "auto")
+    a.pool.on_rate_limited(lease, time.time() + 3600)
+    a.pool.release(lease)
+    await a.sync_now()
+    await b.sync_now()
+    assert b.pool.get("tok.limited").status == "cooling"
+    assert b.pool.enable("tok.limited")
+    await b.sync_now()
+    await a.sync_now()
+    lease = a.pool.select(["super"], "auto")
+    assert lease is not None and lease.token == "tok.limited"

@@ -1,4 +1,4 @@
-"""§10.3 batch routes: sync and async, cancel, task lookup, masking, NSFW wiring."""
+"""Batch routes: sync and async, cancel, task lookup, masking, NSFW wiring."""
 from __future__ import annotations
 
 import asyncio
@@ -86,3 +86,28 @@ async def test_batch_nsfw_is_501_while_the_sequence_is_missing(admin, monkeypatc
     status, body = await admin.call("POST", "/batch/nsfw", json={"tokens": [TOK_A]})
     assert status == 501 and body["error"]["code"] == "not_implemented"
     assert "addons.not_built_yet" in body["error"]["message"]
+
+
+@pytest.mark.parametrize("setting, expected", [(1, 1), (3, 3)])
+async def test_batch_nsfw_runs_batch_nsfw_concurrency_accounts_at_a_time(
+        admin, monkeypatch, setting, expected):
+    import addons.services.nsfw
+
+    running = peak = 0
+
+    async def enable(services, token):
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.02)
+        running -= 1
+        return {"ok": True}
+
+    monkeypatch.setattr(addons.services.nsfw, "nsfw_enable", enable)
+    admin.services.settings.set("batch.nsfw_concurrency", setting)
+    tokens = [f"{TOK_A}{i}" for i in range(6)]
+    for token in tokens:
+        admin.pool.add(token, "super")
+    status, body = await admin.call("POST", "/batch/nsfw", json={"tokens": tokens})
+    assert status == 200 and body["summary"]["ok"] == 6
+    assert peak == expected

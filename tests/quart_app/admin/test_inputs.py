@@ -5,7 +5,8 @@ import pytest
 
 from addons.errors import ApiError
 from quart_app.admin.inputs import (
-    MAX_PAGE_SIZE, admin_token, parse_pool, parse_tags, query_bool, query_int, token_list,
+    MAX_PAGE_SIZE, admin_token, parse_pool, parse_tags, query_bool, query_int, token_items,
+    token_list,
 )
 
 
@@ -18,17 +19,34 @@ def rejects(fn, *args, **kw) -> ApiError:
 
 @pytest.mark.parametrize("raw, why", [
     ("", "empty"), ("   ", "empty"), ("sso=", "empty"), (None, "expected"),
-    ("abc def", "whitespace"), ("abc\tdef", "whitespace"),
-    ("\ufeffabcdef", "BOM"), ("abc\u200bdef", "invisible"), ("abc\u00a0def", "invisible"),
-    ("tökén", "non-ASCII"), ("abc<def", "unexpected"),
+    ("abc def", "whitespace"), ("abc\tdef", "whitespace"), ('"abc def"', "whitespace"),
+    ("tökén", "non-ASCII"), ("abc<def", "unexpected"), ('"abcdef', "unexpected"),
 ])
 def test_bad_tokens_are_refused_with_the_reason(raw, why):
     assert why in rejects(admin_token, raw).message
 
 
-def test_good_tokens_are_normalised():
-    assert admin_token("  sso=abc.def-1\n") == "abc.def-1"
-    assert admin_token("abc\u2013def") == "abc-def"  # Unicode dash → '-'
+@pytest.mark.parametrize("raw", [
+    "abc.def-1", "  sso=abc.def-1\n", "SSO=abc.def-1",  # sso= prefix, any case
+    "\ufeffabc.def-1", "abc.def-1\r", "\ufeffabc.def-1\r\n",  # a Windows file: BOM, CRLF
+    '"abc.def-1"', "'abc.def-1'", "\u201cabc.def-1\u201d", 'sso="abc.def-1"',  # quotes
+    "\u200babc.def\u200c-1\u200d", "abc.def\u00a0-1\u2060",  # zero-width, no-break spaces
+    "abc.def\u20131",  # Unicode dash → '-'
+    "theme=dark; sso=abc.def-1; sso-rw=x",  # a whole cookie string
+])
+def test_pasted_tokens_are_normalised(raw):
+    assert admin_token(raw) == "abc.def-1"
+
+
+def test_token_items_keeps_the_good_and_lists_the_bad():
+    good, bad = token_items(["\ufeffa1", "two tokens", 7, '"b2"', "a1", "é"])
+    assert good == ["a1", "b2"]
+    assert [(p.index, p.param) for p in bad] == [(1, "tokens[1]"), (2, "tokens[2]"),
+                                                 (5, "tokens[5]")]
+    assert "whitespace" in bad[0].message and "expected a token string" in bad[1].message
+    assert "non-ASCII" in bad[2].message
+    assert "empty" in rejects(token_items, []).message
+    rejects(token_items, "a1")
 
 
 def test_token_lists():
