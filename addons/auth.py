@@ -6,6 +6,7 @@ from typing import Any
 
 from addons.errors import ApiError
 from addons.flow import Flow
+from state.options import Loader
 
 NAME = "auth"
 
@@ -31,6 +32,12 @@ def key_matches(candidate: str, allowed: list[str]) -> bool:
 
 
 class Auth:
+    @staticmethod
+    def load(loader: Loader) -> None:
+        loader.add_option("app.api_key", list[str], [],
+                          "API key(s) for /v1/*: an array, or a comma-separated string; "
+                          "empty = open mode.")
+
     def __init__(self, settings: Any) -> None:
         self.settings = settings
 
@@ -38,7 +45,7 @@ class Auth:
         """Idempotent: routes authenticate before parsing the body, then the chain runs again."""
         if flow.metadata.get(NAME):
             return
-        allowed = self.settings.list("app.api_key")
+        allowed = self.settings.options.app.api_key
         if not allowed:
             flow.metadata[NAME] = True
             return  # open mode (AUTH-2)

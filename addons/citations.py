@@ -19,6 +19,7 @@ from addons.citation_render import CitationRenderer, md_escape
 from addons.events import CardAttachment, Event, SearchSources, TextDelta, ToolCall
 from addons.flow import Flow
 from addons.upstream.prompt import SOURCES_MARKER
+from state.options import Loader
 
 NAME = "citations"
 
@@ -40,16 +41,26 @@ def sources_section(sources: list[dict[str, str]], after_text: bool = True) -> s
 
 
 class Citations:
+    @staticmethod
+    def load(loader: Loader) -> None:
+        loader.add_option("features.show_search_sources", bool, False,
+                          "Also append a \"## Sources\" text section to answers that used web "
+                          "search.")
+        loader.add_option("features.inline_citations", bool, True,
+                          "Inline citations: true renders them as \" [[n]](url)\" Markdown links "
+                          "(reported as url_citation annotations); false removes them. "
+                          "Structured search_sources are returned either way.")
+
     def __init__(self, settings: Any) -> None:
         self.settings = settings
 
     def _state(self, flow: Flow) -> _State:
         st = flow.metadata.get(NAME)
         if st is None:
-            s = self.settings
+            features = self.settings.options.features
             st = flow.metadata[NAME] = _State(
-                CitationRenderer(inline=s.bool("features.inline_citations", True)),
-                show_sources=s.bool("features.show_search_sources", False),
+                CitationRenderer(inline=features.inline_citations),
+                show_sources=features.show_search_sources,
             )
         return st
 

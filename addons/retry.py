@@ -20,6 +20,7 @@ from addons.errors import empty_response, upstream_error
 from addons.events import EMPTY_RESPONSE
 from addons.flow import Flow
 from addons.upstream.classify import invalid_credentials_marker
+from state.options import Loader
 from state.pool import RANDOM
 
 NAME = "retry"
@@ -27,12 +28,20 @@ NAME = "retry"
 RANDOM_MAX_RETRIES = 5
 
 
-def parse_codes(value: Any) -> frozenset[int]:
-    items = value if isinstance(value, (list, tuple)) else str(value or "").split(",")
-    return frozenset(int(str(x).strip()) for x in items if str(x).strip().isdigit())
-
-
 class Retry:
+    @staticmethod
+    def load(loader: Loader) -> None:
+        loader.add_option("retry.max_retries", int, 1,
+                          "Extra attempts with a different account (0 = none), in the quota "
+                          "strategy; the random strategy allows 5.")
+        loader.add_option("retry.on_codes", list[int], [429, 401, 503],
+                          "Upstream statuses that switch accounts (an array, or a "
+                          "comma-separated string).")
+        loader.add_option("retry.backoff_base_ms", int, 50,
+                          "First backoff between attempts, in milliseconds.")
+        loader.add_option("retry.backoff_max_ms", int, 2000,
+                          "Largest backoff between attempts, in milliseconds.")
+
     def __init__(self, pool: Any, settings: Any) -> None:
         self.pool = pool
         self.settings = settings
@@ -43,8 +52,7 @@ class Retry:
         self.refresher = refresher
 
     def _on_codes(self) -> frozenset[int]:
-        raw = self.settings.get("retry.on_codes") or self.settings.get("retry.retry_status_codes")
-        return parse_codes(raw)
+        return frozenset(self.settings.options.retry.on_codes)
 
     def responseheaders(self, flow: Flow) -> None:
         failure = flow.failure
@@ -69,8 +77,8 @@ class Retry:
             elif status == 429:
                 if how == RANDOM:  # no windows to trust: out for the pool interval (D-3)
                     pool = lease.account.pool
-                    default = 86400 if pool == "basic" else 7200
-                    interval = self.settings.int(f"account.refresh.{pool}_interval_sec", default)
+                    interval = getattr(self.settings.options.account.refresh,
+                                       f"{pool}_interval_sec")
                     self.pool.on_rate_limited(lease, reset_at=time.time() + max(1, interval))
                 else:
                     self.pool.on_rate_limited(lease)
@@ -85,13 +93,14 @@ class Retry:
             if not empty and status not in self._on_codes():
                 return
             budget = (RANDOM_MAX_RETRIES if how == RANDOM
-                      else self.settings.int("retry.max_retries"))
+                      else self.settings.options.retry.max_retries)
             if state["counted"] >= budget:
                 return
             state["counted"] += 1
         flow.retry = True
         flow.error = None
-        base = self.settings.int("retry.backoff_base_ms") / 1000
-        cap = self.settings.int("retry.backoff_max_ms") / 1000
+        opts = self.settings.options.retry
+        base = opts.backoff_base_ms / 1000
+        cap = opts.backoff_max_ms / 1000
         delay = min(cap, base * (2 ** (flow.attempt - 1)))
         flow.metadata["retry_delay"] = delay * random.uniform(0.5, 1.0) if delay > 0 else 0.0

@@ -11,6 +11,7 @@ from typing import Any
 
 from addons.events import Event, ReasoningDelta, TextDelta
 from addons.flow import Flow
+from state.options import Loader
 
 NAME = "tag_filter"
 #: An opening tag longer than this is not one of ours; release it as text.
@@ -107,13 +108,20 @@ class TagStripper:
 
 
 class TagFilter:
+    @staticmethod
+    def load(loader: Loader) -> None:
+        loader.add_option("features.filter_tags", list[str],
+                          ["xaiartifact", "xai:tool_usage_card", "grok:render"],
+                          "Upstream inline tags removed from answers (a tag split across frames "
+                          "is removed whole).")
+
     def __init__(self, settings: Any) -> None:
         self.settings = settings
 
     def _strippers(self, flow: Flow) -> dict[type, TagStripper]:
         strippers = flow.metadata.get(NAME)
         if strippers is None:
-            tags = self.settings.list("features.filter_tags")
+            tags = self.settings.options.features.filter_tags
             strippers = {TextDelta: TagStripper(tags), ReasoningDelta: TagStripper(tags)}
             flow.metadata[NAME] = strippers
         return strippers

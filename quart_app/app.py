@@ -10,6 +10,7 @@ from quart_app.admin import register_admin
 from quart_app.errors import register_error_handlers
 from quart_app.services import Services
 from state.boot import BootConfig
+from state.options import Loader
 from state.settings import Settings
 
 CORS_HEADERS = {
@@ -18,6 +19,13 @@ CORS_HEADERS = {
     "Access-Control-Allow-Headers": "*",
     "Access-Control-Max-Age": "86400",
 }
+
+
+def load(loader: Loader) -> None:
+    """The settings the app factory reads."""
+    loader.add_option("app.max_body_mb", int, 64,
+                      "Largest accepted request body in MiB (chats with several base64 images "
+                      "are large). Read at startup.")
 
 
 def tune_gc() -> None:
@@ -36,7 +44,7 @@ def create_app(boot: BootConfig | None = None, settings: Settings | None = None)
     settings = settings or Settings.load(boot)
     keepalive.install()
     app = Quart("grok2api")
-    app.config["MAX_CONTENT_LENGTH"] = settings.int("app.max_body_mb") << 20  # trap 12
+    app.config["MAX_CONTENT_LENGTH"] = settings.options.app.max_body_mb << 20  # trap 12
     app.config["RESPONSE_TIMEOUT"] = None
     app.config["BODY_TIMEOUT"] = 120
     services = Services(boot, settings)
