@@ -228,14 +228,17 @@ class Settings:
     def get(self, key: str, default: Any = None) -> Any:
         """The effective value of a declared option (or of the option an older name stands
         for); `default` for a key nothing declares."""
-        key = self._aliases[key].target if key in self._aliases else key
-        value = self._values.get(key, default)
+        value = self._values.get(self._current_name(key), default)
         return list(value) if isinstance(value, tuple) else value
 
     def option(self, key: str) -> Option | None:
         """The declaration of `key`, or of the option an older name stands for."""
-        key = self._aliases[key].target if key in self._aliases else key
-        return self._declared.get(key)
+        return self._declared.get(self._current_name(key))
+
+    def _current_name(self, key: str) -> str:
+        if key in self._aliases:
+            return self._aliases[key].target
+        return CF_COOKIES_KEY if key in self._clearance_keys else key
 
     def source_of(self, key: str) -> Source:
         return self._sources.get(key, "default")

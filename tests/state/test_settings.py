@@ -227,6 +227,7 @@ def test_legacy_keys_accepted_by_set(tmp_path: Path) -> None:
     s = make(tmp_path)
     s.set("proxy.cf_clearance", "xyz")
     assert s.options.proxy.clearance.cf_cookies == "cf_clearance=xyz"
+    assert s.option("proxy.cf_clearance").name == "proxy.clearance.cf_cookies"
     s.set("token.save_delay_ms", "250")
     assert s.options.account.save_delay_ms == 250
     assert s.get("token.save_delay_ms") == 250
