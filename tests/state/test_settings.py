@@ -205,7 +205,8 @@ def test_set_values_by_type(tmp_path: Path) -> None:
 
 
 def test_chat_transport_ws_is_read_as_mgw(tmp_path: Path) -> None:
-    assert make(tmp_path, '[upstream]\nchat_transport = "ws"\n').options.upstream.chat_transport == "mgw"
+    s = make(tmp_path, '[upstream]\nchat_transport = "ws"\n')
+    assert s.options.upstream.chat_transport == "mgw"
     env = {"GROK_UPSTREAM_CHAT_TRANSPORT": "WS"}
     assert make(tmp_path, env=env).options.upstream.chat_transport == "mgw"
 
