@@ -23,6 +23,7 @@ from typing import Any
 from addons.services.catalogue import Catalogue
 from addons.errors import no_account
 from addons.flow import Flow
+from state.options import Loader
 from state.pool import QUOTA, RANDOM
 
 #: Most accounts one request may touch, whatever the reason for switching.
@@ -33,7 +34,7 @@ AUTO_FALLBACK = ("fast", "expert")
 
 def strategy(settings: Any) -> str:
     """`account.refresh.enabled` true: quota strategy; false: random (switchable live)."""
-    return QUOTA if settings.bool("account.refresh.enabled", True) else RANDOM
+    return QUOTA if settings.options.account.refresh.enabled else RANDOM
 
 #: Longest a request waits for an on-demand refresh before giving up on an account.
 ON_DEMAND_WAIT_SEC = 10.0
@@ -41,6 +42,14 @@ _ON_DEMAND_DONE = "accounts.on_demand"
 
 
 class AccountSelector:
+    @staticmethod
+    def load(loader: Loader) -> None:
+        loader.add_option("account.selection.max_inflight", int, 8,
+                          "Concurrent requests per account.")
+        loader.add_option("features.auto_chat_mode_fallback", bool, True,
+                          "A chat model in mode `auto` whose auto quota is exhausted falls back "
+                          "to fast, then expert.")
+
     def __init__(self, pool: Any, settings: Any) -> None:
         self.pool = pool
         self.settings = settings
@@ -52,9 +61,8 @@ class AccountSelector:
 
     def _modes(self, flow: Flow) -> tuple[str, ...]:
         mode = flow.model.mode
-        if mode == "auto" and flow.model.capability == "chat" and self.settings.bool(
-            "features.auto_chat_mode_fallback"
-        ):
+        if (mode == "auto" and flow.model.capability == "chat"
+                and self.settings.options.features.auto_chat_mode_fallback):
             return (mode, *AUTO_FALLBACK)
         return (mode,)
 
@@ -76,7 +84,7 @@ class AccountSelector:
         raise flow.last_error or no_account(flow.model.id)
 
     def _select(self, flow: Flow, pinned: str | None) -> bool:
-        max_inflight = self.settings.int("account.selection.max_inflight")
+        max_inflight = self.settings.options.account.selection.max_inflight
         how = strategy(self.settings)
         for only in ((pinned, None) if pinned else (None,)):
             for mode in self._modes(flow):

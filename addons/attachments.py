@@ -32,6 +32,7 @@ from addons.upstream.config import UpstreamConfig
 from addons.upstream.prompt import flatten
 from addons.upstream.ratelimits import ShortCallTransport
 from addons.upstream.upload import UploadRejected, Uploader, upload_file
+from state.options import Loader
 
 NAME = "attachments"
 #: Data URIs larger than this are decoded in a worker thread, off the event loop.
@@ -50,6 +51,28 @@ def _label(index: int, att: Attachment) -> str:
 
 
 class Attachments:
+    @staticmethod
+    def load(loader: Loader) -> None:
+        """Client images, audio and documents, uploaded to the serving account."""
+        loader.add_option("attachments.max_count", int, 10,
+                          "Most attachments one request may carry.")
+        loader.add_option("attachments.max_file_bytes", int, 25 * 1024 * 1024,
+                          "Largest file in bytes, after decoding a data URI or downloading a URL "
+                          "(25 MiB).")
+        loader.add_option("attachments.max_total_bytes", int, 50 * 1024 * 1024,
+                          "Largest total of all files of one request, in bytes (50 MiB).")
+        loader.add_option("attachments.fetch_timeout", float, 30.0,
+                          "Seconds allowed to download one attachment URL, redirects included.")
+        loader.add_option("attachments.max_redirects", int, 3,
+                          "Redirects followed when downloading an attachment URL (each hop is "
+                          "checked again).")
+        loader.add_option("attachments.allow_private_urls", bool, False,
+                          "Allow attachment URLs on loopback, private, link-local and reserved "
+                          "addresses (turns the SSRF guard off).")
+        loader.add_option("batch.asset_upload_concurrency", int, 10,
+                          "Uploads to grok.com in flight at once, over all requests. Read once, "
+                          "at the first upload.")
+
     def __init__(self, settings: Any, transport: ShortCallTransport | None = None) -> None:
         self.settings = settings
         #: the shared grok.com transport, bound by the services on start
@@ -65,13 +88,12 @@ class Attachments:
 
     # ---- request: resolve once ----------------------------------------------------
     def _limits(self) -> FetchLimits:
-        s = self.settings
-        private = s.bool("attachments.allow_private_urls")
+        opts = self.settings.options.attachments
         return FetchLimits(
-            timeout=s.float("attachments.fetch_timeout", 30.0),
-            max_bytes=s.int("attachments.max_file_bytes", 25 * 1024 * 1024),
-            max_redirects=s.int("attachments.max_redirects", 3),
-            allowed=allow_any_address if private else is_public_address,
+            timeout=opts.fetch_timeout,
+            max_bytes=opts.max_file_bytes,
+            max_redirects=opts.max_redirects,
+            allowed=allow_any_address if opts.allow_private_urls else is_public_address,
         )
 
     @staticmethod
@@ -85,7 +107,7 @@ class Attachments:
         if not flatten(flow.request.messages).strip():
             return  # no text at all: the request builder answers the 400 (CHAT-1), fetch nothing
         param = self._param(flow)
-        max_count = self.settings.int("attachments.max_count", 10)
+        max_count = self.settings.options.attachments.max_count
         if len(found) > max_count:
             raise validation(f"Too many attachments: {len(found)}, at most {max_count} per request",
                              param, code="too_many_attachments")
@@ -103,7 +125,7 @@ class Attachments:
                 raise result
             files.append(result)
         total = sum(len(f.data) for f in files)
-        max_total = self.settings.int("attachments.max_total_bytes", 50 * 1024 * 1024)
+        max_total = self.settings.options.attachments.max_total_bytes
         if total > max_total:
             raise validation(f"Attachments total {total} bytes, more than the {max_total} byte limit",
                              param, code="attachment_too_large")
@@ -154,7 +176,7 @@ class Attachments:
             raise ApiError(500, "attachments: no upstream transport bound", code="server_error")
         if self._upload_slots is None:  # one cap for the process, built inside the running loop
             self._upload_slots = asyncio.Semaphore(
-                max(1, self.settings.int("batch.asset_upload_concurrency", 10)))
+                max(1, self.settings.options.batch.asset_upload_concurrency))
         cfg = UpstreamConfig.from_settings(self.settings)
         results = await asyncio.gather(*(self._upload(cfg, token, f) for f in files),
                                        return_exceptions=True)

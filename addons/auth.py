@@ -6,6 +6,7 @@ from typing import Any
 
 from addons.errors import ApiError
 from addons.flow import Flow
+from state.options import Loader
 
 def client_key(headers: Any) -> str | None:
     """The credential a client sent: `Authorization: Bearer` wins over `x-api-key`."""
@@ -28,12 +29,18 @@ def key_matches(candidate: str, allowed: list[str]) -> bool:
 
 
 class Auth:
+    @staticmethod
+    def load(loader: Loader) -> None:
+        loader.add_option("app.api_key", list[str], [],
+                          "API key(s) for /v1/*: an array, or a comma-separated string; "
+                          "empty = open mode.")
+
     def __init__(self, settings: Any) -> None:
         self.settings = settings
 
     def requestheaders(self, flow: Flow) -> None:
         """Runs before the body is parsed, so a stranger learns nothing about the body rules."""
-        allowed = self.settings.list("app.api_key")
+        allowed = self.settings.options.app.api_key
         if not allowed:
             return  # open mode
         key = client_key(flow.client_headers)

@@ -18,6 +18,7 @@ from addons.citation_render import CitationRenderer, md_escape
 from addons.events import CardAttachment, Event, SearchSources, TextDelta, ToolCall
 from addons.flow import Flow
 from addons.upstream.prompt import SOURCES_MARKER
+from state.options import Loader
 
 
 def sources_section(sources: list[dict[str, str]], after_text: bool = True) -> str:
@@ -73,10 +74,20 @@ class CitationRendering:
 
 
 class Citations:
+    @staticmethod
+    def load(loader: Loader) -> None:
+        loader.add_option("features.show_search_sources", bool, False,
+                          "Also append a \"## Sources\" text section to answers that used web "
+                          "search.")
+        loader.add_option("features.inline_citations", bool, True,
+                          "Inline citations: true renders them as \" [[n]](url)\" Markdown links "
+                          "(reported as url_citation annotations); false removes them. "
+                          "Structured search_sources are returned either way.")
+
     def __init__(self, settings: Any) -> None:
         self.settings = settings
 
     def transform(self, flow: Flow) -> CitationRendering:
-        s = self.settings
-        return CitationRendering(inline=s.bool("features.inline_citations", True),
-                                 show_sources=s.bool("features.show_search_sources", False))
+        features = self.settings.options.features
+        return CitationRendering(inline=features.inline_citations,
+                                 show_sources=features.show_search_sources)

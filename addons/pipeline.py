@@ -32,6 +32,7 @@ from addons.jobs import JobRequest
 from addons.upstream.base import Timeouts, Transport, TransportError, UpstreamTimeout
 from addons.upstream.classify import excerpt
 from addons.upstream.router import TransportRouter
+from state.options import Loader
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,19 @@ def _is_answer(ev: Event) -> bool:
 
 
 class Pipeline:
+    @staticmethod
+    def load(loader: Loader) -> None:
+        """The chat.* timeouts it enforces are declared with the upstream config."""
+        loader.add_option("server.heartbeat_sec", float, 15.0,
+                          "Seconds between SSE keep-alive comments (also detects vanished "
+                          "clients).")
+        loader.add_option("server.stream_coalesce_ms", float, 40.0,
+                          "Once the answer has started, upstream frames arriving within this many "
+                          "milliseconds of the previous batch are gathered and sent to the client "
+                          "in one write (25 updates a second at most, for a fraction of the CPU "
+                          "of one write per token). The first token is never delayed; 0 turns "
+                          "it off.")
+
     def __init__(self, chain: Chain, transport: Transport, settings: Any) -> None:
         self.chain = chain
         #: one transport per kind of job; a bare transport serves chat (tests, benchmarks)
@@ -63,13 +77,13 @@ class Pipeline:
 
     def timeouts(self, flow: Flow) -> Timeouts:
         """Coalescing only helps a client-facing stream; a buffered flow reads at full speed."""
-        s = self.settings
+        opts = self.settings.options
         return Timeouts(
-            first_byte=s.float("chat.first_byte_timeout"),
-            idle=s.float("chat.timeout"),
-            total=s.float("chat.total_timeout"),
-            heartbeat=s.float("server.heartbeat_sec"),
-            coalesce=s.float("server.stream_coalesce_ms") / 1000 if flow.request.stream else 0.0,
+            first_byte=opts.chat.first_byte_timeout,
+            idle=opts.chat.timeout,
+            total=opts.chat.total_timeout,
+            heartbeat=opts.server.heartbeat_sec,
+            coalesce=opts.server.stream_coalesce_ms / 1000 if flow.request.stream else 0.0,
         )
 
     async def open(self, flow: Flow, parse: Parse | None = None) -> None:

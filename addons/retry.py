@@ -27,6 +27,7 @@ from addons.events import EMPTY_RESPONSE
 from addons.flow import Flow
 from addons.upstream.classify import invalid_credentials_marker
 from state.account import token_label
+from state.options import Loader
 from state.pool import RANDOM
 
 log = logging.getLogger(__name__)
@@ -38,12 +39,20 @@ RANDOM_MAX_RETRIES = 5
 ACCOUNT_STATUSES = frozenset({401, 403, 429})
 
 
-def parse_codes(value: Any) -> frozenset[int]:
-    items = value if isinstance(value, (list, tuple)) else str(value or "").split(",")
-    return frozenset(int(str(x).strip()) for x in items if str(x).strip().isdigit())
-
-
 class Retry:
+    @staticmethod
+    def load(loader: Loader) -> None:
+        loader.add_option("retry.max_retries", int, 1,
+                          "Extra attempts with a different account (0 = none), in the quota "
+                          "strategy; the random strategy allows 5.")
+        loader.add_option("retry.on_codes", list[int], [429, 401, 503],
+                          "Upstream statuses that switch accounts (an array, or a "
+                          "comma-separated string).")
+        loader.add_option("retry.backoff_base_ms", int, 50,
+                          "First backoff between attempts, in milliseconds.")
+        loader.add_option("retry.backoff_max_ms", int, 2000,
+                          "Largest backoff between attempts, in milliseconds.")
+
     def __init__(self, pool: Any, settings: Any) -> None:
         self.pool = pool
         self.settings = settings
@@ -54,8 +63,7 @@ class Retry:
         self.refresher = refresher
 
     def _on_codes(self) -> frozenset[int]:
-        raw = self.settings.get("retry.on_codes") or self.settings.get("retry.retry_status_codes")
-        return parse_codes(raw)
+        return frozenset(self.settings.options.retry.on_codes)
 
     def responseheaders(self, flow: Flow) -> None:
         attempt = flow.attempt
@@ -81,8 +89,8 @@ class Retry:
             elif status == 429:
                 if how == RANDOM:
                     pool = lease.account.pool
-                    default = 86400 if pool == "basic" else 7200
-                    interval = self.settings.int(f"account.refresh.{pool}_interval_sec", default)
+                    interval = getattr(self.settings.options.account.refresh,
+                                       f"{pool}_interval_sec")
                     self.pool.on_rate_limited(lease, reset_at=time.time() + max(1, interval))
                 else:
                     self.pool.on_rate_limited(lease)
@@ -95,7 +103,7 @@ class Retry:
         retry = free_switch
         if not free_switch and (empty or status in self._on_codes()):
             budget = (RANDOM_MAX_RETRIES if how == RANDOM
-                      else self.settings.int("retry.max_retries"))
+                      else self.settings.options.retry.max_retries)
             if counted < budget:
                 flow.metadata[NAME] = counted + 1
                 retry = True
@@ -113,7 +121,8 @@ class Retry:
                  flow.id, status, who, attempt.number, failure.message[:200])
         attempt.retry = True
         flow.error = None
-        base = self.settings.int("retry.backoff_base_ms") / 1000
-        cap = self.settings.int("retry.backoff_max_ms") / 1000
+        opts = self.settings.options.retry
+        base = opts.backoff_base_ms / 1000
+        cap = opts.backoff_max_ms / 1000
         delay = min(cap, base * (2 ** (attempt.number - 1)))
         attempt.retry_delay = delay * random.uniform(0.5, 1.0) if delay > 0 else 0.0

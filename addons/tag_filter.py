@@ -11,6 +11,7 @@ from typing import Any
 
 from addons.events import Event, ReasoningDelta, TextDelta
 from addons.flow import Flow
+from state.options import Loader
 
 #: An opening tag longer than this is not one of ours; release it as text.
 MAX_OPEN_TAG = 4096
@@ -132,9 +133,16 @@ class TagFiltering:
 
 
 class TagFilter:
+    @staticmethod
+    def load(loader: Loader) -> None:
+        loader.add_option("features.filter_tags", list[str],
+                          ["xaiartifact", "xai:tool_usage_card", "grok:render"],
+                          "Upstream inline tags removed from answers (a tag split across frames "
+                          "is removed whole).")
+
     def __init__(self, settings: Any) -> None:
         self.settings = settings
 
     def transform(self, flow: Flow) -> TagFiltering | None:
-        tags = self.settings.list("features.filter_tags")
+        tags = self.settings.options.features.filter_tags
         return TagFiltering(tags) if tags else None

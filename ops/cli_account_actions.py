@@ -110,7 +110,7 @@ async def _nsfw(pool: AccountPool, tokens: list[str], settings: Settings, enable
     from addons.upstream.config import UpstreamConfig
     from addons.upstream.transport import CurlTransport
 
-    concurrency = max(1, settings.int("batch.nsfw_concurrency", 50))
+    concurrency = max(1, settings.options.batch.nsfw_concurrency)
     transport = CurlTransport(UpstreamConfig.from_settings(settings),
                               max_clients=concurrency + 8)
     services = SimpleNamespace(pool=pool, transport=transport, settings=settings)

@@ -192,7 +192,7 @@ async def _refresh(rows: Sequence[Account], tokens: Sequence[str], settings: Set
 
     pool = AccountPool(None)
     pool.load(rows)
-    concurrency = max(1, settings.int("account.refresh.usage_concurrency", 50))
+    concurrency = max(1, settings.options.account.refresh.usage_concurrency)
     transport = CurlTransport(UpstreamConfig.from_settings(settings),
                               max_clients=concurrency + 8)
     try:

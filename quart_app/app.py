@@ -15,6 +15,7 @@ from quart_app.http_policy import HttpPolicy
 from quart_app.request_log import RequestLog
 from quart_app.services import Services
 from state.boot import BootConfig
+from state.options import Loader
 from state.settings import Settings
 
 #: Seconds a request body may take to arrive in full.
@@ -22,6 +23,13 @@ BODY_TIMEOUT_SEC = 120.0
 
 ASGIApp = Callable[[dict, Callable, Callable], Any]
 Layer = Callable[[ASGIApp], ASGIApp]
+
+
+def load(loader: Loader) -> None:
+    """The settings the app factory reads."""
+    loader.add_option("app.max_body_mb", int, 64,
+                      "Largest accepted request body in MiB (chats with several base64 images "
+                      "are large). Read at startup.")
 
 
 def tune_gc() -> None:
@@ -47,7 +55,7 @@ def create_app(boot: BootConfig | None = None, settings: Settings | None = None)
     settings = settings or Settings.load(boot)
     keepalive.install()
     app = Quart("grok2api")
-    max_body = settings.int("app.max_body_mb") << 20
+    max_body = settings.options.app.max_body_mb << 20
     # The policy layer enforces the body limit for every route; Quart's own (16 MiB by
     # default) would otherwise cut a larger limit short.
     app.config["MAX_CONTENT_LENGTH"] = None

@@ -13,11 +13,12 @@ from addons.services.quota_refresh import QuotaRefresher
 from addons.retry import Retry
 from addons.upstream.base import Transport
 from addons.upstream.config import UpstreamConfig
-from addons.upstream.mgw import MgwTransport
+from addons.upstream.mgw import DEFAULT_WS_URL, MgwTransport
 from addons.upstream.router import TransportRouter
 from addons.upstream.transport import CurlTransport
 from addons.upstream.upload import upload_file, upload_file_v2
 from state.boot import BootConfig
+from state.options import Loader
 from state.runtime import AccountState
 from state.settings import Settings
 
@@ -26,6 +27,22 @@ log = logging.getLogger(__name__)
 
 class Services:
     """Built without I/O in `create_app`; `start()` runs inside the serving event loop."""
+
+    @staticmethod
+    def load(loader: Loader) -> None:
+        """Read at startup: a change applies on the next start."""
+        loader.add_option("upstream.chat_transport", str, "rest",
+                          "Chat transport: `rest` (grok.com's NDJSON chat endpoint) or `mgw` "
+                          "(its WebSocket gateway, which can continue stored conversations). "
+                          "Read at startup.",
+                          choices=("rest", "mgw"), value_aliases={"ws": "mgw"})
+        loader.add_option("upstream.ws_url", str, DEFAULT_WS_URL,
+                          "WebSocket origin of the mgw chat transport; while it is the "
+                          "default and `upstream.base_url` points elsewhere (a mirror, the "
+                          "simulator), the origin follows `upstream.base_url`. Read at startup.")
+        loader.add_option("server.max_upstream_clients", int, 2048,
+                          "Upper bound of concurrent upstream connections (size it above peak "
+                          "concurrency). Read at startup.")
 
     def __init__(self, boot: BootConfig, settings: Settings) -> None:
         self.boot = boot
@@ -45,7 +62,7 @@ class Services:
         self.boot.ensure_data_dir()
         await self.accounts.start()
         self.transport = CurlTransport(UpstreamConfig.from_settings(self.settings),
-                                       max_clients=self.settings.int("server.max_upstream_clients"))
+                                       max_clients=self.settings.options.server.max_upstream_clients)
         self.chat_transport = self._chat_transport()
         mgw = isinstance(self.chat_transport, MgwTransport)
         # uploads go through the same client: multipart upload-file-v2 with the mgw chat,
@@ -66,19 +83,17 @@ class Services:
         self.refresher.start()
         await self.refresher.elect()
         log.info("grok2api ready: %d accounts, upstream %s", len(self.pool),
-                 self.settings.str("upstream.base_url"))
+                 self.settings.options.upstream.base_url)
 
     def _chat_transport(self) -> Transport:
-        """`upstream.chat_transport`: `rest` (NDJSON POST) or `mgw` (alias `ws`), grok.com's
-        WebSocket gateway, which still makes its short HTTP calls through `self.transport`."""
+        """`upstream.chat_transport`: `rest` (NDJSON POST) or `mgw`, grok.com's WebSocket
+        gateway, which still makes its short HTTP calls through `self.transport`."""
         assert self.transport is not None
-        kind = self.settings.str("upstream.chat_transport", "rest").strip().lower()
-        if kind in ("mgw", "ws"):
+        opts = self.settings.options
+        if opts.upstream.chat_transport == "mgw":
             return MgwTransport(self.transport.cfg, self.transport,
-                                ws_url=self.settings.str("upstream.ws_url"),
-                                max_clients=self.settings.int("server.max_upstream_clients"))
-        if kind != "rest":
-            log.warning("unknown upstream.chat_transport %r: using rest", kind)
+                                ws_url=opts.upstream.ws_url,
+                                max_clients=opts.server.max_upstream_clients)
         return self.transport
 
     async def stop(self) -> None:

@@ -25,6 +25,7 @@ from state.writer import WriteBehind
 if TYPE_CHECKING:  # pragma: no cover
     from state.boot import BootConfig
     from state.redis_link import RedisLink
+    from state.options import Loader
     from state.settings import Settings
 
 __all__ = ["AccountState"]
@@ -34,6 +35,24 @@ class AccountState:
     """`pool` and `ledger` are usable at once (changes queue in memory); `await start()`
     inside the serving event loop before the first request, `await stop()` at shutdown."""
 
+    @staticmethod
+    def load(loader: Loader) -> None:
+        """Read at startup, except the continuation lifetime, which applies at once."""
+        loader.add_option("account.fail_threshold", int, 5,
+                          "Consecutive failed calls after which an account cools down. Read at "
+                          "startup.")
+        loader.add_option("account.fail_cooldown_sec", int, 900,
+                          "Cooldown in seconds after fail_threshold consecutive failures. Read at "
+                          "startup.")
+        loader.add_option("account.save_delay_ms", int, 500,
+                          "Write-behind delay in milliseconds: changes are saved in one "
+                          "transaction at most this late. Read at startup.")
+        loader.add_option("responses.continuation_ttl_sec", int, 86400,
+                          "Seconds a stored /v1/responses answer (request `store`, default true) "
+                          "can be continued with `previous_response_id` on its upstream "
+                          "conversation (mgw transport); older ids fall back to the history the "
+                          "client sends. Expired entries are deleted from the database; 0 = off.")
+
     def __init__(self, boot: BootConfig, settings: Settings) -> None:
         self.boot = boot
         self.db = open_database(boot)
@@ -42,15 +61,16 @@ class AccountState:
         self.thread = DBThread(self.db)
         self.store = AccountStore(self.db)
         self.ledger = UsageLedger()
+        opts = settings.options.account
         self.writer = WriteBehind(self.thread, self.store,
-                                  delay_ms=settings.int("account.save_delay_ms", 500),
+                                  delay_ms=opts.save_delay_ms,
                                   usage=self.ledger)
         self.pool = AccountPool(self.writer,
-                                fail_threshold=settings.int("account.fail_threshold", 5),
-                                fail_cooldown_sec=settings.int("account.fail_cooldown_sec", 900))
+                                fail_threshold=opts.fail_threshold,
+                                fail_cooldown_sec=opts.fail_cooldown_sec)
         self.continuations = ContinuationStore(
-            self.thread, delay_ms=settings.int("account.save_delay_ms", 500),
-            ttl_sec=lambda: settings.int("responses.continuation_ttl_sec", 86400))
+            self.thread, delay_ms=opts.save_delay_ms,
+            ttl_sec=lambda: settings.options.responses.continuation_ttl_sec)
         self.sync = AccountSync(self.thread, self.store, self.pool, self.writer,
                                 active_interval=boot.sync_active_interval,
                                 idle_interval=boot.sync_interval)

@@ -1,20 +1,23 @@
-"""Layered runtime settings: shipped defaults ← user TOML ← `GROK_*` environment overrides.
+"""Layered runtime settings: declared defaults ← user TOML ← `GROK_*` environment overrides.
 
-Reads are a dict lookup on a flat cache (called on every request); the user file is re-read
-only when its mtime/size changes, checked at most once a second. Writes go through tomlkit so
-comments and ordering in the user's file survive, and are atomic (temp file + rename).
+Every value is checked against its declaration (`state/options.py`) once per change and
+published as one immutable `Options` object (`settings.options`), which the request path reads
+as attributes. The user file is re-read only when its mtime/size changes, checked at most once
+a second. Writes go through tomlkit so comments and ordering in the user's file survive, and
+are atomic (temp file + rename).
+
+A key that no component declares (left from an earlier version, or from another gateway's
+config) does not stop loading: it is logged once as ignored and listed by `ignored_keys()`.
 """
 from __future__ import annotations
 
-import builtins
+import dataclasses
 import logging
 import os
 import threading
 import time
 import tomllib
 from collections.abc import Mapping
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -23,35 +26,25 @@ from tomlkit.exceptions import TOMLKitError
 
 from state.config_values import (
     CF_CLEARANCE_KEYS,
+    CF_COOKIES_KEY,
     LEGACY,
-    LEGACY_KEYS,
-    TRUE_WORDS,
     SettingsError,
-    coerce_env,
     flatten,
     fold_cf_clearance,
-    split_list,
     unflatten,
-    validate,
 )
+from state.options import Option, Options
 from state.tomlfile import assign, atomic_write
 
 if TYPE_CHECKING:  # pragma: no cover
     from state.boot import BootConfig
 
-__all__ = ["Settings", "SettingsError", "load_defaults"]
+__all__ = ["Settings", "SettingsError", "env_key"]
 
 log = logging.getLogger(__name__)
 ENV_PREFIX = "GROK_"
 Source = Literal["default", "file", "env"]
-_MISSING = object()
-
-
-@cache
-def load_defaults() -> dict[str, Any]:
-    """The shipped defaults as a flat dict (parsed once, on first use)."""
-    text = resources.files("state").joinpath("defaults.toml").read_text(encoding="utf-8")
-    return flatten(tomllib.loads(text))
+_EMPTY = ("", ())
 
 
 def _file_stamp(path: Path) -> tuple[int, int] | None:
@@ -65,7 +58,7 @@ def _file_stamp(path: Path) -> tuple[int, int] | None:
 def env_key(name: str, known: Mapping[str, str]) -> str:
     """`GROK_` stripped name → dotted key. `A__B__C` is a path; otherwise split at the first
     underscore (`APP_API_KEY` → `app.api_key`), unless that names no known key and the whole
-    name matches exactly one known key with dots read as underscores (`CACHE_LOCAL_IMAGE_MAX_MB`).
+    name matches exactly one known key with dots read as underscores (`ACCOUNT_REFRESH_ENABLED`).
     `known` maps `key.replace('.', '_')` → key."""
     lower = name.lower()
     if "__" in lower:
@@ -77,24 +70,37 @@ def env_key(name: str, known: Mapping[str, str]) -> str:
 
 
 class Settings:
-    """Effective configuration. Construct once per process (see `from_boot`)."""
+    """Effective configuration. Construct once per process (see `from_boot`).
+
+    `declared` defaults to every option of `state.declarers.DECLARERS`."""
 
     def __init__(self, user_path: Path | str, *, environ: Mapping[str, str] | None = None,
-                 check_interval: float = 1.0) -> None:
+                 check_interval: float = 1.0,
+                 declared: Mapping[str, Option] | None = None) -> None:
+        if declared is None:
+            from state.declarers import declared_options  # imports the declaring components
+
+            declared = declared_options()
         self.user_path = Path(user_path)
         self._environ: Mapping[str, str] = os.environ if environ is None else environ
-        self._defaults = load_defaults()
-        known = list(self._defaults) + sorted(LEGACY_KEYS)
+        self._declared = declared
+        self._defaults = {name: opt.parse(opt.default) for name, opt in declared.items()}
+        self._aliases = {old: rule for old, rule in LEGACY.items() if rule.target in declared}
+        self._clearance_keys = CF_CLEARANCE_KEYS if CF_COOKIES_KEY in declared else ()
+        known = [*declared, *self._aliases, *self._clearance_keys]
         self._env_names = {k.replace(".", "_"): k for k in known}
         self._check_interval = check_interval
         self._lock = threading.RLock()
-        self._flat: dict[str, Any] = dict(self._defaults)
-        self._tree: dict[str, Any] = {}
+        self._values: dict[str, Any] = dict(self._defaults)
         self._sources: dict[str, Source] = {}
+        self._ignored: dict[str, str] = {}
+        self._reported: set[str] = set()  # each problem is logged once per process
         self._file_flat: dict[str, Any] = {}
         self._stamp: tuple[int, int] | None = None
         self._next_check = 0.0
         self._generation = 0
+        #: The checked value of every declared option; replaced as a whole on each change.
+        self.options = Options(self._values)
         self._load(strict=True)
 
     @classmethod
@@ -114,20 +120,17 @@ class Settings:
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"{self.user_path}: not valid TOML ({exc})") from None
 
-    def _read_env(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+    def _read_env(self) -> tuple[dict[str, str], dict[str, str]]:
+        """(dotted key → raw string, dotted key → the variable's name)."""
+        values: dict[str, str] = {}
+        names: dict[str, str] = {}
         for name, raw in self._environ.items():
             if not name.startswith(ENV_PREFIX) or len(name) <= len(ENV_PREFIX):
                 continue
             key = env_key(name[len(ENV_PREFIX):], self._env_names)
-            target = LEGACY[key].target if key in LEGACY else key
-            default = self._defaults.get(target, "")
-            try:
-                out[key] = coerce_env(raw, default) if key not in CF_CLEARANCE_KEYS else raw
-            except (ValueError, SettingsError):
-                log.warning("ignoring %s=%r: not a valid %s for %s", name, raw,
-                            type(default).__name__, key)
-        return out
+            values[key] = raw
+            names[key] = name
+        return values, names
 
     def _load(self, *, strict: bool) -> None:
         with self._lock:
@@ -142,38 +145,65 @@ class Settings:
                 return
             self._file_flat = file_flat
             self._stamp = stamp
-            self._build(file_flat, self._read_env())
+            env_flat, env_names = self._read_env()
+            self._build(file_flat, env_flat, env_names)
 
-    def _build(self, file_flat: dict[str, Any], env_flat: dict[str, Any]) -> None:
-        flat: dict[str, Any] = dict(self._defaults)
+    def _report(self, message: str) -> None:
+        if message not in self._reported:
+            self._reported.add(message)
+            log.warning("%s", message)
+
+    def _build(self, file_flat: dict[str, Any], env_flat: dict[str, str],
+               env_names: dict[str, str]) -> None:
+        values = dict(self._defaults)
         sources: dict[str, Source] = {}
+        ignored: dict[str, str] = {}
         layers: tuple[tuple[Source, dict[str, Any]], ...] = (("file", file_flat), ("env", env_flat))
-        for name, layer in layers:
-            for key, value in layer.items():
-                flat[key] = value
-                sources[key] = name
-            for old, rule in LEGACY.items():
+        for source, layer in layers:
+            def where(key: str) -> str:
+                if source == "file":
+                    return str(self.user_path)
+                return f"environment variable {env_names[key]}"
+
+            def check(key: str, option: Option, raw: Any) -> Any:
+                try:
+                    return option.parse(raw)
+                except SettingsError as exc:
+                    self._report(f"{where(key)}: {exc}; using "
+                                 f"{'the default' if source == 'file' else 'the file or default'}"
+                                 " value instead")
+                    return None
+
+            for key, raw in layer.items():
+                option = self._declared.get(key)
+                if option is not None:
+                    value = check(key, option, raw)
+                    if value is not None:
+                        values[key], sources[key] = value, source
+                elif key not in self._aliases and key not in self._clearance_keys:
+                    ignored[key] = where(key)
+            for old, rule in self._aliases.items():
                 if old not in layer:
                     continue
-                value = rule.convert(layer[old])
-                if rule.wins and value in ("", None, []):
+                value = check(old, dataclasses.replace(self._declared[rule.target], name=old),
+                              layer[old])
+                if value is None or (rule.wins and value in _EMPTY):
                     continue
                 if rule.wins or rule.target not in layer:
-                    flat[rule.target] = value
-                    sources[rule.target] = name
-        clearance = next((flat[k] for k in CF_CLEARANCE_KEYS if flat.get(k)), "")
+                    values[rule.target], sources[rule.target] = value, source
+        merged = {**file_flat, **env_flat}
+        clearance = next((merged[k] for k in self._clearance_keys if merged.get(k)), "")
         if isinstance(clearance, str) and clearance.strip():
-            cookies = flat.get("proxy.clearance.cf_cookies") or ""
-            flat["proxy.clearance.cf_cookies"] = fold_cf_clearance(str(cookies), clearance)
-            if flat.get("proxy.clearance.mode") == "none" and "proxy.clearance.mode" not in sources:
-                flat["proxy.clearance.mode"] = "manual"
-        self._tree = unflatten(flat)
-        self._sources = sources
-        self._flat = flat  # swapped last: readers see either the old or the new cache
+            values[CF_COOKIES_KEY] = fold_cf_clearance(values[CF_COOKIES_KEY], clearance)
+        for key, place in ignored.items():
+            self._report(f"{place}: {key} is ignored: nothing in this version reads it")
+        options = Options(values)
+        self._values, self._sources, self._ignored = values, sources, ignored
+        self.options = options  # swapped last: readers see either the old or the new values
         self._generation += 1
 
     @property
-    def generation(self) -> builtins.int:
+    def generation(self) -> int:
         """Changes whenever the effective settings may have: a value derived from them can be
         kept until it does."""
         return self._generation
@@ -193,31 +223,38 @@ class Settings:
         self._load(strict=False)
         return True
 
-    # ------------------------------------------------------------------ reading
+    # ------------------------------------------------------------------ inspecting
+    # For the CLI and the admin API; the request path reads `options` instead.
     def get(self, key: str, default: Any = None) -> Any:
-        value = self._flat.get(key, _MISSING)
-        if value is _MISSING:
-            node: Any = self._tree
-            for part in key.split("."):
-                if not isinstance(node, dict) or part not in node:
-                    return default
-                node = node[part]
-            return node
-        return builtins.list(value) if isinstance(value, builtins.list) else value
+        """The effective value of a declared option (or of the option an older name stands
+        for); `default` for a key nothing declares."""
+        value = self._values.get(self._current_name(key), default)
+        return list(value) if isinstance(value, tuple) else value
+
+    def option(self, key: str) -> Option | None:
+        """The declaration of `key`, or of the option an older name stands for."""
+        return self._declared.get(self._current_name(key))
+
+    def _current_name(self, key: str) -> str:
+        if key in self._aliases:
+            return self._aliases[key].target
+        return CF_COOKIES_KEY if key in self._clearance_keys else key
 
     def source_of(self, key: str) -> Source:
         return self._sources.get(key, "default")
 
-    def keys(self) -> builtins.list[str]:
-        """Every effective leaf key, sorted."""
-        return sorted(self._flat)
+    def keys(self) -> list[str]:
+        """Every declared option, sorted."""
+        return sorted(self._declared)
+
+    def ignored_keys(self) -> dict[str, str]:
+        """Keys the user file or a `GROK_*` variable sets that nothing reads, with where each
+        was found (the file's path or the variable's name)."""
+        return dict(self._ignored)
 
     def as_dict(self) -> dict[str, Any]:
         """The effective configuration as nested tables (a copy)."""
-        return unflatten(self._flat)
-
-    def is_known(self, key: str) -> bool:
-        return key in self._defaults or key in LEGACY_KEYS
+        return unflatten({k: self.get(k) for k in self._values})
 
     # ------------------------------------------------------------------ writing
     def set(self, key: str, value: Any) -> None:
@@ -230,10 +267,8 @@ class Settings:
             checked: dict[str, Any] = {}
             for raw_key, value in values.items():
                 key = raw_key.strip()
-                checked[key] = validate(key, value, self._default_for(key))
-                if key in CF_CLEARANCE_KEYS:
-                    checked[key] = "".join(str(checked[key]).split())
-            for old, rule in LEGACY.items():  # keep a winning flat alias in step with its target
+                checked[key] = self._storable(key, value)
+            for old, rule in self._aliases.items():  # keep a winning flat alias in step
                 if rule.wins and rule.target in checked and old in self._file_flat and old not in checked:
                     checked[old] = checked[rule.target]
             try:
@@ -251,52 +286,12 @@ class Settings:
             atomic_write(self.user_path, out)
             self._load(strict=True)
 
-    def _default_for(self, key: str) -> Any:
-        if key in self._defaults:
-            return self._defaults[key]
-        if key in LEGACY:
-            return self._defaults[LEGACY[key].target]
-        if key in CF_CLEARANCE_KEYS:
-            return ""
-        raise SettingsError(f"{key}: unknown setting")
-
-    # ------------------------------------------------------------------ typed getters
-    # Defined last: inside the class body these names shadow the builtins.
-    def bool(self, key: str, default: builtins.bool = False) -> builtins.bool:
-        value = self.get(key)
-        if value is None:
-            return default
-        if isinstance(value, str):
-            return value.strip().lower() in TRUE_WORDS
-        return builtins.bool(value)
-
-    def int(self, key: str, default: builtins.int = 0) -> builtins.int:
-        value = self.get(key)
-        try:
-            return builtins.int(value)
-        except (TypeError, ValueError):
-            try:
-                return builtins.int(builtins.float(value))
-            except (TypeError, ValueError):
-                return default
-
-    def float(self, key: str, default: builtins.float = 0.0) -> builtins.float:
-        try:
-            return builtins.float(self.get(key))
-        except (TypeError, ValueError):
-            return default
-
-    def str(self, key: str, default: builtins.str = "") -> builtins.str:
-        value = self.get(key)
-        if value is None:
-            return default
-        if isinstance(value, builtins.list):
-            return ",".join(builtins.str(v) for v in value)
-        return builtins.str(value)
-
-    def list(self, key: builtins.str, default: builtins.list[Any] | None = None) -> builtins.list[Any]:
-        value = self.get(key)
-        if value is None:
-            return builtins.list(default or [])
-        return split_list(value)
-
+    def _storable(self, key: str, value: Any) -> Any:
+        if key in self._clearance_keys:
+            if not isinstance(value, str):
+                raise SettingsError(f"{key}: expected a string, got {value!r}")
+            return "".join(value.split())
+        option = self.option(key)
+        if option is None:
+            raise SettingsError(f"{key}: unknown setting (nothing in this version reads it)")
+        return dataclasses.replace(option, name=key).storable(value)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from state.options import Loader
+
 CREATED = 1767225600  # fixed catalogue timestamp (MOD-1)
 
 B, S, H = "basic", "super", "heavy"
@@ -82,6 +84,13 @@ class Catalogue:
     """Catalogue lookups filtered live by the settings `models.enabled` / `models.disabled`
     and by the capabilities this build serves."""
 
+    @staticmethod
+    def load(loader: Loader) -> None:
+        loader.add_option("models.enabled", list[str], [],
+                          "Model ids offered; empty = every model of the catalogue.")
+        loader.add_option("models.disabled", list[str], [],
+                          "Model ids hidden and refused even when listed in `enabled`.")
+
     def __init__(self, settings: Any) -> None:
         self._by_id = {m.id: m for m in CATALOGUE}
         self.settings = settings
@@ -89,9 +98,10 @@ class Catalogue:
     def is_enabled(self, spec: ModelSpec) -> bool:
         if spec.capability not in SERVED_CAPABILITIES:
             return False
-        if spec.id in self.settings.list("models.disabled"):
+        models = self.settings.options.models
+        if spec.id in models.disabled:
             return False
-        enabled = self.settings.list("models.enabled")
+        enabled = models.enabled
         return not enabled or spec.id in enabled
 
     def resolve(self, model_id: str) -> ModelSpec | None:

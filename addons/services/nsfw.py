@@ -26,6 +26,7 @@ from addons.upstream.grpc_web import grpc_call, grpc_headers, pb_bytes, pb_varin
 from addons.upstream.headers import build_headers, normalize_sso
 from addons.upstream.ratelimits import raise_for_status
 from state.account import token_label
+from state.options import Loader
 
 __all__ = [
     "NSFW_TAG", "feature_controls_message", "nsfw_disable", "nsfw_enable", "nsfw_many",
@@ -45,6 +46,17 @@ NSFW_FEATURE = "always_show_nsfw_content"
 MIN_AGE, MAX_AGE = 20, 48
 
 Progress = Callable[[int, int, dict[str, Any]], None]
+#: The declared defaults, also used by callers that pass no settings.
+TIMEOUT_SEC = 60.0
+CONCURRENCY = 50
+
+
+def load(loader: Loader) -> None:
+    loader.add_option("nsfw.timeout", float, TIMEOUT_SEC,
+                      "Timeout of each NSFW-sequence call, seconds.")
+    loader.add_option("batch.nsfw_concurrency", int, CONCURRENCY,
+                      "Accounts put through the NSFW sequence in parallel (admin batch and "
+                      "`grok2api accounts nsfw`).")
 
 
 def feature_controls_message(enabled: bool) -> bytes:
@@ -83,7 +95,7 @@ class _Sequence:
         self.transport = transport
         self.cfg: UpstreamConfig = (getattr(transport, "cfg", None)
                                     or UpstreamConfig.from_settings(settings))
-        self.timeout = settings.float("nsfw.timeout", 60.0) if settings is not None else 60.0
+        self.timeout = settings.options.nsfw.timeout if settings is not None else TIMEOUT_SEC
         self.token = token
         # §11.5: the calls of one sequence share one proxy lease
         proxy = self.cfg.pick_proxy() if self.cfg.proxy_pool else None
@@ -183,7 +195,8 @@ async def nsfw_many(services: Any, tokens: Sequence[str], *, enable: bool = True
     order of `tokens`. `progress(done, total, result)` after each account."""
     settings = getattr(services, "settings", None)
     if concurrency is None:
-        concurrency = settings.int("batch.nsfw_concurrency", 50) if settings is not None else 10
+        concurrency = (settings.options.batch.nsfw_concurrency if settings is not None
+                       else CONCURRENCY)
     sem = asyncio.Semaphore(max(1, concurrency))
     run = nsfw_enable if enable else nsfw_disable
     done = 0

@@ -36,6 +36,7 @@ from addons.upstream.classify import UpstreamHTTPError, excerpt
 from addons.upstream.config import UpstreamConfig
 from addons.upstream.ratelimits import RateLimits, fetch_rate_limits
 from state.account import MODES, POOLS, TIER_MODES, now_ms
+from state.options import Loader
 
 __all__ = ["LEASE_NAME", "LOCK_NAME", "QuotaRefresher", "RefreshResult", "infer_tier"]
 
@@ -99,6 +100,29 @@ def _describe(exc: BaseException) -> str:
 
 
 class QuotaRefresher:
+    @staticmethod
+    def load(loader: Loader) -> None:
+        loader.add_option("account.refresh.enabled", bool, True,
+                          "true = quota strategy (scheduled probing, scoring); false = random "
+                          "strategy (no probing). Switches at once.")
+        loader.add_option("account.refresh.basic_interval_sec", int, 86400,
+                          "Basic pool refresh period (quota strategy) or 429 cooldown (random "
+                          "strategy), seconds.")
+        loader.add_option("account.refresh.super_interval_sec", int, 7200,
+                          "Super pool period, seconds.")
+        loader.add_option("account.refresh.heavy_interval_sec", int, 7200,
+                          "Heavy pool period, seconds.")
+        loader.add_option("account.refresh.usage_concurrency", int, 50,
+                          "Parallel rate-limit queries (also the admin batch refresh and "
+                          "`grok2api accounts refresh`).")
+        loader.add_option("account.refresh.on_demand_min_interval_sec", int, 300,
+                          "Minimum seconds between two request-triggered full refreshes.")
+        loader.add_option("account.refresh.after_call_min_interval_sec", float, 10.0,
+                          "A successful call probes its mode's quota in the background, at most "
+                          "once per this many seconds per account and mode (the calls in between "
+                          "are counted locally; the last one of a burst is always followed by a "
+                          "probe). 0 probes after every call.")
+
     def __init__(self, pool: Any, transport: Any, settings: Any, *,
                  data_dir: Path | str | None = None, clock: Callable[[], float] = time.monotonic,
                  tick: float = SCHEDULER_TICK_SEC, lease: LeaseFn | None = None,
@@ -132,7 +156,7 @@ class QuotaRefresher:
     @property
     def enabled(self) -> bool:
         """Quota strategy (probing) on; off is the random strategy (hot-switchable)."""
-        return self.settings.bool("account.refresh.enabled", True)
+        return self.settings.options.account.refresh.enabled
 
     @property
     def is_leader(self) -> bool:
@@ -140,14 +164,14 @@ class QuotaRefresher:
         return self._lock.held and self._lease_held
 
     def concurrency(self) -> int:
-        return max(1, self.settings.int("account.refresh.usage_concurrency", 50))
+        return max(1, self.settings.options.account.refresh.usage_concurrency)
 
     def interval(self, pool: str) -> float:
-        default = 86400 if pool == "basic" else 7200
-        return float(max(1, self.settings.int(f"account.refresh.{pool}_interval_sec", default)))
+        return float(max(1, getattr(self.settings.options.account.refresh,
+                                    f"{pool}_interval_sec")))
 
     def after_call_interval(self) -> float:
-        return max(0.0, self.settings.float("account.refresh.after_call_min_interval_sec", 10.0))
+        return max(0.0, self.settings.options.account.refresh.after_call_min_interval_sec)
 
     def _semaphore(self) -> asyncio.Semaphore:
         size = self.concurrency()
@@ -309,7 +333,7 @@ class QuotaRefresher:
         task = self._on_demand_task
         if task is None or task.done():
             now = self._clock()
-            gap = self.settings.float("account.refresh.on_demand_min_interval_sec", 300.0)
+            gap = self.settings.options.account.refresh.on_demand_min_interval_sec
             if self._last_on_demand is not None and now - self._last_on_demand < gap:
                 return False
             self._last_on_demand = now

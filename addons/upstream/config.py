@@ -1,10 +1,8 @@
-"""Upstream (grok.com client) settings, resolved once from the layered settings.
+"""Upstream (grok.com client) settings, resolved once from the checked settings.
 
-`UpstreamConfig.from_settings(settings)` reads only `settings.get(dotted_key, default)`.
-Values may arrive as strings (environment overrides), so every field is coerced here.
-Legacy flat keys (`proxy.user_agent`, `proxy.browser`, `proxy.cf_cookies`,
-`proxy.cf_clearance`) win over the nested `proxy.clearance.*` ones when non-empty,
-because external cookie refreshers write the flat keys (api-surface §9.2).
+`UpstreamConfig.from_settings(settings)` reads `settings.options`; the legacy flat
+`proxy.*` keys have already been folded into `proxy.clearance.*` by the settings (a non-empty
+flat key wins, because external cookie refreshers write those).
 """
 from __future__ import annotations
 
@@ -13,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from addons.upstream.base import Timeouts
+from state.options import Loader
 
 DEFAULT_BASE_URL = "https://grok.com"
 #: Origin/Referer host grok.com checks, whatever base URL (mirror, simulator) we reach it through.
@@ -28,66 +27,12 @@ DEFAULT_USER_AGENT = (
     "(KHTML, like Gecko) Chrome/136.0.0.0 Safari/537.36"
 )
 DEFAULT_BROWSER = "chrome136"
+DEFAULT_UPLOAD_TIMEOUT = 60.0
 #: The documented fixed `x-statsig-id` fallback (decodes to an `e:TypeError …` string).
 FIXED_STATSIG_ID = (
     "ZTpUeXBlRXJyb3I6IENhbm5vdCByZWFkIHByb3BlcnRpZXMgb2YgdW5kZWZpbmVkIChyZWFkaW5nICdjaGls"
     "ZE5vZGVzJyk="
 )
-
-_TRUE = {"1", "true", "yes", "on", "y", "t"}
-_FALSE = {"0", "false", "no", "off", "n", "f", ""}
-
-
-def to_bool(value: Any, default: bool) -> bool:
-    """Coerce a settings value (bool, number or env string) to bool."""
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)):
-        return value != 0
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    return default
-
-
-def to_float(value: Any, default: float) -> float:
-    """Coerce to a positive float; anything unusable gives `default`."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return default
-    return number if number > 0 else default
-
-
-def to_str(value: Any) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def to_list(value: Any) -> tuple[str, ...]:
-    """A list setting; a newline/comma separated string is split (users write both)."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        items = value.replace(",", "\n").splitlines()
-    elif isinstance(value, (list, tuple)):
-        items = [str(v) for v in value if v is not None]
-    else:
-        items = [str(value)]
-    return tuple(s.strip() for s in items if s and s.strip())
-
-
-def _first(settings: Any, keys: tuple[str, ...], default: str) -> str:
-    """The first non-empty string among `keys` (flat legacy key first)."""
-    for key in keys:
-        text = to_str(settings.get(key, None))
-        if text:
-            return text
-    return default
-
 
 class _RoundRobin:
     """Thread-safe-enough round robin over a fixed tuple (itertools.count is atomic in CPython)."""
@@ -125,8 +70,54 @@ class UpstreamConfig:
     memory: bool = False
     custom_instruction: str = ""
     timeouts: Timeouts = field(default_factory=Timeouts)
-    upload_timeout: float = 60.0
+    upload_timeout: float = DEFAULT_UPLOAD_TIMEOUT
     _rr: _RoundRobin = field(init=False, compare=False, repr=False)
+
+    @staticmethod
+    def load(loader: Loader) -> None:
+        add = loader.add_option
+        add("upstream.base_url", str, DEFAULT_BASE_URL,
+            "grok.com web origin (or your reverse proxy of it, or the simulator); with a plain "
+            "http:// URL the client pins HTTP/1.1. Read at startup.")
+        add("upstream.assets_url", str, DEFAULT_ASSETS_URL,
+            "Origin of generated and uploaded assets.")
+        add("upstream.accounts_url", str, DEFAULT_ACCOUNTS_URL,
+            "Account service origin (terms of service step of the NSFW sequence); the simulator "
+            "serves its paths on its own origin, so point this at the simulator together with "
+            "base_url.")
+        add("upstream.statsig_id", str, "",
+            "Fixed x-statsig-id sent when features.dynamic_statsig is false; empty = a "
+            "built-in value.")
+        add("features.dynamic_statsig", bool, True,
+            "Generate a fresh x-statsig-id per request; false sends upstream.statsig_id.")
+        add("features.temporary", bool, True,
+            "Upstream conversations are temporary (not saved in the account's history).")
+        add("features.memory", bool, False, "Grok memory (cross-conversation personalisation).")
+        add("features.custom_instruction", str, "",
+            "Global instruction added to every chat request.")
+        add("proxy.egress.mode", str, "direct", "Egress mode. Read at startup, like every "
+            "proxy.egress key.",
+            choices=("direct", "single_proxy", "proxy_pool"))
+        add("proxy.egress.proxy_url", str, "",
+            "Proxy for API traffic (required by single_proxy); http, https, socks5 or socks5h.")
+        add("proxy.egress.proxy_pool", list[str], [],
+            "Proxies for proxy_pool, one per element (a newline- or comma-separated string also "
+            "works); an empty pool falls back to proxy_url.")
+        add("proxy.egress.skip_ssl_verify", bool, False, "Accept self-signed proxy certificates.")
+        add("proxy.clearance.cf_cookies", str, "",
+            "The full Cloudflare cookie string sent to grok.com. The older flat keys "
+            "proxy.cf_cookies and proxy.cf_clearance (a bare cf_clearance value) still work.")
+        add("proxy.clearance.user_agent", str, DEFAULT_USER_AGENT,
+            "User-Agent; must match the browser that produced the cookies.")
+        add("proxy.clearance.browser", str, DEFAULT_BROWSER,
+            "TLS/HTTP fingerprint profile to impersonate. Read at startup.")
+        base = Timeouts()
+        add("chat.timeout", float, base.idle, "Idle seconds allowed between two upstream frames.")
+        add("chat.first_byte_timeout", float, base.first_byte,
+            "Seconds allowed until the first upstream byte.")
+        add("chat.total_timeout", float, base.total, "Seconds allowed for a whole upstream answer.")
+        add("asset.upload_timeout", float, DEFAULT_UPLOAD_TIMEOUT,
+            "Upload timeout of a file sent to grok.com, seconds.")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_rr", _RoundRobin(tuple(self.proxy_pool)))
@@ -179,46 +170,50 @@ class UpstreamConfig:
 
     @classmethod
     def from_settings(cls, settings: Any) -> UpstreamConfig:
-        get = settings.get
-        mode = to_str(get("proxy.egress.mode", "direct")).lower()
+        opts = settings.options
+        egress, clearance = opts.proxy.egress, opts.proxy.clearance
         proxy_url: str | None = None
         pool: tuple[str, ...] = ()
-        if mode == "single_proxy":
-            proxy_url = to_str(get("proxy.egress.proxy_url", "")) or None
-        elif mode == "proxy_pool":
-            pool = to_list(get("proxy.egress.proxy_pool", ()))
+        if egress.mode == "single_proxy":
+            proxy_url = egress.proxy_url.strip() or None
+        elif egress.mode == "proxy_pool":
+            pool = egress.proxy_pool
             if not pool:  # an empty pool falls back to the single proxy, if any
-                proxy_url = to_str(get("proxy.egress.proxy_url", "")) or None
-        cf_clearance = "".join(
-            _first(settings, ("proxy.cf_clearance", "proxy.clearance.cf_clearance"), "").split()
-        )
+                proxy_url = egress.proxy_url.strip() or None
         base = Timeouts()
         timeouts = Timeouts(
             connect=base.connect,
-            first_byte=to_float(get("chat.first_byte_timeout", base.first_byte), base.first_byte),
-            idle=to_float(get("chat.timeout", 60.0), 60.0),
-            total=to_float(get("chat.total_timeout", base.total), base.total),
+            first_byte=_positive(opts.chat.first_byte_timeout, base.first_byte),
+            idle=_positive(opts.chat.timeout, base.idle),
+            total=_positive(opts.chat.total_timeout, base.total),
             heartbeat=base.heartbeat,
         )
+        upstream, features = opts.upstream, opts.features
         return cls(
-            base_url=_first(settings, ("upstream.base_url",), DEFAULT_BASE_URL).rstrip("/"),
-            assets_url=_first(settings, ("upstream.assets_url",), DEFAULT_ASSETS_URL).rstrip("/"),
-            accounts_url=_first(settings, ("upstream.accounts_url",),
-                                DEFAULT_ACCOUNTS_URL).rstrip("/"),
-            user_agent=_first(
-                settings, ("proxy.user_agent", "proxy.clearance.user_agent"), DEFAULT_USER_AGENT
-            ),
-            browser=_first(settings, ("proxy.browser", "proxy.clearance.browser"), DEFAULT_BROWSER),
-            cf_cookies=_first(settings, ("proxy.cf_cookies", "proxy.clearance.cf_cookies"), ""),
-            cf_clearance=cf_clearance,
+            base_url=_url(upstream.base_url, DEFAULT_BASE_URL),
+            assets_url=_url(upstream.assets_url, DEFAULT_ASSETS_URL),
+            accounts_url=_url(upstream.accounts_url, DEFAULT_ACCOUNTS_URL),
+            user_agent=clearance.user_agent.strip() or DEFAULT_USER_AGENT,
+            browser=clearance.browser.strip() or DEFAULT_BROWSER,
+            cf_cookies=clearance.cf_cookies.strip(),
             proxy_url=proxy_url,
             proxy_pool=pool,
-            skip_ssl_verify=to_bool(get("proxy.egress.skip_ssl_verify", False), False),
-            dynamic_statsig=to_bool(get("features.dynamic_statsig", True), True),
-            statsig_id=_first(settings, ("upstream.statsig_id",), FIXED_STATSIG_ID),
-            temporary=to_bool(get("features.temporary", True), True),
-            memory=to_bool(get("features.memory", False), False),
-            custom_instruction=to_str(get("features.custom_instruction", "")),
+            skip_ssl_verify=egress.skip_ssl_verify,
+            dynamic_statsig=features.dynamic_statsig,
+            statsig_id=upstream.statsig_id.strip() or FIXED_STATSIG_ID,
+            temporary=features.temporary,
+            memory=features.memory,
+            custom_instruction=features.custom_instruction.strip(),
             timeouts=timeouts,
-            upload_timeout=to_float(get("asset.upload_timeout", 60.0), 60.0),
+            upload_timeout=_positive(opts.asset.upload_timeout, DEFAULT_UPLOAD_TIMEOUT),
         )
+
+
+def _url(value: str, fallback: str) -> str:
+    """An origin without its trailing slash; an empty one means the built-in origin."""
+    return value.strip().rstrip("/") or fallback
+
+
+def _positive(value: float, fallback: float) -> float:
+    """A timeout of 0 or less would fire at once: the built-in value instead."""
+    return value if value > 0 else fallback

@@ -11,10 +11,16 @@ from quart import Blueprint, Response, request
 
 from addons.errors import ApiError
 from quart_app.admin.common import json_response, services
+from state.options import Loader
 
 __all__ = ["admin_blueprint", "bp", "check_admin", "given_key"]
 
 PREFIX = "/admin/api"
+
+
+def load(loader: Loader) -> None:
+    loader.add_option("app.app_key", str, "grok2api",
+                      "Admin password (admin API, admin pages). Empty locks the admin API.")
 
 
 def given_key(headers: Mapping[str, str], args: Mapping[str, str]) -> str | None:
@@ -31,7 +37,7 @@ def given_key(headers: Mapping[str, str], args: Mapping[str, str]) -> str | None
 def check_admin(settings: Any, headers: Mapping[str, str], args: Mapping[str, str]) -> None:
     """Raise a 401 unless the caller holds the admin secret (constant-time comparison)."""
     settings.reload_if_changed()  # a changed key applies at once (AUTH-17)
-    secret = settings.str("app.app_key").strip()
+    secret = settings.options.app.app_key.strip()
     if not secret:
         raise ApiError(401, "admin key is not configured (app.app_key is empty): "
                        "the admin API is locked", type="authentication_error",

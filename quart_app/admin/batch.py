@@ -27,7 +27,6 @@ __all__ = ["bp", "nsfw_outcome", "progress_stream"]
 
 bp = admin_blueprint("batch")
 NSFW_MODULE = "addons.services.nsfw"
-NSFW_CONCURRENCY = 10
 
 
 def _task(task_id: str) -> BatchTask:
@@ -79,7 +78,7 @@ async def batch_refresh() -> Response:
         return result.ok, result.to_dict()
 
     return await _launch("refresh", tokens, refresh,
-                         svc.settings.int("account.refresh.usage_concurrency", 50))
+                         svc.settings.options.account.refresh.usage_concurrency)
 
 
 def nsfw_outcome(value: Any) -> tuple[bool, dict[str, Any]]:
@@ -144,7 +143,7 @@ async def batch_nsfw() -> Response:
         return ok, detail
 
     return await _launch("nsfw", tokens, toggle,
-                         svc.settings.int("batch.nsfw_concurrency", NSFW_CONCURRENCY))
+                         svc.settings.options.batch.nsfw_concurrency)
 
 
 @bp.get("/batch/<task_id>")

@@ -25,7 +25,7 @@ def storage_type(database_url: str | None) -> str:
 
 
 def _selection_strategy() -> str:
-    return "quota" if services().settings.bool("account.refresh.enabled", True) else "random"
+    return "quota" if services().settings.options.account.refresh.enabled else "random"
 
 
 def _require_ready() -> None:

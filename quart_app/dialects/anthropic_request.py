@@ -228,7 +228,7 @@ def _tool_choice(raw: Any, tools: list[ToolSpec]) -> tuple[str, str | None, bool
 
 def _reasoning(raw: Any, settings: Any) -> bool:
     if raw is None:
-        return settings.bool("features.thinking")
+        return settings.options.features.thinking
     obj(raw, "thinking")
     kind = raw.get("type")
     if kind == "disabled":

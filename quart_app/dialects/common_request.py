@@ -5,15 +5,25 @@ from typing import Any
 
 from addons.errors import validation
 from quart_app.dialects.validate import opt_bool
+from state.options import Loader
 
 EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh"})
+
+
+def load(loader: Loader) -> None:
+    """The defaults every dialect applies to a request that leaves them out."""
+    loader.add_option("features.stream", bool, False,
+                      "Default for a request without `stream`: false returns JSON, as the "
+                      "official SDKs expect.")
+    loader.add_option("features.thinking", bool, True,
+                      "Default reasoning output for a request that does not ask for or against it.")
 
 
 def stream_flag(body: dict, settings: Any) -> bool:
     """`stream`, defaulting to the `features.stream` setting."""
     stream = opt_bool(body, "stream")
     if stream is None:
-        stream = settings.bool("features.stream")
+        stream = settings.options.features.stream
     return stream
 
 

@@ -160,7 +160,7 @@ def parse_chat_request(body: Any, settings: Any) -> ChatRequest:
     elif body.get("thinking") in ("enabled", "disabled"):
         reasoning = body["thinking"] == "enabled"
     else:
-        reasoning = settings.bool("features.thinking")
+        reasoning = settings.options.features.thinking
 
     tools = _tools(body.get("tools"))
     tool_choice, forced = _tool_choice(body.get("tool_choice"), tools)

@@ -162,7 +162,7 @@ def _tool_choice(raw: Any) -> tuple[str, str | None]:
 def _reasoning(body: dict, settings: Any) -> bool:
     raw = body.get("reasoning")
     if raw is None:
-        return settings.bool("features.thinking")
+        return settings.options.features.thinking
     effort = obj(raw, "reasoning").get("effort")
     check_effort(effort, "reasoning.effort")
     return effort != "none"

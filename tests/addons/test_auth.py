@@ -3,15 +3,11 @@ import pytest
 from addons.auth import Auth, client_key
 from addons.errors import ApiError
 from addons.testflow import tflow
+from state.options import FixedSettings
 
 
-class Settings:
-    def __init__(self, keys):
-        self.keys = keys
-
-    def list(self, key):
-        assert key == "app.api_key"
-        return self.keys
+def Settings(keys):  # noqa: N802 - used like the class it stood for
+    return FixedSettings({"app.api_key": keys})
 
 
 def flow(headers):

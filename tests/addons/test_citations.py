@@ -8,6 +8,7 @@ from addons.flow import Flow
 from addons.tag_filter import TagFilter
 from addons.upstream.prompt import strip_sources
 from addons.testflow import tflow
+from state.options import FixedSettings
 
 URL = "https://en.wikipedia.org/wiki/Paris"
 CARD = {"id": "k3x9", "type": "render_inline_citation", "cardType": "citation_card", "url": URL}
@@ -17,16 +18,8 @@ SOURCES = [{"url": URL, "title": "Paris - Wikipedia", "type": "web"},
            {"url": "https://x.com/someone/status/1", "title": "𝕏/@someone: [hi]", "type": "x"}]
 
 
-class FakeSettings:
-    def __init__(self, **values):
-        self.values = {"features.filter_tags": ["xaiartifact", "xai:tool_usage_card", "grok:render"],
-                       **values}
-
-    def bool(self, key, default=False):
-        return self.values.get(key, default)
-
-    def list(self, key):
-        return self.values[key]
+def FakeSettings(**values):  # noqa: N802 - used like the class it stood for
+    return FixedSettings(values)
 
 
 def new_flow() -> Flow:

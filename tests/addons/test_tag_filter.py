@@ -3,16 +3,15 @@ import pytest
 from addons.events import ReasoningDelta, SearchSources, TextDelta
 from addons.flow import ChatRequest, Flow
 from addons.tag_filter import TagFilter, TagStripper
+from state.options import FixedSettings
 
 TAGS = ["xaiartifact", "xai:tool_usage_card", "grok:render"]
 RENDER = ('<grok:render card_id="k3x9" card_type="citation_card" type="render_inline_citation">'
           '<argument name="citation_id">0</argument></grok:render>')
 
 
-class FakeSettings:
-    def list(self, key):
-        assert key == "features.filter_tags"
-        return TAGS
+def FakeSettings():  # noqa: N802 - used like the class it stood for
+    return FixedSettings({"features.filter_tags": TAGS})
 
 
 def run(pieces: list[str]) -> str:

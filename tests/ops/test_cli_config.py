@@ -40,7 +40,7 @@ def test_set_creates_file_and_keeps_comments(data_dir: Path) -> None:
     path.write_text("# mine\n" + path.read_text())
     assert runner.invoke(config, ["set", "app.api_key", "k1,k2"]).exit_code == 0
     text = path.read_text()
-    assert text.startswith("# mine\n") and 'api_key = "k1,k2"' in text
+    assert text.startswith("# mine\n") and 'api_key = ["k1", "k2"]' in text
     assert runner.invoke(config, ["get", "account.selection.max_inflight"]).output.strip() == "4"
 
 
@@ -49,7 +49,7 @@ def test_invalid_set_names_key_and_leaves_file(data_dir: Path) -> None:
     assert runner.invoke(config, ["set", "features.stream", "true"]).exit_code == 0
     path = data_dir / "config.toml"
     before = path.read_bytes()
-    for key, value in [("features.stream", "perhaps"), ("features.image_format", "gif"),
+    for key, value in [("features.stream", "perhaps"), ("upstream.chat_transport", "grpc"),
                        ("chat.timeout", "long"), ("bogus.key", "1")]:
         result = runner.invoke(config, ["set", key, value])
         assert result.exit_code != 0
@@ -67,7 +67,7 @@ def test_list_masks_secrets_and_shows_sources(data_dir: Path, monkeypatch: pytes
     line = next(l for l in result.output.splitlines() if l.startswith("features.stream "))
     assert "true" in line and "[env]" in line
     full = orjson.loads(runner.invoke(config, ["list", "--json", "--show-secrets"]).output)
-    assert full["app.api_key"] == {"value": "sk-secret", "source": "file"}
+    assert full["app.api_key"] == {"value": ["sk-secret"], "source": "file"}
     assert full["app.app_key"]["source"] == "default"
 
 
@@ -75,3 +75,53 @@ def test_set_warns_when_env_overrides(data_dir: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("GROK_APP_APP_KEY", "env-pass")
     result = CliRunner().invoke(config, ["set", "app.app_key", "file-pass"])
     assert result.exit_code == 0 and "environment variable overrides" in result.output
+
+
+def test_set_refuses_a_key_nothing_reads(data_dir: Path) -> None:
+    """Keys whose feature is not built (media formats, log files, …) cannot be set."""
+    runner = CliRunner()
+    for key, value in [("logging.max_files", "3"), ("features.image_format", "base64"),
+                       ("retry.reset_session_status_codes", "[403]")]:
+        result = runner.invoke(config, ["set", key, value])
+        assert result.exit_code == 2
+        assert f"{key}: unknown setting (nothing in this version reads it)" in result.output
+    assert not (data_dir / "config.toml").exists()
+
+
+def test_chat_transport_mgw_can_be_set(data_dir: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(config, ["set", "upstream.chat_transport", "mgw"])
+    assert result.exit_code == 0, result.output
+    assert 'chat_transport = "mgw"' in (data_dir / "config.toml").read_text()
+    assert runner.invoke(config, ["get", "upstream.chat_transport"]).output.strip() == "mgw"
+    # the older spelling is still read, and stored as the documented one
+    assert runner.invoke(config, ["set", "upstream.chat_transport", "ws"]).exit_code == 0
+    assert 'chat_transport = "mgw"' in (data_dir / "config.toml").read_text()
+
+
+def test_an_old_config_file_loads_and_reports_ignored_keys(data_dir: Path) -> None:
+    data_dir.mkdir()
+    (data_dir / "config.toml").write_text(
+        '[app]\napp_key = "pw"\n[logging]\nmax_files = 7\n[token]\nsave_delay_ms = 250\n')
+    runner = CliRunner()
+    result = runner.invoke(config, ["get", "logging.max_files"])
+    assert result.exit_code == 1
+    assert "logging.max_files is ignored: nothing in this version reads it" in result.output
+    assert runner.invoke(config, ["get", "app.app_key"]).output.strip() == "pw"
+    old = runner.invoke(config, ["get", "token.save_delay_ms"])
+    assert old.exit_code == 0 and old.output.splitlines()[0] == "250"
+    assert "older name of account.save_delay_ms" in old.output
+    listed = runner.invoke(config, ["list"]).output.splitlines()
+    assert any(line.startswith("logging.max_files ") and "ignored" in line for line in listed)
+    full = orjson.loads(runner.invoke(config, ["list", "--json"]).output)
+    assert full["logging.max_files"]["ignored"] is True
+    assert full["account.save_delay_ms"] == {"value": 250, "source": "file"}
+
+
+def test_docs_command_prints_the_reference(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "configuration.md"
+    result = CliRunner().invoke(config, ["docs", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert "| `retry.max_retries` | int | `1` |" in text
+    assert "| `upstream.chat_transport` | `rest` \\| `mgw` | `\"rest\"` |" in text

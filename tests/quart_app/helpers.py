@@ -1,9 +1,6 @@
 """Shared stand-ins for the request-parser tests."""
+from state.options import FixedSettings
 
 
-class Settings:
-    def __init__(self, stream=False, thinking=True):
-        self.values = {"features.stream": stream, "features.thinking": thinking}
-
-    def bool(self, key):
-        return self.values[key]
+def Settings(stream=False, thinking=True):  # noqa: N802 - used like the class it stood for
+    return FixedSettings({"features.stream": stream, "features.thinking": thinking})

@@ -10,15 +10,15 @@ from addons.flow import Attachment
 from quart_app.dialects.anthropic_request import parse_messages_request
 from quart_app.dialects.openai_chat_request import parse_chat_request
 from quart_app.dialects.responses_request import parse_responses_request
+from state.options import FixedSettings
 
 PNG_URI = "data:image/png;base64,iVBORw0KGgo="
 PDF_URI = "data:application/pdf;base64,JVBERi0="
 URL = "https://example.org/a.png"
 
 
-class Settings:
-    def bool(self, key):
-        return False
+def Settings():  # noqa: N802 - used like the class it stood for
+    return FixedSettings({"features.stream": False, "features.thinking": False})
 
 
 def chat(*parts, text="look"):

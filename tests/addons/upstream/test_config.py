@@ -1,19 +1,33 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
+import tomlkit
+
 from addons.upstream.config import DEFAULT_USER_AGENT, FIXED_STATSIG_ID, UpstreamConfig
+from addons.upstream.headers import cookie_header
+from state.config_values import unflatten
+from state.settings import Settings
 
 
-class FakeSettings:
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.values = values
+@pytest.fixture
+def settings_from(tmp_path: Path):
+    """Settings whose user file holds these dotted keys (checked as a real file would be)."""
+    def make(values: dict[str, Any]) -> Settings:
+        path = tmp_path / "config.toml"
+        path.write_text(tomlkit.dumps(unflatten(values)))
+        return Settings(path, environ={})
+    return make
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
+
+@pytest.fixture
+def FakeSettings(settings_from):  # noqa: N802 - keeps the tests below as they were
+    return settings_from
 
 
-def test_defaults() -> None:
+def test_defaults(FakeSettings) -> None:
     cfg = UpstreamConfig.from_settings(FakeSettings({}))
     assert cfg.base_url == "https://grok.com"
     assert cfg.assets_url == "https://assets.grok.com"
@@ -27,7 +41,7 @@ def test_defaults() -> None:
     assert cfg.chat_url == "https://grok.com/rest/app-chat/conversations/new"
 
 
-def test_flat_legacy_keys_win() -> None:
+def test_flat_legacy_keys_win(FakeSettings) -> None:
     cfg = UpstreamConfig.from_settings(FakeSettings({
         "proxy.user_agent": "UA-flat", "proxy.clearance.user_agent": "UA-nested",
         "proxy.browser": "", "proxy.clearance.browser": "chrome120",
@@ -36,11 +50,11 @@ def test_flat_legacy_keys_win() -> None:
     }))
     assert cfg.user_agent == "UA-flat"
     assert cfg.browser == "chrome120"  # empty flat key does not win
-    assert cfg.cf_cookies == "a=1"
-    assert cfg.cf_clearance == "xy"
+    assert cfg.cf_cookies == "a=1; cf_clearance=xy"  # the bare clearance value folded in
+    assert cookie_header(cfg, "t") == "sso=t; sso-rw=t; a=1; cf_clearance=xy"
 
 
-def test_proxy_modes_and_coercion() -> None:
+def test_proxy_modes_and_coercion(FakeSettings) -> None:
     single = UpstreamConfig.from_settings(FakeSettings({
         "proxy.egress.mode": "single_proxy", "proxy.egress.proxy_url": "socks5h://p:1",
         "proxy.egress.skip_ssl_verify": "true",
@@ -54,7 +68,7 @@ def test_proxy_modes_and_coercion() -> None:
     assert direct.pick_proxy() is None
 
 
-def test_features_timeouts_and_base_url() -> None:
+def test_features_timeouts_and_base_url(FakeSettings) -> None:
     cfg = UpstreamConfig.from_settings(FakeSettings({
         "upstream.base_url": "http://127.0.0.1:9000/", "features.dynamic_statsig": "0",
         "upstream.statsig_id": "abc", "features.temporary": False, "features.memory": "yes",
@@ -67,7 +81,7 @@ def test_features_timeouts_and_base_url() -> None:
     assert (cfg.timeouts.idle, cfg.timeouts.first_byte, cfg.timeouts.total) == (12, 5, 600)
 
 
-def test_account_service_urls() -> None:
+def test_account_service_urls(FakeSettings) -> None:
     default = UpstreamConfig.from_settings(FakeSettings({}))
     assert default.tos_url == "https://accounts.x.ai/auth_mgmt.AuthManagement/SetTosAcceptedVersion"
     assert default.birth_date_url == "https://grok.com/rest/auth/set-birth-date"
