@@ -194,8 +194,7 @@ async def test_tool_call_becomes_tool_use_block(stack, stream):
     from ops.simulator.content import encode_say
 
     await stack.start_gateway()
-    if not sieve_wired(stack):
-        pytest.skip("addons/tools/sieve.py is not wired into addons/__init__.py yet")
+    assert sieve_wired(stack), "the tool sieve is missing from the addon chain (addons/__init__.py)"
     stack.add_account("tok-a", "basic")
     kw = {"model": "grok-4.20-fast", "max_tokens": 256, "tools": WEATHER,
           "messages": user(f"[[sim say={encode_say(CALL_TEXT)} chunk=2]]")}
