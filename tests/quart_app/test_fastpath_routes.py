@@ -20,6 +20,7 @@ from addons.services.catalogue import Catalogue
 from addons.upstream.mock import MockResponse, MockTransport
 from quart_app import routes_anthropic, routes_responses, routes_v1
 from quart_app.fastpath import FastPath
+from quart_app.http_policy import HttpPolicy
 from state.pool import AccountPool
 from state.settings import Settings
 # the integration stack (simulator + gateway on loopback ports), reused as fixtures here
@@ -101,7 +102,9 @@ def fast_path(tmp_path, transport, *tokens: str, max_body: int = 1 << 20):
     services = SimpleNamespace(settings=settings, pool=pool,
                                pipeline=Pipeline(chain, transport, settings))
     wrapped = Wrapped()
-    return FastPath(wrapped, services, HOT, max_body), pool, wrapped
+    # the fast path as it is served: behind the HTTP policy, which reads the body
+    stack = HttpPolicy(FastPath(wrapped, services=services, routes=HOT), max_body=max_body)
+    return stack, pool, wrapped
 
 
 async def finished(task: asyncio.Task, timeout: float = 3.0) -> None:
