@@ -109,5 +109,4 @@ class Flow:
     finish_reason: str = "stop"
     stop_sequence: str | None = None  # the stop sequence that ended the answer, if one did
     usage: Usage = field(default_factory=Usage)
-    timings: dict[str, float] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
