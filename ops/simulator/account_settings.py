@@ -1,8 +1,9 @@
-"""Account maintenance (spec 11, 13.7): accept ToS (E15 gRPC-web, an accounts.x.ai path
-served on this origin), the G3/G4 JSON terms call (E16), set birth date (E17) and the NSFW
-feature control (E18 gRPC-web).
+"""Account maintenance (docs/upstream.md, "Account settings (NSFW)"): accept the terms of
+service (gRPC-web `SetTosAcceptedVersion`, an accounts.x.ai path served on this origin), the
+JSON terms call `/rest/auth/set-tos-accepted` of newer grok.com clients, set the birth date
+and the NSFW feature control (gRPC-web `UpdateUserFeatureControls`).
 
-The gRPC-web endpoints compare the request bytes with the spec's exact bodies and check the
+The gRPC-web endpoints compare the request bytes with grok.com's exact bodies and check the
 gRPC-web headers and the per-endpoint Origin/Referer (a mismatch is a 400 naming it); they
 answer 200 with an empty data frame and a `grpc-status:0` trailer frame (optionally also as
 headers, optionally base64 `grpc-web-text`). Token flags `tos_accepted`, `birth_date` and
@@ -34,13 +35,14 @@ from ops.simulator.state import (
 
 GROK = "https://grok.com"
 ACCOUNTS = "https://accounts.x.ai"
-#: §11.2: one data frame of length 2, field 2 varint 1.
+#: Accept-terms message: one data frame of length 2, field 2 varint 1.
 TOS_BODY = bytes.fromhex("00000000021001")
 _NSFW_MASK = bytes.fromhex("121a0a18") + b"always_show_nsfw_content"
-#: §11.4: field 1 {field 2 varint = 1|0}, field 2 {field 1 = "always_show_nsfw_content"}.
+#: NSFW on/off message: field 1 {field 2 varint = 1|0},
+#: field 2 {field 1 = "always_show_nsfw_content"}.
 NSFW_ON_BODY = bytes.fromhex("00000000200a021001") + _NSFW_MASK
 NSFW_OFF_BODY = bytes.fromhex("00000000200a021000") + _NSFW_MASK
-#: Header values every gRPC-web call must carry (§2.2), lower-case names.
+#: Header values every gRPC-web call must carry, lower-case names.
 GRPC_HEADERS = {
     "content-type": "application/grpc-web+proto",
     "accept": "*/*",
@@ -50,7 +52,7 @@ GRPC_HEADERS = {
     "pragma": "no-cache",
     "sec-fetch-dest": "empty",
 }
-#: Referers of the grok.com account calls: G2 and G3/G4.
+#: Referers of the grok.com account calls: older clients (this gateway) and newer ones.
 GROK_REFERERS = (GROK + "/?_s=data", GROK + "/")
 BIRTH_DATE_LIMIT = json_reply(429, {"error": {
     "code": 8, "message": "Birth date can no longer be changed "
@@ -115,7 +117,7 @@ def _grpc_fault(request: web.Request) -> web.Response | None:
 
 
 async def tos_handler(request: web.Request) -> web.StreamResponse:
-    """E15: the accounts.x.ai host is reached without statsig in G3/G4, so none is required."""
+    """Accept the terms (accounts.x.ai): no statsig needed, newer clients send none there."""
     sim, refused = await admit(request, TOS_PATH, statsig=False)
     if refused is not None or sim is None:
         return refused or web.Response(status=500)
@@ -131,7 +133,7 @@ async def tos_handler(request: web.Request) -> web.StreamResponse:
 
 
 async def tos_json_handler(request: web.Request) -> web.StreamResponse:
-    """E16 (G3/G4): `{"tosVersion":5}`."""
+    """The JSON terms call of newer clients: `{"tosVersion":5}`."""
     sim, refused = await admit(request, TOS_JSON_PATH)
     if refused is not None or sim is None:
         return refused or web.Response(status=500)
@@ -147,7 +149,7 @@ def _age(birth: dt.date, today: dt.date) -> int:
 
 
 async def birth_date_handler(request: web.Request) -> web.StreamResponse:
-    """E17: body exactly `{"birthDate":"YYYY-MM-DDTHH:MM:SS.mmmZ"}` of an adult; once only."""
+    """Birth date: exactly `{"birthDate":"YYYY-MM-DDTHH:MM:SS.mmmZ"}` of an adult; once only."""
     sim, refused = await admit(request, BIRTH_DATE_PATH)
     if refused is not None or sim is None:
         return refused or web.Response(status=500)
@@ -173,7 +175,7 @@ async def birth_date_handler(request: web.Request) -> web.StreamResponse:
 
 
 async def feature_controls_handler(request: web.Request) -> web.StreamResponse:
-    """E18: NSFW on (needs ToS and birth date first, else grpc-status 9) or off."""
+    """NSFW feature control: on (needs ToS and birth date first, else grpc-status 9) or off."""
     sim, refused = await admit(request, FEATURE_CONTROLS_PATH)
     if refused is not None or sim is None:
         return refused or web.Response(status=500)

@@ -1,5 +1,5 @@
-"""Uploads (E6 JSON, spec 8.1; E7 multipart, 8.2) and the asset CDN (E10), served on the
-simulator's origin."""
+"""Uploads (JSON with base64 content, and multipart; docs/upstream.md, "Uploads") and the
+asset CDN, served on the simulator's origin."""
 from __future__ import annotations
 
 import asyncio
@@ -61,8 +61,8 @@ async def _file_part(request: web.Request) -> tuple[str, str, bytes] | None:
 
 
 async def upload_v2_handler(request: web.Request) -> web.StreamResponse:
-    """E7: like E6 (fault, cookies) but no statsig check; fault `upload_terminal_error`
-    answers 200 with a `terminalError` and stores nothing."""
+    """Multipart upload: like the JSON one (fault, cookies) but no statsig check; fault
+    `upload_terminal_error` answers 200 with a `terminalError` and stores nothing."""
     state = sim_state(request)
     sim, refused = await admit(request, UPLOAD_V2_PATH, statsig=False)
     if refused is not None or sim is None:

@@ -1,4 +1,5 @@
-"""Cookie, account-status and `x-statsig-id` checks (spec 2.1, 2.3, 13.2)."""
+"""Cookie, account-status and `x-statsig-id` checks (what the client sends:
+docs/upstream.md, "Headers and cookies")."""
 from __future__ import annotations
 
 import base64

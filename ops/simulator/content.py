@@ -10,7 +10,7 @@ DEFAULT_TOKENS: tuple[str, ...] = ("Hello", " from", " the", " grok", " simulato
 THINKING_HEADER = "Thinking about your request"
 UTF8_TEXT = "你好，世界！🌍 模拟器正在流式输出。🚀✨ 多字节测试：漢字とかな、한국어。👍🏽"
 
-# ---- search (spec 5.6 c) ---------------------------------------------------------------
+# ---- search: tool card, web results, an inline citation ---------------------------------
 SEARCH_QUERY = "grok simulator search"
 SEARCH_TOOL_CARD_ID = "sim-tc-0"
 CITATION_CARD_ID = "k3x9"

@@ -14,7 +14,7 @@ from ops.simulator.state import CHAT_PATH, MODES, SimulatorState
 
 _FLAGS = ("require_statsig", "strict_statsig", "quota_enabled", "grpc_status_header",
           "grpc_web_text")
-#: Account-setting flags a token may be registered with (spec 13.7), by their spec names.
+#: Account-setting flags a token may be registered with: control-API name -> token field.
 _TOKEN_FLAGS = {"tosAccepted": "tos_accepted", "birthDate": "birth_date", "nsfw": "nsfw"}
 
 

@@ -25,7 +25,7 @@ STREAM_FAULTS: frozenset[str] = frozenset(
     }
 )
 HTTP_FAULTS: frozenset[str] = frozenset(HTTP_FAULT_REPLIES)
-#: Faults of the multipart upload (E7): a 200 whose `terminalError` rejects the file.
+#: Faults of the multipart upload: a 200 whose `terminalError` rejects the file.
 UPLOAD_FAULTS: frozenset[str] = frozenset({"upload_terminal_error"})
 #: Faults of the gRPC-web account endpoints: HTTP 200 whose trailer carries a non-zero
 #: grpc-status (7 permission denied / blocked user, 16 unauthenticated), both with a marker.

@@ -1,4 +1,5 @@
-"""Error bodies grok.com answers with (spec 6.1, 6.3), pre-serialised once.
+"""Error bodies grok.com answers with (HTTP errors and in-band stream errors),
+pre-serialised once.
 
 Bodies are `bytes` so handlers answer without re-encoding; the in-band variants are
 dicts because chat.py composes them into frame lists.

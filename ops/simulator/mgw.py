@@ -1,5 +1,5 @@
-"""The G4 chat gateway WebSocket `GET /ws/mgw/?uid=…` (E2; protocol §3.3, §13.8) and the
-session identity `GET /api/auth/session` (E21).
+"""The chat gateway WebSocket `GET /ws/mgw/?uid=…` and the session identity
+`GET /api/auth/session` (docs/upstream.md, "The mgw WebSocket").
 
 Same auth, quota, fault and directive semantics as the REST chat: faults injected for the
 chat path (or for `/ws/mgw/`) apply here too. HTTP faults and auth failures refuse the
@@ -72,7 +72,7 @@ def _reply_event(reply: ErrorReply) -> dict[str, Any]:
 
 
 async def session_handler(request: web.Request) -> web.StreamResponse:
-    """E21: `{"status":"authenticated","session":{"userId":…}}`, or the auth error reply."""
+    """Session: `{"status":"authenticated","session":{"userId":…}}`, or the auth error reply."""
     sim, refused = await admit(request, SESSION_PATH, statsig=False)
     if refused is not None:
         return refused

@@ -1,4 +1,4 @@
-"""REST chat plan → mgw server events (protocol §3.3, §5.8, §13.8). Pure, no I/O.
+"""REST chat plan → mgw server events (docs/upstream.md, "The mgw WebSocket"). Pure, no I/O.
 
 The WebSocket endpoint does not generate content of its own: `build_plan` (chat.py) plans
 the REST NDJSON frames for the turn, and `mgw_events` rewrites them frame by frame:

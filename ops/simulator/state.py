@@ -21,7 +21,7 @@ MODES: tuple[str, ...] = ("auto", "fast", "expert", "heavy", "grok-420-computer-
 TIERS: tuple[str, ...] = ("basic", "super", "heavy")
 STATUSES: tuple[str, ...] = ("active", "expired", "blocked", "email_rejected")
 
-#: Quota defaults per tier (spec 7.2): mode -> (totalQueries, windowSizeSeconds).
+#: Quota defaults per tier: mode -> (totalQueries, windowSizeSeconds).
 #: basic/auto exists only so `rate-limits` answers total 20 (tier inference); a basic
 #: token still cannot chat in `auto` (see ALLOWED_MODES).
 TIER_QUOTAS: dict[str, dict[str, tuple[int, int]]] = {
@@ -41,7 +41,7 @@ TIER_QUOTAS: dict[str, dict[str, tuple[int, int]]] = {
     },
 }
 
-#: Chat modes each tier may use (spec 13.3).
+#: Chat modes each tier may use.
 ALLOWED_MODES: dict[str, frozenset[str]] = {
     "basic": frozenset({"fast"}),
     "super": frozenset({"auto", "fast", "expert", "grok-420-computer-use-sa"}),
@@ -57,7 +57,8 @@ UPLOAD_PATH = "/rest/app-chat/upload-file"
 UPLOAD_V2_PATH = "/http/upload-file-v2/direct"
 MGW_PATH = "/ws/mgw/"
 SESSION_PATH = "/api/auth/session"
-#: E15 (accounts.x.ai, served on the simulator's one origin), E16, E17, E18 (spec 11).
+#: Account settings: accept terms (gRPC-web; an accounts.x.ai path, served on the
+#: simulator's one origin), accept terms as JSON, set birth date, NSFW feature control.
 TOS_PATH = "/auth_mgmt.AuthManagement/SetTosAcceptedVersion"
 TOS_JSON_PATH = "/rest/auth/set-tos-accepted"
 BIRTH_DATE_PATH = "/rest/auth/set-birth-date"
@@ -79,13 +80,13 @@ class SimToken:
     status: str = "active"
     user_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     quotas: dict[str, QuotaWindow] = field(default_factory=dict)
-    #: account settings (spec 11, 13.7): terms accepted, birth date (ISO text), NSFW on
+    #: account settings: terms accepted, birth date (ISO text), NSFW on
     tos_accepted: bool = False
     birth_date: str | None = None
     nsfw: bool = False
 
     def flags(self) -> dict[str, Any]:
-        """The account-setting flags as the spec names them."""
+        """The account-setting flags under their control-API names."""
         return {"tosAccepted": self.tos_accepted, "birthDate": self.birth_date, "nsfw": self.nsfw}
 
 

@@ -162,7 +162,7 @@ async def test_a_stream_body_dropped_unstarted_still_releases_the_account(settin
     assert pool.count_inflight() == 0
 
 
-# ---- FAIL-3: an empty answer is a retryable failure ------------------------------------
+# ---- an empty answer is a retryable failure --------------------------------------------
 
 def empty() -> MockResponse:
     return MockResponse(200, [[SearchSources([{"url": "https://a.example"}])],

@@ -29,7 +29,7 @@ async def post(stack, body, headers=None, raw: bytes | None = None):
     (ok_body(messages=[]), 400, "invalid_value", "messages"),
     (ok_body(messages=[{"role": "user", "content": ""}]), 400, "invalid_value", "messages"),
     (ok_body(messages=[{"role": "user", "content": [{"type": "text", "text": "see"},
-        {"type": "image_url", "image_url": {"url": "iVBORw0KGgo="}}]}]),  # raw base64 (MM-2)
+        {"type": "image_url", "image_url": {"url": "iVBORw0KGgo="}}]}]),  # raw base64
      400, "invalid_value", "messages.0.content.1.image_url.url"),
 ])
 async def test_validation_errors(stack, body, status, code, param, stream):

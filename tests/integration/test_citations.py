@@ -1,5 +1,5 @@
-"""Search sources and inline citations end to end (api-surface §7.5, CHAT-2, RESP-3, MSG-4):
-the simulator's `[[sim search=1]]` answer, rendered for each official client."""
+"""Search sources and inline citations end to end: the simulator's `[[sim search=1]]`
+answer, rendered for each official client."""
 from __future__ import annotations
 
 import anthropic

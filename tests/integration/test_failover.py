@@ -162,8 +162,8 @@ async def test_pool_counters_are_written_behind_and_survive_restart(stack):
 
 @pytest.mark.parametrize("stream", [True, False])
 async def test_empty_answer_fails_over_to_another_account(stack, stream):
-    """FAIL-3: a 200 with no text, tool call or media switches account, even though 502 is
-    not in retry.on_codes."""
+    """A 200 with no text, tool call or media switches account, even though 502 is not in
+    retry.on_codes."""
     await stack.start_gateway(GROK_RETRY_ON_CODES="429")
     stack.add_account("tok-a", "basic")
     stack.add_account("tok-b", "basic")

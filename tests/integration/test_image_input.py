@@ -1,5 +1,5 @@
-"""Image and file input end to end (api-surface §6): the official clients send images as data
-URIs and URLs; the gateway uploads them to the account that serves the chat and attaches the ids."""
+"""Image and file input end to end: the official clients send images as data URIs and URLs;
+the gateway uploads them to the account that serves the chat and attaches the ids."""
 from __future__ import annotations
 
 import base64
@@ -187,7 +187,7 @@ async def test_upload_failure_fails_over_to_another_account(stack, stream):
 @pytest.mark.parametrize("chat_transport", ["mgw"])
 @pytest.mark.parametrize("stream", [False, True])
 async def test_mgw_uploads_by_multipart_and_attaches_the_ids(stack, image_site, stream):
-    """With the G4 gateway the files go through `/http/upload-file-v2/direct` (spec 8.2),
+    """With the mgw transport the files go through `/http/upload-file-v2/direct` (multipart),
     without statsig or request id, and their ids reach the mgw item's file_attachment_ids."""
     await stack.start_gateway(**PRIVATE_OK)
     stack.add_account("tok-a", "basic")

@@ -105,7 +105,7 @@ async def test_count_tokens_matches_the_usage_of_a_call(stack):
     assert counted.input_tokens == msg.usage.input_tokens > 0
     with_tools = await c.messages.count_tokens(tools=[{
         "name": "lookup", "description": "Look a word up", "input_schema": {"type": "object"}}], **kw)
-    assert with_tools.input_tokens > counted.input_tokens  # the §5.1 tool block is counted
+    assert with_tools.input_tokens > counted.input_tokens  # the tool block is counted
     with pytest.raises(anthropic.BadRequestError):
         await c.messages.count_tokens(model="grok-9", messages=user("x"))
 

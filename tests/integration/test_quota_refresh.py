@@ -78,7 +78,7 @@ async def test_chat_429_cools_until_the_window_resets(stack, monkeypatch):
         await chat(stack)
     acc = stack.gateway.pool.get("tok-a")
     assert acc.status == "cooling" and acc.quota["fast"].remaining == 0
-    # grok.com's window resets; a refresh sees quota again, but the chat 429 holds (D-3)
+    # grok.com's window resets; a refresh sees quota again, but the chat 429's cooling holds
     stack.sim.state.advance_time(7300)
     refresher = stack.gateway.services.refresher
     [result] = await refresher.refresh_many(["tok-a"])

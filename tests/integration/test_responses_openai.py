@@ -1,4 +1,4 @@
-"""/v1/responses end to end with the official openai client (api-surface §4.3)."""
+"""/v1/responses end to end with the official openai client."""
 from __future__ import annotations
 
 import json
@@ -172,7 +172,7 @@ async def test_failure_after_first_byte_is_error_then_response_failed(stack):
     assert events[-1].response.status == "failed" and events[-1].response.error.message
 
 
-# ---- function calls through the tool sieve (api-surface §5, TOOL-7) --------------------
+# ---- function calls through the same tool sieve as chat --------------------------------
 WEATHER = {"type": "function", "name": "get_weather", "description": "Current weather",
            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
 CALL_MARKUP = ("<tool_calls>\n  <tool_call>\n    <tool_name>get_weather</tool_name>\n"

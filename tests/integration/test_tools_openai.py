@@ -1,4 +1,4 @@
-"""Prompt-emulated tool calling (§5) end to end: the official openai client, the gateway and
+"""Prompt-emulated tool calling end to end: the official openai client, the gateway and
 the simulator answering with tool-call markup cut into tiny tokens."""
 from __future__ import annotations
 
@@ -141,7 +141,7 @@ async def test_undeclared_function_is_plain_text(stack, stream):
 
 
 async def test_tool_choice_none_forbids_calls(stack):
-    """TOOL-1: the definitions stay in the prompt, calls are forbidden, markup stays text."""
+    """tool_choice none: definitions stay in the prompt, calls are forbidden, markup is text."""
     client = await started(stack)
     r = await client.chat.completions.create(
         model=MODEL, messages=say(PARIS), tools=[WEATHER], tool_choice="none")

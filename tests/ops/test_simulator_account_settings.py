@@ -1,4 +1,4 @@
-"""Simulator account maintenance (spec 11, 13.7): exact bytes and headers, flags, replies."""
+"""Simulator account maintenance: exact bytes and headers, flags, replies."""
 from __future__ import annotations
 
 import base64
@@ -12,7 +12,7 @@ from tests.ops.simhelpers import auth_headers, post_json
 TOS_BODY = bytes.fromhex("00000000021001")
 NSFW_ON = bytes.fromhex("00000000200a021001121a0a18") + b"always_show_nsfw_content"
 NSFW_OFF = bytes.fromhex("00000000200a021000121a0a18") + b"always_show_nsfw_content"
-#: The minimal successful reply of spec 11.1.
+#: The minimal successful reply: an empty data frame, then the trailer `grpc-status:0`.
 MINIMAL_OK = bytes.fromhex("0000000000800000000f") + b"grpc-status:0\r\n"
 GRPC = {"Content-Type": "application/grpc-web+proto", "Accept": "*/*", "x-grpc-web": "1",
         "x-user-agent": "connect-es/2.1.1", "Cache-Control": "no-cache", "Pragma": "no-cache",

@@ -1,4 +1,4 @@
-"""The simulator's mgw WebSocket (E2) and session identity (E21), over real sockets, and the
+"""The simulator's mgw WebSocket and session identity lookup, over real sockets, and the
 REST plan → mgw event conversion."""
 from __future__ import annotations
 

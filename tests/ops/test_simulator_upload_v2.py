@@ -1,5 +1,6 @@
-"""The multipart upload (E7, spec 8.2) in the simulator, alone and through the real client
-(`upload_file_v2` over `CurlTransport`): stored files are usable as chat / mgw attachments."""
+"""The multipart upload (`/http/upload-file-v2/direct`) in the simulator, alone and through
+the real client (`upload_file_v2` over `CurlTransport`): stored files are usable as chat / mgw
+attachments."""
 from __future__ import annotations
 
 import aiohttp
@@ -19,7 +20,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
 async def _post(session, sim, token="tok", *, field="file", filename="cat.png", data=PNG):
     form = aiohttp.FormData()
     form.add_field(field, data, filename=filename, content_type="image/png")
-    headers = auth_headers(token, statsig=None)  # E7 carries no statsig
+    headers = auth_headers(token, statsig=None)  # the multipart upload carries no statsig
     async with session.post(sim.url + UPLOAD_V2_PATH, data=form, headers=headers) as r:
         return r.status, await r.json(content_type=None)
 

@@ -1,4 +1,4 @@
-"""The Anthropic renderer on scripted event batches: exact §4.4.3 order, no network."""
+"""The Anthropic renderer on scripted event batches: the exact event order, no network."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""Citation events and search sources in the three renderers (CHAT-2, RESP-3, MSG-4)."""
+"""Citation events and search sources in the three renderers: annotations, `search_sources`."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
-"""Image, audio and file parts in the three request parsers (api-surface §6, MM-1…MM-3)."""
+"""Image, audio and file parts in the three request parsers: accepted shapes, URL or data URI
+only, errors naming the part."""
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,4 @@
-"""The Responses renderer on scripted event batches: no network, exact §4.3.3 sequences."""
+"""The Responses renderer on scripted event batches: no network, exact event sequences."""
 import json
 
 import pytest

@@ -1,4 +1,4 @@
-"""§8.10: the first start on an empty PostgreSQL/MySQL database takes over the local SQLite
+"""The first start on an empty PostgreSQL/MySQL database takes over the local SQLite
 accounts (quota, counters, soft deletes) and renames the file."""
 from __future__ import annotations
 

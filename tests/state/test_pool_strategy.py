@@ -1,4 +1,4 @@
-"""Selection strategies (api-surface §8.6): quota scoring, uniform random, in-flight caps."""
+"""Selection strategies: quota scoring, uniform random, in-flight caps."""
 from __future__ import annotations
 
 from collections import Counter

@@ -1,5 +1,6 @@
-"""Several workers / instances on one database (api-surface §8.9, D-6): two `AccountState`s
-share a SQLite file, a PostgreSQL or a MariaDB database and see each other's changes."""
+"""Several workers / instances on one database: two `AccountState`s share a SQLite file, a
+PostgreSQL or a MariaDB database and see each other's changes (an operator's disable, enable
+or delete included) within the sync interval."""
 from __future__ import annotations
 
 import asyncio

@@ -1,6 +1,6 @@
 """The quota refresher on a fake short-call transport: tier inference, pool moves, estimates
-on failure, expiry on a marker, D-3, throttling, coalescing, the concurrency bound and the
-leader lock. No network, no database."""
+on failure, expiry on a marker, a chat 429 outliving a probe, throttling, coalescing, the
+concurrency bound and the leader lock. No network, no database."""
 from __future__ import annotations
 
 import asyncio
@@ -189,7 +189,7 @@ async def test_a_chat_429_cooling_outlives_a_probe_showing_quota(settings) -> No
     pool.get("b").cool_down(now_ms() + 900_000, "consecutive_failures")
     await refresher.refresh_many(["a", "b"])
     a, b = pool.get("a"), pool.get("b")
-    assert a.status == "cooling" and a.quota["fast"].remaining == 0  # D-3: the 429 wins
+    assert a.status == "cooling" and a.quota["fast"].remaining == 0  # the chat's 429 wins
     assert a.quota["expert"].source == SOURCE_REAL  # the other windows are refreshed
     assert b.status == "active"
     assert pool.select(["super"], "fast", exclude={"b"}) is None

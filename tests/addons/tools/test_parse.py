@@ -1,4 +1,4 @@
-"""The markup parser (§5.2, §5.3)."""
+"""The tool-call markup parser: the taught `<tool_calls>` markup and other formats models use."""
 from __future__ import annotations
 
 import orjson
@@ -68,7 +68,7 @@ def test_unclosed_block_at_end_of_stream():
 
 
 @pytest.mark.parametrize("text", [
-    '<tool_call>{"name": "search", "arguments": {"q": "x"}}</tool_call>',  # legacy (seed 000)
+    '<tool_call>{"name": "search", "arguments": {"q": "x"}}</tool_call>',  # legacy
     '<tool_call>{"name": "search", "arguments": "{\\"q\\": \\"x\\"}"}</tool_call>',
     '{"tool_calls": [{"name": "search", "arguments": {"q": "x"}}]}',
     '```json\n[{"tool_name": "search", "parameters": {"q": "x"}}]\n```',

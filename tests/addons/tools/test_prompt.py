@@ -1,4 +1,4 @@
-"""The tool description block (§5.1) and its place in the upstream prompt (§4.2.2)."""
+"""The tool description block and its place in the flattened upstream prompt."""
 from __future__ import annotations
 
 from addons.flow import ChatRequest, Flow, Message, ToolSpec
@@ -29,7 +29,7 @@ def test_when_rule_follows_tool_choice():
     forced = tool_block([WEATHER, WRITE], "required", "write_file")
     assert "MUST call the tool `write_file`" in forced
     none = tool_block([WEATHER], "none")
-    # TOOL-1: the definitions stay, calls are forbidden and the format is not taught
+    # tool_choice none: the definitions stay, calls are forbidden and the format is not taught
     assert "Tool: get_weather" in none and none.endswith(RULE_NONE)
     assert "<tool_name>" not in none and "<parameters>" not in none
 

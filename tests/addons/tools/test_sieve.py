@@ -1,4 +1,4 @@
-"""The streaming tool sieve (§5.4): markup split anywhere never leaks into text."""
+"""The streaming tool sieve: markup split anywhere never leaks into text."""
 from __future__ import annotations
 
 import random

@@ -1,4 +1,5 @@
-"""Example upstream streams of protocol §5.6 (one NDJSON frame per line)."""
+"""Example REST chat streams as grok.com sends them (one NDJSON frame per line; see
+docs/upstream.md, "The REST stream and its events")."""
 from __future__ import annotations
 
 PLAIN = b"""\

@@ -1,4 +1,5 @@
-"""gRPC-web framing (protocol §11.1) and one call against a fake transport."""
+"""gRPC-web framing (docs/upstream.md, "Account settings (NSFW)") and one call against a
+fake transport."""
 from __future__ import annotations
 
 import base64
@@ -24,7 +25,7 @@ from addons.upstream.grpc_web import (
     pb_varint,
 )
 
-#: The minimal successful reply of §11.1.
+#: The minimal successful reply: an empty data frame, then the trailer `grpc-status:0`.
 MINIMAL_OK = bytes.fromhex("0000000000" "800000000f") + b"grpc-status:0\r\n"
 
 

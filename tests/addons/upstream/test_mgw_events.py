@@ -1,4 +1,5 @@
-"""The mgw event parser and client frames, without a network (protocol §3.3, §5.8)."""
+"""The mgw event parser and client frames, without a network (docs/upstream.md,
+"The mgw WebSocket")."""
 from __future__ import annotations
 
 import orjson
@@ -19,7 +20,7 @@ from addons.upstream.mgw import handshake_headers, sso_of, user_id_of, ws_base_u
 from addons.upstream.mgw_events import MgwEventParser, citation_element
 from addons.upstream.mgw_frames import item_create, ping, response_create, session_create
 
-#: The §5.8 example, server side.
+#: The server side of a typical turn: reasoning, web and X searches, a cited answer.
 EXAMPLE = [
     {"session_id": "conv_1", "event": {"type": "session.created", "client_event_id": "evt_init_1"}},
     {"session_id": "conv_1", "event": {"type": "conversation.attached", "conversation": {"id": "conv_1"}}},

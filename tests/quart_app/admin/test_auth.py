@@ -1,4 +1,4 @@
-"""AUTH-10…14: the admin secret as Bearer or ?app_key=, constant-time, locked when empty."""
+"""The admin secret as Bearer or ?app_key=, constant-time, locked when empty."""
 from __future__ import annotations
 
 from tests.quart_app.admin.conftest import KEY

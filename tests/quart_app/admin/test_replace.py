@@ -1,4 +1,4 @@
-"""§10.2 pool replacement: the JSON import, destructive for the listed pools only."""
+"""Pool replacement by the admin API: the JSON import, destructive for the listed pools only."""
 from __future__ import annotations
 
 import pytest

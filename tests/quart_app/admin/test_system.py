@@ -1,4 +1,4 @@
-"""§10.1: status, storage, forced sync."""
+"""The admin system endpoints: status, storage, forced sync."""
 from __future__ import annotations
 
 from quart_app.admin.system import storage_type

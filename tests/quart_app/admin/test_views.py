@@ -1,4 +1,4 @@
-"""Derived account states (§8.3), masking and the listing filters, on plain accounts."""
+"""Derived account states, masking and the listing filters, on plain accounts."""
 from __future__ import annotations
 
 from quart_app.admin.views import (
