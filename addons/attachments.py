@@ -77,7 +77,8 @@ class Attachments:
         self.settings = settings
         #: the shared grok.com transport, bound by the services on start
         self.transport = transport
-        #: E6 `upload_file` (REST chat) or E7 `upload_file_v2` (mgw chat), bound by the services
+        #: `upload_file` (JSON, REST chat) or `upload_file_v2` (multipart, mgw chat), bound by
+        #: the services
         self.uploader: Uploader = upload_file
         self._upload_slots: asyncio.Semaphore | None = None
 
@@ -105,7 +106,7 @@ class Attachments:
         if not found:
             return
         if not flatten(flow.request.messages).strip():
-            return  # no text at all: the request builder answers the 400 (CHAT-1), fetch nothing
+            return  # no text at all: the request builder answers the 400, fetch nothing
         param = self._param(flow)
         max_count = self.settings.options.attachments.max_count
         if len(found) > max_count:

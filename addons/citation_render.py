@@ -1,4 +1,4 @@
-"""Streaming renderer of grok.com `<grok:render>` card elements (protocol §5.5, api-surface §7.5).
+"""Streaming renderer of grok.com `<grok:render>` card elements (citations, searched images).
 
 `CitationRenderer.feed(text)` returns the text with every complete element replaced by its
 rendered form, plus the citations it produced (absolute offsets into everything this renderer

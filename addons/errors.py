@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 class ApiError(Exception):
-    """An error with a client-visible status, type, code and optional param (api-surface §11)."""
+    """An error with a client-visible status, type, code and optional param."""
 
     def __init__(
         self,
@@ -59,7 +59,7 @@ def no_account(model: str) -> ApiError:
     )
 
 
-#: FAIL-3: upstream answered 200 but with nothing a client could use.
+#: Upstream answered 200 but with nothing a client could use (fails over like an error).
 EMPTY_ANSWER = "Upstream ended the answer without any output"
 
 
@@ -68,7 +68,7 @@ def empty_response() -> ApiError:
 
 
 def upstream_error(status: int, message: str = "") -> ApiError:
-    """The client-facing error for an upstream failure that ends a request (api-surface §11.2)."""
+    """The client-facing error for an upstream failure that ends a request."""
     if status == 429:
         return ApiError(429, "Upstream rate limit reached on every available account",
                         type="rate_limit_error", code="rate_limit_exceeded")

@@ -26,7 +26,7 @@ class ReasoningDelta:
 
 @dataclass(slots=True)
 class ToolCall:
-    """One complete function call the model made (prompt-emulated tools, api-surface §5).
+    """One complete function call the model made (prompt-emulated tools, `addons/tools/`).
 
     `arguments` is compact JSON text. Calls of one answer are numbered from 0 by `index`."""
 
@@ -97,7 +97,8 @@ class UpstreamFailure:
     code: str = ""
 
 
-#: `UpstreamFailure.code` of a 200 answer with no text, tool call or media (FAIL-3).
+#: `UpstreamFailure.code` of a 200 answer with no text, tool call or media: it fails over like
+#: an upstream error.
 EMPTY_RESPONSE = "empty_response"
 
 

@@ -1,4 +1,4 @@
-"""Unauthenticated routes: health and version (api-surface §1.4, §4.11)."""
+"""Unauthenticated routes: health and version."""
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version

@@ -53,7 +53,7 @@ class Services:
         self.chain = build_chain(settings=settings, pool=self.pool, catalogue=self.catalogue,
                                  ledger=self.accounts.ledger,
                                  continuations=self.accounts.continuations)
-        self.transport: CurlTransport | None = None  # REST calls: rate limits, uploads, E21
+        self.transport: CurlTransport | None = None  # REST: rate limits, uploads, session lookup
         self.chat_transport: Transport | None = None
         self.pipeline: Pipeline | None = None
         self.refresher: QuotaRefresher | None = None

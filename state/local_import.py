@@ -1,5 +1,4 @@
-"""First start on a server database: take over the accounts of the local SQLite file
-(api-surface §8.10).
+"""First start on a server database: take over the accounts of the local SQLite file.
 
 When `DATABASE_URL` names PostgreSQL or MySQL, its accounts table is empty and
 `${DATA_DIR}/accounts.db` exists, every account (quota windows, counters, soft deletes) is

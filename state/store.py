@@ -195,7 +195,7 @@ class AccountStore:
 
     def import_tokens(self, items: Iterable[tuple[str, str | None, Sequence[str]]], *,
                       default_pool: str = "basic", note: str = "") -> ImportSummary:
-        """POOL-2: add new tokens, restore soft-deleted ones, skip live ones (untouched).
+        """Add new tokens, restore soft-deleted ones, skip live ones (untouched).
         `items` are (normalised token, pool or None for `default_pool`, tags)."""
         wanted: dict[str, tuple[str, list[str]]] = {}
         for token, pool, tags in items:

@@ -1,4 +1,4 @@
-"""Multi-worker and multi-instance account sync (api-surface §8.9, D-6).
+"""Multi-worker and multi-instance account sync.
 
 The database is the source of truth. Every account write bumps a global revision; this poller
 reads that revision every `active_interval` seconds (3) while things change, backing off to

@@ -1,4 +1,4 @@
-"""The public model catalogue (api-surface §3.1) and model-to-mode routing.
+"""The public model catalogue and model-to-mode routing.
 
 Static data: which upstream mode a model uses, its capability, and the account pools it may
 be served from, in the order they are tried.
@@ -10,7 +10,7 @@ from typing import Any
 
 from state.options import Loader
 
-CREATED = 1767225600  # fixed catalogue timestamp (MOD-1)
+CREATED = 1767225600  # fixed `created` of every listed model
 
 B, S, H = "basic", "super", "heavy"
 
@@ -57,7 +57,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
     _m("grok-imagine-video", "Grok Imagine Video", "video", "auto", (S, H)),
 )
 
-#: Old names still sent by clients (MODEL-2); resolved, never listed.
+#: Old names still sent by clients; resolved, never listed.
 ALIASES: dict[str, str] = {
     "grok-4": "grok-4.20-auto",
     "grok-4-fast": "grok-4.20-fast",
@@ -69,7 +69,8 @@ ALIASES: dict[str, str] = {
     "grok-imagine-1.0-video": "grok-imagine-video",
 }
 
-#: Modes each pool's accounts can use (MODEL-3).
+#: Modes each pool's accounts can use: a model is available only while a live account of one
+#: of its pools can use its mode.
 POOL_MODES: dict[str, frozenset[str]] = {
     B: frozenset({"fast"}),
     S: frozenset({"auto", "fast", "expert", "grok-420-computer-use-sa"}),

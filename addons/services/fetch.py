@@ -1,4 +1,4 @@
-"""Client media for upload: data URIs decoded, http(s) URLs fetched safely (api-surface MM-2, MM-4).
+"""Client media for upload: data URIs decoded, http(s) URLs fetched safely.
 
 The URL fetcher is deliberately a separate, plain aiohttp client, never the grok.com transport:
 it carries no account cookie, no anti-bot header and no configured proxy, keeps no cookies
@@ -55,7 +55,7 @@ def is_http_url(value: str) -> bool:
 
 
 def name_for(mime: str, default_stem: str = "file") -> str:
-    """`file.<subtype>` as G2 names uploads (protocol §8.1); `file.bin` without a subtype."""
+    """The upload file name `file.<subtype>`; `file.bin` without a subtype."""
     subtype = mime.split("/", 1)[1] if "/" in mime else ""
     subtype = subtype.split("+", 1)[0].strip().lower()
     if not subtype or subtype == "octet-stream":

@@ -1,13 +1,13 @@
-"""The NSFW sequence of one account (protocol §11, api-surface §8.8).
+"""The NSFW sequence of one account (docs/upstream.md, "Account settings").
 
-Enable runs, in this order (§11.5): accept the terms of service (gRPC-web on accounts.x.ai),
+Enable runs, in this order: accept the terms of service (gRPC-web on accounts.x.ai),
 set a random adult birth date (REST on grok.com; a 429 naming the birth-date change limit
 means it is set already), enable the NSFW feature control (gRPC-web on grok.com). Success
 adds the tag `nsfw`. Disable only turns the feature control off and removes the tag.
 
 A service function, not a chain addon: the CLI and the admin API call it with the process
 services (anything with `pool`, `transport` and `settings`). An invalid-credential marker
-from any step expires the account (§8.3). Results carry the token masked.
+from any step expires the account. Results carry the token masked.
 """
 from __future__ import annotations
 
@@ -37,10 +37,10 @@ log = logging.getLogger(__name__)
 
 NSFW_TAG = "nsfw"
 BIRTH_DATE_LIMIT_MARKER = "birth-date-change-limit-reached"
-#: SetTosAcceptedVersion: field 2 (varint) = 1 → `10 01` (§11.2).
+#: SetTosAcceptedVersion: field 2 (varint) = 1 → `10 01`.
 TOS_MESSAGE = pb_varint(2, 1)
 TOS_REFERER = ACCOUNTS_ORIGIN + "/accept-tos"
-#: Referer of the two grok.com steps (G2).
+#: Referer of the two grok.com steps.
 DATA_REFERER = GROK_ORIGIN + "/?_s=data"
 NSFW_FEATURE = "always_show_nsfw_content"
 MIN_AGE, MAX_AGE = 20, 48
@@ -60,14 +60,14 @@ def load(loader: Loader) -> None:
 
 
 def feature_controls_message(enabled: bool) -> bytes:
-    """UpdateUserFeatureControls (§11.4): field 1 = {field 2 varint = on/off}, field 2 = an
+    """UpdateUserFeatureControls: field 1 = {field 2 varint = on/off}, field 2 = an
     update mask naming `always_show_nsfw_content`."""
     return pb_bytes(1, pb_varint(2, int(enabled))) + pb_bytes(2, pb_bytes(1, NSFW_FEATURE))
 
 
 def random_birth_date(now: dt.datetime | None = None, rng: random.Random | None = None) -> str:
     """An ISO birth date (`1994-07-19T13:42:05.317Z`) of someone aged MIN_AGE–MAX_AGE today:
-    G2's draw (year − uniform[20, 48], day 1–28, random time, milliseconds), with the year
+    year − uniform[20, 48], day 1–28, a random time with milliseconds, and the year
     moved back one when this year's birthday is still ahead, so the age never drops below 20."""
     rng = rng or random.Random()
     today = (now or dt.datetime.now(dt.timezone.utc)).date()
@@ -97,7 +97,7 @@ class _Sequence:
                                     or UpstreamConfig.from_settings(settings))
         self.timeout = settings.options.nsfw.timeout if settings is not None else TIMEOUT_SEC
         self.token = token
-        # §11.5: the calls of one sequence share one proxy lease
+        # the calls of one sequence share one proxy lease
         proxy = self.cfg.pick_proxy() if self.cfg.proxy_pool else None
         self.kw: dict[str, Any] = {"proxy": proxy} if proxy else {}
 

@@ -18,7 +18,8 @@ Triggers:
 * manual: `refresh_many` (CLI, admin batch).
 
 Every probe shares one semaphore of `account.refresh.usage_concurrency`. A full refresh probes
-`auto` first: its total names the tier (POOL-1), and an account found in another tier moves.
+`auto` first: its total names the tier (`AUTO_TOTAL_TIERS`), and an account found in another
+tier moves.
 An invalid-credential marker expires the account; any other failure keeps an estimate.
 """
 from __future__ import annotations

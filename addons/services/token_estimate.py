@@ -1,4 +1,5 @@
-"""Offline token estimates (GEN-7). Nothing is downloaded: a regex approximates a BPE count.
+"""Offline token estimates (grok.com reports no token counts). Nothing is downloaded: a regex
+approximates a BPE count.
 
 Latin words up to 7 letters count one token and longer ones one per 6 letters, digits one
 per 3, every other visible character

@@ -1,2 +1,2 @@
-"""Prompt-emulated tool calling (api-surface §5): the prompt block, the markup parser and the
-streaming sieve, shared by every dialect."""
+"""Prompt-emulated tool calling (grok.com has no function calling): the prompt block, the
+markup parser and the streaming sieve, shared by every dialect."""

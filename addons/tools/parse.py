@@ -1,11 +1,12 @@
-"""Parses the model's tool-call markup into calls (api-surface §5.2, §5.3).
+"""Parses the model's tool-call markup into calls.
 
 Pure functions, no flow: the sieve calls `parse_tool_calls` on a captured block, and anything
-else (tests, a non-stream fallback) may call it on a whole answer. Formats are tried in the
-order of §5.3; the first that yields calls wins. Arguments are repaired leniently (raw
-newlines inside strings, stray backslashes, trailing commas, code fences, CDATA) because
-models write multi-line JSON for `write`-style tools (chenyme/grok2api#557); a call whose
-arguments still do not parse, or whose name was not declared, is dropped.
+else (tests, a non-stream fallback) may call it on a whole answer. Formats are tried in this
+order: `<tool_call>` XML, JSON, `<function_call>` / `<invoke>`; the first that yields calls
+wins. Arguments are repaired leniently (raw newlines inside strings, stray backslashes,
+trailing commas, code fences, CDATA) because models write multi-line JSON for `write`-style
+tools (chenyme/grok2api#557); a call whose arguments still do not parse, or whose name was
+not declared, is dropped.
 """
 from __future__ import annotations
 

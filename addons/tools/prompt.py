@@ -1,4 +1,4 @@
-"""The tool description block (api-surface §5.1, protocol §3.5).
+"""The tool description block.
 
 grok.com has no function-calling API: the declared functions and the call format are told to
 the model in a `[system]:` block prepended to the flattened prompt. The sieve (sieve.py) then
@@ -63,7 +63,7 @@ def _entry(tool: ToolSpec) -> str:
 
 
 def when_rule(tool_choice: str, forced_tool: str | None) -> str:
-    """The "when to call" rule of §5.1 for a neutral tool_choice (auto | none | required)."""
+    """The "when to call" rule for a neutral tool_choice (auto | none | required)."""
     if tool_choice == "none":
         return RULE_NONE
     if forced_tool:
@@ -76,7 +76,7 @@ def when_rule(tool_choice: str, forced_tool: str | None) -> str:
 def tool_block(tools: Sequence[ToolSpec], tool_choice: str = "auto",
                forced_tool: str | None = None) -> str:
     """The block text ("" without tools). With tool_choice "none" the definitions stay (the
-    model may need to know them, TOOL-1) but the format and calls are forbidden."""
+    model may need to know them) but the format and calls are forbidden."""
     entries = [_entry(t) for t in tools if t.name]
     if not entries:
         return ""

@@ -1,4 +1,4 @@
-"""The tool sieve (api-surface §5.4): turns tool-call markup in the answer text into ToolCall
+"""The tool sieve: turns tool-call markup in the answer text into ToolCall
 events, so the markup never reaches a client as content.
 
 A streaming state machine over TextDelta only (reasoning flows through untouched):
@@ -6,13 +6,14 @@ A streaming state machine over TextDelta only (reasoning flows through untouched
 * scanning: everything is released at once except a tail that could still open a block (`<`,
   `<tool_c`, …) or a code fence that could wrap one; `a < b` is released immediately;
 * capturing: from an opening tag (`<tool_calls`, `<tool_call`, `<function_call`, `<invoke`) up
-  to its closing tag nothing is released; the block is then parsed (§5.3). Valid calls become
-  ToolCall events and the text after them is dropped; otherwise the block is released as text;
+  to its closing tag nothing is released; the block is then parsed (parse.py). Valid calls
+  become ToolCall events and the text after them is dropped; otherwise the block is released
+  as text;
 * an answer that *starts* with JSON (`{` / `[`, maybe fenced) is captured until the value
-  closes, for the JSON call formats of §5.3;
+  closes, for the JSON call formats;
 * at the end, a held tail is released, an unfinished block parsed or released — never lost.
 
-Active only when the request declares tools and tool_choice is not "none" (TOOL-1).
+Active only when the request declares tools and tool_choice is not "none".
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The G2 JSON body of `POST /rest/app-chat/conversations/new` (protocol §3.1)."""
+"""The JSON body of `POST /rest/app-chat/conversations/new` (docs/upstream.md, "The chat
+payload")."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
@@ -14,8 +15,8 @@ def build_chat_payload(
     file_ids: Iterable[str] = (),
     overrides: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Exactly the G2 object. `overrides` are merged at the top level; None values are
-    skipped (G2: "non-null values win"), e.g. `{"imageGenerationCount": 2}` or
+    """The whole body, field for field. `overrides` are merged at the top level; None values
+    are skipped (non-null values win), e.g. `{"imageGenerationCount": 2}` or
     `{"responseMetadata": {...}}`."""
     payload: dict[str, Any] = {
         "collectionIds": [],

@@ -1,10 +1,11 @@
-"""Classify grok.com error replies (protocol §6.1) without echoing secrets."""
+"""Classify grok.com error replies without echoing secrets (docs/upstream.md, "Error
+classification")."""
 from __future__ import annotations
 
 import re
 from typing import Mapping
 
-#: Invalid-credential markers (case-insensitive substrings); G2 applies them to 400/401/403.
+#: Invalid-credential markers (case-insensitive substrings); they count only on 400/401/403.
 INVALID_CREDENTIAL_MARKERS: tuple[str, ...] = (
     "invalid-credentials",
     "bad-credentials",

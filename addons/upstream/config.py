@@ -17,7 +17,7 @@ DEFAULT_BASE_URL = "https://grok.com"
 #: Origin/Referer host grok.com checks, whatever base URL (mirror, simulator) we reach it through.
 GROK_ORIGIN = "https://grok.com"
 DEFAULT_ASSETS_URL = "https://assets.grok.com"
-#: The account service (terms of service, E15); `upstream.accounts_url` may point elsewhere
+#: The account service (the terms-of-service call); `upstream.accounts_url` may point elsewhere
 #: (the simulator serves its paths on its single origin).
 DEFAULT_ACCOUNTS_URL = "https://accounts.x.ai"
 #: Origin/Referer host accounts.x.ai checks, whatever URL we reach it through.
@@ -124,7 +124,7 @@ class UpstreamConfig:
 
     @property
     def http1_only(self) -> bool:
-        """Plain http:// (the simulator): pin HTTP/1.1, see Known trap 6."""
+        """Plain http:// (the simulator): pin HTTP/1.1, or a reused connection fails."""
         return self.base_url.startswith("http://")
 
     @property
@@ -149,17 +149,17 @@ class UpstreamConfig:
 
     @property
     def tos_url(self) -> str:
-        """E15, gRPC-web on accounts.x.ai (§11.2)."""
+        """Accept the terms of service: gRPC-web on accounts.x.ai."""
         return f"{self.accounts_url}/auth_mgmt.AuthManagement/SetTosAcceptedVersion"
 
     @property
     def birth_date_url(self) -> str:
-        """E17 (§11.3)."""
+        """Set an adult birth date (REST)."""
         return f"{self.base_url}/rest/auth/set-birth-date"
 
     @property
     def feature_controls_url(self) -> str:
-        """E18, gRPC-web on grok.com (§11.4)."""
+        """Turn NSFW content on or off: gRPC-web on grok.com."""
         return f"{self.base_url}/auth_mgmt.AuthManagement/UpdateUserFeatureControls"
 
     def pick_proxy(self) -> str | None:

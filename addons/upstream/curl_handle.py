@@ -2,11 +2,11 @@
 
 `AsyncSession.request` rebuilds every option of a handle on every call (reset,
 impersonation, ~20 setopts, Headers objects, the cookie engine). Here a handle is configured
-once — impersonation, the HTTP/1.1 pin (trap 6, after the impersonation), TLS verification,
-no redirects, Accept-Encoding, the write/header callbacks — and a request sets only what
-changes: URL, method/body, the header lines, and the proxy and curl-level timeouts when they
-differ from the handle's previous request. `curl.reset()` is never called (it would drop the
-impersonation).
+once — impersonation, the HTTP/1.1 pin for plain http:// (after the impersonation, which
+re-enables HTTP/2), TLS verification, no redirects, Accept-Encoding, the write/header
+callbacks — and a request sets only what changes: URL, method/body, the header lines, and
+the proxy and curl-level timeouts when they differ from the handle's previous request.
+`curl.reset()` is never called (it would drop the impersonation).
 
 The callbacks are curl_cffi's own trampolines; their `_CallbackContext.callback` is swapped
 to the current transfer's methods, so a chunk costs one Python call. No cookie engine is
@@ -113,7 +113,7 @@ class EasyHandle:
                 c.setopt(CurlOpt.HTTP_VERSION, CurlHttpVersion.V1_1)
             if c.impersonate(resolve_latest_browser_type(target), default_headers=True) != 0:
                 raise CurlError(f"impersonating {target} is not supported")
-            if http1:  # after the impersonation, which would re-enable HTTP/2 (trap 6)
+            if http1:  # after the impersonation, which would re-enable HTTP/2
                 c.setopt(CurlOpt.HTTP_VERSION, CurlHttpVersion.V1_1)
             c.setopt(CurlOpt.WRITEFUNCTION, _refuse)
             c.setopt(CurlOpt.HEADERFUNCTION, _refuse)

@@ -147,7 +147,7 @@ class CurlStream:
         if self._closed:
             return
         self._closed = True
-        self._tr.release()  # curl_multi_remove_handle if still running: no draining (trap 2)
+        self._tr.release()  # curl_multi_remove_handle if still running: never drain the body
 
 
 def _cut(batch: list[Event]) -> tuple[list[Event], bool]:

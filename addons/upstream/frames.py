@@ -1,4 +1,4 @@
-"""grok.com NDJSON response stream → neutral events (protocol §5, G2 rules of §5.4).
+"""grok.com NDJSON response stream → neutral events (docs/upstream.md, "The REST stream").
 
 `FrameParser.feed(bytes)` buffers partial lines across chunks and decodes whole lines
 only, so a JSON object or a multi-byte UTF-8 character split across chunks is fine.
@@ -36,7 +36,7 @@ _PLAIN_KEYS = frozenset(
 
 
 def failure_status(code: Any, message: str) -> int:
-    """429 for rate/usage limits (gRPC 8 RESOURCE_EXHAUSTED), else 502 (§6.3)."""
+    """429 for rate/usage limits (gRPC 8 RESOURCE_EXHAUSTED), else 502."""
     low = message.lower()
     if code == 8 or "too many requests" in low or "rate limit" in low or "usage limit" in low \
             or "usage quota" in low:

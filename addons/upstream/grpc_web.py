@@ -1,4 +1,4 @@
-"""gRPC-web framing and one unary call (protocol §11.1, headers §2.2).
+"""gRPC-web framing and one unary call.
 
 A body is a sequence of frames: 1 flag byte (0x00 data, 0x01 compressed, 0x80 trailers),
 a big-endian uint32 length, the payload. Requests are one uncompressed data frame holding a
@@ -38,7 +38,7 @@ FLAG_COMPRESSED = 0x01
 FLAG_TRAILER = 0x80
 GRPC_WEB_CONTENT_TYPE = "application/grpc-web+proto"
 _HEADER = struct.Struct(">BI")
-#: grpc-status → the HTTP-like status G2 maps it to; anything else is 502.
+#: grpc-status → the HTTP-like status it is reported as; anything else is 502.
 _STATUS_MAP = {4: 504, 7: 403, 8: 429, 14: 503, 16: 401}
 _B64_RE = re.compile(rb"^[A-Za-z0-9+/=\s]+$")
 _B64_PIECE = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
@@ -177,7 +177,7 @@ def parse_reply(headers: Mapping[str, str], body: bytes) -> GrpcWebReply:
 
 # ---------------------------------------------------------------------- one call
 def grpc_headers(cfg: UpstreamConfig, token: str, *, origin: str, referer: str) -> dict[str, str]:
-    """The REST header set with the gRPC-web overrides of §2.2."""
+    """The REST header set with the gRPC-web overrides."""
     headers = build_headers(cfg, token, origin=origin, referer=referer,
                             content_type=GRPC_WEB_CONTENT_TYPE)
     headers["Accept"] = "*/*"
@@ -192,8 +192,8 @@ def grpc_headers(cfg: UpstreamConfig, token: str, *, origin: str, referer: str) 
 async def grpc_call(transport: Any, url: str, headers: dict[str, str], message: bytes, *,
                     timeout: float, **kw: Any) -> GrpcWebReply:
     """POST one framed message. Raises `UpstreamHTTPError` for a non-200 status, a non-zero
-    grpc-status (mapped as §11.1; an invalid-credential marker in the body or grpc-message
-    is carried on the error) or a reply that is not gRPC-web."""
+    grpc-status (mapped by `_STATUS_MAP`; an invalid-credential marker in the body or
+    grpc-message is carried on the error) or a reply that is not gRPC-web."""
     req = UpstreamRequest("POST", url, headers, body=encode_message(message))
     status, resp_headers, body = await transport.request(req, timeout, **kw)
     if status != 200:

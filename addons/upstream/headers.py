@@ -1,4 +1,4 @@
-"""Request headers for grok.com REST calls (protocol §2.1 cookies, §2.2 G2 headers).
+"""Request headers for grok.com REST calls (docs/upstream.md, "Headers and cookies").
 
 The returned dict carries the account's `sso` token in `Cookie`: never log it; log
 `redact_headers(headers)` instead.
@@ -129,7 +129,7 @@ def build_headers(
     referer: str | None,
     content_type: str | None = "application/json",
 ) -> dict[str, str]:
-    """The G2 header set for one REST call. `origin=None` omits Origin (navigations)."""
+    """The header set for one REST call. `origin=None` omits Origin (navigations)."""
     media = content_type in _MEDIA_TYPES
     headers: dict[str, str] = {
         "Accept": _MEDIA_ACCEPT if media else "*/*",

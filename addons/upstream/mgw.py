@@ -1,9 +1,10 @@
-"""The mgw WebSocket chat transport (protocol §3.3, G4): `Transport` over `ws/mgw`.
+"""The mgw WebSocket chat transport (docs/upstream.md, "The mgw WebSocket"): `Transport`
+over `ws/mgw`.
 
 Per `open()`:
-1. the account's user id, from `GET /api/auth/session` (E21) once per account, cached in
-   memory (a failed lookup is a refused chat with E21's status and body);
-2. the handshake `GET <ws base>/ws/mgw/?uid=<id>` with the G3/G4 WebSocket headers and
+1. the account's user id, from `GET /api/auth/session` once per account, cached in
+   memory (a failed lookup is a refused chat with the lookup's status and body);
+2. the handshake `GET <ws base>/ws/mgw/?uid=<id>` with the reduced WebSocket headers and
    `x-userid=<id>` appended to the account's Cookie;
 3. `session.create` → wait for `session.created` + `conversation.attached` →
    `conversation.item.create` + `response.create` (frames in `mgw_frames.py`);
@@ -75,7 +76,7 @@ def sso_of(cookie: str) -> str:
 
 
 def user_id_of(data: Any) -> str:
-    """`session.userId` (E21), with the fallbacks G4 reads (protocol §2.1)."""
+    """`session.userId` of a `/api/auth/session` answer, else the fallbacks below."""
     if not isinstance(data, dict):
         return ""
     session, user = data.get("session"), data.get("user")
@@ -89,7 +90,7 @@ def user_id_of(data: Any) -> str:
 
 
 def handshake_headers(rest_headers: Mapping[str, str], user_id: str) -> dict[str, str]:
-    """The G3/G4 WebSocket handshake set (protocol §2.2): Origin, User-Agent, Cookie,
+    """The WebSocket handshake set: Origin, User-Agent, Cookie,
     Accept-Language, Cache-Control, Pragma; the Cookie gains `x-userid`."""
     h = {k.lower(): v for k, v in rest_headers.items()}
     cookie = "; ".join(p.strip() for p in h.get("cookie", "").split(";")
@@ -102,8 +103,8 @@ def handshake_headers(rest_headers: Mapping[str, str], user_id: str) -> dict[str
 
 
 class MgwTransport:
-    """`Transport` over the mgw WebSocket. `rest` serves the short HTTP calls (E21 and
-    refusal bodies); the WebSockets use a session of their own, because an open socket
+    """`Transport` over the mgw WebSocket. `rest` serves the short HTTP calls (session lookup
+    and refusal bodies); the WebSockets use a session of their own, because an open socket
     holds one of its client slots for the whole answer."""
 
     def __init__(self, cfg: UpstreamConfig, rest: CurlTransport, *, ws_url: str = "",
@@ -123,7 +124,7 @@ class MgwTransport:
                                          verify=not self.cfg.skip_ssl_verify, trust_env=False)
         return self._session
 
-    # ---- identity (E21) -----------------------------------------------------------------
+    # ---- identity (GET /api/auth/session) -----------------------------------------------
 
     async def _user_id(self, request: UpstreamRequest, timeout: float) -> str | RefusedStream:
         key = sso_of(request.headers.get("Cookie", ""))

@@ -1,4 +1,4 @@
-"""grok.com `ws/mgw` server events → neutral events (protocol §3.3, §5.4 "G4 mgw", §5.8).
+"""grok.com `ws/mgw` server events → neutral events (docs/upstream.md, "The mgw WebSocket").
 
 The mgw gateway speaks JSON envelopes `{"session_id": …, "event": {"type": …}}`, one per
 WebSocket text message. `MgwEventParser.feed(message)` turns one message into the SAME
@@ -48,7 +48,7 @@ def _error_message(err: Any) -> tuple[Any, str]:
 
 
 def citation_element(card_id: str, citation_id: Any) -> str:
-    """The REST-shaped `<grok:render>` element for a citation card (protocol §5.5)."""
+    """The REST-shaped `<grok:render>` element for a citation card."""
     return (f'<grok:render card_id="{card_id}" card_type="citation_card" '
             f'type="render_inline_citation"><argument name="citation_id">{citation_id}'
             '</argument></grok:render>')

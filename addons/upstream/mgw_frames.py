@@ -1,4 +1,4 @@
-"""Client → server frames of the `ws/mgw` chat gateway (protocol §3.3), built from the
+"""Client → server frames of the `ws/mgw` chat gateway, built from the
 REST-shaped chat payload (`chat_payload.py`), so the addons keep building one payload.
 
 Fields read from the REST payload: `message`, `modeId`, `fileAttachments`, `temporary`,
@@ -77,5 +77,5 @@ def response_create(session_id: str, event_id: str) -> dict[str, Any]:
 
 
 def ping() -> dict[str, Any]:
-    """The heartbeat G4 sends every 25 s (no session id)."""
+    """The heartbeat sent every 25 s while a turn runs (no session id)."""
     return {"event": {"type": "ping", "event_id": f"evt_hb_{now_ms()}"}}

@@ -1,8 +1,9 @@
-"""Flatten neutral messages into the single `message` string (protocol §3.4, G2).
+"""Flatten neutral messages into the single `message` string.
 
 Blocks `[<role>]: <text>` joined by a blank line; each text part is its own block;
-tool results and assistant tool calls are replayed as text (tool calls as the §3.5
-`<tool_calls>` XML). Attachments are uploaded separately, never inlined here.
+tool results and assistant tool calls are replayed as text (tool calls as the `<tool_calls>`
+XML of the tool prompt, `addons/tools/prompt.py`). Attachments are uploaded separately,
+never inlined here.
 """
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ def _message_blocks(msg: Message) -> list[str]:
 
 
 def flatten(messages: list[Message]) -> str:
-    """The G2 `message` string; empty when no message carries text (caller → 400)."""
+    """The payload's `message` string; empty when no message carries text (caller → 400)."""
     blocks: list[str] = []
     for msg in messages:
         blocks.extend(_message_blocks(msg))

@@ -1,4 +1,4 @@
-"""`POST /rest/rate-limits`: the quota window of one mode (protocol §7.1)."""
+"""`POST /rest/rate-limits`: the quota window of one mode."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,7 +11,7 @@ from addons.upstream.classify import UpstreamHTTPError, excerpt, invalid_credent
 from addons.upstream.config import UpstreamConfig
 from addons.upstream.headers import build_headers
 
-#: G2 accepts these statuses as success for JSON POSTs.
+#: Statuses that count as success for the JSON POSTs (rate limits, uploads).
 OK_STATUSES = frozenset({200, 201, 204})
 _CREDENTIAL_STATUSES = frozenset({400, 401, 403})
 
@@ -30,7 +30,7 @@ class RateLimits:
 
 
 def default_window(mode: str) -> int:
-    """G2: 86 400 s for `fast`, 7 200 s for every other mode."""
+    """The window when the answer names none: 86 400 s for `fast`, 7 200 s for other modes."""
     return 86_400 if mode == "fast" else 7_200
 
 
@@ -67,7 +67,7 @@ def _int(value: Any) -> int | None:
 
 def parse_rate_limits(data: dict[str, Any], mode: str) -> RateLimits:
     """`remainingQueries` (older: `remainingTokens`) is required; `totalQueries` defaults to
-    remaining; the window may also sit under `limits` / `rateLimits` (G1)."""
+    remaining; the window may also sit under `limits` / `rateLimits` (older answers)."""
     remaining = _int(data.get("remainingQueries"))
     if remaining is None:
         remaining = _int(data.get("remainingTokens"))

@@ -1,4 +1,4 @@
-"""Reasoning text as G2 streams it (protocol §5.4 steps 4 and 6; `thinking_summary=false`).
+"""Reasoning text from grok.com's thinking tokens (`thinking_summary=false`).
 
 * header/summary tokens are whole steps: a leading "- " is removed, each step ends with
   "\\n", and a step already shown for the same rollout is suppressed;

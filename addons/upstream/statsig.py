@@ -1,7 +1,7 @@
-"""`x-statsig-id` values (protocol §2.3).
+"""`x-statsig-id` values.
 
 grok.com's frontend sends base64 of a short JavaScript error string when its Statsig
-evaluation fails; the G2 gateway imitates that. Since 2026-06-03 the `e:` prefix is
+evaluation fails; the gateway imitates that. Since 2026-06-03 the `e:` prefix is
 answered with 403, so the dynamic value uses the newer `x1:` prefix, and in the
 `children[...]` template the inner quotes are written backslash-escaped.
 """

@@ -3,15 +3,15 @@
 Requests run on `curl_pool.HandlePool` (curl_cffi's `Curl` + `AsyncCurl`, not
 `AsyncSession`): each handle is configured once and only the per-request options change.
 
-Known traps handled here (ARCHITECTURE.md):
-* 2 — curl_cffi's `Response.aclose()` awaits the whole body. We have no Response:
+Known traps handled here (docs/upstream.md, "Known traps"):
+* curl_cffi's `Response.aclose()` awaits the whole body. We have no Response:
   `CurlStream.aclose()` removes a running transfer from the multi handle at once
   (`curl_multi_remove_handle`), which stops it and frees its handle for the pool.
-* 4 — `max_clients` is sized by the caller; the pool never runs more transfers than that
+* `max_clients` is sized by the caller; the pool never runs more transfers than that
   (further requests wait for a handle, within their first-byte / total timeout).
-* 5 — curl timeouts are stall timeouts only: first-byte, idle and total timeouts are
+* curl timeouts are stall timeouts only: first-byte, idle and total timeouts are
   enforced here against loop-time deadlines.
-* 6 — HTTP/1.1 is pinned for plain `http://` upstreams (the simulator), after impersonation.
+* HTTP/1.1 is pinned for plain `http://` upstreams (the simulator), after impersonation.
 
 Cookies: the curl cookie engine is never enabled, so nothing from a Set-Cookie is kept
 between requests (accounts must not mix); the account's Cookie header is sent as given.

@@ -1,6 +1,6 @@
-"""Upload one file: base64 JSON `POST /rest/app-chat/upload-file` (protocol §8.1, E6, used
-with the REST chat) or multipart `POST /http/upload-file-v2/direct` (§8.2, E7, G3/G4, used
-with the mgw chat). Both have the signature of `Uploader`."""
+"""Upload one file: base64 JSON `POST /rest/app-chat/upload-file` (used with the REST chat)
+or multipart `POST /http/upload-file-v2/direct` (used with the mgw chat). Both have the
+signature of `Uploader`."""
 from __future__ import annotations
 
 import base64
@@ -63,7 +63,7 @@ def _quote_name(value: str) -> str:
 
 
 def multipart_body(name: str, mime: str, data: bytes) -> tuple[bytes, str]:
-    """One `file` part (no `file_source`: chat attachments, §8.2): (body, boundary)."""
+    """One `file` part (no `file_source`: chat attachments): (body, boundary)."""
     boundary = "----WebKitFormBoundary" + base64.b64encode(os.urandom(12), b"AB").decode()[:16]
     head = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
             f'filename="{_quote_name(name or "file.bin")}"\r\n'
@@ -92,7 +92,7 @@ async def upload_file_v2(
     *,
     timeout: float | None = None,
 ) -> UploadedFile:
-    """Multipart upload (§8.2): no `x-xai-request-id`, no statsig, Referer `https://grok.com/`.
+    """Multipart upload: no `x-xai-request-id`, no statsig, Referer `https://grok.com/`.
     The id is `fileMetadata.fileMetadataId`, else `fileId`, else `uploadId`; a non-empty
     `terminalError` is grok.com refusing this file (UploadRejected): the file's fault, not the
     account's."""

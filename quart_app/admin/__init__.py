@@ -1,4 +1,4 @@
-"""The admin JSON API under `/admin/api` (api-surface §1.2, §10.1–10.3).
+"""The admin JSON API under `/admin/api`.
 
 One blueprint per concern, each guarded by the admin secret (`auth.admin_blueprint`):
 `auth` (verify), `system` (status, storage, sync), `tokens` (the account table), `replace`

@@ -1,4 +1,4 @@
-"""Admin authentication (api-surface AUTH-10…14): the secret `app.app_key`, sent as
+"""Admin authentication: the secret `app.app_key`, sent as
 `Authorization: Bearer <key>` or `?app_key=<key>` (browser `EventSource` cannot send headers).
 An empty `app.app_key` locks the admin API: it is never open."""
 from __future__ import annotations
@@ -36,7 +36,7 @@ def given_key(headers: Mapping[str, str], args: Mapping[str, str]) -> str | None
 
 def check_admin(settings: Any, headers: Mapping[str, str], args: Mapping[str, str]) -> None:
     """Raise a 401 unless the caller holds the admin secret (constant-time comparison)."""
-    settings.reload_if_changed()  # a changed key applies at once (AUTH-17)
+    settings.reload_if_changed()  # a changed key applies at once
     secret = settings.options.app.app_key.strip()
     if not secret:
         raise ApiError(401, "admin key is not configured (app.app_key is empty): "
@@ -68,5 +68,5 @@ bp = admin_blueprint("auth")
 
 @bp.get("/verify")
 async def verify() -> Response:
-    """AUTH-14: the login page checks the password with this."""
+    """The login page checks the password with this."""
     return json_response({"status": "success"})

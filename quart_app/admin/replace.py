@@ -1,4 +1,4 @@
-"""Pool replacement (api-surface §10.2, §8.2): the JSON import of the admin page.
+"""Pool replacement: the JSON import of the admin page.
 
 `POST /admin/api/tokens` with `{"<pool>": ["tok", {"token": "tok2", "tags": ["nsfw"]}], …}`
 makes every listed pool hold exactly these tokens; `PUT /admin/api/tokens/pool` (alias

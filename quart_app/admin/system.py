@@ -1,4 +1,4 @@
-"""System routes (api-surface §10.1): directory status, storage kind, forced sync."""
+"""System routes: directory status, storage kind, forced sync."""
 from __future__ import annotations
 
 from quart import Response
@@ -53,7 +53,8 @@ async def storage() -> Response:
 
 @bp.post("/sync")
 async def sync() -> Response:
-    """Save what is pending here, then merge what other workers and instances wrote (§8.9)."""
+    """Save what is pending here, then merge what other workers and instances wrote
+    (state/sync.py)."""
     _require_ready()
     svc = services()
     changed = await svc.accounts.sync_now()

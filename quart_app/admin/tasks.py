@@ -1,4 +1,4 @@
-"""Batch tasks over many accounts with progress events (api-surface §10.3).
+"""Batch tasks over many accounts with progress events.
 
 A task runs one async action per token, `concurrency` at a time, and publishes events to every
 subscriber: a `snapshot` when one subscribes, a `progress` after each token, and one terminal
@@ -165,7 +165,8 @@ class TaskRegistry:
 
     def __init__(self, keep_sec: float = KEEP_SEC, heartbeat: float = HEARTBEAT_SEC) -> None:
         self.keep_sec = keep_sec
-        #: Seconds of silence after which a progress stream sends `: ping` (trap 3, GEN-5).
+        #: Seconds of silence after which a progress stream sends `: ping` (proxies close quiet
+        #: streams).
         self.heartbeat = heartbeat
         self._tasks: dict[str, BatchTask] = {}
 

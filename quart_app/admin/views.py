@@ -1,5 +1,5 @@
-"""JSON shapes of the admin API (api-surface §10.2, §10.3) and the derived account states of
-§8.3. Pure functions of an `Account`; no Quart, no I/O."""
+"""JSON shapes of the admin API and the derived account states the admin page shows. Pure
+functions of an `Account`; no Quart, no I/O."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -12,7 +12,7 @@ __all__ = [
     "matches", "quota_known", "scrub",
 ]
 
-#: The UI's derived states (§8.3): invalid = expired ∪ disabled, exhausted = cooling or every
+#: The UI's derived states: invalid = expired ∪ disabled, exhausted = cooling or every
 #: window known and empty, active = neither. `deleted` for soft-deleted rows.
 DERIVED = ("active", "exhausted", "invalid")
 #: Values the listing's `status` filter takes: the derived states, the stored ones, `deleted`.
@@ -22,7 +22,7 @@ NSFW_TAG = "nsfw"
 
 
 def mask_token(token: str) -> str:
-    """First 8 + `...` + last 8 (§10.3); short tokens show less, never the whole value."""
+    """First 8 + `...` + last 8; short tokens show less, never the whole value."""
     if len(token) > 24:
         return f"{token[:8]}...{token[-8:]}"
     if len(token) > 8:

@@ -1,9 +1,9 @@
-"""Parses and validates an Anthropic Messages body into the neutral ChatRequest (§4.4.1).
+"""Parses and validates an Anthropic Messages body into the neutral ChatRequest.
 
-Unknown fields are ignored (GEN-1). Unknown content block types and a `tool_result` that
-answers no earlier `tool_use` are `invalid_request_error` (D-8), as the real API answers;
-the other rejections are the gateway's usual `validation_error` (§11.2). Every rejection is
-a 400 naming the field's dotted path.
+Unknown fields are ignored. Unknown content block types and a `tool_result` that answers no
+earlier `tool_use` are `invalid_request_error`, as the real API answers; the other rejections
+are the gateway's usual `validation_error`. Every rejection is a 400 naming the field's
+dotted path.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ TOOL_CHOICES = {"auto": "auto", "any": "required", "tool": "required", "none": "
 
 
 def invalid_request(message: str, param: str | None = None) -> ApiError:
-    """D-8: what the real Messages API answers for a malformed conversation."""
+    """What the real Messages API answers for a malformed conversation."""
     return ApiError(400, message, type="invalid_request_error", code="invalid_value", param=param)
 
 
@@ -37,7 +37,7 @@ def _text(block: dict, where: str) -> str:
 
 
 def _media(block: dict, kind: str, where: str) -> Attachment:
-    """`image` / `document` with a base64, url (MM-8) or plain-text source (§4.4, §6)."""
+    """`image` / `document` with a base64, url (fetched like any media URL) or text source."""
     source = obj(block.get("source"), f"{where}.source")
     stype = source.get("type")
     at = f"{where}.source"
@@ -254,7 +254,7 @@ def parse_messages_request(body: Any, settings: Any) -> ChatRequest:
     for i, raw in enumerate(raw_messages):
         conversation.add(raw, i)
 
-    opt_number(body, "temperature", 0, 1)  # validated, not forwarded (GEN-9)
+    opt_number(body, "temperature", 0, 1)  # validated, not forwarded (grok.com has no such knob)
     opt_number(body, "top_p", 0, 1)
     stream = stream_flag(body, settings)
     tools = _tools(body.get("tools"))

@@ -1,8 +1,8 @@
-"""Renders neutral events as Anthropic Messages: the §4.4.3 SSE sequence or one message object.
+"""Renders neutral events as Anthropic Messages: the SSE event sequence or one message object.
 
 Content blocks are numbered consecutively in the order they open: thinking (closed with a
 placeholder signature when the first text or tool call arrives), text, then one tool_use
-block per call. Text after a tool call is discarded (MSG-12). Every frame carries an
+block per call. Text after a tool call is discarded. Every frame carries an
 `event:` line: the Anthropic SDK skips frames without one.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from quart_app.dialects.collect import Sources, collect
 
 log = logging.getLogger(__name__)
 
-#: Grok gives no thinking signature; clients only need an opaque, non-empty string (MSG-3).
+#: Grok gives no thinking signature; clients only need an opaque, non-empty string.
 SIGNATURE = "g2a-sig-0"
 STOP_REASONS = {"length": "max_tokens", "stop_sequence": "stop_sequence"}
 
@@ -47,12 +47,12 @@ def input_tokens(flow: Flow) -> int:
 
 
 def tool_use_id(call_id: str) -> str:
-    """`call_<ms><hex>` → `toolu_<ms><hex>` (GEN-8)."""
+    """`call_<ms><hex>` → `toolu_<ms><hex>` (clients rely only on the prefix)."""
     return "toolu_" + call_id.removeprefix("call_")
 
 
 def tool_input(arguments: str) -> dict[str, Any]:
-    """The call's arguments as an object; unparsable or non-object arguments become {} (MSG-2)."""
+    """The call's arguments as an object; unparsable or non-object arguments become {}."""
     try:
         value = orjson.loads(arguments or "{}")
     except orjson.JSONDecodeError:
@@ -72,13 +72,14 @@ def stop_sequence(flow: Flow, reason: str) -> str | None:
 
 
 def annotation(cite: Citation) -> dict[str, Any]:
-    """MSG-4 (MAY): a flat `url_citation`; offsets index the text block."""
+    """A flat `url_citation` (beyond Anthropic's format); offsets index the text block."""
     return {"type": "url_citation", "url": cite.url, "title": cite.title,
             "start_index": cite.start, "end_index": cite.end}
 
 
 def search_extras(sources: Sources, cites: list[Citation]) -> dict[str, Any]:
-    """`search_sources` / `annotations`, each only when present (MSG-4, §4.4.3 step 6)."""
+    """`search_sources` / `annotations`, each only when present (stream: in
+    `message_delta`; non-stream: at the message's root)."""
     extra: dict[str, Any] = {}
     if sources.items:
         extra["search_sources"] = sources.items
@@ -132,7 +133,7 @@ class BlockWriter:
 
     def text(self, text: str) -> bytes:
         if self.tool_calls or not text:
-            return b""  # MSG-12: text after a tool call is dropped
+            return b""  # text after a tool call is dropped
         out = b""
         if self.open != "text":
             out = self.close() + self._start({"type": "text", "text": ""})
@@ -205,8 +206,8 @@ async def stream_messages(pipeline: Any, flow: Flow, model: str) -> AsyncIterato
 
 
 async def complete_message(pipeline: Any, flow: Flow, model: str) -> dict[str, Any]:
-    """The non-stream message object (§4.4.2). Raises ApiError when the flow fails."""
-    got = await collect(pipeline, flow, text_after_calls=False)  # MSG-12
+    """The non-stream message object. Raises ApiError when the flow fails."""
+    got = await collect(pipeline, flow, text_after_calls=False)  # text after a call is dropped
     calls, cites, reasoning = got.calls, got.cites, got.reasoning
     content: list[dict[str, Any]] = []
     if flow.request.reasoning and reasoning:

@@ -1,4 +1,4 @@
-"""Media parts shared by the request parsers (api-surface §6, MM-1…MM-3).
+"""Media parts shared by the request parsers.
 
 Only the shape is checked here (an http(s) URL or a `data:<mime>;base64,` URI with a payload),
 so every rejection names the exact part before any byte is streamed. Decoding, downloading

@@ -1,7 +1,7 @@
-"""Parses and validates an OpenAI chat completions body into the neutral ChatRequest (§4.2.1).
+"""Parses and validates an OpenAI chat completions body into the neutral ChatRequest.
 
-Unknown fields are ignored (GEN-1); every rejection is a 400 with the field's dotted path.
-Tools (§5): function tools only; assistant `tool_calls` become neutral {"id","name","arguments"}.
+Unknown fields are ignored; every rejection is a 400 with the field's dotted path.
+Tools: function tools only; assistant `tool_calls` become neutral {"id","name","arguments"}.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ _TOOL_NAME = re.compile(r"[^\s<>]{1,128}")
 
 
 def _parts(content: Any, param: str) -> tuple[list[str], list[Attachment]]:
-    """(text parts, attachments) of a message's content (§6 for the media parts)."""
+    """(text parts, attachments) of a message's content (media parts: media.py)."""
     if content is None:
         return [], []
     if isinstance(content, str):
@@ -143,7 +143,7 @@ def parse_chat_request(body: Any, settings: Any) -> ChatRequest:
         raise validation("'messages' must be a non-empty array", "messages")
     parsed = [_message(m, i) for i, m in enumerate(messages)]
 
-    opt_number(body, "temperature", 0, 2)  # validated, not forwarded (GEN-9)
+    opt_number(body, "temperature", 0, 2)  # validated, not forwarded (grok.com has no such knob)
     opt_number(body, "top_p", 0, 1)
     stream = stream_flag(body, settings)
 

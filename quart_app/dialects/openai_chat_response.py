@@ -1,4 +1,4 @@
-"""Renders neutral events as OpenAI chat completions: SSE chunks (§4.2.4) or one JSON body."""
+"""Renders neutral events as OpenAI chat completions: SSE chunks or one JSON body."""
 from __future__ import annotations
 
 import logging
@@ -42,7 +42,7 @@ def tool_call_block(call: ToolCall) -> dict[str, Any]:
 
 
 def annotation(cite: Citation, shift: int = 0) -> dict[str, Any]:
-    """One chat `url_citation` annotation (CHAT-2); `shift` moves it left by stripped text."""
+    """One chat `url_citation` annotation; `shift` moves it left by stripped text."""
     return {"type": "url_citation", "url_citation": {
         "url": cite.url, "title": cite.title,
         "start_index": cite.start - shift, "end_index": cite.end - shift}}
@@ -102,7 +102,7 @@ async def stream_chat(pipeline: Any, flow: Flow, model: str) -> AsyncIterator[by
                     if req.reasoning and not text_started:
                         out.append(writer.reasoning(ev.text))
                 elif cls is ToolCall:
-                    # id, name and the whole arguments in one chunk per call (TOOL-4 allows it)
+                    # id, name and the whole arguments in one chunk per call (OpenAI allows it)
                     text_started = True
                     out.append(writer.delta({"tool_calls": [tool_call_block(ev)]}))
                 elif cls is Heartbeat:

@@ -1,6 +1,6 @@
-"""Parses and validates an OpenAI Responses body into the neutral ChatRequest (§4.3.1).
+"""Parses and validates an OpenAI Responses body into the neutral ChatRequest.
 
-Unknown fields are ignored (GEN-1); every rejection is a 400 validation_error naming the
+Unknown fields are ignored; every rejection is a 400 validation_error naming the
 field's dotted path. `previous_response_id` and `store` (default true, as in OpenAI's API)
 are handed to the continuation addon (`addons/continuation.py`): a stored answer may be
 continued upstream by a later request; an unknown id is never an error.
@@ -46,7 +46,7 @@ def _text_of(part: dict, where: str) -> str:
 
 
 def _parts(content: Any, param: str) -> tuple[list[str], list[Attachment]]:
-    """(text parts, attachments) of an item's content (§6 for the media parts)."""
+    """(text parts, attachments) of an item's content (media parts: media.py)."""
     if content is None:
         return [], []
     if isinstance(content, str):
@@ -110,7 +110,7 @@ def _items(raw: list, messages: list[Message]) -> None:
             parts, attachments = _parts(output, f"{param}.output")
             messages.append(Message(role="tool", parts=parts, attachments=attachments,
                                     tool_call_id=call_id))
-        # reasoning items, item references and unknown types are skipped (§4.3.1)
+        # reasoning items, item references and unknown types are skipped
 
 
 def _tools(raw: Any) -> list[ToolSpec]:
@@ -186,7 +186,7 @@ def parse_responses_request(body: Any, settings: Any) -> ResponsesRequest:
     else:
         raise validation("'input' is required: a non-empty string or array of items", "input")
 
-    temperature = opt_number(body, "temperature", 0, 2)  # validated, not forwarded (GEN-9)
+    temperature = opt_number(body, "temperature", 0, 2)  # validated, not forwarded (no such knob)
     top_p = opt_number(body, "top_p", 0, 1)
     stream = stream_flag(body, settings)
     parallel = parallel_flag(body)

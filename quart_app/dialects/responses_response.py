@@ -1,7 +1,7 @@
-"""Renders neutral events as an OpenAI Responses object (§4.3.2) or its event stream (§4.3.3).
+"""Renders neutral events as an OpenAI Responses object or its event stream.
 
 One builder serves both modes, so the streamed items and the final object cannot disagree:
-in stream mode it also encodes every event, each with the next `sequence_number` (RESP-10).
+in stream mode it also encodes every event, each with the next `sequence_number`.
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class ResponseBuilder:
         self.reasoning: dict[str, Any] | None = None
         self.message: dict[str, Any] | None = None
         self.parts: list[str] = []
-        self.annotations: list[dict[str, Any]] = []  # url_citation of the open message (RESP-3)
+        self.annotations: list[dict[str, Any]] = []  # url_citation of the open message
         self.visible = False  # text or a call arrived: later reasoning is not shown
         self._delta_head = b""
 
@@ -167,7 +167,7 @@ class ResponseBuilder:
         part = {"type": "output_text", "text": text, "annotations": list(self.annotations)}
         item = {**self.message, "content": [part], "status": "completed"}
         if self.sources.items:
-            item["search_sources"] = list(self.sources.items)  # RESP-3 (MAY)
+            item["search_sources"] = list(self.sources.items)  # an extension of OpenAI's format
         self.emit("response.output_text.done", {**where, "text": text})
         self.emit("response.content_part.done", {**where, "part": part})
         self.emit("response.output_item.done", {"output_index": self._index(), "item": item})
@@ -222,7 +222,7 @@ class ResponseBuilder:
                              output_text=text)
 
     def fail(self, err: ApiError) -> None:
-        """RESP-11: `error`, then `response.failed` (the stream then ends with [DONE])."""
+        """`error`, then `response.failed` (the stream then ends with [DONE])."""
         self.emit("error", {"message": err.message, "code": err.code, "param": err.param})
         failed = self.response("failed", usage=usage_block(self.flow.usage),
                                error={"code": err.code or err.type, "message": err.message})
@@ -249,7 +249,7 @@ async def stream_response(pipeline: Any, flow: Flow, model: str,
                     if builder.output:
                         builder.emit("response.completed", {"response": builder.completed()})
                     else:
-                        builder.fail(_empty())  # RESP-11: never "completed" with nothing
+                        builder.fail(_empty())  # never "completed" with nothing
             if builder.out and not ended:
                 yield builder.take()
     except ApiError as err:
@@ -271,7 +271,7 @@ async def complete_response(pipeline: Any, flow: Flow, model: str,
     builder.close_items()
     output = builder.output
     if any(item["type"] == "function_call" for item in output):
-        output = [item for item in output if item["type"] != "message"]  # RESP-2
+        output = [item for item in output if item["type"] != "message"]  # calls replace the message
     if not output:
         raise _empty()
     return builder.completed(output)
