@@ -48,7 +48,7 @@ LOCK_NAME = ".scheduler.lock"
 LEASE_NAME = "quota-refresh"
 #: A leader that stops renewing loses the lease after this long.
 LEASE_TTL_SEC = 90.0
-#: `auto` totalQueries → tier (7 is the basic figure in the newest reference implementation).
+#: `auto` totalQueries → tier (basic accounts have answered both 7 and 20).
 AUTO_TOTAL_TIERS: dict[int, str] = {7: "basic", 20: "basic", 50: "super", 150: "heavy"}
 #: Longest sleep of a scheduler loop: new imports are picked up within this.
 SCHEDULER_TICK_SEC = 60.0
