@@ -100,6 +100,11 @@ class UpstreamFailure:
 #: `UpstreamFailure.code` of a 200 answer with no text, tool call or media: it fails over like
 #: an upstream error.
 EMPTY_RESPONSE = "empty_response"
+#: `UpstreamFailure.code` of an answer that stopped before the upstream's end marker (the body
+#: or the socket ended, or a frame was cut off): half an answer is never a complete one.
+UPSTREAM_TRUNCATED = "upstream_truncated"
+#: Its message, wherever the truncation is noticed.
+TRUNCATED_MESSAGE = "upstream answer ended before its end marker (truncated)"
 
 
 @dataclass(slots=True)
@@ -114,7 +119,10 @@ class Restart:
 
 @dataclass(slots=True)
 class End:
-    """Upstream finished the answer. `finish_reason` is dialect-neutral: stop, tool_calls, …"""
+    """Upstream finished the answer. `finish_reason` is dialect-neutral: stop, tool_calls, …
+
+    A transport yields it only when the upstream said the answer is whole (its end marker);
+    a stream that stops without it is a truncation, never a complete answer."""
 
     finish_reason: str = "stop"
 

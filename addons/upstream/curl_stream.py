@@ -4,6 +4,11 @@ curl_pool.py for the traps).
 `events()` takes everything already received without awaiting, feeds it to the frame parser
 as one batch, and only awaits (until a loop-time deadline) when nothing is buffered, which is
 also where the idle / total timeouts and the heartbeat are enforced.
+
+The answer ends with End only when the parser saw grok.com's end marker: a body that stops
+before it is a truncation, a broken connection a TransportError and silence an
+UpstreamTimeout. Once the answer is whole (a `modelResponse` arrived), a late or broken end
+of the body no longer matters.
 """
 from __future__ import annotations
 
@@ -62,8 +67,8 @@ class CurlStream:
         return self._closed
 
     async def events(self) -> AsyncIterator[list[Event]]:
-        """Batches of events (all bytes available at once, parsed together) until End /
-        UpstreamFailure / end of body; `[Heartbeat()]` on silence. Closes the transfer after."""
+        """Batches of events (all bytes available at once, parsed together) until End or
+        UpstreamFailure; `[Heartbeat()]` on silence. Closes the transfer after."""
         t = self._timeouts
         tr = self._tr
         parser = self._parser
@@ -83,10 +88,8 @@ class CurlStream:
                 if data:
                     last_data = last_beat = loop.time()
                     batch = parser.feed(data)
-                if done and error is None:
-                    batch += parser.close()
-                    if not parser.failed and not parser.ended:
-                        batch.append(End())  # the body ended without a soft stop: a clean end
+                if done and (error is None or parser.complete):
+                    batch += parser.close()  # End, or the truncation of an unfinished answer
                 if batch:
                     batch, stop = _cut(batch)
                     if not answering:
@@ -101,10 +104,13 @@ class CurlStream:
                         return
                     raise transfer_error(error, "idle", t.idle)
                 now = loop.time()
-                if now >= total_deadline:
-                    raise UpstreamTimeout("total", t.total)
                 idle_deadline = last_data + t.idle
-                if now >= idle_deadline:
+                if now >= total_deadline or now >= idle_deadline:
+                    if parser.complete:  # only the trailing end frames are late
+                        yield parser.close()
+                        return
+                    if now >= total_deadline:
+                        raise UpstreamTimeout("total", t.total)
                     raise UpstreamTimeout("idle", t.idle)
                 beat_deadline = last_beat + t.heartbeat
                 if now >= beat_deadline:

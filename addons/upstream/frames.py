@@ -5,6 +5,11 @@ only, so a JSON object or a multi-byte UTF-8 character split across chunks is fi
 Inline tags (`<grok:render>` …) are passed through untouched: the tag-filter addon
 rewrites them downstream, possibly across several TextDeltas.
 
+An answer is whole only once grok.com said so: the soft stop or `finalMetadata` (End at
+once), a `modelResponse` (the assembled answer; frames after it may still add sources, so
+End waits for the body's end) or a `data: [DONE]` line. A body that ends before any of them
+is a truncation (`UPSTREAM_TRUNCATED`), however cleanly it ends.
+
 Hot path: one `orjson.loads` per line and a handful of dict lookups per plain token frame,
 inlined in `feed`; the tokens of one read leave as one TextDelta.
 """
@@ -19,6 +24,8 @@ from addons.events import (
     ConversationStarted,
     End,
     Event,
+    TRUNCATED_MESSAGE,
+    UPSTREAM_TRUNCATED,
     FinalMessage,
     ResponseMeta,
     SearchSources,
@@ -88,12 +95,14 @@ def add_x_source(user: Any, post_id: Any, text: Any, seen: set[str],
 class FrameParser:
     """Stateful parser for one upstream response. Not thread-safe; one per stream."""
 
-    __slots__ = ("_buf", "_failed", "_ended", "_reasoning", "_seen_urls", "_response_id")
+    __slots__ = ("_buf", "_failed", "_ended", "_complete", "_reasoning", "_seen_urls",
+                 "_response_id")
 
     def __init__(self) -> None:
         self._buf = b""
         self._failed = False
         self._ended = False
+        self._complete = False  # an end marker arrived (End may still wait for the body end)
         self._reasoning = ReasoningFormatter()
         self._seen_urls: set[str] = set()
         self._response_id: str | None = None
@@ -105,6 +114,11 @@ class FrameParser:
     @property
     def ended(self) -> bool:
         return self._ended
+
+    @property
+    def complete(self) -> bool:
+        """The answer reached an end marker: whatever happens to the body now, it is whole."""
+        return self._complete and not self._failed
 
     # ---- framing -----------------------------------------------------------------
 
@@ -163,11 +177,21 @@ class FrameParser:
             text.clear()
 
     def close(self) -> list[Event]:
-        """End of body: parse a last unterminated line; a truncated object is an error."""
+        """End of body (or of the wait for it): parse a last unterminated line, then End if
+        the answer reached an end marker, else a truncation failure. A line cut inside a JSON
+        object is a truncation too, unless the answer was already whole."""
         out: list[Event] = []
         rest, self._buf = self._buf, b""
-        if not self._failed and rest.strip():
-            self._line(rest, out, final=True)
+        if self._failed or self._ended:
+            return out
+        if rest.strip():
+            self._line(rest, out, final=not self._complete)
+        if self._failed or self._ended:
+            return out
+        if self._complete:
+            self._end(out)
+        else:
+            self._fail(502, TRUNCATED_MESSAGE, b"", out, UPSTREAM_TRUNCATED)
         return out
 
     def _line(self, line: bytes, out: list[Event], final: bool) -> None:
@@ -188,7 +212,8 @@ class FrameParser:
             obj = orjson.loads(line)
         except orjson.JSONDecodeError:
             if final:
-                self._fail(502, "upstream stream ended inside a frame (truncated JSON)", line, out)
+                self._fail(502, "upstream stream ended inside a frame (truncated JSON)", line, out,
+                           UPSTREAM_TRUNCATED)
             return
         if type(obj) is dict:
             self._frame(obj, line, out)
@@ -278,6 +303,7 @@ class FrameParser:
         message = model.get("message")
         if isinstance(message, str) or urls:
             out.append(FinalMessage(message if isinstance(message, str) else "", urls))
+        self._complete = True  # the assembled answer: grok.com has finished writing it
         return False
 
     def _sources(self, holder: dict[str, Any], out: list[Event]) -> None:
@@ -299,10 +325,11 @@ class FrameParser:
 
     def _end(self, out: list[Event]) -> None:
         if not self._ended:
-            self._ended = True
+            self._ended = self._complete = True
             out.append(End())
 
-    def _fail(self, status: int, message: str, line: bytes, out: list[Event]) -> None:
+    def _fail(self, status: int, message: str, line: bytes, out: list[Event],
+              code: str = "") -> None:
         self._failed = True
         raw = line[: _RAW_LIMIT * 4].decode("utf-8", "replace")[:_RAW_LIMIT]
-        out.append(UpstreamFailure(status, message, raw))
+        out.append(UpstreamFailure(status, message, raw, code))

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from addons.events import (
+    UPSTREAM_TRUNCATED,
     CardAttachment,
     ConversationStarted,
     End,
@@ -214,14 +215,73 @@ def test_sse_prefixes_blank_lines_and_done() -> None:
 
 def test_unterminated_last_line_parsed_at_close() -> None:
     parser = FrameParser()
-    assert parser.feed(b'{"result":{"response":{"token":"a","messageTag":"final"}}}') == []
-    assert parser.close() == [TextDelta("a")]
+    assert parser.feed(frame({"token": "a", "messageTag": "final"})
+                       + b'{"result":{"response":{"token":"b","isSoftStop":true}}}') \
+        == [TextDelta("a")]
+    assert parser.close() == [End()]
 
 
 def test_truncated_object_at_eof_is_an_error() -> None:
     events = run(frame({"token": "a", "messageTag": "final"}) + b'{"result":{"response":{"tok')
     assert events[0] == TextDelta("a")
     assert isinstance(events[1], UpstreamFailure) and events[1].status == 502
+    assert events[1].code == UPSTREAM_TRUNCATED
+
+
+# ---- an answer is whole only with an end marker -----------------------------------------
+
+def plain_without(*dropped: str) -> bytes:
+    """streams.PLAIN without the lines carrying these keys."""
+    return b"".join(line + b"\n" for line in streams.PLAIN.splitlines()
+                    if not any(key.encode() in line for key in dropped))
+
+
+@pytest.mark.parametrize("chunk", [None, 5])
+def test_a_body_that_ends_before_any_end_marker_is_a_truncation(chunk: int | None) -> None:
+    events = run(plain_without("modelResponse", "isSoftStop", "finalMetadata"), chunk)
+    assert text(events) == "2 + 2 equals **4**."  # every token arrived, still not whole
+    assert not any(isinstance(e, End) for e in events)
+    failure = events[-1]
+    assert isinstance(failure, UpstreamFailure)
+    assert (failure.status, failure.code) == (502, UPSTREAM_TRUNCATED)
+    assert "end marker" in failure.message
+
+
+def test_an_empty_body_is_a_truncation() -> None:
+    (failure,) = run(b"")
+    assert isinstance(failure, UpstreamFailure) and failure.code == UPSTREAM_TRUNCATED
+
+
+@pytest.mark.parametrize("kept", ["modelResponse", "isSoftStop", "finalMetadata"])
+def test_any_one_end_marker_makes_the_answer_whole(kept: str) -> None:
+    # real answers do not all carry every marker (an image edit ends with modelResponse only)
+    markers = {"modelResponse", "isSoftStop", "finalMetadata"} - {kept}
+    events = run(plain_without(*markers))
+    assert text(events) == "2 + 2 equals **4**."
+    assert [e for e in events if isinstance(e, (End, UpstreamFailure))] == [End()]
+
+
+def test_model_response_is_whole_but_the_stream_goes_on_to_the_soft_stop() -> None:
+    parser = FrameParser()
+    events = parser.feed(frame({"token": "a", "messageTag": "final"})
+                         + frame({"modelResponse": {"message": "a"}}))
+    assert parser.complete and not parser.ended  # later frames may still add sources
+    assert not any(isinstance(e, End) for e in events)
+    assert parser.feed(frame({"webSearchResults": {"results": [{"url": "https://s.example"}]}}))
+    assert parser.close() == [End()]
+
+
+def test_model_response_with_stream_errors_is_not_whole() -> None:
+    parser = FrameParser()
+    parser.feed(frame({"modelResponse": {"streamErrors": ["boom"], "message": "a"}}))
+    assert parser.failed and not parser.complete
+    assert parser.close() == []  # the failure was already reported
+
+
+def test_a_cut_line_after_the_assembled_answer_is_no_truncation() -> None:
+    events = run(frame({"token": "a", "messageTag": "final"})
+                 + frame({"modelResponse": {"message": "a"}}) + b'{"result":{"resp')
+    assert [e for e in events if isinstance(e, (End, UpstreamFailure))] == [End()]
 
 
 def test_response_id_reported_once() -> None:

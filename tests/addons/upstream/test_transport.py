@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from addons.events import End, Heartbeat, TextDelta, UpstreamFailure
+from addons.events import UPSTREAM_TRUNCATED, End, Heartbeat, TextDelta, UpstreamFailure
 from addons.upstream.wire import UpstreamRequest
 from addons.upstream.base import Timeouts, TransportError, UpstreamTimeout
 from addons.upstream.classify import UpstreamHTTPError
@@ -23,6 +23,8 @@ from addons.upstream.upload import upload_file
 from tests.addons.upstream import streams
 
 TOKEN_LINE = b'{"result":{"response":{"token":"x","isThinking":false,"messageTag":"final"}}}\n'
+SOFT_STOP = b'{"result":{"response":{"token":"","isSoftStop":true}}}\n'
+MODEL_RESPONSE = b'{"result":{"response":{"modelResponse":{"responseId":"r1","message":"x"}}}}\n'
 MAX_CLIENTS = 4
 
 
@@ -74,18 +76,23 @@ def _app(server: Server) -> web.Application:
             return await _stream(request, server, b"", 0.0, hold=30)
         if name == "paced":  # metadata, then 12 tokens 20 ms apart
             meta = b'{"result":{"response":{"userResponse":{"responseId":"u1"}}}}\n'
-            return await _stream(request, server, meta + TOKEN_LINE * 12, 0.02)
-        if name == "nostop":
+            return await _stream(request, server, meta + TOKEN_LINE * 12 + SOFT_STOP, 0.02)
+        if name == "short":  # a whole answer in one write
+            return await _stream(request, server, TOKEN_LINE * 2 + SOFT_STOP, 0.0, chunk=4096)
+        if name == "nostop":  # ends cleanly, but before any end marker
             return await _stream(request, server, TOKEN_LINE * 2, 0.0, chunk=4096)
+        if name == "answered-stall":  # the assembled answer, then silence instead of the soft stop
+            return await _stream(request, server, TOKEN_LINE + MODEL_RESPONSE, 0.0, hold=30)
         if name == "truncated":
             return await _stream(request, server, TOKEN_LINE + b'{"result":{"resp', 0.0)
         if name == "inband":
             body = TOKEN_LINE + b'{"error":{"code":8,"message":"Too many requests"}}\n' + TOKEN_LINE
             return await _stream(request, server, body, 0.0, hold=30)
-        if name == "cut":
+        if name in ("cut", "answered-cut"):
             resp = web.StreamResponse()
             await resp.prepare(request)
-            await resp.write(TOKEN_LINE + b'{"result":')
+            await resp.write(TOKEN_LINE + (MODEL_RESPONSE if name == "answered-cut" else b"")
+                             + b'{"result":')
             await asyncio.sleep(0.05)
             assert request.transport is not None
             request.transport.abort()
@@ -289,10 +296,29 @@ async def test_in_band_error_ends_iteration(server: Server, transport: CurlTrans
     assert stream.closed
 
 
-async def test_clean_eof_without_soft_stop_ends(server: Server, transport: CurlTransport) -> None:
-    stream = await transport.open(req(server, "nostop"), Timeouts())
+async def test_a_whole_answer_ends(server: Server, transport: CurlTransport) -> None:
+    stream = await transport.open(req(server, "short"), Timeouts())
     assert await collect(stream) == [TextDelta("xx"), End()]  # one read: one delta
     assert stream.closed
+
+
+async def test_clean_eof_before_the_end_marker_is_a_truncation(
+        server: Server, transport: CurlTransport) -> None:
+    stream = await transport.open(req(server, "nostop"), Timeouts())
+    events = await collect(stream)
+    assert events[0] == TextDelta("xx") and not any(isinstance(e, End) for e in events)
+    assert isinstance(events[-1], UpstreamFailure)
+    assert (events[-1].status, events[-1].code) == (502, UPSTREAM_TRUNCATED)
+    assert stream.closed
+
+
+@pytest.mark.parametrize("name", ["answered-cut", "answered-stall"])
+async def test_after_the_assembled_answer_a_late_or_broken_end_still_ends(
+        server: Server, transport: CurlTransport, name: str) -> None:
+    # `modelResponse` is an end marker: the soft stop that should follow it no longer matters
+    stream = await transport.open(req(server, name), Timeouts(idle=0.3, heartbeat=5))
+    events = await asyncio.wait_for(collect(stream), 5)
+    assert isinstance(events[-1], End) and not any(isinstance(e, UpstreamFailure) for e in events)
 
 
 async def test_truncated_body_is_failure(server: Server, transport: CurlTransport) -> None:
@@ -300,6 +326,7 @@ async def test_truncated_body_is_failure(server: Server, transport: CurlTranspor
     events = await collect(stream)
     assert isinstance(events[0], TextDelta)
     assert isinstance(events[-1], UpstreamFailure) and events[-1].status == 502
+    assert events[-1].code == UPSTREAM_TRUNCATED
 
 
 async def test_connection_cut_mid_body(server: Server, transport: CurlTransport) -> None:
@@ -349,7 +376,7 @@ def test_batch_cut_at_terminal_event() -> None:
 
 async def test_frames_written_together_arrive_as_one_batch(
         server: Server, transport: CurlTransport) -> None:
-    stream = await transport.open(req(server, "nostop"), Timeouts())
+    stream = await transport.open(req(server, "short"), Timeouts())
     batches = [batch async for batch in stream.events()]
     assert batches[0][0] == TextDelta("xx")  # both frames parsed together, joined
     assert [ev for batch in batches for ev in batch] == [TextDelta("xx"), End()]

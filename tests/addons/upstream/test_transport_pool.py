@@ -32,7 +32,7 @@ def handles(tr: CurlTransport) -> list[Any]:
 async def test_handle_reused_after_aborted_transfers(
         server: Server, single: CurlTransport) -> None:  # noqa: F811
     # one handle: every request below runs on it, each after a different kind of abort
-    stream = await single.open(req(server, "nostop"), Timeouts())
+    stream = await single.open(req(server, "short"), Timeouts())
     assert isinstance((await collect(stream))[-1], End)
     first = handles(single)
     assert len(first) == 1
@@ -70,7 +70,7 @@ async def test_many_sequential_requests_on_few_handles(server: Server) -> None: 
     tr = CurlTransport(UpstreamConfig(base_url=server.url), max_clients=2)
     try:
         async def one(i: int) -> None:
-            stream = await tr.open(req(server, "nostop", {"i": i}), Timeouts())
+            stream = await tr.open(req(server, "short", {"i": i}), Timeouts())
             assert await collect(stream) == [TextDelta("xx"), End()]
 
         for i in range(40):
@@ -92,9 +92,9 @@ async def test_max_clients_is_a_hard_limit(server: Server) -> None:  # noqa: F81
         held = [await tr.open(req(server, "stall-body"), Timeouts()) for _ in range(2)]
         assert tr.free_clients() == 0
         with pytest.raises(UpstreamTimeout) as info:  # waits for a handle within first_byte
-            await tr.open(req(server, "nostop"), Timeouts(first_byte=0.2))
+            await tr.open(req(server, "short"), Timeouts(first_byte=0.2))
         assert info.value.kind == "first_byte" and len(server.seen) == 2
-        waiting = asyncio.create_task(tr.open(req(server, "nostop"), Timeouts()))
+        waiting = asyncio.create_task(tr.open(req(server, "short"), Timeouts()))
         await asyncio.sleep(0.1)
         assert not waiting.done()
         await held[0].aclose()
@@ -115,7 +115,7 @@ async def test_methods_and_options_change_between_requests(
         status, headers, body = await single.request(call, 5.0)
         assert status == 200 and headers["content-type"].startswith("application/json")
         assert json.loads(body)["remainingQueries"] == 48
-    stream = await single.open(req(server, "nostop"), Timeouts())
+    stream = await single.open(req(server, "short"), Timeouts())
     assert isinstance((await collect(stream))[-1], End)
     status, _, _ = await single.request(get, 5.0)
     assert status == 200
@@ -134,7 +134,7 @@ async def test_request_total_timeout_frees_handle(server: Server, single: CurlTr
 
 
 async def test_poisoned_handle_is_discarded(server: Server, single: CurlTransport) -> None:  # noqa: F811
-    stream = await single.open(req(server, "nostop"), Timeouts())
+    stream = await single.open(req(server, "short"), Timeouts())
     await collect(stream)
     (handle,) = handles(single)
     handle._wctx.exception = RuntimeError("boom")  # as if a write callback had raised
@@ -143,5 +143,5 @@ async def test_poisoned_handle_is_discarded(server: Server, single: CurlTranspor
     single._pool.in_use += 1
     single._pool.put(handle, running=False)
     assert handles(single) == [] and single.free_clients() == 1
-    stream = await single.open(req(server, "nostop"), Timeouts())
+    stream = await single.open(req(server, "short"), Timeouts())
     assert isinstance((await collect(stream))[-1], End)
