@@ -11,9 +11,11 @@ addons downstream cannot tell the transports apart:
 * `tool_result` / `response.search.result` → SearchSources (web and X, de-duplicated by URL);
 * `render_citation` → the citation card plus a `<grok:render>` element in the answer text,
   exactly what a REST stream carries, so the citations addon renders both alike;
-* `response.done` → End (status other than `completed` → UpstreamFailure);
-* `error`, `stream_error` and `session.ended` before `response.done` → UpstreamFailure with
-  the REST status mapping (`frames.failure_status`: rate/usage limit → 429, else 502).
+* `response.done` → End (status other than `completed` → UpstreamFailure); it is the only end
+  marker, so nothing else ends the turn as complete;
+* `error`, `stream_error` → UpstreamFailure with the REST status mapping
+  (`frames.failure_status`: rate/usage limit → 429, else 502); `session.ended` before
+  `response.done` → a 502 truncation (`UPSTREAM_TRUNCATED`).
 
 After the terminal event every further message is ignored.
 """
@@ -33,6 +35,7 @@ from addons.events import (
     SearchSources,
     TextDelta,
     UpstreamFailure,
+    UPSTREAM_TRUNCATED,
 )
 from addons.upstream.frames import add_web_sources, add_x_source, card_attachment, failure_status
 from addons.upstream.reasoning import ReasoningFormatter, tool_line
@@ -121,7 +124,8 @@ class MgwEventParser:
             code, msg = _error_message(event.get("error"))
             self._fail(failure_status(code, msg), f"Upstream stream error: {msg}", message, out)
         elif etype == "session.ended":
-            self._fail(502, "upstream session ended before the response was done", message, out)
+            self._fail(502, "upstream session ended before the response was done", message, out,
+                       UPSTREAM_TRUNCATED)
         elif etype == "session.created":
             client_id = event.get("client_event_id")
             if not client_id or not self.init_event_id or client_id == self.init_event_id:
@@ -229,8 +233,9 @@ class MgwEventParser:
         self.ended = True
         out.append(End())
 
-    def _fail(self, status: int, message: str, raw: str | bytes, out: list[Event]) -> None:
+    def _fail(self, status: int, message: str, raw: str | bytes, out: list[Event],
+              code: str = "") -> None:
         self.failed = True
         if isinstance(raw, (bytes, bytearray)):
             raw = bytes(raw[: _RAW_LIMIT * 4]).decode("utf-8", "replace")
-        out.append(UpstreamFailure(status, message, raw[:_RAW_LIMIT]))
+        out.append(UpstreamFailure(status, message, raw[:_RAW_LIMIT], code))

@@ -6,6 +6,9 @@ and the heartbeat) when nothing is buffered; within `Timeouts.coalesce` of the p
 batch it lets more events gather first. The first wait after `response.create` is
 bounded by the first-byte timeout instead of the idle one, as the REST first byte is.
 A heartbeat `ping` event goes upstream every `ping_interval` seconds while the turn runs.
+
+Only `response.done` ends the turn as complete (End): a close frame before it is a truncation
+(`UPSTREAM_TRUNCATED`), a dropped connection a TransportError, silence an UpstreamTimeout.
 """
 from __future__ import annotations
 
@@ -17,7 +20,9 @@ import orjson
 from curl_cffi import CurlError, CurlWsFlag
 from curl_cffi.requests.websockets import WebSocketTimeout
 
-from addons.events import End, Event, Heartbeat, UpstreamFailure, has_content
+from addons.events import (
+    TRUNCATED_MESSAGE, UPSTREAM_TRUNCATED, Event, Heartbeat, UpstreamFailure, has_content,
+)
 from addons.upstream.base import Timeouts, TransportError, UpstreamTimeout
 from addons.upstream.classify import sanitize
 from addons.upstream.mgw_events import MgwEventParser
@@ -27,6 +32,11 @@ log = logging.getLogger(__name__)
 
 PING_INTERVAL = 25.0
 CLOSED_EARLY = "upstream closed the WebSocket before response.done"
+
+
+def closed_early() -> UpstreamFailure:
+    """A close frame before `response.done`: the socket ended cleanly, the answer did not."""
+    return UpstreamFailure(502, f"{TRUNCATED_MESSAGE}: {CLOSED_EARLY}", code=UPSTREAM_TRUNCATED)
 
 
 def ws_error_message(exc: BaseException) -> str:
@@ -137,7 +147,8 @@ class MgwStream:
                 except CurlError as exc:
                     raise TransportError(ws_error_message(exc)) from None
                 if flags & CurlWsFlag.CLOSE:
-                    raise TransportError(CLOSED_EARLY)
+                    yield [closed_early()]
+                    return
                 last_data = last_beat = loop.time()
                 idle, kind = t.idle, "idle"
                 batch = parser.feed(message)
@@ -154,9 +165,8 @@ class MgwStream:
                     except (WebSocketTimeout, CurlError):
                         break  # a broken socket is reported by the next recv
                     if flags & CurlWsFlag.CLOSE:
-                        if batch:
-                            yield batch
-                        raise TransportError(CLOSED_EARLY)
+                        yield [*batch, closed_early()]
+                        return
                     batch += parser.feed(message)
                 if batch:
                     if not answering:
@@ -164,8 +174,6 @@ class MgwStream:
                     if answering:  # as CurlStream: metadata before the answer opens no window
                         last_yield = loop.time()
                     yield batch
-            if not parser.failed and not parser.ended:  # pragma: no cover - defensive
-                yield [End()]
         finally:
             await self.aclose()
 
