@@ -67,8 +67,9 @@ def empty_response() -> ApiError:
     return ApiError(502, EMPTY_ANSWER, type="upstream_error", code="empty_response")
 
 
-def upstream_error(status: int, message: str = "") -> ApiError:
-    """The client-facing error for an upstream failure that ends a request."""
+def upstream_error(status: int, message: str = "", code: str = "") -> ApiError:
+    """The client-facing error for an upstream failure that ends a request. `code` (the
+    failure's, e.g. `upstream_truncated`) names a 502 more precisely than `upstream_error`."""
     if status == 429:
         return ApiError(429, "Upstream rate limit reached on every available account",
                         type="rate_limit_error", code="rate_limit_exceeded")
@@ -80,4 +81,4 @@ def upstream_error(status: int, message: str = "") -> ApiError:
                         type="upstream_error", code="upstream_error")
     detail = f": {message}" if message else ""
     return ApiError(502, f"Upstream error (status {status}){detail}", type="upstream_error",
-                    code="upstream_error")
+                    code=code or "upstream_error")

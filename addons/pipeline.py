@@ -5,10 +5,12 @@ and the attempts until an upstream answers 200, failing over between accounts; i
 is a plain HTTP error for the client (a stream has not started yet). `events()` then yields
 batches of transformed neutral events. Before the first content byte an in-band failure may
 still fail over (the consumer gets a Restart); after it, a failure raises ApiError, which
-streaming dialects render as an in-stream error. An answer that ends with no text, no tool
-call and no media fails like an in-band 502 (`EMPTY_RESPONSE`), so an uncommitted flow fails
-over. `close()` always runs last: it cancels the upstream transfer at once and runs the
-finish hooks.
+streaming dialects render as an in-stream error. An answer is complete only with the
+transport's End (the upstream's end marker): a stream that stops without it is a 502
+truncation (`UPSTREAM_TRUNCATED`), so half an answer never leaves as a whole one. An answer
+that ends with no text, no tool call and no media fails like an in-band 502
+(`EMPTY_RESPONSE`), so an uncommitted flow fails over. `close()` always runs last: it cancels
+the upstream transfer at once and runs the finish hooks.
 
 Every try gets a fresh `Attempt` (and fresh stream transforms), so nothing a failed try saw
 reaches the next one.
@@ -24,8 +26,8 @@ from typing import Any, AsyncIterator, Callable
 from addons.chain import Chain
 from addons.errors import ApiError, upstream_error
 from addons.events import (
-    CONTENT_EVENTS, EMPTY_RESPONSE, CardAttachment, End, Event, FinalMessage, Heartbeat, Restart,
-    TextDelta, ToolCall, UpstreamFailure, join_deltas,
+    CONTENT_EVENTS, EMPTY_RESPONSE, TRUNCATED_MESSAGE, UPSTREAM_TRUNCATED, CardAttachment, End,
+    Event, FinalMessage, Heartbeat, Restart, TextDelta, ToolCall, UpstreamFailure, join_deltas,
 )
 from addons.flow import Attempt, Flow
 from addons.jobs import JobRequest
@@ -166,7 +168,8 @@ class Pipeline:
         await self.chain.responseheaders(flow)
         attempt = flow.attempt
         if not attempt.retry:
-            raise flow.error or upstream_error(attempt.failure.status, attempt.failure.message)
+            failure = attempt.failure
+            raise flow.error or upstream_error(failure.status, failure.message, failure.code)
         if attempt.retry_delay > 0:
             await asyncio.sleep(attempt.retry_delay)
 
@@ -221,6 +224,10 @@ class Pipeline:
                     failure = UpstreamFailure(504, str(exc))
                 except TransportError as exc:
                     failure = UpstreamFailure(502, str(exc))
+                if failure is None and not ended:
+                    # the upstream stopped without its end marker: whatever the transport,
+                    # half an answer is a failure, never a complete answer
+                    failure = UpstreamFailure(502, TRUNCATED_MESSAGE, code=UPSTREAM_TRUNCATED)
                 if failure is None and not answered and not flow.committed \
                         and not (final_text and not final_text.isspace()):
                     failure = UpstreamFailure(502, "upstream answer was empty",
@@ -241,7 +248,7 @@ class Pipeline:
                 attempt.failure = failure
                 attempt.status = failure.status
                 if flow.committed:
-                    raise upstream_error(failure.status, failure.message)
+                    raise upstream_error(failure.status, failure.message, failure.code)
                 await self._failed_attempt(flow)
                 yield [Restart()]
                 await self._connect(flow)

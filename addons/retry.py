@@ -98,7 +98,7 @@ class Retry:
                     self.refresher.trigger_on_demand()
             elif status >= 500:
                 self.pool.on_failure(lease, f"upstream {status}")
-        error = empty_response() if empty else upstream_error(status, failure.message)
+        error = empty_response() if empty else upstream_error(status, failure.message, failure.code)
         flow.last_error = flow.error = error
         retry = free_switch
         if not free_switch and (empty or status in self._on_codes()):
