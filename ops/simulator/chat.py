@@ -5,6 +5,12 @@ A test steers the answer with a directive block anywhere in the message text, e.
 (message, mode, directives, fault) into a `ChatPlan`: the frames as dicts, the wait
 before each frame and the transport-level actions (stall, cut, truncation, UTF-8 split)
 that app.py carries out. Nothing here does I/O.
+
+The mid-answer faults strike after a few answer tokens (`after_tokens`, default 3), before
+any end marker (`modelResponse`, soft stop, `finalMetadata`; `response.done` over mgw):
+`inband_mid` sends an error frame, `cut_mid` drops the connection, `truncated` sends half of
+the next frame and ends the body, `ended_mid` ends the body cleanly (mgw: a close frame), as
+a proxy ending a stalled answer does. `stall` goes silent mid-answer, then goes on.
 """
 from __future__ import annotations
 
@@ -61,8 +67,9 @@ HEAVY_ROLLOUTS: tuple[str, ...] = ("Grok", "Agent 1", "Agent 2", "Agent 3")
 
 DEFAULT_STALL_MS = 120_000
 DEFAULT_SLOW_FIRST_BYTE_MS = 5_000
-#: Answer tokens sent before inband_mid / cut_mid / stall strike.
+#: Answer tokens sent before inband_mid / cut_mid / truncated / ended_mid strike.
 FAULT_AFTER_TOKENS = 3
+MID_ANSWER_FAULTS = frozenset({"inband_mid", "cut_mid", "truncated", "ended_mid"})
 STALL_AFTER_TOKENS = 2
 
 
@@ -81,6 +88,8 @@ class ChatPlan:
     cut: bool = False
     #: Send only the first half of the last frame (no newline), then end the body.
     truncate_last: bool = False
+    #: The frames stop before the answer's end markers; the body still ends cleanly.
+    ended_early: bool = False
     #: Write every frame in two writes split inside a multi-byte UTF-8 sequence.
     split_utf8: bool = False
     consumes_quota: bool = True
@@ -183,12 +192,16 @@ def build_plan(
     frames.extend(_r({"token": t, "isThinking": False, "messageTag": "final", "responseId": rid})
                   for t in answer)
 
-    if fault in ("inband_mid", "cut_mid"):
-        del frames[first_answer + FAULT_AFTER_TOKENS:]
+    if fault in MID_ANSWER_FAULTS:
+        # `truncated` keeps one more frame: the one it sends half-written
+        after = opts.get("after_tokens", FAULT_AFTER_TOKENS) + (1 if fault == "truncated" else 0)
+        del frames[first_answer + after:]
         if fault == "inband_mid":
             frames.append(INTERNAL)
         plan = _plan(frames, d)
         plan.cut = fault == "cut_mid"
+        plan.truncate_last = fault == "truncated"
+        plan.ended_early = fault == "ended_mid"
         plan.answer = answer
         return plan
 
@@ -208,9 +221,7 @@ def build_plan(
 
     plan = _plan(frames, d)
     plan.answer = answer
-    if fault == "truncated":
-        plan.truncate_last = True
-    elif fault == "stall":
+    if fault == "stall":
         plan.stall_at = min(first_answer + STALL_AFTER_TOKENS, len(frames) - 1)
         plan.stall_seconds = opts.get("stall_ms", d.stall_ms if d.stall_ms is not None else DEFAULT_STALL_MS) / 1000
     elif fault == "slow_first_byte":

@@ -19,6 +19,7 @@ STREAM_FAULTS: frozenset[str] = frozenset(
         "stream_errors",
         "cut_mid",
         "truncated",
+        "ended_mid",
         "stall",
         "slow_first_byte",
         "empty",
@@ -44,7 +45,8 @@ class Directives:
     tokens=N answer `answer_tokens(N)`; say=<base64url UTF-8> exact answer, cut in
     chunk=K character tokens; think=0|1 and think_tokens=N control reasoning frames;
     delay_ms / first_byte_ms timing; search=1, split_tag=1, utf8=1, order=late shapes;
-    fault=<name> any fault of ALL_FAULTS; stall_ms for fault=stall.
+    fault=<name> any fault of ALL_FAULTS; stall_ms for fault=stall. (An injected fault may
+    also carry `after_tokens`: the answer tokens sent before a mid-answer fault strikes.)
     """
 
     tokens: int | None = None

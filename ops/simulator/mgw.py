@@ -240,6 +240,9 @@ class _Session:
             if mplan.cut or mplan.truncate_last:
                 abort_connection(request)
                 return False
+            if mplan.close:  # a clean end of the socket, but before the answer's end
+                await self.ws.close()
+                return False
             return True
         except (ConnectionError, asyncio.CancelledError) as exc:
             state.cancelled_streams += 1

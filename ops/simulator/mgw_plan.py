@@ -11,7 +11,8 @@ the REST NDJSON frames for the turn, and `mgw_events` rewrites them frame by fra
 * other cards → `response.grok.output` `card_attachment`; `modelResponse.message` →
   `response.output_text.done`; stream errors → `response.grok.output` `stream_error`;
 * top-level and `result.response` errors → an `error` event, which ends the turn;
-* a normal end → `response.done` `{id, status: "completed"}`.
+* a normal end → `response.done` `{id, status: "completed"}`; a turn planned to stop before
+  its end markers (cut, truncated, ended early) gets none.
 
 Each frame's delay applies to the first event made from it; the stall moves to the first
 event made from its frame or a later one.
@@ -44,6 +45,8 @@ class MgwPlan:
     cut: bool = False
     #: Send only the first half of the last event's JSON, then drop the connection.
     truncate_last: bool = False
+    #: After the last event, close the WebSocket cleanly (a close frame), with no response.done.
+    close: bool = False
     failed: bool = False
 
 
@@ -200,7 +203,7 @@ class _Converter:
 def mgw_events(plan: ChatPlan, session_id: str) -> MgwPlan:
     """The mgw events for one planned REST turn (see the module docstring)."""
     conv = _Converter()
-    result = MgwPlan(cut=plan.cut, truncate_last=plan.truncate_last)
+    result = MgwPlan(cut=plan.cut, truncate_last=plan.truncate_last, close=plan.ended_early)
     stall_pending = False
     for i, frame in enumerate(plan.frames):
         # a frame with no mgw counterpart drops its delay, so the first event is not late
@@ -216,7 +219,7 @@ def mgw_events(plan: ChatPlan, session_id: str) -> MgwPlan:
         if conv.failed:
             break
     result.failed = conv.failed
-    if not conv.failed and not plan.cut:
+    if not conv.failed and not (plan.cut or plan.truncate_last or plan.ended_early):
         done = {"type": "response.done",
                 "response": {"id": conv.response_id or session_id, "status": "completed"}}
         if stall_pending:

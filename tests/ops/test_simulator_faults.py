@@ -137,15 +137,35 @@ async def test_cut_mid_breaks_the_body(sim, session):
     assert sim.state.cancelled_streams == 0
 
 
+_END_MARKERS = ("modelResponse", "isSoftStop", "finalMetadata")
+
+
 async def test_truncated_last_object(sim, session):
     sim.state.inject("truncated")
-    async with session.post(sim.url + CHAT, json=chat_payload("hi"), headers=auth_headers("tok")) as r:
+    async with session.post(sim.url + CHAT, json=chat_payload("[[sim tokens=8]]"),
+                            headers=auth_headers("tok")) as r:
         body = await r.read()  # the HTTP body itself ends cleanly
     lines = body.split(b"\n")
     assert lines[-1] and not body.endswith(b"\n")
     with pytest.raises(orjson.JSONDecodeError):
         orjson.loads(lines[-1])
-    assert all(orjson.loads(x) for x in lines[:-1])
+    whole = [orjson.loads(x) for x in lines[:-1]]
+    # it strikes mid-answer, before any end marker
+    assert answer_of(whole) == "w0 w1 w2 "
+    assert not any(key in r for r in responses(whole) for key in _END_MARKERS)
+
+
+@pytest.mark.parametrize(("after", "text"), [(None, "w0 w1 w2 "), (0, ""), (5, "w0 w1 w2 w3 w4 ")])
+async def test_ended_mid_ends_the_body_cleanly_before_the_end_markers(sim, session, after, text):
+    sim.state.inject("ended_mid", **({} if after is None else {"after_tokens": after}))
+    async with session.post(sim.url + CHAT, json=chat_payload("[[sim tokens=8 think=0]]"),
+                            headers=auth_headers("tok")) as r:
+        body = await r.read()  # no ClientPayloadError: a clean end of the chunked body
+    frames = [orjson.loads(x) for x in body.splitlines()]
+    assert answer_of(frames) == text
+    assert not any(key in r for r in responses(frames) for key in _END_MARKERS)
+    await _wait_for(lambda: sim.state.active_streams == 0)
+    assert sim.state.cancelled_streams == 0
 
 
 async def test_stall_then_resume(sim, session):

@@ -167,6 +167,39 @@ async def test_quota_and_attachments(sim, session):
     assert sim.state.mgw_sessions[-1].file_ids == [item.file_id]
 
 
+async def test_ended_mid_closes_the_socket_cleanly_without_done(sim, session):
+    sim.state.inject("ended_mid")
+    async with session.ws_connect(ws_url(sim), headers=ws_headers(sim)) as ws:
+        frames = await turn(ws, "[[sim tokens=8 think=0]]")
+        assert ws.close_code == aiohttp.WSCloseCode.OK  # a close frame, not a dropped socket
+    assert "response.done" not in kinds(frames) and "error" not in kinds(frames)
+    texts = [f["event"]["chunk"]["text"]["text"] for f in frames
+             if f["event"]["type"] == "response.chunk"]
+    assert "".join(texts) == "w0 w1 w2 "
+
+
+async def test_truncated_sends_half_an_event_then_drops_without_done(sim, session):
+    sim.state.inject("truncated")
+    raw: list[str] = []
+    async with session.ws_connect(ws_url(sim), headers=ws_headers(sim)) as ws:
+        create = {"event": {"type": "session.create", "event_id": "e1",
+                            "session": {"model": "fast", "x_grok": {"is_temporary": True}}}}
+        await ws.send_str(orjson.dumps(create).decode())
+        sid = orjson.loads((await ws.receive()).data)["session_id"]
+        await ws.receive()  # conversation.attached
+        item = {"type": "conversation.item.create", "item": {"type": "message", "role": "user",
+                "x_grok": {"input_chunks": [{"text": {"text": "[[sim tokens=8 think=0]]"}}]}}}
+        for event in (item, {"type": "response.create"}):
+            await ws.send_str(orjson.dumps({"session_id": sid, "event": event}).decode())
+        while (msg := await ws.receive()).type == aiohttp.WSMsgType.TEXT:
+            raw.append(msg.data)
+        assert ws.close_code != aiohttp.WSCloseCode.OK  # dropped, no close handshake
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(raw[-1])
+    whole = [orjson.loads(m)["event"] for m in raw[:-1]]
+    assert [e["chunk"]["text"]["text"] for e in whole] == ["w0 ", "w1 ", "w2 "]
+
+
 async def test_cut_drops_the_connection_without_done(sim, session):
     sim.state.inject("cut_mid")
     async with session.ws_connect(ws_url(sim), headers=ws_headers(sim)) as ws:
