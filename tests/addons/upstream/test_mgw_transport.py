@@ -127,6 +127,18 @@ async def test_in_band_error_and_timeouts(sim, mgw):
     assert info.value.kind == "idle" and any(isinstance(e, Heartbeat) for e in got)
 
 
+@pytest.mark.parametrize(("fault", "code"), [("ended_mid", "upstream_truncated"),
+                                             ("truncated", "")])
+async def test_a_turn_that_stops_before_response_done_is_a_failure(sim, mgw, fault, code):
+    # a clean close frame, or half an event then a dropped socket: never a complete answer
+    sim.state.inject(fault)
+    events = await collect(await mgw.open(request(sim, "[[sim tokens=8 think=0]]"), FAST))
+    assert text_of(events) == "w0 w1 w2 "
+    assert not any(isinstance(e, End) for e in events)
+    assert isinstance(events[-1], UpstreamFailure)
+    assert (events[-1].status, events[-1].code) == (502, code)
+
+
 async def test_cut_connection_is_a_transport_error(sim, mgw):
     sim.state.inject("cut_mid")
     stream = await mgw.open(request(sim, "[[sim tokens=8]]"), FAST)
