@@ -16,6 +16,7 @@ from quart_app.request_log import RequestLog
 from quart_app.services import Services
 from state.boot import BootConfig
 from state.options import Loader
+from state.redact import watch as redact_secrets_of
 from state.settings import Settings
 
 #: Seconds a request body may take to arrive in full.
@@ -53,6 +54,7 @@ def build_stack(app: ASGIApp, layers: Sequence[Layer]) -> ASGIApp:
 def create_app(boot: BootConfig | None = None, settings: Settings | None = None) -> Quart:
     boot = boot or BootConfig.from_env()
     settings = settings or Settings.load(boot)
+    redact_secrets_of(settings)  # its keys are masked in every log line from now on
     keepalive.install()
     app = Quart("grok2api")
     max_body = settings.options.app.max_body_mb << 20
