@@ -16,7 +16,7 @@ from quart_app.request_log import RequestLog
 from quart_app.services import Services
 from state.boot import BootConfig
 from state.options import Loader
-from state.redact import watch as redact_secrets_of
+from state.redact import watch as redact_secrets_of, watch_tokens as redact_tokens_of
 from state.settings import Settings
 
 #: Seconds a request body may take to arrive in full.
@@ -64,6 +64,7 @@ def create_app(boot: BootConfig | None = None, settings: Settings | None = None)
     app.config["RESPONSE_TIMEOUT"] = None
     services = Services(boot, settings)
     app.extensions["grok2api"] = services
+    redact_tokens_of(services.pool.get)  # and every account token, whatever its shape
 
     from quart_app import routes_anthropic, routes_misc, routes_responses, routes_v1
 

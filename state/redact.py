@@ -4,13 +4,16 @@ passwords.
 A line is cleaned by one regular expression that knows the *shapes* secrets take (grok.com's
 sso tokens are JWTs, `eyJ…`; `sso=` / `sso-rw=` / `cf_clearance=` cookie values;
 `Bearer …`; `x-api-key: …`; `?app_key=…`; `"token": "…"` fields; the password of a URL),
-plus the few secrets the settings hold (`SECRET_OPTIONS`) as literals. It never looks the
-line up in the account pool: a pool of 100,000 tokens must not make every log line cost more.
+plus the few secrets the settings hold (`SECRET_OPTIONS`) as literals. A token of another
+shape is caught by the account pool: each long token-like word of a line is looked up in it
+(one hash look-up per word, never a scan of the pool, so 100,000 accounts cost no more than
+ten).
 
 `RedactFilter` applies it to a log record, whatever logger wrote it and whatever its level
 (peewee logs SQL parameters, i.e. tokens, at DEBUG): the message with its arguments, the
 traceback text and the stack. `watch(settings)` tells the filters which settings hold the live
-secrets; they follow changes (a new admin secret applies to the next line).
+secrets; they follow changes (a new admin secret applies to the next line). `watch_tokens`
+gives them the pool's look-up.
 """
 from __future__ import annotations
 
@@ -19,12 +22,12 @@ import logging
 import re
 import threading
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
 __all__ = ["MASK", "SECRET_OPTIONS", "RedactFilter", "Redactor", "mask_setting", "secrets_of",
-           "watch"]
+           "watch", "watch_tokens"]
 
 #: Options whose values are secrets: masked in `grok2api config` and in every log line.
 SECRET_OPTIONS: tuple[str, ...] = ("app.app_key", "app.api_key", "proxy.clearance.cf_cookies",
@@ -64,11 +67,16 @@ _SHAPES: tuple[tuple[str, str], ...] = (
 )
 
 
-#: Lower-case text every line that may hold a secret contains: a line without any of them
-#: (most lines) costs one search of these literals and no run of the full expression.
-_TRIGGERS: tuple[str, ...] = ("eyj", "sso", "cf_", "_cfuvid", "bearer", "api-key", "apikey",
-                              "authorization", "app_key", "api_key", "?key=", "&key=", "token",
-                              "password", "@")
+#: What every line that may hold a secret contains, lower-cased: a line without any of them
+#: (most lines) costs one search of these and no run of the full expression. A JWT needs its
+#: length, so the `eyJh…6789` labels of accounts in ordinary lines do not trigger.
+_TRIGGERS: tuple[str, ...] = (r"eyj[a-z0-9_-]{10}", "sso", "cf_", "_cfuvid", "bearer",
+                              "api-key", "apikey", "authorization", "app_key", "api_key",
+                              r"[?&]key=", "token", "password", "@")
+
+
+#: A word that could be an account token (the characters an sso cookie value may hold).
+_TOKEN_WORD = re.compile(r"[A-Za-z0-9._~+/=%-]{16,}")
 
 
 def _fingerprint(secret: str) -> str:
@@ -87,8 +95,7 @@ class Redactor:
         if words:
             parts.insert(0, "(?P<lit>(?P<lit_s>" + "|".join(map(re.escape, words)) + "))")
         self._pattern = re.compile("|".join(parts), re.IGNORECASE)
-        self._trigger = re.compile("|".join(map(re.escape, [*_TRIGGERS,
-                                                            *(w.lower() for w in words)])))
+        self._trigger = re.compile("|".join([*_TRIGGERS, *(re.escape(w.lower()) for w in words)]))
         self._groups = [(name, name + "_s") for name in
                         (["lit"] if words else []) + [n for n, _ in _SHAPES]]
 
@@ -151,15 +158,30 @@ def mask_setting(key: str, value: Any) -> Any:
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/?#@\s]*:)[^@/?#\s]+@", re.IGNORECASE)
 
 
+def mask_tokens(text: str, known: Callable[[str], bool]) -> str:
+    """`text` with every word `known` says is an account token masked."""
+    if _TOKEN_WORD.search(text) is None:
+        return text
+    return _TOKEN_WORD.sub(lambda m: _fingerprint(m[0]) if known(m[0]) else m[0], text)
+
+
 class _Watched:
     """The settings whose secrets every `RedactFilter` masks, and the redactor built from
-    them, rebuilt when one of them changes generation."""
+    them, rebuilt when one of them changes generation; the pools whose tokens it masks."""
 
     def __init__(self) -> None:
         self.settings: weakref.WeakSet[Any] = weakref.WeakSet()
         self.stamp: tuple[tuple[int, int], ...] = ()
         self.redactor = Redactor()
         self.lock = threading.Lock()
+        self.lookups: list[weakref.WeakMethod[Callable[[str], Any]]] = []
+
+    def known_token(self, word: str) -> bool:
+        for ref in self.lookups:
+            lookup = ref()
+            if lookup is not None and lookup(word) is not None:
+                return True
+        return False
 
     def current(self) -> Redactor:
         live = list(self.settings)
@@ -179,6 +201,14 @@ def watch(settings: Any) -> None:
     _watched.settings.add(settings)
 
 
+def watch_tokens(lookup: Callable[[str], Any]) -> None:
+    """Mask every word for which the bound method `lookup` (an account pool's `get`) returns
+    something. Held weakly: a pool that is gone is no longer asked."""
+    with _watched.lock:
+        live = [ref for ref in _watched.lookups if ref() is not None]
+        _watched.lookups = [*live, weakref.WeakMethod(lookup)]
+
+
 class RedactFilter(logging.Filter):
     """A handler filter that rewrites each record with its secrets masked: the message (with
     its arguments merged in), the traceback text and the stack. A record passes every
@@ -188,24 +218,26 @@ class RedactFilter(logging.Filter):
         super().__init__()
         self._fixed = redactor
 
-    def _redactor(self) -> Redactor:
-        return self._fixed if self._fixed is not None else _watched.current()
+    def _clean(self, text: str) -> str:
+        if self._fixed is not None:
+            return self._fixed.redact(text)
+        text = _watched.current().redact(text)
+        return mask_tokens(text, _watched.known_token) if _watched.lookups else text
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "redacted", False):
             return True
-        redactor = self._redactor()
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a bad format string: show its parts, still cleaned
             message = f"{record.msg!r} % {record.args!r}"
-        record.msg, record.args = redactor.redact(message), ()
+        record.msg, record.args = self._clean(message), ()
         if record.exc_info and not record.exc_text:
             record.exc_text = _EXC_FORMATTER.formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = redactor.redact(record.exc_text)
+            record.exc_text = self._clean(record.exc_text)
         if record.stack_info:
-            record.stack_info = redactor.redact(record.stack_info)
+            record.stack_info = self._clean(record.stack_info)
         record.redacted = True
         return True
 

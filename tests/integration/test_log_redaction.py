@@ -14,7 +14,7 @@ import pytest
 from ops.logs import configure_logging
 
 TOKENS = [f"eyJhbGciOiJIUzI1NiJ9.eyJzZXNzaW9uX2lkIjoi{i}{i}bWl4ZWQ.sig{i}Rk9vYmFy-0123456789"
-          for i in range(4)]
+          for i in range(4)] + ["plain-sso-value-not-a-jwt-7c41d0"]  # caught by the pool
 NEW_TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJhZGRlZCI6dHJ1ZX0.c2lnbmF0dXJlLW9mLW5ldw"
 API_KEY = "sk-live-client-key-5f2a9c"
 OTHER_API_KEY = "sk-wrong-client-key-77e1"

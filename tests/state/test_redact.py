@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from state.redact import RedactFilter, Redactor, mask_setting, secrets_of, watch
+from state.redact import (RedactFilter, Redactor, mask_setting, mask_tokens, secrets_of, watch,
+                          watch_tokens)
 from state.settings import Settings
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzZXNzaW9uX2lkIjoiYWJjIn0.c2lnbmF0dXJlLTAxMjM0NTY3ODk"
@@ -121,3 +122,39 @@ def test_a_plain_line_costs_microseconds() -> None:
     for _ in range(5000):
         redactor.redact(line)
     assert (time.perf_counter() - started) / 5000 < 50e-6
+
+
+def test_tokens_of_any_shape_are_found_in_the_pool() -> None:
+    class Pool:
+        def __init__(self, tokens: list[str]) -> None:
+            self.tokens = dict.fromkeys(tokens, True)
+
+        def get(self, token: str) -> bool | None:
+            return self.tokens.get(token)
+
+    pool = Pool(["plain-token-value-0001", "plain-token-value-0002"])
+    line = "('UPDATE accounts SET pool = ? WHERE token = ?', ['basic', 'plain-token-value-0001'])"
+    assert mask_tokens(line, lambda w: pool.get(w) is not None) == \
+        line.replace("plain-token-value-0001", "<redacted fp:%s>" % _fp("plain-token-value-0001"))
+    watch_tokens(pool.get)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactFilter())
+    log = logging.getLogger("test.redact.pool")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        log.warning("params %r", ["plain-token-value-0002", "plain-token-value-9999"])
+        del pool  # a pool that is gone is no longer asked
+        log.warning("again %s", "plain-token-value-0001")
+    finally:
+        log.removeHandler(handler)
+    first, second = stream.getvalue().splitlines()
+    assert "plain-token-value-0002" not in first and "plain-token-value-9999" in first
+    assert second == "again plain-token-value-0001"
+
+
+def _fp(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
