@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["MASK", "SECRET_OPTIONS", "RedactFilter", "Redactor", "mask_setting", "secrets_of",
-           "watch", "watch_tokens"]
+__all__ = ["MASK", "SECRET_OPTIONS", "RedactFilter", "Redactor", "mask_setting", "mask_tokens",
+           "secrets_of", "watch", "watch_tokens"]
 
 #: Options whose values are secrets: masked in `grok2api config` and in every log line.
 SECRET_OPTIONS: tuple[str, ...] = ("app.app_key", "app.api_key", "proxy.clearance.cf_cookies",
@@ -67,8 +67,8 @@ _SHAPES: tuple[tuple[str, str], ...] = (
 )
 
 
-#: What every line that may hold a secret contains, lower-cased: a line without any of them
-#: (most lines) costs one search of these and no run of the full expression. A JWT needs its
+#: Patterns (of the lower-cased line) that every line holding a secret matches: a line with
+#: none of them (most lines) costs one search and no run of the full expression. A JWT needs its
 #: length, so the `eyJh…6789` labels of accounts in ordinary lines do not trigger.
 _TRIGGERS: tuple[str, ...] = (r"eyj[a-z0-9_-]{10}", "sso", "cf_", "_cfuvid", "bearer",
                               "api-key", "apikey", "authorization", "app_key", "api_key",
