@@ -16,7 +16,7 @@ from quart_app.request_log import RequestLog
 from quart_app.services import Services
 from state.boot import BootConfig
 from state.options import Loader
-from state.redact import watch as redact_secrets_of, watch_tokens as redact_tokens_of
+from state.redact import watch as redact_secrets_of
 from state.settings import Settings
 
 #: Seconds a request body may take to arrive in full.
@@ -54,7 +54,6 @@ def build_stack(app: ASGIApp, layers: Sequence[Layer]) -> ASGIApp:
 def create_app(boot: BootConfig | None = None, settings: Settings | None = None) -> Quart:
     boot = boot or BootConfig.from_env()
     settings = settings or Settings.load(boot)
-    redact_secrets_of(settings)  # its keys are masked in every log line from now on
     keepalive.install()
     app = Quart("grok2api")
     max_body = settings.options.app.max_body_mb << 20
@@ -64,7 +63,6 @@ def create_app(boot: BootConfig | None = None, settings: Settings | None = None)
     app.config["RESPONSE_TIMEOUT"] = None
     services = Services(boot, settings)
     app.extensions["grok2api"] = services
-    redact_tokens_of(services.pool.get)  # and every account token, whatever its shape
 
     from quart_app import routes_anthropic, routes_misc, routes_responses, routes_v1
 
@@ -82,13 +80,21 @@ def create_app(boot: BootConfig | None = None, settings: Settings | None = None)
         partial(FastPath, services=services, routes=hot),
     ])
 
+    forget_secrets: list[Callable[[], None]] = []
+
     @app.before_serving
     async def _start() -> None:
+        # while it serves, the log masks its keys and every account token, whatever its shape
+        forget_secrets.append(redact_secrets_of(settings, tokens=services.pool.get))
         await services.start()
         tune_gc()
 
     @app.after_serving
     async def _stop() -> None:
-        await services.stop()
+        try:
+            await services.stop()
+        finally:
+            for forget in forget_secrets:
+                forget()
 
     return app

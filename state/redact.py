@@ -11,9 +11,9 @@ ten).
 
 `RedactFilter` applies it to a log record, whatever logger wrote it and whatever its level
 (peewee logs SQL parameters, i.e. tokens, at DEBUG): the message with its arguments, the
-traceback text and the stack. `watch(settings)` tells the filters which settings hold the live
-secrets; they follow changes (a new admin secret applies to the next line). `watch_tokens`
-gives them the pool's look-up.
+traceback text and the stack. `watch(settings, tokens=pool.get)` tells the filters which
+settings hold the live secrets (they follow changes: a new admin secret applies to the next
+line) and which pool knows the tokens, until the call it returns is made.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 __all__ = ["MASK", "SECRET_OPTIONS", "RedactFilter", "Redactor", "mask_setting", "mask_tokens",
-           "secrets_of", "watch", "watch_tokens"]
+           "secrets_of", "watch"]
 
 #: Options whose values are secrets: masked in `grok2api config` and in every log line.
 SECRET_OPTIONS: tuple[str, ...] = ("app.app_key", "app.api_key", "proxy.clearance.cf_cookies",
@@ -196,17 +196,23 @@ class _Watched:
 _watched = _Watched()
 
 
-def watch(settings: Any) -> None:
-    """Mask the secrets `settings` holds (now and after each change) in every log line."""
-    _watched.settings.add(settings)
-
-
-def watch_tokens(lookup: Callable[[str], Any]) -> None:
-    """Mask every word for which the bound method `lookup` (an account pool's `get`) returns
-    something. Held weakly: a pool that is gone is no longer asked."""
+def watch(settings: Any, tokens: Callable[[str], Any] | None = None) -> Callable[[], None]:
+    """Mask the secrets `settings` holds (now and after each change) in every log line, and
+    every word for which the bound method `tokens` (an account pool's `get`) returns
+    something. Both are held weakly; the call returned stops it (a server that stopped)."""
+    ref = weakref.WeakMethod(tokens) if tokens is not None else None
     with _watched.lock:
-        live = [ref for ref in _watched.lookups if ref() is not None]
-        _watched.lookups = [*live, weakref.WeakMethod(lookup)]
+        _watched.settings.add(settings)
+        if ref is not None:
+            live = [r for r in _watched.lookups if r() is not None]
+            _watched.lookups = [*live, ref]
+
+    def forget() -> None:
+        with _watched.lock:
+            _watched.settings.discard(settings)
+            _watched.lookups = [r for r in _watched.lookups if r is not ref and r() is not None]
+
+    return forget
 
 
 class RedactFilter(logging.Filter):

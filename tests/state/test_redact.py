@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from state.redact import (RedactFilter, Redactor, mask_setting, mask_tokens, secrets_of, watch,
-                          watch_tokens)
+from state.redact import RedactFilter, Redactor, mask_setting, mask_tokens, secrets_of, watch
+from state.options import FixedSettings
 from state.settings import Settings
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzZXNzaW9uX2lkIjoiYWJjIn0.c2lnbmF0dXJlLTAxMjM0NTY3ODk"
@@ -54,7 +54,7 @@ def test_long_secrets_keep_a_fingerprint_short_ones_nothing() -> None:
 def test_configured_keys_follow_the_settings(tmp_path: Path) -> None:
     settings = Settings(tmp_path / "config.toml", environ={
         "GROK_APP_API_KEY": "plain-client-key-1,plain-client-key-2"})
-    watch(settings)
+    forget = watch(settings)
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.addFilter(RedactFilter())
@@ -68,12 +68,14 @@ def test_configured_keys_follow_the_settings(tmp_path: Path) -> None:
         log.info("admin %s", "new-admin-secret")
         settings.set("app.app_key", "grok2api")  # the public default is not hidden
         log.info("default %s", "grok2api")
+        forget()  # a stopped server's keys are no longer looked for
+        log.info("stopped %s", "plain-client-key-1")
     finally:
         log.removeHandler(handler)
     text = stream.getvalue()
-    assert "plain-client-key" not in text and "new-admin-secret" not in text
+    assert "new-admin-secret" not in text
     assert text.splitlines() == ["keys <redacted> and <redacted>", "admin <redacted>",
-                                 "default grok2api"]
+                                 "default grok2api", "stopped plain-client-key-1"]
 
 
 def test_tracebacks_stacks_and_bad_format_strings_are_cleaned() -> None:
@@ -136,7 +138,7 @@ def test_tokens_of_any_shape_are_found_in_the_pool() -> None:
     line = "('UPDATE accounts SET pool = ? WHERE token = ?', ['basic', 'plain-token-value-0001'])"
     assert mask_tokens(line, lambda w: pool.get(w) is not None) == \
         line.replace("plain-token-value-0001", "<redacted fp:%s>" % _fp("plain-token-value-0001"))
-    watch_tokens(pool.get)
+    watch(FixedSettings(), tokens=pool.get)
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.addFilter(RedactFilter())
