@@ -39,10 +39,16 @@ def _positive(value: int) -> None:
         raise ValueError(f"must be at least 1, got {value}")
 
 
+def _not_negative(value: int) -> None:
+    if value < 0:
+        raise ValueError(f"must be 0 or more, got {value}")
+
+
 def load(loader: Loader) -> None:
     loader.add_option("admin.throttle.free_failures", int, 3,
                       "Wrong admin secrets a client address may send before each further one "
-                      "makes it wait (1 s, then twice as long each time).")
+                      "makes it wait (1 s, then twice as long each time).",
+                      check=_not_negative)
     loader.add_option("admin.throttle.lockout_failures", int, 10,
                       "Wrong admin secrets after which the address is locked out.",
                       check=_positive)

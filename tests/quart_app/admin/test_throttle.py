@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from quart_app.admin.throttle import AdminThrottle, bucket
 from state.options import FixedSettings
 from tests.quart_app.admin.conftest import KEY
@@ -91,3 +93,15 @@ async def test_the_api_throttles_per_address_and_spares_others(admin) -> None:
     for _ in range(5):
         assert (await admin.call("GET", "/verify", auth=False, **operator))[0] == 401
     assert (await admin.call("GET", "/verify", **operator))[0] == 200
+
+
+def test_settings_refuse_counts_that_make_no_sense(tmp_path) -> None:
+    from state.settings import Settings, SettingsError
+
+    settings = Settings(tmp_path / "config.toml", environ={})
+    for key, value, words in [("admin.throttle.free_failures", "-1", "must be 0 or more"),
+                              ("admin.throttle.lockout_failures", "0", "must be at least 1"),
+                              ("admin.throttle.lockout_sec", "0", "must be at least 1")]:
+        with pytest.raises(SettingsError) as info:
+            settings.set(key, value)
+        assert str(info.value) == f"{key}: {words}, got {int(value)}"
