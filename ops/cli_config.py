@@ -2,10 +2,12 @@
 
 Edits go to ${DATA_DIR}/config.toml (comments kept); a running server picks them up within a
 second. GROK_* environment variables still win over the file. Only declared options can be
-set; keys in the file that nothing reads are reported as ignored."""
+set; keys in the file that nothing reads are reported as ignored. Secrets (keys, cookies,
+proxy passwords: `state.redact.SECRET_OPTIONS`) are masked unless `--show-secrets`."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,18 +15,29 @@ import click
 import orjson
 
 from state.boot import BootConfig, BootError
-from state.settings import Settings, SettingsError
+from state.redact import mask_setting
+from state.settings import ENV_PREFIX, Settings, SettingsError, env_key
 
 __all__ = ["config"]
 
-_SECRET_HINTS = ("api_key", "app_key", "webui_key", "cf_cookies", "cf_clearance", "password")
+_SHOW_SECRETS = click.option("--show-secrets", is_flag=True,
+                             help="Do not mask keys, passwords and cookies.")
 
 
-def _settings() -> Settings:
+class _Loaded(Settings):
+    """The settings, with the environment they were read from (to name a variable)."""
+
+    environ: Mapping[str, str]
+
+
+def _settings() -> _Loaded:
     try:
-        return Settings.from_boot(BootConfig.from_env())
+        boot = BootConfig.from_env()
+        settings = _Loaded.from_boot(boot)
     except (BootError, SettingsError) as exc:
         raise click.ClickException(str(exc)) from None
+    settings.environ = boot.environ
+    return settings
 
 
 def _render(value: Any) -> str:
@@ -33,10 +46,29 @@ def _render(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _mask(key: str, value: Any) -> Any:
-    if any(h in key for h in _SECRET_HINTS) and value not in ("", [], None):
-        return "********"
-    return value
+def _env_name(settings: _Loaded, key: str) -> str | None:
+    """The `GROK_*` variable that sets `key` (or an older name of it), if one does: the last
+    one, as the settings read them in order."""
+    known = {k.replace(".", "_"): k for k in settings.keys()}
+    found = None
+    for name in settings.environ:
+        if not name.startswith(ENV_PREFIX) or len(name) <= len(ENV_PREFIX):
+            continue
+        option = settings.option(env_key(name[len(ENV_PREFIX):], known))
+        if option is not None and option.name == key:
+            found = name
+    return found
+
+
+def _source(settings: _Loaded, key: str) -> str:
+    """Where the effective value of `key` comes from, said for a person."""
+    source = settings.source_of(key)
+    if source == "file":
+        return f"file {settings.user_path}"
+    if source == "env":
+        name = _env_name(settings, key)
+        return f"environment variable {name}" if name else "environment"
+    return "default"
 
 
 @click.group("config")
@@ -46,8 +78,11 @@ def config() -> None:
 
 @config.command("get")
 @click.argument("key")
-def get_cmd(key: str) -> None:
-    """Print the effective value of KEY (dotted, e.g. app.api_key)."""
+@_SHOW_SECRETS
+def get_cmd(key: str, show_secrets: bool) -> None:
+    """Print the effective value of KEY (dotted, e.g. app.api_key) on stdout, and where it
+    comes from (default, file, environment variable) on stderr. Secrets are masked unless
+    --show-secrets."""
     settings = _settings()
     option = settings.option(key)
     if option is None:
@@ -56,7 +91,9 @@ def get_cmd(key: str) -> None:
             raise click.ClickException(f"{key} is ignored: nothing in this version reads it "
                                        f"(set in {where})")
         raise click.ClickException(f"{key}: unknown setting")
-    click.echo(_render(settings.get(key)))
+    value = settings.get(key)
+    click.echo(_render(value if show_secrets else mask_setting(option.name, value)))
+    click.echo(f"source: {_source(settings, option.name)}", err=True)
     if option.name != key:
         click.echo(f"note: {key} is an older name of {option.name}", err=True)
 
@@ -64,7 +101,8 @@ def get_cmd(key: str) -> None:
 @config.command("set")
 @click.argument("key")
 @click.argument("value")
-def set_cmd(key: str, value: str) -> None:
+@_SHOW_SECRETS
+def set_cmd(key: str, value: str, show_secrets: bool) -> None:
     """Set KEY to VALUE in the user config file (validated against the key's type).
 
     Lists take a comma-separated string or an array literal: `[403, 429]`."""
@@ -74,15 +112,19 @@ def set_cmd(key: str, value: str) -> None:
     except SettingsError as exc:
         click.echo(f"error: {exc} (config file left unchanged)", err=True)
         sys.exit(2)
-    click.echo(f"{key} = {_render(settings.get(key))}  (written to {settings.user_path})")
-    if settings.source_of(key) == "env":
-        click.echo(f"note: an environment variable overrides {key}; the file value applies "
-                   "once it is unset", err=True)
+    option = settings.option(key)
+    name = option.name if option is not None else key
+    stored = settings.get(key)
+    shown = stored if show_secrets else mask_setting(name, stored)
+    click.echo(f"{key} = {_render(shown)}  (written to {settings.user_path})")
+    if settings.source_of(name) == "env":
+        click.echo(f"note: the {_source(settings, name)} overrides {key}; the file value "
+                   "applies once it is unset", err=True)
 
 
 @config.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--show-secrets", is_flag=True, help="Do not mask keys, passwords and cookies.")
+@_SHOW_SECRETS
 def list_cmd(as_json: bool, show_secrets: bool) -> None:
     """Print every setting with its effective value and where it comes from (default, file,
     env), then the keys that are set but ignored because nothing reads them."""
@@ -90,7 +132,8 @@ def list_cmd(as_json: bool, show_secrets: bool) -> None:
     rows = []
     for key in settings.keys():
         value = settings.get(key)
-        rows.append((key, value if show_secrets else _mask(key, value), settings.source_of(key)))
+        rows.append((key, value if show_secrets else mask_setting(key, value),
+                     settings.source_of(key)))
     ignored = settings.ignored_keys()
     if as_json:
         out: dict[str, Any] = {k: {"value": v, "source": s} for k, v, s in rows}

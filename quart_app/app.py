@@ -16,6 +16,7 @@ from quart_app.request_log import RequestLog
 from quart_app.services import Services
 from state.boot import BootConfig
 from state.options import Loader
+from state.redact import watch as redact_secrets_of
 from state.settings import Settings
 
 #: Seconds a request body may take to arrive in full.
@@ -79,13 +80,21 @@ def create_app(boot: BootConfig | None = None, settings: Settings | None = None)
         partial(FastPath, services=services, routes=hot),
     ])
 
+    forget_secrets: list[Callable[[], None]] = []
+
     @app.before_serving
     async def _start() -> None:
+        # while it serves, the log masks its keys and every account token, whatever its shape
+        forget_secrets.append(redact_secrets_of(settings, tokens=services.pool.get))
         await services.start()
         tune_gc()
 
     @app.after_serving
     async def _stop() -> None:
-        await services.stop()
+        try:
+            await services.stop()
+        finally:
+            for forget in forget_secrets:
+                forget()
 
     return app

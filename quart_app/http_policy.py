@@ -4,6 +4,8 @@ the app underneath.
 
 * CORS: any origin, method and header (the WebUI and third-party web clients call the API
   from browsers). Preflights are answered here; every other response gets the headers added.
+  The admin API (`/admin…`) gets none, preflights included: a page of another origin must
+  not read the account table even if it knows or guesses the admin secret.
 * Body: read here in full, up to `max_body` bytes, then handed on as one message; a body
   over the limit is a 413 before any route runs, a body that trickles in for longer than
   `body_timeout` a 408.
@@ -42,8 +44,9 @@ class HttpPolicy:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope["path"]
+        cors = _cors(path)
         if scope["method"] == "OPTIONS" and _is_preflight(scope["headers"]):
-            return await _respond(send, 204, b"", [])
+            return await _respond(send, 204, b"", [], cors)
         first = await receive()
         if first["type"] != "http.request":
             return  # the client left before its body arrived: nobody to answer
@@ -70,7 +73,7 @@ class HttpPolicy:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message["headers"] = [*message.get("headers", ()), *CORS]
+                message["headers"] = [*message.get("headers", ()), *cors]
             return send(message)
 
         try:
@@ -113,6 +116,11 @@ class HttpPolicy:
         return await _reject(send, err, path)
 
 
+def _cors(path: str) -> list[tuple[bytes, bytes]]:
+    """The CORS headers of `path`: none for the admin API."""
+    return [] if path == "/admin" or path.startswith("/admin/") else CORS
+
+
 def _is_preflight(headers: list[tuple[bytes, bytes]]) -> bool:
     """A browser's CORS preflight, as opposed to a plain OPTIONS a route may answer itself."""
     return any(name == b"access-control-request-method" for name, _ in headers)
@@ -134,12 +142,13 @@ async def _ready(value: Any) -> Any:
 
 async def _reject(send: Callable, err: ApiError, path: str) -> None:
     """`err` as the whole response, in the envelope of `path`'s dialect."""
-    await _respond(send, err.status, error_body(err, path), error_headers(err))
+    await _respond(send, err.status, error_body(err, path), error_headers(err), _cors(path))
 
 
 async def _respond(send: Callable, status: int, body: bytes,
-                   headers: list[tuple[bytes, bytes]]) -> None:
+                   headers: list[tuple[bytes, bytes]],
+                   cors: list[tuple[bytes, bytes]]) -> None:
     """A whole response written by this layer (it bypasses `send_with_cors`)."""
     await send({"type": "http.response.start", "status": status,
-                "headers": [*headers, (b"content-length", b"%d" % len(body)), *CORS]})
+                "headers": [*headers, (b"content-length", b"%d" % len(body)), *cors]})
     await send({"type": "http.response.body", "body": body, "more_body": False})

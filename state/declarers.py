@@ -22,6 +22,8 @@ __all__ = ["DECLARERS", "declared_options", "load_all"]
 DECLARERS: tuple[str, ...] = (
     "quart_app.app",
     "quart_app.admin.auth",
+    "quart_app.admin.throttle",
+    "quart_app.client_address",
     "quart_app.dialects.common_request",
     "quart_app.services:Services",
     "addons.auth:Auth",

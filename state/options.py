@@ -16,7 +16,7 @@ default restated at the call site.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +37,8 @@ def type_name(typespec: Any) -> str:
 class Option:
     """One setting: its dotted name, value type, the one default, and the help text the docs
     and `grok2api config` show. `choices` limits a string; `value_aliases` maps older spellings
-    of a choice to the current one (accepted when reading and setting, never documented)."""
+    of a choice to the current one (accepted when reading and setting, never documented);
+    `check` inspects a parsed value and raises ValueError saying what is wrong with it."""
 
     name: str
     type: Any
@@ -45,10 +46,20 @@ class Option:
     help: str
     choices: tuple[str, ...] = ()
     value_aliases: Mapping[str, str] = field(default_factory=dict)
+    check: Callable[[Any], None] | None = None
 
     def parse(self, value: Any) -> Any:
         """`value` (from TOML, an env string or the CLI) as this option's type; lists become
         tuples so a published value cannot be changed in place. Raises `SettingsError`."""
+        parsed = self._parse(value)
+        if self.check is not None:
+            try:
+                self.check(parsed)
+            except ValueError as exc:
+                raise SettingsError(f"{self.name}: {exc}") from None
+        return parsed
+
+    def _parse(self, value: Any) -> Any:
         key, kind = self.name, self.type
         if kind is bool:
             return _bool(key, value)
@@ -151,13 +162,14 @@ class Loader:
 
     def add_option(self, name: str, typespec: Any, default: Any, help: str, *,
                    choices: tuple[str, ...] = (),
-                   value_aliases: Mapping[str, str] | None = None) -> None:
+                   value_aliases: Mapping[str, str] | None = None,
+                   check: Callable[[Any], None] | None = None) -> None:
         if name in self.options:
             raise ValueError(f"option {name} is declared twice")
         if typespec not in TYPES:
             raise ValueError(f"option {name}: type {typespec!r} is not one of {TYPES}")
         option = Option(name, typespec, default, help.strip(), tuple(choices),
-                        dict(value_aliases or {}))
+                        dict(value_aliases or {}), check)
         try:
             parsed = option.parse(default)
         except SettingsError as exc:

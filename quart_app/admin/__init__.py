@@ -1,11 +1,14 @@
 """The admin JSON API under `/admin/api`.
 
 One blueprint per concern, each guarded by the admin secret (`auth.admin_blueprint`):
-`auth` (verify), `system` (status, storage, sync), `tokens` (the account table), `replace`
-(pool imports), `batch` (refresh / NSFW over many accounts, with SSE progress). Everything is
-built in `register_admin`, called from `create_app`; nothing happens at import.
+`auth` (verify), `setup` (first run: is the secret the default, set a new one), `system`
+(status, storage, sync), `tokens` (the account table), `replace` (pool imports), `batch`
+(refresh / NSFW over many accounts, with SSE progress). Everything is built in
+`register_admin`, called from `create_app`; nothing happens at import.
 """
 from __future__ import annotations
+
+import logging
 
 from quart import Quart
 
@@ -13,14 +16,30 @@ from quart_app.admin.common import ADMIN_EXTENSION, AdminState
 
 __all__ = ["register_admin"]
 
+log = logging.getLogger(__name__)
+
 
 def register_admin(app: Quart) -> AdminState:
-    from quart_app.admin import auth, batch, replace, system, tokens
+    from quart_app.admin import auth, batch, replace, setup, system, tokens
 
-    state = AdminState()
+    settings = app.extensions["grok2api"].settings
+    state = AdminState(settings)
     app.extensions[ADMIN_EXTENSION] = state
-    for module in (auth, system, tokens, replace, batch):
+    for module in (auth, setup, system, tokens, replace, batch):
         app.register_blueprint(module.bp)
+
+    @app.before_serving
+    async def _warn_default_key() -> None:
+        # every start, in every worker, until the operator changes it
+        key = settings.options.app.app_key
+        if auth.is_default_key(key):
+            log.warning("The admin secret app.app_key is the shipped default %r, which everyone "
+                        "knows: the admin API refuses everything but the first-run setup until "
+                        "it is changed (`grok2api config set app.app_key …`, the "
+                        "GROK_APP_APP_KEY environment variable, or POST "
+                        "/admin/api/setup/app_key)", auth.DEFAULT_APP_KEY)
+        elif not key.strip():
+            log.info("app.app_key is empty: the admin API is locked")
 
     @app.after_serving
     async def _stop_admin() -> None:  # before the services close their transports

@@ -1,6 +1,12 @@
-"""Admin authentication: the secret `app.app_key`, sent as
-`Authorization: Bearer <key>` or `?app_key=<key>` (browser `EventSource` cannot send headers).
-An empty `app.app_key` locks the admin API: it is never open."""
+"""Admin authentication: the secret `app.app_key`, sent as `Authorization: Bearer <key>` or
+`?app_key=<key>` (browser `EventSource` cannot send headers; scripts may use it too).
+
+* An empty `app.app_key` locks the admin API: it is never open.
+* While the secret is the shipped default, which everyone knows, the right secret opens only
+  the first-run setup routes (`quart_app.admin.setup`: is the secret the default, set a new
+  one); every other route answers 403 `admin_key_default`.
+* Wrong secrets are throttled per client address (`quart_app.admin.throttle`).
+"""
 from __future__ import annotations
 
 import hmac
@@ -10,17 +16,24 @@ from typing import Any
 from quart import Blueprint, Response, request
 
 from addons.errors import ApiError
-from quart_app.admin.common import json_response, services
+from quart_app.admin.common import admin_state, json_response, services
+from quart_app.client_address import client_address, parse_networks
+from quart_app.errors import error_body
 from state.options import Loader
 
-__all__ = ["admin_blueprint", "bp", "check_admin", "given_key"]
+__all__ = ["DEFAULT_APP_KEY", "admin_blueprint", "bp", "caller_address", "check_admin",
+           "given_key", "is_default_key"]
 
 PREFIX = "/admin/api"
+#: The shipped admin secret: public, so it opens nothing but the first-run setup.
+DEFAULT_APP_KEY = "grok2api"
 
 
 def load(loader: Loader) -> None:
-    loader.add_option("app.app_key", str, "grok2api",
-                      "Admin password (admin API, admin pages). Empty locks the admin API.")
+    loader.add_option("app.app_key", str, DEFAULT_APP_KEY,
+                      "Admin password (admin API, admin pages). Empty locks the admin API; "
+                      "the shipped default opens only the first-run setup, which sets a new "
+                      "one.")
 
 
 def given_key(headers: Mapping[str, str], args: Mapping[str, str]) -> str | None:
@@ -32,6 +45,10 @@ def given_key(headers: Mapping[str, str], args: Mapping[str, str]) -> str | None
             return value.strip()
     key = args.get("app_key")
     return key.strip() if key and key.strip() else None
+
+
+def is_default_key(secret: str) -> bool:
+    return secret.strip() == DEFAULT_APP_KEY
 
 
 def check_admin(settings: Any, headers: Mapping[str, str], args: Mapping[str, str]) -> None:
@@ -51,14 +68,61 @@ def check_admin(settings: Any, headers: Mapping[str, str], args: Mapping[str, st
                        code="invalid_api_key")
 
 
-def admin_blueprint(name: str) -> Blueprint:
-    """A blueprint under `/admin/api` whose every route needs the admin secret."""
+def default_key_refused() -> ApiError:
+    return ApiError(403, "The admin secret app.app_key is still the shipped default, which "
+                    "everyone knows: set a new one first (POST /admin/api/setup/app_key with "
+                    '{"app_key": "…"}, or `grok2api config set app.app_key …`)',
+                    type="permission_error", code="admin_key_default")
+
+
+def caller_address() -> str:
+    """The client's address, through the proxies the operator trusts."""
+    trusted = parse_networks(services().settings.options.server.trusted_proxies)
+    return client_address(request.remote_addr, request.headers.getlist("X-Forwarded-For"),
+                          trusted)
+
+
+def _refusal(err: ApiError, retry_after: float | None = None) -> Response:
+    response = Response(error_body(err, request.path), status=err.status,
+                        content_type="application/json")
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(max(1, int(retry_after + 0.999)))
+    return response
+
+
+def guard(*, first_run: bool) -> Response | None:
+    """The admin check of the current request: None lets it through, else the refusal.
+    `first_run`: the route belongs to the setup the default secret may use."""
+    settings = services().settings
+    throttle = admin_state().throttle
+    address = caller_address()
+    wait = throttle.wait(address)
+    if wait > 0:
+        return _refusal(ApiError(429, f"Too many wrong admin secrets from your address: try "
+                                 f"again in {max(1, int(wait + 0.999))} s",
+                                 type="rate_limit_error", code="admin_throttled"), wait)
+    try:
+        check_admin(settings, request.headers, request.args)
+    except ApiError as err:
+        if err.code == "invalid_api_key":
+            throttle.failed(address)
+        return _refusal(err)
+    throttle.succeeded(address)
+    if not first_run and is_default_key(settings.options.app.app_key):
+        return _refusal(default_key_refused())
+    return None
+
+
+def admin_blueprint(name: str, *, first_run: bool = False) -> Blueprint:
+    """A blueprint under `/admin/api` whose every route needs the admin secret; `first_run`
+    routes also answer while the secret is the shipped default."""
     blueprint = Blueprint(f"admin_{name}", __name__, url_prefix=PREFIX)
 
     @blueprint.before_request
-    async def _guard() -> None:
-        if request.method != "OPTIONS":  # CORS preflight carries no credentials
-            check_admin(services().settings, request.headers, request.args)
+    async def _guard() -> Response | None:
+        # CORS preflights never get here: the HTTP policy layer answers them, without CORS
+        # headers for the admin API, so no other origin may call it from a browser
+        return guard(first_run=first_run)
 
     return blueprint
 
@@ -68,5 +132,6 @@ bp = admin_blueprint("auth")
 
 @bp.get("/verify")
 async def verify() -> Response:
-    """The login page checks the password with this."""
+    """The login page checks the password with this (a 403 `admin_key_default` tells it to
+    show the first-run setup instead)."""
     return json_response({"status": "success"})

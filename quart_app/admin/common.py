@@ -11,6 +11,7 @@ from quart import Response, current_app, request
 
 from addons.errors import validation
 from quart_app.admin.tasks import TaskRegistry
+from quart_app.admin.throttle import AdminThrottle
 
 if TYPE_CHECKING:  # pragma: no cover
     from quart_app.services import Services
@@ -24,11 +25,13 @@ ADMIN_EXTENSION = "grok2api_admin"
 
 
 class AdminState:
-    """Per app: the batch task registry and the background jobs admin calls start (the quota
-    sync of freshly added accounts). Closed when the server stops."""
+    """Per app: the batch task registry, the background jobs admin calls start (the quota
+    sync of freshly added accounts) and the throttle of wrong admin secrets. Closed when the
+    server stops."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Any) -> None:
         self.tasks = TaskRegistry()
+        self.throttle = AdminThrottle(settings)
         self._background: set[asyncio.Task[Any]] = set()
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:

@@ -61,6 +61,82 @@ async def test_admin_auth(stack):
         assert (await call(http, "GET", "/verify?app_key="))[0] == 401
 
 
+async def test_no_other_origin_can_read_the_admin_api(stack):
+    """A page on another origin gets no CORS grant from the admin API, preflight included,
+    so the browser keeps every admin answer from it; the /v1 API keeps its CORS."""
+    await stack.start_gateway(GROK_APP_APP_KEY=KEY)
+    origin = {"Origin": "https://evil.example"}
+    preflight = {**origin, "Access-Control-Request-Method": "GET",
+                 "Access-Control-Request-Headers": "authorization"}
+    async with stack.http() as http:
+        for method, path, headers in [
+                ("GET", f"/admin/api/tokens?app_key={KEY}", origin),
+                ("GET", "/admin/api/tokens", {**origin, **AUTH}),
+                ("GET", "/admin/api/tokens", origin),
+                ("OPTIONS", "/admin/api/tokens", preflight)]:
+            async with http.request(method, path, headers=headers) as resp:
+                granted = [h for h in resp.headers if h.lower().startswith("access-control-")]
+                assert not granted, (method, path, dict(resp.headers))
+        async with http.options("/v1/models", headers={
+                **origin, "Access-Control-Request-Method": "GET"}) as resp:
+            assert resp.headers["Access-Control-Allow-Origin"] == "*"
+
+
+async def test_a_default_install_hands_out_no_tokens(stack):
+    """With the shipped secret, the token table is refused; the setup call sets a new secret,
+    which every later call then needs."""
+    await stack.start_gateway()  # app.app_key left at its default
+    stack.add_account(A)
+    async with stack.http() as http:
+        status, body = await call(http, "GET", "/tokens?app_key=grok2api")
+        assert status == 403 and body["error"]["code"] == "admin_key_default"
+        assert A not in json.dumps(body)
+        default = {"Authorization": "Bearer grok2api"}
+        status, body = await call(http, "GET", "/setup", headers=default)
+        assert status == 200 and body["app_key_default"] is True
+        status, body = await call(http, "POST", "/setup/app_key", headers=default,
+                                  json={"app_key": "operator-chosen-secret"})
+        assert status == 200 and body["app_key_default"] is False
+        assert (await call(http, "GET", "/tokens?app_key=grok2api"))[0] == 401
+        status, body = await call(http, "GET", "/tokens?app_key=operator-chosen-secret")
+        assert status == 200 and [r["token"] for r in body["tokens"]] == [A]
+    await stack.restart_gateway()  # saved in the config file
+    async with stack.http() as http:
+        assert (await call(http, "GET", "/verify?app_key=operator-chosen-secret"))[0] == 200
+
+
+async def test_wrong_secrets_are_throttled_per_client(stack):
+    """Behind a trusted proxy, X-Forwarded-For names the client: one client's wrong guesses
+    lock it out while another client's right secret is answered at once."""
+    await stack.start_gateway(GROK_APP_APP_KEY=KEY, GROK_SERVER_TRUSTED_PROXIES="127.0.0.1",
+                              GROK_ADMIN__THROTTLE__FREE_FAILURES="2",
+                              GROK_ADMIN__THROTTLE__LOCKOUT_FAILURES="3")
+    attacker = {"X-Forwarded-For": "198.51.100.7"}
+    async with stack.http() as http:
+        codes = []
+        for i in range(200):
+            status, body = await call(http, "GET", f"/verify?app_key=guess-{i}", headers=attacker)
+            codes.append(body["error"]["code"])
+        assert codes[:2] == ["invalid_api_key"] * 2 and codes[2] == "invalid_api_key"
+        assert set(codes[3:]) == {"admin_throttled"}
+        # locked out: even the right secret is not looked at from there
+        async with http.get(f"/admin/api/verify?app_key={KEY}", headers=attacker) as resp:
+            assert resp.status == 429 and int(resp.headers["Retry-After"]) > 800
+        started = asyncio.get_running_loop().time()
+        other = {"X-Forwarded-For": "192.0.2.44", **AUTH}
+        assert await call(http, "GET", "/verify", headers=other) == (200, {"status": "success"})
+        assert asyncio.get_running_loop().time() - started < 1.0
+    # without trusted proxies the header is ignored: everyone here is 127.0.0.1
+    stack.env["GROK_SERVER_TRUSTED_PROXIES"] = ""
+    await stack.restart_gateway()
+    async with stack.http() as http:
+        for i in range(3):
+            await call(http, "GET", f"/verify?app_key=guess-{i}",
+                       headers={"X-Forwarded-For": f"203.0.113.{i}"})
+        status, body = await call(http, "GET", "/verify", headers=AUTH)
+        assert status == 429 and body["error"]["code"] == "admin_throttled"
+
+
 async def test_operator_manages_the_table(stack):
     async with await start(stack, "super", "super", "super", "basic") as http:
         pool = stack.gateway.pool

@@ -20,9 +20,9 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_get_default(data_dir: Path) -> None:
     result = CliRunner().invoke(config, ["get", "features.stream"])
-    assert result.exit_code == 0 and result.output.strip() == "false"
+    assert result.exit_code == 0 and result.stdout.strip() == "false"
     result = CliRunner().invoke(config, ["get", "features.filter_tags"])
-    assert orjson.loads(result.output) == ["xaiartifact", "xai:tool_usage_card", "grok:render"]
+    assert orjson.loads(result.stdout) == ["xaiartifact", "xai:tool_usage_card", "grok:render"]
     assert not data_dir.exists()
 
 
@@ -41,7 +41,7 @@ def test_set_creates_file_and_keeps_comments(data_dir: Path) -> None:
     assert runner.invoke(config, ["set", "app.api_key", "k1,k2"]).exit_code == 0
     text = path.read_text()
     assert text.startswith("# mine\n") and 'api_key = ["k1", "k2"]' in text
-    assert runner.invoke(config, ["get", "account.selection.max_inflight"]).output.strip() == "4"
+    assert runner.invoke(config, ["get", "account.selection.max_inflight"]).stdout.strip() == "4"
 
 
 def test_invalid_set_names_key_and_leaves_file(data_dir: Path) -> None:
@@ -74,7 +74,9 @@ def test_list_masks_secrets_and_shows_sources(data_dir: Path, monkeypatch: pytes
 def test_set_warns_when_env_overrides(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GROK_APP_APP_KEY", "env-pass")
     result = CliRunner().invoke(config, ["set", "app.app_key", "file-pass"])
-    assert result.exit_code == 0 and "environment variable overrides" in result.output
+    assert result.exit_code == 0
+    assert "environment variable GROK_APP_APP_KEY overrides app.app_key" in result.output
+    assert "file-pass" not in result.output and "env-pass" not in result.output
 
 
 def test_set_refuses_a_key_nothing_reads(data_dir: Path) -> None:
@@ -93,7 +95,7 @@ def test_chat_transport_mgw_can_be_set(data_dir: Path) -> None:
     result = runner.invoke(config, ["set", "upstream.chat_transport", "mgw"])
     assert result.exit_code == 0, result.output
     assert 'chat_transport = "mgw"' in (data_dir / "config.toml").read_text()
-    assert runner.invoke(config, ["get", "upstream.chat_transport"]).output.strip() == "mgw"
+    assert runner.invoke(config, ["get", "upstream.chat_transport"]).stdout.strip() == "mgw"
     # the older spelling is still read, and stored as the documented one
     assert runner.invoke(config, ["set", "upstream.chat_transport", "ws"]).exit_code == 0
     assert 'chat_transport = "mgw"' in (data_dir / "config.toml").read_text()
@@ -107,9 +109,9 @@ def test_an_old_config_file_loads_and_reports_ignored_keys(data_dir: Path) -> No
     result = runner.invoke(config, ["get", "logging.max_files"])
     assert result.exit_code == 1
     assert "logging.max_files is ignored: nothing in this version reads it" in result.output
-    assert runner.invoke(config, ["get", "app.app_key"]).output.strip() == "pw"
+    assert runner.invoke(config, ["get", "app.app_key", "--show-secrets"]).stdout.strip() == "pw"
     old = runner.invoke(config, ["get", "token.save_delay_ms"])
-    assert old.exit_code == 0 and old.output.splitlines()[0] == "250"
+    assert old.exit_code == 0 and old.stdout.splitlines()[0] == "250"
     assert "older name of account.save_delay_ms" in old.output
     listed = runner.invoke(config, ["list"]).output.splitlines()
     assert any(line.startswith("logging.max_files ") and "ignored" in line for line in listed)
@@ -125,3 +127,52 @@ def test_docs_command_prints_the_reference(data_dir: Path, tmp_path: Path) -> No
     text = out.read_text()
     assert "| `retry.max_retries` | int | `1` |" in text
     assert "| `upstream.chat_transport` | `rest` \\| `mgw` | `\"rest\"` |" in text
+
+
+def test_get_masks_secrets_and_says_where_the_value_comes_from(
+        data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`config get` of a secret prints it masked unless --show-secrets, shows the value the
+    server uses (an environment variable wins over the file) and says where it comes from."""
+    runner = CliRunner()
+    assert runner.invoke(config, ["set", "app.app_key", "file-admin-secret"]).exit_code == 0
+    result = runner.invoke(config, ["get", "app.app_key"])
+    assert result.exit_code == 0 and result.stdout.strip() == "********"
+    assert "file-admin-secret" not in result.output
+    assert f"source: file {data_dir / 'config.toml'}" in result.stderr
+    shown = runner.invoke(config, ["get", "app.app_key", "--show-secrets"])
+    assert shown.stdout.strip() == "file-admin-secret"
+
+    monkeypatch.setenv("GROK_APP_APP_KEY", "env-admin-secret")
+    monkeypatch.setenv("GROK_APP_API_KEY", "sk-one,sk-two")
+    result = runner.invoke(config, ["get", "app.app_key", "--show-secrets"])
+    assert result.stdout.strip() == "env-admin-secret"
+    assert "source: environment variable GROK_APP_APP_KEY" in result.stderr
+    result = runner.invoke(config, ["get", "app.api_key"])
+    assert orjson.loads(result.stdout) == ["********", "********"]
+    assert "sk-one" not in result.output and "sk-two" not in result.output
+    default = runner.invoke(config, ["get", "features.stream"])
+    assert default.stdout.strip() == "false" and "source: default" in default.stderr
+
+
+def test_proxy_urls_keep_everything_but_the_password(data_dir: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(config, ["set", "proxy.egress.proxy_url",
+                                    "socks5h://user:hunter22@10.0.0.1:1080"])
+    assert result.exit_code == 0 and "hunter22" not in result.output
+    assert "socks5h://user:****@10.0.0.1:1080" in result.output
+    assert runner.invoke(config, ["get", "proxy.egress.proxy_url"]).stdout.strip() \
+        == "socks5h://user:****@10.0.0.1:1080"
+    listed = runner.invoke(config, ["list"]).output
+    assert "hunter22" not in listed and "socks5h://user:****@10.0.0.1:1080" in listed
+
+
+def test_trusted_proxies_must_be_addresses(data_dir: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(config, ["set", "server.trusted_proxies", "10.0.0.0/8, proxy.local"])
+    assert result.exit_code == 2
+    assert "server.trusted_proxies: 'proxy.local' is not an IP address or CIDR range" \
+        in result.output
+    assert runner.invoke(config, ["set", "server.trusted_proxies",
+                                  "10.0.0.0/8, ::1"]).exit_code == 0
+    assert orjson.loads(runner.invoke(config, ["get", "server.trusted_proxies"]).stdout) \
+        == ["10.0.0.0/8", "::1"]

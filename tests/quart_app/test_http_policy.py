@@ -88,3 +88,28 @@ async def test_an_api_error_from_the_app_gets_the_envelope() -> None:
     assert wire.json() == {"error": {"message": "busy", "type": "rate_limit_error",
                                      "code": "rate_limit_exceeded", "param": None,
                                      "status": 429}}
+
+
+async def test_the_admin_api_gets_no_cors_headers_preflight_included() -> None:
+    async def app(scope, receive, send) -> None:
+        if scope["path"].endswith("/fail"):
+            raise ApiError(401, "Invalid admin key")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    preflight = {"type": "http", "method": "OPTIONS", "headers": [
+        (b"origin", b"https://evil.example"), (b"access-control-request-method", b"GET")]}
+    for path in ("/admin/api/tokens", "/admin"):
+        wire = Wire()
+        await HttpPolicy(app, max_body=10)({**preflight, "path": path}, wire.receive, wire.send)
+        assert wire.status == 204
+        assert not any(name.startswith(b"access-control-") for name, _ in wire.sent[0]["headers"])
+    for path in ("/admin/api/tokens", "/admin/api/fail"):
+        wire = Wire(part(b"", False))
+        await HttpPolicy(app, max_body=10)(scope(path, "GET"), wire.receive, wire.send)
+        assert not any(name.startswith(b"access-control-") for name, _ in wire.sent[0]["headers"])
+    # the rest of the API keeps its CORS, and a path that only starts like it is not admin
+    for path in ("/v1/models", "/administrator"):
+        wire = Wire(part(b"", False))
+        await HttpPolicy(app, max_body=10)(scope(path, "GET"), wire.receive, wire.send)
+        assert (b"access-control-allow-origin", b"*") in wire.sent[0]["headers"]
