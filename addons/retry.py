@@ -22,10 +22,10 @@ import time
 from typing import Any
 
 from addons.accounts import strategy
-from addons.errors import empty_response, upstream_error
+from addons.errors import failure_error
 from addons.events import EMPTY_RESPONSE
 from addons.flow import Flow
-from addons.upstream.classify import invalid_credentials_marker
+from addons.upstream.classify import excerpt, invalid_credentials_marker
 from state.account import token_label
 from state.options import Loader
 from state.pool import RANDOM
@@ -98,8 +98,7 @@ class Retry:
                     self.refresher.trigger_on_demand()
             elif status >= 500:
                 self.pool.on_failure(lease, f"upstream {status}")
-        error = empty_response() if empty else upstream_error(status, failure.message)
-        flow.last_error = flow.error = error
+        flow.last_error = flow.error = failure_error(failure)
         retry = free_switch
         if not free_switch and (empty or status in self._on_codes()):
             budget = (RANDOM_MAX_RETRIES if how == RANDOM
@@ -113,12 +112,14 @@ class Retry:
                 flow.tried = [t for t in flow.tried if t != lease.token]  # the account is fine
             retry = True
         who = token_label(lease.token) if lease is not None else "-"
+        # the detail stays here, redacted; the client only learns the status and the kind
+        detail = excerpt(failure.message, 300)
         if not retry:
             log.warning("%s: upstream %s on account %s (attempt %d): %s; no retry left",
-                        flow.id, status, who, attempt.number, failure.message[:200])
+                        flow.id, status, who, attempt.number, detail)
             return
         log.info("%s: upstream %s on account %s (attempt %d): %s; failing over",
-                 flow.id, status, who, attempt.number, failure.message[:200])
+                 flow.id, status, who, attempt.number, detail)
         attempt.retry = True
         flow.error = None
         opts = self.settings.options.retry
