@@ -125,3 +125,25 @@ def failure_error(failure: UpstreamFailure) -> ApiError:
     transport gave up (a timeout, a broken connection) got no status from grok.com."""
     answered = failure.code not in (kinds.TRANSPORT_CODE, kinds.TIMEOUT_CODE)
     return upstream_error(failure.status, kinds.failure_kind(failure), answered=answered)
+
+
+#: Codes of the breaker's refusals, by what it saw fail.
+BREAKER_CODES = {"unavailable": "upstream_unavailable", "challenge": "upstream_challenge",
+                 "throttled": "upstream_throttled"}
+
+
+def breaker_open(status: int, reason: str, retry_after: float) -> ApiError:
+    """The answer while the upstream circuit breaker holds requests back: the class of error
+    grok.com has been giving (5xx, or 429 for a throttle of the gateway's egress), at once,
+    with `Retry-After`."""
+    wait = max(1, math.ceil(retry_after))
+    if status == 429:
+        message = (f"grok.com is throttling the gateway on many accounts at once (upstream 429, "
+                   f"{reason}); retry in {wait} s")
+        return ApiError(429, message, type="rate_limit_error", code=BREAKER_CODES[reason],
+                        retry_after=retry_after)
+    message = (f"grok.com is failing for every account (upstream {status}, {reason}); the "
+               f"gateway holds requests back, retry in {wait} s")
+    return ApiError(status, message, type="upstream_error",
+                    code=BREAKER_CODES.get(reason, "upstream_unavailable"),
+                    retry_after=retry_after)

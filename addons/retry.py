@@ -10,7 +10,9 @@ probe of that mode follows at once and decides for how long (`AccountPool.apply_
 invalid-credentials marker expires the account and switches for free; a plain 401 takes it out
 of this process's rotation. Upstream 5xx, broken or stalled streams and Cloudflare challenges
 only lower its score a little, and nothing at all when the breaker blames grok.com or the
-egress as a whole (`attempt.upstream_wide`): they never take an account out.
+egress as a whole (`attempt.upstream_wide`): they never take an account out. Such a failure
+moves on to the next try at once and without spending the budget: the breaker answers that
+try itself (its error class, `Retry-After`) or sends it as its half-open probe.
 
 An empty answer (`EMPTY_RESPONSE`: no text, no tool call, no media) always switches account,
 whatever `retry.on_codes` says, and counts against the retry budget. The budget is
@@ -98,6 +100,10 @@ class Retry:
             elif kind in (kinds.SERVER_ERROR, kinds.CONNECTION, kinds.TIMEOUT, kinds.CHALLENGE):
                 self.pool.on_failure(lease, f"upstream {status} ({kind})")
         flow.last_error = flow.error = failure_error(failure)
+        # blamed on grok.com as a whole: the next try is the breaker's to refuse (at once,
+        # with Retry-After) or to send as its probe, so it costs no budget and no wait
+        wide = attempt.upstream_wide
+        free_switch = free_switch or wide
         retry = free_switch
         if not free_switch and (empty or status in self._on_codes()):
             budget = (RANDOM_MAX_RETRIES if how == RANDOM
@@ -121,6 +127,8 @@ class Retry:
                  flow.id, status, kind, who, attempt.number, detail)
         attempt.retry = True
         flow.error = None
+        if wide:
+            return
         opts = self.settings.options.retry
         base = opts.backoff_base_ms / 1000
         cap = opts.backoff_max_ms / 1000
