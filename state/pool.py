@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from state.account import (
+    MODE_COOLDOWNS,
     PERSISTED_FIELDS,
     POOLS,
-    MODE_COOLDOWNS,
     SOURCE_DEFAULT,
     SOURCE_ESTIMATED,
     TIER_MODES,

@@ -9,7 +9,7 @@ import pytest
 from addons import build_chain
 from addons.breaker import Breaker
 from addons.errors import ApiError
-from addons.events import End, TextDelta, UpstreamFailure
+from addons.events import End, TextDelta
 from addons.pipeline import Pipeline
 from addons.services.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from addons.services.catalogue import Catalogue
