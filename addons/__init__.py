@@ -5,6 +5,9 @@ Request-side hooks (`requestheaders`, `request`, `attempt`, `responseheaders`, `
 
 - auth first: nothing else runs for a client that is not let in;
 - model resolution before accounts: the model names the pools and the quota mode;
+- the breaker before accounts: a try it refuses (grok.com failing for everyone) leases no
+  account; and before retry: retry reads its verdict (`attempt.upstream_wide`) to leave the
+  account alone when the failure was grok.com's or the egress's as a whole;
 - accounts before retry: retry feeds the outcome of a try back to the account just leased;
 - accounts before attachments and continuation: an upload and a continued conversation
   belong to the leased account;
@@ -12,10 +15,11 @@ Request-side hooks (`requestheaders`, `request`, `attempt`, `responseheaders`, `
   and `attempt.continued` to write the payload.
 
 No addon rewrites what another decided: retry alone decides on a retry (it reads
-`attempt.continued` for a failed continuation), the builder alone writes the payload.
+`attempt.continued` for a failed continuation), the builder alone writes the payload, the
+breaker alone refuses a try for grok.com's sake.
 
 Stream transforms (`transform`) also run in list order, so upstream events reach the
-continuation's id notes and usage first (raw text), then the tool sieve, then citations
+breaker's probe watch first (it only looks), then the continuation's id notes and usage first (raw text), then the tool sieve, then citations
 (which render `<grok:render>` cards), then the tag filter (which removes what citations did
 not render), and stop sequences last: they match the text exactly as the dialect renders it.
 """
@@ -34,6 +38,7 @@ def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any
     from addons.accounts import AccountSelector
     from addons.attachments import Attachments
     from addons.auth import Auth
+    from addons.breaker import Breaker
     from addons.chain import Chain
     from addons.citations import Citations
     from addons.continuation import Continuation
@@ -48,6 +53,7 @@ def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any
     return Chain([
         Auth(settings),
         ModelResolver(catalogue),
+        Breaker(settings, pool),
         AccountSelector(pool, settings),
         Retry(pool, settings),
         Attachments(settings),

@@ -70,6 +70,8 @@ class Attempt:
     answer: UpstreamStream | None = None  # the upstream's answer, once its status is 200
     status: int | None = None
     failure: UpstreamFailure | None = None  # why this try failed, if it did
+    #: the breaker blames the failure on grok.com or the egress as a whole, not the account
+    upstream_wide: bool = False
     retry: bool = False  # the retry addon asks for another try
     retry_delay: float = 0.0  # seconds to wait before it
     file_ids: list[str] = field(default_factory=list)  # attachments uploaded to this account

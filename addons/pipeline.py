@@ -24,15 +24,15 @@ from contextlib import aclosing
 from typing import Any, AsyncIterator, Callable
 
 from addons.chain import Chain
-from addons.errors import ApiError, upstream_error
+from addons.errors import ApiError, failure_error
 from addons.events import (
     CONTENT_EVENTS, EMPTY_RESPONSE, TRUNCATED_MESSAGE, UPSTREAM_TRUNCATED, CardAttachment, End,
     Event, FinalMessage, Heartbeat, Restart, TextDelta, ToolCall, UpstreamFailure, join_deltas,
 )
 from addons.flow import Attempt, Flow
 from addons.jobs import JobRequest
-from addons.upstream.base import Timeouts, Transport, TransportError, UpstreamTimeout
-from addons.upstream.classify import excerpt
+from addons.upstream.base import Timeouts, Transport, TransportError
+from addons.upstream.classify import excerpt, transport_failure
 from addons.upstream.router import TransportRouter
 from state.options import Loader
 
@@ -150,10 +150,8 @@ class Pipeline:
                     if answer.status != 200:
                         body = await answer.error_body()
                         attempt.failure = UpstreamFailure(answer.status, excerpt(body), body)
-                except UpstreamTimeout as exc:
-                    attempt.failure = UpstreamFailure(504, str(exc))
-                except TransportError as exc:
-                    attempt.failure = UpstreamFailure(502, str(exc))
+                except TransportError as exc:  # a timeout is one too
+                    attempt.failure = transport_failure(exc)
             if attempt.failure is None:
                 attempt.answer = answer
                 await self.chain.responseheaders(flow)
@@ -168,8 +166,7 @@ class Pipeline:
         await self.chain.responseheaders(flow)
         attempt = flow.attempt
         if not attempt.retry:
-            failure = attempt.failure
-            raise flow.error or upstream_error(failure.status, failure.message, failure.code)
+            raise flow.error or failure_error(attempt.failure)
         if attempt.retry_delay > 0:
             await asyncio.sleep(attempt.retry_delay)
 
@@ -220,10 +217,8 @@ class Pipeline:
                                 yield out
                             if failure is not None or ended:
                                 break
-                except UpstreamTimeout as exc:
-                    failure = UpstreamFailure(504, str(exc))
-                except TransportError as exc:
-                    failure = UpstreamFailure(502, str(exc))
+                except TransportError as exc:  # a timeout is one too
+                    failure = transport_failure(exc)
                 if failure is None and not ended:
                     # the upstream stopped without its end marker: whatever the transport,
                     # half an answer is a failure, never a complete answer
@@ -248,7 +243,7 @@ class Pipeline:
                 attempt.failure = failure
                 attempt.status = failure.status
                 if flow.committed:
-                    raise upstream_error(failure.status, failure.message, failure.code)
+                    raise failure_error(failure)
                 await self._failed_attempt(flow)
                 yield [Restart()]
                 await self._connect(flow)

@@ -4,11 +4,20 @@ Runs in `responseheaders`, which the pipeline also calls for an in-band error th
 before the first content byte, and for an empty answer. After the first byte the pipeline
 never asks for a retry.
 
+An account is penalised only for evidence about that account: a chat 429 (HTTP, in-band, or
+the usage-limit answer) cools that mode of that account, and in quota strategy a rate-limits
+probe of that mode follows at once and decides for how long (`AccountPool.apply_probe`); an
+invalid-credentials marker expires the account and switches for free; a plain 401 takes it out
+of this process's rotation. Upstream 5xx, broken or stalled streams and Cloudflare challenges
+only lower its score a little, and nothing at all when the breaker blames grok.com or the
+egress as a whole (`attempt.upstream_wide`): they never take an account out. Such a failure
+moves on to the next try at once and without spending the budget: the breaker answers that
+try itself (its error class, `Retry-After`) or sends it as its half-open probe.
+
 An empty answer (`EMPTY_RESPONSE`: no text, no tool call, no media) always switches account,
-whatever `retry.on_codes` says, and counts against the retry budget. An invalid-credentials
-marker expires the account and switches for free. The budget is `retry.max_retries` in quota
-strategy and a fixed `RANDOM_MAX_RETRIES` in random strategy, where a 429 cools the account
-for its pool's refresh interval (no quota windows to trust).
+whatever `retry.on_codes` says, and counts against the retry budget. The budget is
+`retry.max_retries` in quota strategy and a fixed `RANDOM_MAX_RETRIES` in random strategy,
+where a 429 cools the mode for its pool's refresh interval (no quota windows to trust).
 
 A try that continued an upstream conversation (`flow.continued`) and failed is always tried
 once more with the full history: the conversation may be gone upstream. Unless the failure
@@ -22,10 +31,10 @@ import time
 from typing import Any
 
 from addons.accounts import strategy
-from addons.errors import empty_response, upstream_error
-from addons.events import EMPTY_RESPONSE
+from addons.errors import failure_error
 from addons.flow import Flow
-from addons.upstream.classify import invalid_credentials_marker
+from addons.upstream import classify as kinds
+from addons.upstream.classify import excerpt
 from state.account import token_label
 from state.options import Loader
 from state.pool import RANDOM
@@ -59,7 +68,7 @@ class Retry:
         self.refresher: Any | None = None
 
     def bind_refresher(self, refresher: Any | None) -> None:
-        """The `QuotaRefresher`: a chat 429 starts a throttled on-demand refresh."""
+        """The `QuotaRefresher`: a chat 429 is followed by a probe of that account and mode."""
         self.refresher = refresher
 
     def _on_codes(self) -> frozenset[int]:
@@ -73,33 +82,28 @@ class Retry:
         counted = flow.metadata.get(NAME, 0)  # retries spent by this flow
         status = failure.status
         lease = flow.lease
-        marker = invalid_credentials_marker(failure.body) if status in (400, 401, 403) else None
-        empty = failure.code == EMPTY_RESPONSE
+        kind = kinds.failure_kind(failure)
+        empty = kind == kinds.EMPTY
         how = strategy(self.settings)
         free_switch = False
-        if empty:
-            if lease is not None:
-                self.pool.on_failure(lease, "empty response")
-        elif marker and lease is not None:
-            self.pool.on_invalid_credentials(lease.token, marker)
+        if kind == kinds.CREDENTIALS and lease is not None:
+            marker = kinds.invalid_credentials_marker(f"{failure.message} {failure.body}")
+            self.pool.on_invalid_credentials(lease.token, marker or kind)
             free_switch = True  # an expired account is not the request's fault: no budget spent
-        elif lease is not None:
-            if status == 401:
+        elif lease is not None and not attempt.upstream_wide:
+            if kind == kinds.UNAUTHORIZED:
                 self.pool.on_unauthorized(lease.token)
-            elif status == 429:
-                if how == RANDOM:
-                    pool = lease.account.pool
-                    interval = getattr(self.settings.options.account.refresh,
-                                       f"{pool}_interval_sec")
-                    self.pool.on_rate_limited(lease, reset_at=time.time() + max(1, interval))
-                else:
-                    self.pool.on_rate_limited(lease)
-                if self.refresher is not None:
-                    self.refresher.trigger_on_demand()
-            elif status >= 500:
-                self.pool.on_failure(lease, f"upstream {status}")
-        error = empty_response() if empty else upstream_error(status, failure.message, failure.code)
-        flow.last_error = flow.error = error
+            elif kind == kinds.RATE_LIMITED:
+                self._rate_limited(lease, how)
+            elif empty:
+                self.pool.on_failure(lease, "empty response")
+            elif kind in (kinds.SERVER_ERROR, kinds.CONNECTION, kinds.TIMEOUT, kinds.CHALLENGE):
+                self.pool.on_failure(lease, f"upstream {status} ({kind})")
+        flow.last_error = flow.error = failure_error(failure)
+        # blamed on grok.com as a whole: the next try is the breaker's to refuse (at once,
+        # with Retry-After) or to send as its probe, so it costs no budget and no wait
+        wide = attempt.upstream_wide
+        free_switch = free_switch or wide
         retry = free_switch
         if not free_switch and (empty or status in self._on_codes()):
             budget = (RANDOM_MAX_RETRIES if how == RANDOM
@@ -113,16 +117,32 @@ class Retry:
                 flow.tried = [t for t in flow.tried if t != lease.token]  # the account is fine
             retry = True
         who = token_label(lease.token) if lease is not None else "-"
+        # the detail stays here, redacted; the client only learns the status and the kind
+        detail = excerpt(failure.message, 300)
         if not retry:
-            log.warning("%s: upstream %s on account %s (attempt %d): %s; no retry left",
-                        flow.id, status, who, attempt.number, failure.message[:200])
+            log.warning("%s: upstream %s (%s) on account %s (attempt %d): %s; no retry left",
+                        flow.id, status, kind, who, attempt.number, detail)
             return
-        log.info("%s: upstream %s on account %s (attempt %d): %s; failing over",
-                 flow.id, status, who, attempt.number, failure.message[:200])
+        log.info("%s: upstream %s (%s) on account %s (attempt %d): %s; failing over",
+                 flow.id, status, kind, who, attempt.number, detail)
         attempt.retry = True
         flow.error = None
+        if wide:
+            return
         opts = self.settings.options.retry
         base = opts.backoff_base_ms / 1000
         cap = opts.backoff_max_ms / 1000
         delay = min(cap, base * (2 ** (attempt.number - 1)))
         attempt.retry_delay = delay * random.uniform(0.5, 1.0) if delay > 0 else 0.0
+
+    def _rate_limited(self, lease: Any, how: str) -> None:
+        """Cool the mode of the account: for the pool's refresh interval in random strategy
+        (nothing is probed there); else briefly, and ask for the probe that decides."""
+        if how == RANDOM:
+            interval = getattr(self.settings.options.account.refresh,
+                               f"{lease.account.pool}_interval_sec")
+            self.pool.on_rate_limited(lease, reset_at=time.time() + max(1, interval))
+            return
+        self.pool.on_rate_limited(lease)
+        if self.refresher is not None:
+            self.refresher.probe_rate_limited(lease.token, lease.mode)

@@ -33,10 +33,14 @@ def error_body(err: ApiError, path: str) -> bytes:
 
 
 def error_headers(err: ApiError) -> list[tuple[bytes, bytes]]:
-    """The headers an error needs beyond its body (a 405 says which methods would do)."""
+    """The headers an error needs beyond its body (a 405 says which methods would do; an
+    error that knows when to come back says `Retry-After`)."""
     headers = [JSON]
     if isinstance(err, MethodNotAllowed):
         headers.append((b"allow", ", ".join(err.allowed).encode("latin-1")))
+    retry_after = err.retry_after_header
+    if retry_after is not None:
+        headers.append((b"retry-after", retry_after.encode("latin-1")))
     return headers
 
 

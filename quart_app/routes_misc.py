@@ -19,9 +19,12 @@ def app_version() -> str:
 
 @bp.get("/health")
 async def health() -> Response:
+    """Always 200 while the process serves: an upstream outage is not cured by restarting the
+    gateway, so the breaker's state is reported, not turned into a failing health check."""
     svc = current_app.extensions["grok2api"]
     return json_response({"status": "ok", "accounts": len(svc.pool.all()),
-                          "inflight": svc.pool.count_inflight()})
+                          "inflight": svc.pool.count_inflight(),
+                          "breaker": svc.breaker.snapshot()})
 
 
 @bp.get("/version")

@@ -6,6 +6,7 @@ import logging
 from addons import build_chain
 from addons.accounts import AccountSelector
 from addons.attachments import Attachments
+from addons.breaker import Breaker
 from addons.services.catalogue import Catalogue, ModelSpec
 from addons.continuation import Continuation
 from addons.pipeline import Pipeline
@@ -53,6 +54,8 @@ class Services:
         self.chain = build_chain(settings=settings, pool=self.pool, catalogue=self.catalogue,
                                  ledger=self.accounts.ledger,
                                  continuations=self.accounts.continuations)
+        #: the upstream circuit breaker of this process (its state is on /health)
+        self.breaker = self.chain.get(Breaker).service
         self.transport: CurlTransport | None = None  # REST: rate limits, uploads, session lookup
         self.chat_transport: Transport | None = None
         self.pipeline: Pipeline | None = None

@@ -11,6 +11,7 @@ __all__ = [
     "MODES",
     "PERSISTED_FIELDS",
     "POOLS",
+    "MODE_COOLDOWNS",
     "SOURCE_DEFAULT",
     "SOURCE_ESTIMATED",
     "SOURCE_REAL",
@@ -29,6 +30,10 @@ POOLS: tuple[str, ...] = ("basic", "super", "heavy")
 STATUSES: tuple[str, ...] = ("active", "cooling", "expired", "disabled")
 MODES: tuple[str, ...] = ("auto", "fast", "expert", "heavy", "grok-420-computer-use-sa")
 SOURCE_DEFAULT, SOURCE_REAL, SOURCE_ESTIMATED = 0, 1, 2
+#: `ext` key of the per-mode cooldowns a chat 429 starts: mode -> {"until": ms, "strikes": the
+#: 429s of that mode since its last success, "confirmed": a probe or the strategy fixed the
+#: end}. Kept in `ext` so it is saved and merged with the rest of the record.
+MODE_COOLDOWNS = "mode_cooldowns"
 
 #: (total, window seconds) per mode and tier, as grok.com grants them.
 TIER_DEFAULTS: dict[str, dict[str, tuple[int, int]]] = {
@@ -204,7 +209,7 @@ class Account:
         self.state_reason = ""
         self.runtime_expired = False
         for key in ("cooldown_until", "disabled_at", "disabled_reason", "expired_at",
-                    "expired_reason", "forbidden_strikes"):
+                    "expired_reason", "forbidden_strikes", MODE_COOLDOWNS):
             self.ext.pop(key, None)
         self.ext["restored_at"] = now  # an operator restore beats an older expiry elsewhere
         reopened = self.reopen_quota()
@@ -228,6 +233,33 @@ class Account:
         self.quota = {m: w for m, w in self.quota.items() if m in TIER_MODES[pool]}
         for mode in TIER_MODES[pool]:
             self.window(mode)
+
+    def mode_cooldown(self, mode: str) -> dict[str, Any] | None:
+        """The cooldown record of `mode` (possibly over), or None."""
+        cooled = self.ext.get(MODE_COOLDOWNS)
+        return cooled.get(mode) if cooled else None
+
+    def mode_cooling(self, mode: str, now: int) -> bool:
+        """A chat 429 holds `mode` of this account out of selection until a later time."""
+        entry = self.mode_cooldown(mode)
+        return entry is not None and entry.get("until", 0) > now
+
+    def set_mode_cooldown(self, mode: str, until: int, strikes: int, confirmed: bool) -> None:
+        cooled = dict(self.ext.get(MODE_COOLDOWNS) or {})  # a new dict: merges see a change
+        cooled[mode] = {"until": until, "strikes": strikes, "confirmed": confirmed}
+        self.ext[MODE_COOLDOWNS] = cooled
+
+    def clear_mode_cooldown(self, mode: str) -> bool:
+        """Forget `mode`'s cooldown and strikes (a success in that mode). True if one was kept."""
+        cooled = self.ext.get(MODE_COOLDOWNS)
+        if not cooled or mode not in cooled:
+            return False
+        rest = {m: e for m, e in cooled.items() if m != mode}
+        if rest:
+            self.ext[MODE_COOLDOWNS] = rest
+        else:
+            del self.ext[MODE_COOLDOWNS]
+        return True
 
     def cool_down(self, until: int, reason: str) -> None:
         self.status = "cooling"

@@ -37,7 +37,6 @@ LEGACY: dict[str, Legacy] = {
     "proxy.browser": Legacy("proxy.clearance.browser", True),
     "retry.retry_status_codes": Legacy("retry.on_codes", False),
     "token.save_delay_ms": Legacy("account.save_delay_ms", False),
-    "token.fail_threshold": Legacy("account.fail_threshold", False),
     "token.nsfw_refresh_concurrency": Legacy("batch.nsfw_concurrency", False),
 }
 #: Folded into `proxy.clearance.cf_cookies` as `cf_clearance=<value>`; the flat key wins.

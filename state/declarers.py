@@ -30,6 +30,7 @@ DECLARERS: tuple[str, ...] = (
     "addons.services.catalogue:Catalogue",
     "addons.accounts:AccountSelector",
     "addons.retry:Retry",
+    "addons.services.breaker:CircuitBreaker",
     "addons.attachments:Attachments",
     "addons.upstream.config:UpstreamConfig",
     "addons.pipeline:Pipeline",

@@ -13,6 +13,7 @@ that side's value. Where both changed:
   (disabled or expired beats the traffic-made active or cooling), unless the other side is an
   operator restore made after the severe mark; between equals the newer change wins;
 * a soft delete against a restore: the later of the two;
+* the per-mode 429 cooldowns merge mode by mode (each side's change to a mode is kept);
 * last-use / last-sync times take the later one; anything else takes this process's value.
 
 The same function runs in the writer (on the database thread, inside the write transaction, so
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from state.account import SOURCE_ESTIMATED, TIER_MODES, QuotaWindow, now_ms
+from state.account import MODE_COOLDOWNS, SOURCE_ESTIMATED, TIER_MODES, QuotaWindow, now_ms
 
 if TYPE_CHECKING:  # pragma: no cover
     from state.account import Account
@@ -164,12 +165,27 @@ def _merge_quota(base: dict[str, Any], mine: dict[str, Any], theirs: dict[str, A
     return out
 
 
+def _merge_keys(base: dict[str, Any], mine: dict[str, Any], theirs: dict[str, Any]
+                ) -> dict[str, Any]:
+    """Per key: this process's value where it changed it, else the database's."""
+    out: dict[str, Any] = {}
+    for key in dict.fromkeys([*theirs, *mine, *base]):
+        m, b = mine.get(key, _MISSING), base.get(key, _MISSING)
+        value = m if m != b else theirs.get(key, _MISSING)
+        if value is not _MISSING:
+            out[key] = value
+    return out
+
+
 def _merge_ext(base: dict[str, Any], mine: dict[str, Any], theirs: dict[str, Any],
                status_from: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in dict.fromkeys([*theirs, *mine, *base]):
         if key in _STATUS_EXT:
             value = status_from.get(key, _MISSING)
+        elif key == MODE_COOLDOWNS:  # two workers may each cool another mode meanwhile
+            value = _merge_keys(base.get(key) or {}, mine.get(key) or {}, theirs.get(key) or {})
+            value = value or _MISSING
         else:
             m, b = mine.get(key, _MISSING), base.get(key, _MISSING)
             value = m if m != b else theirs.get(key, _MISSING)

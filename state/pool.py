@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from state.account import (
+    MODE_COOLDOWNS,
     PERSISTED_FIELDS,
     POOLS,
     SOURCE_DEFAULT,
@@ -39,12 +40,16 @@ __all__ = ["QUOTA", "RANDOM", "AccountPool", "Lease", "score"]
 #: by `token_label`: an operator can follow an account without the log holding a credential.
 log = logging.getLogger(__name__)
 
+#: The reason of an account-wide 429 cooldown, which earlier versions set (a chat 429 now
+#: cools only its mode: `on_rate_limited`).
 RATE_LIMITED = "rate_limited"
 #: Selection strategies: scoring on quota, or uniform among the free.
 QUOTA, RANDOM = "quota", "random"
 #: An account used less than this long ago is penalised in the score, in ms.
 RECENCY_MS = 15_000
-TOO_MANY_FAILURES = "consecutive_failures"
+#: First cooldown of a mode whose 429 no probe explained, in seconds; each further 429 of that
+#: mode before a success doubles it, up to the mode's window.
+RATE_LIMIT_COOLDOWN_SEC = 60
 
 
 @dataclass(slots=True)
@@ -81,11 +86,8 @@ def _scrubbed(reason: str, token: str) -> str:
 
 
 class AccountPool:
-    def __init__(self, writer: WriteBehind | None, *, fail_threshold: int = 5,
-                 fail_cooldown_sec: int = 900) -> None:
+    def __init__(self, writer: WriteBehind | None) -> None:
         self.writer = writer
-        self.fail_threshold = fail_threshold
-        self.fail_cooldown_sec = fail_cooldown_sec
         self._by_token: dict[str, Account] = {}
         self._by_pool: dict[str, dict[str, Account]] = {p: {} for p in POOLS}
 
@@ -161,7 +163,8 @@ class AccountPool:
         `strategy` QUOTA: among accounts with `mode` quota left, the highest
         `score()` wins (ties: least recently used). RANDOM: a uniform choice among
         the accounts that are not cooling, quota ignored. Both skip accounts with
-        `inflight >= max_inflight`. One pass over the candidates, no I/O."""
+        `inflight >= max_inflight` and accounts whose `mode` a chat 429 cools.
+        One pass over the candidates, no I/O."""
         ts = now_ms() if now is None else to_ms(now)
         skip = exclude if isinstance(exclude, (set, frozenset, dict)) else set(exclude)
         by_quota = strategy != RANDOM
@@ -185,6 +188,9 @@ class AccountPool:
                              token_label(acc.token))
                     acc.touch(ts)
                     self._mark(acc)
+                cooled = acc.ext.get(MODE_COOLDOWNS)  # a chat 429 holds this mode out
+                if cooled and mode in cooled and cooled[mode].get("until", 0) > ts:
+                    continue
                 inflight = acc.local_inflight + acc.peer_inflight
                 if inflight >= max_inflight:
                     continue
@@ -250,34 +256,67 @@ class AccountPool:
 
     # ------------------------------------------------------------------ feedback
     def on_success(self, lease: Lease) -> None:
-        lease.account.record_success(lease.mode, now_ms())
-        self._mark(lease.account)
+        acc = lease.account
+        acc.record_success(lease.mode, now_ms())
+        if acc.ext.get(MODE_COOLDOWNS) and acc.clear_mode_cooldown(lease.mode):
+            log.info("account %s mode %s serves again: its 429 strikes are cleared",
+                     token_label(acc.token), lease.mode)
+        self._mark(acc)
 
-    def on_rate_limited(self, lease: Lease, reset_at: float | None = None) -> None:
-        """The mode's window is empty until `reset_at` (default: the stored future reset, else
-        now + window) and the account cools until then: the 429 is the freshest word on it."""
-        acc, ts = lease.account, now_ms()
-        win = acc.window(lease.mode)
-        if reset_at is not None:
+    def on_rate_limited(self, lease: Lease, reset_at: float | None = None) -> int:
+        """A chat 429 (HTTP, in-band, or the usage-limit answer) on `lease.mode`: that mode of
+        that account, and only it, leaves selection. Until `reset_at` when the caller knows
+        (the random strategy's pool interval); else for a short cooldown, doubled on each
+        further 429 of the mode before a success and capped at its window, until the probe
+        that follows (`apply_probe`) says more. Returns the end of the cooldown (ms)."""
+        acc, mode, ts = lease.account, lease.mode, now_ms()
+        entry = acc.mode_cooldown(mode) or {}
+        strikes = int(entry.get("strikes", 0)) + 1
+        confirmed = reset_at is not None
+        if confirmed:
             until = to_ms(reset_at)
-        elif win is not None and win.reset_at is not None and win.reset_at > ts:
-            until = win.reset_at
         else:
-            until = ts + (win.window_seconds if win is not None else 7200) * 1000
-        if win is not None:
-            win.remaining = 0
-            win.reset_at = until
-            win.source = SOURCE_ESTIMATED
+            win = acc.window(mode)
+            cap = win.window_seconds if win is not None else 7200
+            until = ts + min(cap, RATE_LIMIT_COOLDOWN_SEC << min(strikes - 1, 20)) * 1000
+        if int(entry.get("until", 0)) > until:  # a longer cooldown already runs: keep it
+            until, confirmed = int(entry["until"]), bool(entry.get("confirmed"))
+        acc.set_mode_cooldown(mode, until, strikes, confirmed)
         acc.usage_fail_count += 1
         acc.last_fail_at = ts
         acc.last_fail_reason = "429 rate limited"
         acc.health = max(0.05, acc.health * health_factor("429"))
-        was = acc.status
-        acc.cool_down(until, RATE_LIMITED)
-        log.warning("account %s %s -> cooling until %s: rate limited on mode %s",
-                    token_label(acc.token), was, _when(until), lease.mode)
+        log.warning("account %s mode %s cooling until %s: rate limited (429 #%d)",
+                    token_label(acc.token), mode, _when(until), strikes)
         acc.touch(ts)
         self._mark(acc)
+        return until
+
+    def lift_rate_limit(self, token: str, mode: str) -> bool:
+        """The 429 that cooled `mode` turned out to be a throttle of the gateway's egress
+        (many accounts at once), not this account's quota: the cooldown ends now, unless a
+        probe confirmed it, and the strike is taken back. True when something changed."""
+        acc = self._by_token.get(token)
+        entry = acc.mode_cooldown(mode) if acc is not None else None
+        if acc is None or entry is None or entry.get("confirmed"):
+            return False
+        ts = now_ms()
+        strikes = max(0, int(entry.get("strikes", 1)) - 1)
+        if strikes:
+            acc.set_mode_cooldown(mode, ts, strikes, False)
+        else:
+            acc.clear_mode_cooldown(mode)
+        log.info("account %s mode %s: its 429 was an egress throttle; cooldown lifted",
+                 token_label(token), mode)
+        acc.touch(ts)
+        self._mark(acc)
+        return True
+
+    def mode_cooling(self, token: str, mode: str, now: float | None = None) -> bool:
+        """A chat 429 holds `mode` of the account out of selection."""
+        acc = self._by_token.get(token)
+        ts = now_ms() if now is None else to_ms(now)
+        return acc is not None and acc.mode_cooling(mode, ts)
 
     def on_invalid_credentials(self, token: str, reason: str) -> None:
         acc = self._by_token.get(token)
@@ -310,14 +349,10 @@ class AccountPool:
         self._fail(lease.account, reason)
 
     def _fail(self, acc: Account, reason: str) -> None:
-        ts = now_ms()
-        acc.record_failure(reason, ts, health_factor(reason))
-        if acc.consecutive_failures >= self.fail_threshold and acc.status == "active":
-            until = ts + self.fail_cooldown_sec * 1000
-            acc.cool_down(until, TOO_MANY_FAILURES)
-            log.warning("account %s active -> cooling until %s: %d consecutive failures "
-                        "(last: %s)", token_label(acc.token), _when(until),
-                        acc.consecutive_failures, _scrubbed(reason, acc.token)[:200])
+        """Counted and scored (health, consecutive failures), never taken out of selection:
+        a failure that is not evidence about the account (an upstream 5xx, a cut or stalled
+        stream) must not empty the pool during an outage."""
+        acc.record_failure(reason, now_ms(), health_factor(reason))
         self._mark(acc)
 
     def apply_quota(self, token: str, mode: str, remaining: int, total: int,
@@ -391,17 +426,20 @@ class AccountPool:
         return True
 
     def enable(self, token: str) -> bool:
-        """Operator restore: active, cooldown and failure markers cleared, and every mode a 429
-        (or an empty probe) left at zero reopened with its quota unknown, so the account serves
-        the next request instead of sitting `active` with nothing to select."""
+        """Operator restore: active, cooldown (the modes' too) and failure markers cleared, and
+        every mode a 429 (or an empty probe) left at zero reopened with its quota unknown, so
+        the account serves the next request instead of sitting `active` with nothing to
+        select."""
         acc = self._by_token.get(token)
         if acc is None:
             return False
         was = "deleted" if acc.deleted_at is not None else acc.status
         if acc.runtime_expired:
             was += " (expired in this process)"
+        cooled = list(acc.ext.get(MODE_COOLDOWNS) or ())
         reopened = acc.restore(now_ms())
-        log.info("account %s %s -> active (enabled)%s", token_label(token), was,
+        log.info("account %s %s -> active (enabled)%s%s", token_label(token), was,
+                 f"; 429 cooldown of {', '.join(cooled)} cleared" if cooled else "",
                  f"; quota of {', '.join(reopened)} reset to unknown" if reopened else "")
         self._mark(acc, urgent=True)
         return True
@@ -470,25 +508,32 @@ class AccountPool:
         return target
 
     # ------------------------------------------------------------------ quota refresh
-    def rate_limit_hold(self, token: str, mode: str, now: float | None = None) -> bool:
-        """True while a chat 429 holds `mode` at zero: the account cools for that 429 and the
-        mode's window is still empty until a future reset."""
-        acc = self._by_token.get(token)
-        if acc is None or acc.status != "cooling" or acc.state_reason != RATE_LIMITED:
-            return False
-        ts = now_ms() if now is None else to_ms(now)
-        if acc.cooldown_until is None or acc.cooldown_until <= ts:
-            return False
-        win = acc.quota.get(mode)
-        return win is not None and win.remaining <= 0 and (win.reset_at or 0) > ts
-
     def apply_probe(self, token: str, mode: str, remaining: int, total: int,
-                    window_seconds: int) -> bool:
-        """`apply_quota` for a refresh probe, unless a chat 429 holds the mode at zero: the
-        probe is then stale and the window is left alone. False when not applied."""
-        if self.rate_limit_hold(token, mode):
+                    window_seconds: int, wait_seconds: int | None = None) -> bool:
+        """`apply_quota` for a rate-limits probe. While a chat 429 cools the mode, the probe
+        decides how long: the mode exhausted, or a `wait_seconds` given, holds it out until
+        that reset (confirmed); quota left leaves the short cooldown running, since a probe
+        may lag behind the chat's limit. False for an unknown account."""
+        acc = self._by_token.get(token)
+        if acc is None:
             return False
         self.apply_quota(token, mode, remaining, total, window_seconds)
+        ts = now_ms()
+        entry = acc.mode_cooldown(mode)
+        if entry is None or int(entry.get("until", 0)) <= ts:
+            return True
+        win = acc.quota[mode]
+        if not wait_seconds and win.remaining > 0:
+            return True
+        until = ts + wait_seconds * 1000 if wait_seconds else (win.reset_at or ts)
+        if wait_seconds:
+            win.remaining, win.reset_at = 0, until
+        until = max(until, int(entry["until"]))
+        acc.set_mode_cooldown(mode, until, int(entry.get("strikes", 1)), True)
+        log.info("account %s mode %s cooling until %s: the probe after its 429 found %s",
+                 token_label(token), mode, _when(until),
+                 f"a wait of {wait_seconds} s" if wait_seconds else "no quota left")
+        self._mark(acc)
         return True
 
     def estimate_quota(self, token: str, mode: str) -> bool:

@@ -38,12 +38,6 @@ class AccountState:
     @staticmethod
     def load(loader: Loader) -> None:
         """Read at startup, except the continuation lifetime, which applies at once."""
-        loader.add_option("account.fail_threshold", int, 5,
-                          "Consecutive failed calls after which an account cools down. Read at "
-                          "startup.")
-        loader.add_option("account.fail_cooldown_sec", int, 900,
-                          "Cooldown in seconds after fail_threshold consecutive failures. Read at "
-                          "startup.")
         loader.add_option("account.save_delay_ms", int, 500,
                           "Write-behind delay in milliseconds: changes are saved in one "
                           "transaction at most this late. Read at startup.")
@@ -65,9 +59,7 @@ class AccountState:
         self.writer = WriteBehind(self.thread, self.store,
                                   delay_ms=opts.save_delay_ms,
                                   usage=self.ledger)
-        self.pool = AccountPool(self.writer,
-                                fail_threshold=opts.fail_threshold,
-                                fail_cooldown_sec=opts.fail_cooldown_sec)
+        self.pool = AccountPool(self.writer)
         self.continuations = ContinuationStore(
             self.thread, delay_ms=opts.save_delay_ms,
             ttl_sec=lambda: settings.options.responses.continuation_ttl_sec)

@@ -1,8 +1,9 @@
 """Quota refresh: probe `POST /rest/rate-limits` per account and mode, infer the tier, and keep
 the pool's windows honest.
 
-A service object, not a chain addon: the chain calls `request_after_call` (after a success)
-and `on_demand` (nothing selectable, or a chat 429); the scheduler loops run in one process
+A service object, not a chain addon: the chain calls `request_after_call` (after a success),
+`probe_rate_limited` (after a chat 429) and `on_demand` (nothing selectable); the scheduler
+loops run in one process
 per DATA_DIR (`LeaderLock`) and, when a `lease` is given (`AccountState.lease`, shared
 through Redis or a server database), in one process among all hosts: the leader holds both
 and renews the lease every `LEADER_RETRY_SEC`; one that loses the lease stops its loops.
@@ -14,6 +15,9 @@ Triggers:
   account would otherwise send grok.com one rate-limits probe per chat;
 * scheduled: one loop per pool, refreshing accounts whose last sync is older than the pool's
   `account.refresh.<pool>_interval_sec` (never-synced accounts, e.g. fresh imports, first);
+* after a chat 429: that account and mode at once, so the answer decides how long the mode
+  cools (`AccountPool.apply_probe`: until the reset when exhausted or told to wait, else the
+  short cooldown the 429 started stands);
 * on demand: every live account, at most once per `on_demand_min_interval_sec`;
 * manual: `refresh_many` (CLI, admin batch).
 
@@ -146,6 +150,7 @@ class QuotaRefresher:
         self._pending: set[tuple[str, str]] = set()
         self._again: set[tuple[str, str]] = set()
         self._probed_at: dict[tuple[str, str], float] = {}  # last per-call probe (clock time)
+        self._rate_limited: set[tuple[str, str]] = set()  # probes after a chat 429 in flight
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[Any]] = []
         self._attempted: dict[str, float] = {}
@@ -229,7 +234,7 @@ class QuotaRefresher:
             outcome = outcomes[mode]
             if isinstance(outcome, RateLimits):
                 self.pool.apply_probe(token, mode, outcome.remaining, outcome.total,
-                                      outcome.window_seconds)
+                                      outcome.window_seconds, outcome.wait_seconds)
                 res.refreshed[mode] = (outcome.remaining, outcome.total)
             else:
                 self.pool.estimate_quota(token, mode)
@@ -317,6 +322,30 @@ class QuotaRefresher:
             self._pending.discard(key)
             self._again.discard(key)
             self._forget_old_probes()
+
+    def probe_rate_limited(self, token: str, mode: str) -> None:
+        """After a chat 429 on `mode`: probe that mode of that account now, in the background
+        (quota strategy only; one probe per account and mode at a time)."""
+        if self._closed or mode not in MODES or not self.enabled:
+            return
+        key = (token, mode)
+        if key in self._rate_limited:
+            return
+        probe = self._probe_rate_limited(key)
+        try:
+            self._spawn(probe)
+        except RuntimeError:  # no running loop
+            probe.close()
+            return
+        self._rate_limited.add(key)
+
+    async def _probe_rate_limited(self, key: tuple[str, str]) -> None:
+        try:
+            await self.refresh_account(key[0], [key[1]])
+        except Exception:  # noqa: BLE001
+            log.exception("probe after a 429 failed")
+        finally:
+            self._rate_limited.discard(key)
 
     def _forget_old_probes(self) -> None:
         """Keep `_probed_at` bounded: entries older than the interval no longer throttle."""
@@ -473,6 +502,7 @@ class QuotaRefresher:
         self._tasks.clear()
         self._pending.clear()
         self._again.clear()
+        self._rate_limited.clear()
         self._on_demand_task = None
         if self._lease is not None and self._lease_held and self._release_lease is not None:
             try:

@@ -1,9 +1,19 @@
-"""Classify grok.com error replies without echoing secrets (docs/upstream.md, "Error
-classification")."""
+"""Classify grok.com error replies without echoing secrets (docs/upstream.md, "Failures").
+
+`failure_kind` names what a failed try says and about whom: the account (rate limited,
+credentials), the request (rejected, forbidden), or grok.com and the egress as a whole (server
+error, connection, timeout, challenge). The retry addon penalises an account only for the
+first group; the circuit breaker counts the last; clients get a message built from the kind
+and the status, never the upstream's own text.
+"""
 from __future__ import annotations
 
+import html
 import re
 from typing import Mapping
+
+from addons.events import EMPTY_RESPONSE, UpstreamFailure
+from addons.upstream.base import TransportError, UpstreamTimeout
 
 #: Invalid-credential markers (case-insensitive substrings); they count only on 400/401/403.
 INVALID_CREDENTIAL_MARKERS: tuple[str, ...] = (
@@ -18,6 +28,39 @@ INVALID_CREDENTIAL_MARKERS: tuple[str, ...] = (
     "token expired",
 )
 _CHALLENGE_MARKERS = ("just a moment", "challenge-platform", "__cf_chl", "cf-chl-")
+_ANTI_BOT_MARKERS = ("anti-bot", "antibot")
+
+# ---- failure kinds (`failure_kind`) ----------------------------------------------------
+#: 429, an in-band rate-limit error (gRPC 8) or the usage-limit answer: about the account's
+#: quota of that mode (or, on many accounts at once, about the egress).
+RATE_LIMITED = "rate_limited"
+#: An invalid-credential marker on 400/401/403: the account is dead.
+CREDENTIALS = "credentials"
+#: A plain 401: the account is refused.
+UNAUTHORIZED = "unauthorized"
+#: A Cloudflare interstitial or an anti-bot refusal: about the egress (IP, clearance, headers).
+CHALLENGE = "challenge"
+#: Another 403 (a content policy, an empty body): about the request.
+FORBIDDEN = "forbidden"
+#: Another 4xx, or an in-band error whose gRPC code blames the request.
+REJECTED = "rejected"
+#: An upstream 5xx or an in-band internal error.
+SERVER_ERROR = "server_error"
+#: The connection failed or broke (refused, reset, cut mid-stream, truncated).
+CONNECTION = "connection"
+#: No first byte, a stalled stream, or the total time used up.
+TIMEOUT = "timeout"
+#: A 200 that carried nothing (the pipeline's `EMPTY_RESPONSE`).
+EMPTY = "empty"
+
+#: `UpstreamFailure.code` of a failure the transport raised (no HTTP status came back).
+TRANSPORT_CODE = "transport"
+TIMEOUT_CODE = "timeout"
+
+#: gRPC status codes of in-band errors that blame the request, not grok.com: invalid
+#: argument, not found, already exists, failed precondition, out of range.
+_REQUEST_GRPC_CODES = frozenset({3, 5, 6, 9, 11})
+_GRPC_CODE = re.compile(r'"code"\s*:\s*(\d{1,2})\b')
 
 _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # cookie pairs whose values are credentials
@@ -75,6 +118,54 @@ def is_cloudflare_challenge(status: int, headers: Mapping[str, str] | None, body
     return server == "cloudflare" and looks_html
 
 
+def _grpc_code(body: str) -> int | None:
+    """The numeric `code` of the first error object in a JSON error body or in-band frame
+    (top-level `error`, `result.response.error`, `streamErrors`, mgw events alike)."""
+    found = _GRPC_CODE.search(body[:4096]) if body else None
+    return int(found.group(1)) if found else None
+
+
+def failure_kind(failure: UpstreamFailure) -> str:
+    """What a failed try says, from its status, its code and its body (module docstring)."""
+    status, code = failure.status, failure.code
+    if code == EMPTY_RESPONSE:
+        return EMPTY
+    if code == TIMEOUT_CODE or status in (408, 504):
+        return TIMEOUT
+    if code == TRANSPORT_CODE:
+        return CONNECTION
+    body = failure.body or ""
+    text = f"{failure.message} {body[:65536]}".lower()
+    if status in (403, 429, 503) and is_cloudflare_challenge(status, None, body):
+        return CHALLENGE
+    if status == 429:
+        return RATE_LIMITED
+    if status in (400, 401, 403) and invalid_credentials_marker(text):
+        return CREDENTIALS
+    if status == 401:
+        return UNAUTHORIZED
+    if any(m in text for m in _ANTI_BOT_MARKERS):
+        return CHALLENGE
+    if status == 403:
+        return FORBIDDEN
+    if status >= 500:
+        grpc = _grpc_code(body)
+        if grpc in (7, 16):  # permission denied, unauthenticated: not an outage
+            return FORBIDDEN
+        if grpc in _REQUEST_GRPC_CODES:
+            return REJECTED
+        return SERVER_ERROR
+    return REJECTED
+
+
+def transport_failure(exc: TransportError) -> UpstreamFailure:
+    """The failure of a try whose transport raised: a timeout (504) or a broken connection
+    (502), tagged so that neither is mistaken for an HTTP answer of grok.com."""
+    if isinstance(exc, UpstreamTimeout):
+        return UpstreamFailure(504, str(exc), code=TIMEOUT_CODE)
+    return UpstreamFailure(502, str(exc), code=TRANSPORT_CODE)
+
+
 def sanitize(text: str) -> str:
     """Replace cookie values, auth headers, URL credentials and JWT-like tokens."""
     for pattern, repl in _SECRET_PATTERNS:
@@ -82,9 +173,24 @@ def sanitize(text: str) -> str:
     return text
 
 
+_HTML_START = re.compile(r"\s*<(?:!doctype\s+html|html|head|body)\b", re.I)
+_HTML_DROP = re.compile(r"<(script|style)\b.*?(?:</\1\s*>|$)", re.I | re.S)
+_HTML_TAG = re.compile(r"<[^>]*>")
+
+
+def _html_text(page: str) -> str:
+    """The visible text of an HTML page (an error page of grok.com or Cloudflare), without
+    its markup, scripts and styles: what a person reading the log needs of it."""
+    return "[html] " + html.unescape(_HTML_TAG.sub(" ", _HTML_DROP.sub(" ", page)))
+
+
 def excerpt(body: str | bytes, limit: int = 200) -> str:
-    """A one-line, sanitised, length-limited excerpt of an upstream body for logs/errors."""
+    """A one-line, sanitised, length-limited excerpt of an upstream body for the log. An HTML
+    page is reduced to its text first, so the excerpt says something within the limit."""
     if isinstance(body, (bytes, bytearray)):
-        body = bytes(body[: limit * 8]).decode("utf-8", "replace")
-    text = " ".join(sanitize((body or "")[: limit * 8]).split())
+        body = bytes(body[: limit * 40]).decode("utf-8", "replace")
+    body = body or ""
+    if _HTML_START.match(body[:512]):
+        body = _html_text(body[: limit * 40])
+    text = " ".join(sanitize(body[: limit * 8]).split())
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"

@@ -27,6 +27,8 @@ class RateLimits:
     remaining: int
     total: int
     window_seconds: int
+    #: Seconds until the mode can be used again, when grok.com says (`waitTimeSeconds`).
+    wait_seconds: int | None = None
 
 
 def default_window(mode: str) -> int:
@@ -67,7 +69,8 @@ def _int(value: Any) -> int | None:
 
 def parse_rate_limits(data: dict[str, Any], mode: str) -> RateLimits:
     """`remainingQueries` (older: `remainingTokens`) is required; `totalQueries` defaults to
-    remaining; the window may also sit under `limits` / `rateLimits` (older answers)."""
+    remaining; the window and `waitTimeSeconds` may also sit under `limits` / `rateLimits`
+    (older answers); a wait of 0 or less says nothing."""
     remaining = _int(data.get("remainingQueries"))
     if remaining is None:
         remaining = _int(data.get("remainingTokens"))
@@ -75,14 +78,17 @@ def parse_rate_limits(data: dict[str, Any], mode: str) -> RateLimits:
         raise UpstreamHTTPError(502, "rate-limits answer without remainingQueries")
     total = _int(data.get("totalQueries"))
     window = _int(data.get("windowSizeSeconds"))
+    wait = _int(data.get("waitTimeSeconds"))
     for nested in ("limits", "rateLimits"):
         sub = data.get(nested)
-        if window is None and isinstance(sub, dict):
-            window = _int(sub.get("windowSizeSeconds"))
+        if isinstance(sub, dict):
+            window = window if window is not None else _int(sub.get("windowSizeSeconds"))
+            wait = wait if wait is not None else _int(sub.get("waitTimeSeconds"))
     return RateLimits(
         remaining=max(0, remaining),
         total=max(0, total) if total is not None else max(0, remaining),
         window_seconds=window if window and window > 0 else default_window(mode),
+        wait_seconds=wait if wait and wait > 0 else None,
     )
 
 

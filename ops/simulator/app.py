@@ -200,13 +200,16 @@ async def rate_limits_handler(request: web.Request) -> web.StreamResponse:
     if mode not in MODES:
         return to_response(bad_request(f"Unknown modelName {mode!r}"))
     window = state.window(sim, mode)
-    return json_response({
+    answer: dict[str, Any] = {
         "windowSizeSeconds": window.window_seconds,
         "remainingQueries": window.remaining,
         "totalQueries": window.total,
         "lowEffortRateLimits": None,
         "highEffortRateLimits": None,
-    })
+    }
+    if window.remaining <= 0:  # an exhausted mode says when it can be used again
+        answer["waitTimeSeconds"] = state.wait_seconds(window)
+    return json_response(answer)
 
 
 async def _close_pacers(app: web.Application) -> None:

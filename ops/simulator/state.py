@@ -6,6 +6,7 @@ by an update (quota check + consume, fault lookup + decrement) is atomic on the 
 """
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -225,6 +226,10 @@ class SimulatorState:
             win.remaining = win.total
             win.started_at = now
         return win
+
+    def wait_seconds(self, win: QuotaWindow) -> int:
+        """Whole seconds until `win` resets (at least 1)."""
+        return max(1, math.ceil(win.started_at + win.window_seconds - self.now()))
 
     def try_consume(self, sim: SimToken, mode: str) -> bool:
         """Take one query from the window; False (nothing taken) when exhausted."""

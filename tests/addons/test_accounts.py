@@ -71,7 +71,7 @@ async def test_the_last_upstream_error_ends_the_flow_when_nothing_is_left(settin
     selector = AccountSelector(pool, settings)
     flow = new_flow(settings)
     await next_try(selector, flow)
-    flow.last_error = upstream_error(503, "busy")
+    flow.last_error = upstream_error(503)
     with pytest.raises(ApiError) as info:
         await next_try(selector, flow)
     assert info.value is flow.last_error

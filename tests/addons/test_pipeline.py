@@ -61,7 +61,8 @@ async def test_429_before_the_stream_switches_account(settings):
     events = await run(pipeline, new_flow())
     assert text_of(events) == "fine"
     first, second = transport.tokens
-    assert first != second and pool.get(first).status == "cooling"
+    assert first != second and pool.mode_cooling(first, "fast")
+    assert pool.get(first).status == "active"  # only the mode cools
     assert pool.get(first).inflight == pool.get(second).inflight == 0
 
 
@@ -216,9 +217,8 @@ async def test_random_strategy_retries_five_times_and_cools_for_the_pool_interva
     import time as _time
 
     for token in transport.tokens[:5]:
-        acc = pool.get(token)
-        assert acc.status == "cooling"
-        assert abs(acc.cooldown_until / 1000 - (_time.time() + 1000)) < 30
+        cooldown = pool.get(token).mode_cooldown("fast")
+        assert abs(cooldown["until"] / 1000 - (_time.time() + 1000)) < 30
 
 
 def test_join_deltas_merges_only_adjacent_deltas_of_one_kind() -> None:

@@ -56,15 +56,103 @@ def fail(flow: Flow, pool: AccountPool, status: int, message: str = "upstream sa
     return flow
 
 
-def test_429_cools_the_account_and_asks_for_a_retry(settings, pool):
+USAGE_LIMIT = ('{"result":{"response":{"error":{"message":"You\'ve reached your usage limit. '
+               'Please try again later."}}}}')
+
+
+@pytest.mark.parametrize("failure", [
+    UpstreamFailure(429, "Too many requests", '{"error":{"code":8,"message":"Too many requests"}}'),
+    UpstreamFailure(429, "You've reached your usage limit. Please try again later.", USAGE_LIMIT),
+], ids=["rate-limit", "usage-limit"])
+def test_a_chat_429_cools_that_mode_and_asks_for_a_retry(settings, pool, failure):
     retry = Retry(pool, settings)
-    flow = fail(tflow(), pool, 429, "Too many requests")
+    flow = fail(tflow(), pool, 429)
+    flow.attempt.failure = failure
     retry.responseheaders(flow)
     acc = flow.lease.account
     assert flow.attempt.retry and flow.error is None
-    assert acc.status == "cooling" and acc.cooldown_until > time.time() * 1000
-    assert acc.window("fast").remaining == 0
+    assert acc.status == "active" and acc.cooldown_until is None  # not the whole account
+    assert pool.mode_cooling(acc.token, "fast")
+    # no probe was asked for (none bound): the short first cooldown
+    assert acc.mode_cooldown("fast")["until"] <= time.time() * 1000 + 61_000
     assert flow.last_error.status == 429  # what ends the flow if no account is left
+
+
+def test_a_429_is_followed_by_a_probe_of_that_account_and_mode(settings, pool):
+    asked = []
+
+    class Refresher:
+        def probe_rate_limited(self, token, mode):
+            asked.append((token, mode))
+
+    retry = Retry(pool, settings)
+    retry.bind_refresher(Refresher())
+    retry.responseheaders(fail(tflow(), pool, 503))
+    assert asked == []
+    flow = fail(tflow(), pool, 429)
+    retry.responseheaders(flow)
+    assert asked == [(flow.lease.token, "fast")]
+
+
+@pytest.mark.parametrize("failure", [
+    UpstreamFailure(500, "internal", '{"error":{"code":13,"message":"internal"}}'),
+    UpstreamFailure(502, "<html>bad gateway</html>", "<html><title>502</title></html>"),
+    UpstreamFailure(503, "busy", '{"error":{"code":14,"message":"Service unavailable"}}'),
+    UpstreamFailure(502, "upstream connection failed (curl 18): transfer closed", code="transport"),
+    UpstreamFailure(504, "upstream idle timeout after 60s", code="timeout"),
+    UpstreamFailure(502, "internal", '{"result":{"response":{"modelResponse":'
+                    '{"streamErrors":[{"code":13,"message":"internal"}]}}}}'),
+    UpstreamFailure(403, "Just a moment...", "<!doctype html><title>Just a moment...</title>"),
+], ids=["500", "502-html", "503", "cut", "stall", "stream-errors", "cloudflare"])
+def test_upstream_failures_never_take_an_account_out(tmp_path, failure):
+    pool = AccountPool(None)
+    pool.add(TOKENS[0])
+    retry = Retry(pool, make_settings(tmp_path, GROK_RETRY_ON_CODES="429,500,502,503,504"))
+    for _ in range(20):
+        flow = tflow()
+        flow.lease = pool.select(("basic",), "fast")
+        assert flow.lease is not None, "the account was taken out"
+        flow.tried.append(flow.lease.token)
+        flow.attempt = Attempt(1, mode="fast", failure=failure)
+        retry.responseheaders(flow)
+        pool.release(flow.lease)
+    acc = pool.get(TOKENS[0])
+    assert acc.status == "active" and not pool.mode_cooling(acc.token, "fast")
+    assert acc.usage_fail_count == 20  # counted for the operator
+
+
+def test_a_failure_the_breaker_blames_on_the_upstream_leaves_the_account_alone(settings, pool):
+    flow = fail(tflow(), pool, 429)
+    flow.attempt.upstream_wide = True
+    Retry(pool, settings).responseheaders(flow)
+    acc = flow.lease.account
+    assert not pool.mode_cooling(acc.token, "fast") and acc.health == 1.0
+    assert acc.usage_fail_count == 0
+    assert flow.attempt.retry  # the breaker, not retry, decides whether it is sent
+
+
+@pytest.mark.parametrize("failure, leaked", [
+    (UpstreamFailure(503, "Just a moment...", '<!doctype html><html><head><title>Just a moment'
+                     '...</title></head><body><div id="challenge-platform">x</div></body></html>'),
+     ("<", "Just a moment", "challenge-platform")),
+    (UpstreamFailure(502, "<html><body><h1>502 Bad Gateway</h1><hr>nginx</body></html>",
+                     "<html><body><h1>502 Bad Gateway</h1><hr>nginx</body></html>"),
+     ("<", "nginx")),
+    (UpstreamFailure(502, "upstream connection failed (curl 18): curl: (18) transfer closed with "
+                     "outstanding read data remaining", code="transport"),
+     ("curl", "outstanding")),
+])
+def test_the_client_never_sees_the_upstream_page_or_the_transport_text(tmp_path, pool, failure,
+                                                                      leaked):
+    flow = fail(tflow(), pool, failure.status)
+    flow.attempt.failure = failure
+    Retry(pool, make_settings(tmp_path, GROK_RETRY_MAX_RETRIES="0")).responseheaders(flow)
+    message = flow.error.message
+    assert all(text not in message for text in leaked), message
+    assert flow.error.status == 502 and len(message) < 120
+    if failure.code != "transport":
+        assert f"upstream {failure.status}" in message  # the upstream status is named
+    assert any(k in message for k in ("challenge", "server_error", "connection")), message
 
 
 def test_the_last_429_within_max_retries_ends_the_flow_as_a_rate_limit(tmp_path, pool):
@@ -76,7 +164,7 @@ def test_the_last_429_within_max_retries_ends_the_flow_as_a_rate_limit(tmp_path,
     retry.responseheaders(fail(flow, pool, 429))
     assert not flow.attempt.retry
     assert (flow.error.status, flow.error.code) == (429, "rate_limit_exceeded")
-    assert all(pool.get(t).status == "cooling" for t in flow.tried)
+    assert all(pool.mode_cooling(t, "fast") for t in flow.tried)
 
 
 def test_a_status_not_in_on_codes_does_not_retry(tmp_path, pool):
@@ -180,19 +268,11 @@ def test_random_strategy_cools_a_429_for_the_pool_interval_and_allows_five_retri
         retry.responseheaders(fail(flow, pool, 429))
         assert flow.attempt.retry
         acc = flow.lease.account
-        assert acc.status == "cooling"
-        assert abs(acc.cooldown_until / 1000 - (time.time() + 1000)) < 30
+        assert acc.status == "active" and acc.mode_cooldown("fast")["confirmed"]
+        assert abs(acc.mode_cooldown("fast")["until"] / 1000 - (time.time() + 1000)) < 30
     assert RANDOM_MAX_RETRIES == 5
     retry.responseheaders(fail(flow, pool, 429))
     assert not flow.attempt.retry and flow.error.status == 429
-
-
-def test_quota_strategy_cools_a_basic_429_for_its_quota_window(settings, pool):
-    retry = Retry(pool, settings)
-    flow = fail(tflow(), pool, 429)
-    retry.responseheaders(flow)
-    window = flow.lease.account.window("fast").window_seconds
-    assert abs(flow.lease.account.cooldown_until / 1000 - (time.time() + window)) < 30
 
 
 def continued_flow(pool: AccountPool, status: int) -> Flow:
@@ -251,21 +331,6 @@ def test_no_backoff_when_base_is_zero(settings, pool):
     flow = fail(tflow(), pool, 429)
     Retry(pool, settings).responseheaders(flow)
     assert flow.attempt.retry and flow.attempt.retry_delay == 0
-
-
-def test_a_429_asks_the_quota_refresher_for_an_on_demand_refresh(settings, pool):
-    class Refresher:
-        calls = 0
-
-        def trigger_on_demand(self):
-            Refresher.calls += 1
-
-    retry = Retry(pool, settings)
-    retry.bind_refresher(Refresher())
-    retry.responseheaders(fail(tflow(), pool, 503))
-    assert Refresher.calls == 0
-    retry.responseheaders(fail(tflow(), pool, 429))
-    assert Refresher.calls == 1
 
 
 def test_a_try_that_did_not_fail_is_left_alone(settings, pool):

@@ -70,30 +70,35 @@ async def test_first_call_of_a_fresh_import_settles_its_tier(stack):
     await eventually(lambda: stack.gateway.pool.get("tok-h").pool == "heavy")
 
 
-async def test_chat_429_cools_until_the_window_resets(stack, monkeypatch):
+async def test_chat_429_cools_the_mode_until_the_window_resets(stack, monkeypatch):
     await stack.start_gateway()
     stack.add_account("tok-a", "super")
     stack.sim.state.set_quota("tok-a", "fast", 0)
     with pytest.raises(openai.RateLimitError):
         await chat(stack)
     acc = stack.gateway.pool.get("tok-a")
-    assert acc.status == "cooling" and acc.quota["fast"].remaining == 0
-    # grok.com's window resets; a refresh sees quota again, but the chat 429's cooling holds
+    # the probe right after the 429 found the mode exhausted, with a wait: until the reset
+    await eventually(lambda: (acc.mode_cooldown("fast") or {}).get("confirmed"))
+    until = acc.mode_cooldown("fast")["until"]
+    assert abs(until - (now_ms() + 7200 * 1000)) < 5000
+    assert acc.status == "active" and acc.quota["fast"].remaining == 0
+    r = await chat(stack, "grok-4.20-expert")  # the account's other modes still serve
+    assert r.choices[0].message.content and stack.chat_tokens()[-1] == "tok-a"
+    # grok.com's window resets; a refresh sees quota again, but the chat 429's cooldown holds
     stack.sim.state.advance_time(7300)
     refresher = stack.gateway.services.refresher
     [result] = await refresher.refresh_many(["tok-a"])
-    assert result.ok and result.refreshed["expert"] == (50, 50)
-    assert acc.status == "cooling" and acc.quota["fast"].remaining == 0
+    assert result.ok and result.refreshed["fast"] == (140, 140)
+    assert stack.gateway.pool.mode_cooling("tok-a", "fast")
     with pytest.raises(openai.RateLimitError):
         await chat(stack)
-    # on the gateway's clock too the cooldown is over: the account serves again
+    # on the gateway's clock too the cooldown is over: the mode serves again
     real = state.pool.now_ms
     monkeypatch.setattr(state.pool, "now_ms", lambda: real() + 7300 * 1000)
     r = await chat(stack)
     assert r.choices[0].message.content and acc.status == "active"
     assert stack.chat_tokens()[-1] == "tok-a"
-    await eventually(lambda: acc.quota["fast"].source == SOURCE_REAL
-                     and acc.quota["fast"].remaining == 139)
+    assert acc.mode_cooldown("fast") is None  # the success forgave its strikes
 
 
 async def test_invalid_marker_on_the_rate_limits_call_expires_the_account(stack):

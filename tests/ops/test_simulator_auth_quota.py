@@ -122,6 +122,11 @@ async def test_quota_consumption_and_429(sim, session):
     status, body, _ = await _chat_status(session, sim, auth_headers("tok"), chat_payload("hi", "expert"))
     assert status == 429
     assert body == {"error": {"code": 8, "message": "Too many requests", "details": []}}
+    # an exhausted mode says how long until it can be used again; one with quota left does not
+    st.advance_time(7000)
+    assert (await _rate(session, sim, "tok", "expert"))["waitTimeSeconds"] in (199, 200, 201)
+    assert "waitTimeSeconds" not in await _rate(session, sim, "tok", "fast")
+    st.advance_time(-7000)
     # other modes are independent
     assert (await _rate(session, sim, "tok", "fast"))["remainingQueries"] == 140
     # the window refills after windowSizeSeconds

@@ -98,3 +98,26 @@ def test_apply_record_drops_modes_of_another_tier() -> None:
     rec["pool"] = "basic"
     apply_record(acc, rec)
     assert acc.pool == "basic" and set(acc.quota) == {"fast"}
+
+
+def test_mode_cooldowns_set_by_two_workers_both_survive() -> None:
+    ours, peer = _acc(), _acc()
+    base = ours.synced
+    ours.set_mode_cooldown("auto", T0 + 60_000, 1, False)
+    peer.set_mode_cooldown("fast", T0 + 90_000, 2, True)
+    out = merge_records(base, account_record(ours), account_record(peer), T0 + 30)
+    assert out["ext"]["mode_cooldowns"] == {
+        "fast": {"until": T0 + 90_000, "strikes": 2, "confirmed": True},
+        "auto": {"until": T0 + 60_000, "strikes": 1, "confirmed": False}}
+    # a success here clears auto; the peer's fast cooldown stays
+    merged = _acc()
+    apply_record(merged, out)
+    merged.synced = account_record(merged)
+    base = merged.synced
+    mine = account_record(merged)
+    mine["ext"] = {"mode_cooldowns": {"fast": base["ext"]["mode_cooldowns"]["fast"]}}
+    out = merge_records(base, mine, base, T0 + 40)
+    assert list(out["ext"]["mode_cooldowns"]) == ["fast"]
+    mine["ext"] = {}
+    out = merge_records(base, mine, dict(base, note="peer"), T0 + 40)
+    assert "mode_cooldowns" not in out["ext"]

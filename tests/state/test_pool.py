@@ -134,35 +134,96 @@ def test_on_success() -> None:
     assert writer.marks[-1] == ("a", False)
 
 
-def test_on_rate_limited_cools_until_reset() -> None:
-    pool, writer = make_pool(acc("a", "super"))
-    lease = pool.select(["super"], "auto")
+def test_a_429_cools_only_that_mode_of_that_account() -> None:
+    pool, writer = make_pool(acc("a", "super"), acc("b", "super"))
+    lease = pool.select(["super"], "auto", only="a")
     reset = time.time() + 3600
-    pool.on_rate_limited(lease, reset)
-    a = lease.account
-    assert a.status == "cooling" and a.quota["auto"].remaining == 0
-    assert a.cooldown_until == int(reset * 1000) == a.quota["auto"].reset_at
-    assert a.health < 1.0 and a.state_reason == "rate_limited"
-    assert writer.marks[-1] == ("a", False)
+    assert pool.on_rate_limited(lease, reset) == int(reset * 1000)
     pool.release(lease)
-    assert pool.select(["super"], "fast") is None  # the whole account is out of rotation
-    # default reset: now + window
-    pool, _ = make_pool(acc("b", "super"))
-    lease = pool.select(["super"], "auto")
-    before = now_ms()
-    pool.on_rate_limited(lease)
-    assert before + 7_200_000 <= lease.account.cooldown_until <= now_ms() + 7_200_000
+    a = pool.get("a")
+    assert a.status == "active" and a.cooldown_until is None  # the account is not cooling
+    assert a.quota["auto"].remaining == 50  # the window is not invented either
+    assert a.health < 1.0 and a.usage_fail_count == 1 and writer.marks[-1] == ("a", False)
+    assert pool.mode_cooling("a", "auto") and not pool.mode_cooling("a", "fast")
+    # auto goes to the other account; every other mode of `a` still serves
+    assert pool.select(["super"], "auto").token == "b"
+    assert pool.select(["super"], "fast", exclude={"b"}).token == "a"
+    assert pool.select(["super"], "auto", exclude={"b"}) is None
+    # until the reset, and not after it
+    later = reset + 1
+    assert pool.select(["super"], "auto", exclude={"b"}, now=later).token == "a"
 
 
-def test_rate_limit_beats_a_stale_quota_probe() -> None:
-    """A probe reporting quota left does not end a chat 429's cooldown."""
+def test_the_random_strategy_skips_a_cooling_mode_too() -> None:
     pool, _ = make_pool(acc("a", "super"))
-    lease = pool.select(["super"], "auto")
+    lease = pool.select(["super"], "auto", strategy="random")
     pool.on_rate_limited(lease, time.time() + 600)
     pool.release(lease)
-    pool.apply_quota("a", "auto", 40, 50, 7200)
-    assert pool.get("a").status == "cooling"
+    assert pool.select(["super"], "auto", strategy="random") is None
+    assert pool.select(["super"], "fast", strategy="random").token == "a"
+
+
+def test_an_unexplained_429_cools_briefly_and_doubles_up_to_the_window() -> None:
+    pool, _ = make_pool(acc("a", "super"))
+    lengths = []
+    for _ in range(9):
+        lease = Lease(pool.get("a"), "auto")
+        before = now_ms()
+        until = pool.on_rate_limited(lease)
+        lengths.append(round((until - before) / 1000))
+        pool.get("a").set_mode_cooldown("auto", 0, pool.get("a").mode_cooldown("auto")["strikes"],
+                                        False)  # the cooldown ran out; the strikes stay
+    assert lengths == [60, 120, 240, 480, 960, 1920, 3840, 7200, 7200]  # capped at the window
+    # a success in that mode forgives the strikes: the next 429 is a first one again
+    lease = pool.select(["super"], "auto")
+    pool.on_success(lease)
+    pool.release(lease)
+    assert pool.get("a").mode_cooldown("auto") is None
+    before = now_ms()
+    assert (pool.on_rate_limited(Lease(pool.get("a"), "auto")) - before) // 1000 in (59, 60)
+
+
+def test_the_probe_after_a_429_decides_how_long_the_mode_cools() -> None:
+    pool, _ = make_pool(acc("a", "super"), acc("b", "super"), acc("c", "super"))
+    for token in ("a", "b", "c"):
+        pool.on_rate_limited(Lease(pool.get(token), "auto"))
+    start = now_ms()
+    # exhausted: until the window resets
+    pool.apply_probe("a", "auto", 0, 50, 7200)
+    assert pool.get("a").mode_cooldown("auto")["until"] >= start + 7_200_000 - 1000
+    assert pool.get("a").mode_cooldown("auto")["confirmed"]
+    # told to wait: until then, whatever the count says
+    pool.apply_probe("b", "auto", 3, 50, 7200, wait_seconds=900)
+    entry = pool.get("b").mode_cooldown("auto")
+    assert entry["confirmed"] and abs(entry["until"] - (start + 900_000)) < 2000
+    assert pool.get("b").quota["auto"].remaining == 0
+    # quota left (a probe can lag behind the chat's limit): the short cooldown stands
+    pool.apply_probe("c", "auto", 40, 50, 7200)
+    entry = pool.get("c").mode_cooldown("auto")
+    assert not entry["confirmed"] and entry["until"] <= now_ms() + 61_000
+    assert pool.get("c").quota["auto"].remaining == 40
     assert pool.select(["super"], "auto") is None
+    assert pool.select(["super"], "auto", now=(now_ms() + 61_000) / 1000).token == "c"
+
+
+def test_a_probe_of_a_mode_that_is_not_cooling_only_updates_the_window() -> None:
+    pool, _ = make_pool(acc("a", "super"))
+    assert pool.apply_probe("a", "auto", 0, 50, 7200, wait_seconds=60)
+    a = pool.get("a")
+    assert a.mode_cooldown("auto") is None and a.quota["auto"].remaining == 0
+    assert pool.apply_probe("missing", "auto", 1, 1, 1) is False
+
+
+def test_a_throttle_lifts_the_cooldown_of_its_429_unless_a_probe_confirmed_it() -> None:
+    pool, _ = make_pool(acc("a", "super"), acc("b", "super"))
+    for token in ("a", "b"):
+        pool.on_rate_limited(Lease(pool.get(token), "auto"))
+    pool.apply_probe("b", "auto", 0, 50, 7200)  # b's quota really is gone
+    assert pool.lift_rate_limit("a", "auto") is True
+    assert pool.lift_rate_limit("b", "auto") is False
+    assert pool.get("a").mode_cooldown("auto") is None  # its one strike taken back
+    assert pool.select(["super"], "auto").token == "a"
+    assert pool.lift_rate_limit("a", "auto") is False  # nothing left to lift
 
 
 def test_apply_quota_reactivates_failure_cooling() -> None:
@@ -208,17 +269,19 @@ def test_on_unauthorized_is_runtime_only() -> None:
     assert fresh.runtime_expired
 
 
-def test_fail_threshold_cools_down() -> None:
-    pool, _ = make_pool(acc("a"), fail_threshold=3, fail_cooldown_sec=60)
-    lease = pool.select(["basic"], "fast")
-    for i in range(2):
-        pool.on_failure(lease, "502 bad gateway")
-    assert lease.account.status == "active" and lease.account.health < 1
-    pool.on_failure(lease, "503")
-    a = lease.account
-    assert a.status == "cooling" and a.state_reason == "consecutive_failures"
-    assert a.cooldown_until == pytest.approx(now_ms() + 60_000, abs=2_000)
-    assert a.usage_fail_count == 3 and a.last_fail_reason == "503" and a.last_fail_at
+def test_failures_never_take_an_account_out() -> None:
+    """Upstream 5xx, cut and stalled streams are not evidence about the account: they are
+    counted and lower its score, and it keeps serving."""
+    pool, _ = make_pool(acc("a"))
+    for _ in range(50):
+        lease = pool.select(["basic"], "fast")
+        assert lease is not None and lease.token == "a"
+        pool.on_failure(lease, "upstream 503 (server_error)")
+        pool.release(lease)
+    a = pool.get("a")
+    assert a.status == "active" and a.cooldown_until is None and not a.ext
+    assert a.usage_fail_count == 50 and a.consecutive_failures == 50 and a.health == 0.05
+    assert a.last_fail_reason == "upstream 503 (server_error)" and a.last_fail_at
 
 
 def test_add_delete_restore() -> None:
@@ -320,23 +383,26 @@ def test_every_state_change_is_logged_by_label_never_by_token(
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="state.pool")
     label = token_label(TOKEN)
-    pool, _ = make_pool(acc(TOKEN, "super"), fail_threshold=2)
+    pool, _ = make_pool(acc(TOKEN, "super"))
     lease = pool.select(["super"], "auto")
-    pool.on_rate_limited(lease, time.time() + 600)
+    pool.on_rate_limited(lease)
     pool.release(lease)
-    assert any(f"account {label} active -> cooling until" in m and "rate limited on mode auto"
+    assert any(f"account {label} mode auto cooling until" in m and "rate limited (429 #1)"
                in m for m in _pool_log(caplog))
+    pool.apply_probe(TOKEN, "auto", 0, 50, 7200)
+    assert any(f"account {label} mode auto cooling until" in m and "found no quota left" in m
+               for m in _pool_log(caplog))
 
     pool.enable(TOKEN)
-    assert any(f"account {label} cooling -> active (enabled); quota of auto reset to unknown"
-               == m for m in _pool_log(caplog))
+    assert any(f"account {label} active -> active (enabled); 429 cooldown of auto cleared; "
+               "quota of auto reset to unknown" == m for m in _pool_log(caplog))
 
-    for _ in range(2):
-        lease = pool.select(["super"], "fast")
-        pool.on_failure(lease, f"502 bad gateway for {TOKEN}")
-        pool.release(lease)
-    assert any(f"account {label} active -> cooling until" in m and "2 consecutive failures"
-               in m for m in _pool_log(caplog))
+    lease = pool.select(["super"], "fast")
+    pool.on_rate_limited(lease)
+    pool.on_success(lease)
+    pool.release(lease)
+    assert f"account {label} mode fast serves again: its 429 strikes are cleared" in \
+        _pool_log(caplog)
 
     pool.disable(TOKEN)
     pool.enable(TOKEN)
@@ -344,7 +410,7 @@ def test_every_state_change_is_logged_by_label_never_by_token(
     pool.on_unauthorized(TOKEN)
     pool.delete(TOKEN)
     messages = _pool_log(caplog)
-    for expected in (f"account {label} cooling -> disabled (operator_disabled)",
+    for expected in (f"account {label} active -> disabled (operator_disabled)",
                      f"account {label} disabled -> active (enabled)",
                      f"account {label} active -> expired: 401 invalid-credentials ({label})",
                      f"account {label} expired in this process (plain 401)",
@@ -357,9 +423,9 @@ def test_every_state_change_is_logged_by_label_never_by_token(
 
 def test_a_probe_that_ends_a_cooldown_is_logged(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="state.pool")
-    pool, _ = make_pool(acc("tok.cooling", "super"), fail_threshold=1)
-    lease = pool.select(["super"], "auto")
-    pool.on_failure(lease, "502")
+    pool, _ = make_pool(acc("tok.cooling", "super"))
+    # an account-wide cooldown as earlier versions set them (still found in databases)
+    pool.get("tok.cooling").cool_down(now_ms() + 900_000, "consecutive_failures")
     pool.apply_quota("tok.cooling", "auto", 12, 50, 7200)
     assert pool.get("tok.cooling").status == "active"
     assert any("active again: a quota probe found 12 left on mode auto" in m

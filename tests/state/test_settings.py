@@ -105,14 +105,14 @@ def test_env_key_forms() -> None:
 def test_file_values_are_converted_to_the_declared_type(tmp_path: Path) -> None:
     s = make(tmp_path, '[models]\nenabled = [" a ", "", "b"]\ndisabled = "p1\\np2,p3"\n'
                        '[chat]\ntimeout = "2.5"\n[features]\nmemory = "yes"\n'
-                       '[app]\napp_key = 12345\n[account]\nfail_threshold = 3.0\n')
+                       '[app]\napp_key = 12345\n[account.selection]\nmax_inflight = 3.0\n')
     opts = s.options
     assert opts.models.enabled == ("a", "b")
     assert opts.models.disabled == ("p1", "p2", "p3")
     assert opts.chat.timeout == 2.5
     assert opts.features.memory is True
     assert opts.app.app_key == "12345"  # a numeric password written without quotes
-    assert opts.account.fail_threshold == 3
+    assert opts.account.selection.max_inflight == 3
     assert s.get("missing.key") is None
 
 
@@ -276,9 +276,9 @@ def test_reference_config_keeps_working(tmp_path: Path, caplog: pytest.LogCaptur
 def test_an_alias_whose_target_is_not_declared_is_ignored(tmp_path: Path) -> None:
     declared = {k: v for k, v in declared_options().items() if k != "account.save_delay_ms"}
     path = tmp_path / "config.toml"
-    path.write_text("[token]\nsave_delay_ms = 100\nfail_threshold = 2\n")
+    path.write_text("[token]\nsave_delay_ms = 100\nnsfw_refresh_concurrency = 2\n")
     s = Settings(path, environ={}, declared=declared)
-    assert s.options.account.fail_threshold == 2
+    assert s.options.batch.nsfw_concurrency == 2
     assert list(s.ignored_keys()) == ["token.save_delay_ms"]
     with pytest.raises(SettingsError, match="token.save_delay_ms: unknown setting"):
         s.set("token.save_delay_ms", "5")

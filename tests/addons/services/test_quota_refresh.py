@@ -1,12 +1,13 @@
 """The quota refresher on a fake short-call transport: tier inference, pool moves, estimates
-on failure, expiry on a marker, a chat 429 outliving a probe, throttling, coalescing, the
-concurrency bound and the leader lock. No network, no database."""
+on failure, expiry on a marker, the probe after a chat 429 deciding its cooldown, throttling,
+coalescing, the concurrency bound and the leader lock. No network, no database."""
 from __future__ import annotations
 
 import asyncio
 import os
 from pathlib import Path
 
+import orjson
 import pytest
 
 from addons import build_chain
@@ -185,17 +186,45 @@ async def test_a_chat_429_cooling_outlives_a_probe_showing_quota(settings) -> No
     lease = pool.select(["super"], "fast", only="a")
     pool.on_rate_limited(lease)
     pool.release(lease)
-    # b cools after consecutive failures: a refresh with quota ends that cooling
+    # b cools account-wide, as earlier versions did after consecutive failures: a refresh
+    # with quota ends that cooling
     pool.get("b").cool_down(now_ms() + 900_000, "consecutive_failures")
     await refresher.refresh_many(["a", "b"])
     a, b = pool.get("a"), pool.get("b")
-    assert a.status == "cooling" and a.quota["fast"].remaining == 0  # the chat's 429 wins
-    assert a.quota["expert"].source == SOURCE_REAL  # the other windows are refreshed
+    assert a.quota["fast"].remaining > 0 and a.quota["fast"].source == SOURCE_REAL
+    assert pool.mode_cooling("a", "fast")  # the chat's 429 wins over a probe showing quota
+    assert pool.select(["super"], "expert", exclude={"b"}).token == "a"  # other modes serve
     assert b.status == "active"
     assert pool.select(["super"], "fast", exclude={"b"}) is None
-    # once the cooldown is over, time alone brings it back
-    future = (now_ms() + 7300 * 1000) / 1000
+    # once the short cooldown is over, time alone brings the mode back
+    future = (now_ms() + 61_000) / 1000
     assert pool.select(["super"], "fast", exclude={"b"}, now=future).token == "a"
+
+
+@pytest.mark.parametrize(("answer", "cools_for"), [
+    ({"remainingQueries": 0, "totalQueries": 140, "windowSizeSeconds": 7200}, 7200),
+    ({"remainingQueries": 0, "totalQueries": 140, "windowSizeSeconds": 7200,
+      "waitTimeSeconds": 1800}, 1800),
+    ({"remainingQueries": 9, "totalQueries": 140, "windowSizeSeconds": 7200}, 60),
+], ids=["exhausted", "wait", "quota-left"])
+async def test_the_probe_after_a_chat_429_decides_how_long_the_mode_cools(
+        settings, answer, cools_for) -> None:
+    pool, transport, refresher = make(settings, {"a": "super"}, {"a": "super"})
+    transport.answers[("a", "fast")] = (200, orjson.dumps(answer))
+    chain = build_chain(settings=settings, pool=pool, catalogue=Catalogue(settings), ledger=None)
+    chain.get(Retry).bind_refresher(refresher)
+    flow = _flow()
+    await chain.request(flow)
+    await chain.attempt(flow)
+    flow.attempt.failure = UpstreamFailure(429, "Too many requests", '{"error":{"code":8}}')
+    started = now_ms()
+    await chain.responseheaders(flow)
+    await asyncio.sleep(0.05)
+    assert transport.calls == [("a", "fast")]  # that account and mode, nothing else
+    until = pool.get("a").mode_cooldown("fast")["until"]
+    assert abs((until - started) / 1000 - cools_for) < 3
+    assert pool.get("a").status == "active"
+    await refresher.stop()
 
 
 async def test_on_demand_is_throttled_and_joined(tmp_path) -> None:
@@ -363,7 +392,7 @@ async def test_selection_runs_one_on_demand_refresh_before_a_429(settings) -> No
     assert len(transport.calls) == 2
 
 
-async def test_success_requests_a_refresh_and_a_chat_429_an_on_demand_one(settings) -> None:
+async def test_success_requests_a_refresh_of_the_account(settings) -> None:
     pool, transport, refresher = make(settings, {"a": "basic", "b": "basic"})
     chain = build_chain(settings=settings, pool=pool, catalogue=Catalogue(settings), ledger=None)
     chain.get(AccountSelector).bind_refresher(refresher)
@@ -375,15 +404,7 @@ async def test_success_requests_a_refresh_and_a_chat_429_an_on_demand_one(settin
     await chain.response(flow)
     await asyncio.sleep(0.05)
     assert sorted(transport.modes_of(token)) == ["auto", "fast"]  # first call: full refresh
-    transport.calls.clear()
-    flow = _flow()
-    await chain.request(flow)
-    await chain.attempt(flow)
-    flow.attempt.failure = UpstreamFailure(429, "Too many requests", "")
-    await chain.responseheaders(flow)
-    await asyncio.sleep(0.05)
-    assert pool.get(flow.lease.token).status == "cooling"
-    assert {t for t, _ in transport.calls} == {"a", "b"}  # every live account
+    assert {t for t, _ in transport.calls} == {token}
     await refresher.stop()
 
 

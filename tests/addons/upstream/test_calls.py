@@ -34,6 +34,18 @@ async def test_rate_limits_legacy_fields() -> None:
     tr = answering(200, b'{"remainingTokens": 7, "totalQueries": 9, "limits": {"windowSizeSeconds": 60}}')
     limits = await fetch_rate_limits(tr, CFG, "tok", "expert")
     assert (limits.remaining, limits.total, limits.window_seconds) == (7, 9, 60)
+    assert limits.wait_seconds is None
+
+
+@pytest.mark.parametrize(("body", "wait"), [
+    (b'{"remainingQueries": 0, "totalQueries": 50, "waitTimeSeconds": 1234}', 1234),
+    (b'{"remainingQueries": 0, "rateLimits": {"waitTimeSeconds": "600"}}', 600),
+    (b'{"remainingQueries": 0, "waitTimeSeconds": 0}', None),
+    (b'{"remainingQueries": 0, "waitTimeSeconds": "soon"}', None),
+])
+async def test_rate_limits_wait_time(body: bytes, wait: int | None) -> None:
+    limits = await fetch_rate_limits(answering(200, body), CFG, "tok", "auto")
+    assert limits.wait_seconds == wait
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,303 @@
+"""The upstream circuit breaker: while grok.com (or the gateway's egress) fails for every
+account, stop sending and answer clients at once with the error class it has been giving.
+
+An outage says nothing about the account a request happened to use, so it never takes accounts
+out of the pool; without a breaker every client would still wait for its own failure, and
+failover would spread each one over several accounts. The breaker watches the outcome of the
+recent tries of this process across accounts:
+
+* **closed**: everything passes. Each outcome goes into a sliding window of
+  `breaker.window_sec`. When one group of failures (below) reaches `breaker.min_failures`
+  tries, on at least `breaker.min_accounts` different accounts, and makes up at least
+  `breaker.failure_ratio` of the window's tries, the breaker opens. One bad account can never
+  open it, nor can client errors or an account's own failures (they are not in a group);
+* **open**: for `breaker.open_sec` nothing is sent: clients get the group's error at once,
+  with `Retry-After`;
+* **half-open**: then one request at a time goes through as a probe. Its first content closes
+  the breaker; its failure in a group opens it again for twice as long (up to
+  `breaker.max_open_sec`); any other ending (a client error, an account's failure, a client
+  that left) lets the next request probe.
+
+Groups: `unavailable` (upstream 5xx, connections refused or cut, stalled streams and other
+timeouts), `challenge` (Cloudflare interstitials, anti-bot refusals), `throttled` (429s on
+many accounts at once: a limit on the gateway's IP or proxy rather than on one account's
+quota, so the accounts those 429s cooled are let off).
+
+The state lives in memory, one breaker per process (each Hypercorn worker learns from its own
+traffic); nothing here does I/O.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from addons.upstream import classify as kinds
+from state.options import Loader
+
+__all__ = ["CHALLENGE", "CLOSED", "HALF_OPEN", "OPEN", "THROTTLED", "UNAVAILABLE",
+           "CircuitBreaker", "Refusal", "Verdict", "group_of"]
+
+log = logging.getLogger(__name__)
+
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
+UNAVAILABLE, CHALLENGE, THROTTLED = "unavailable", "challenge", "throttled"
+GROUPS: tuple[str, ...] = (UNAVAILABLE, CHALLENGE, THROTTLED)
+
+_GROUP_OF_KIND: dict[str, str] = {
+    kinds.SERVER_ERROR: UNAVAILABLE,
+    kinds.CONNECTION: UNAVAILABLE,
+    kinds.TIMEOUT: UNAVAILABLE,
+    kinds.CHALLENGE: CHALLENGE,
+    kinds.RATE_LIMITED: THROTTLED,
+}
+#: The client's status while open on `unavailable`, from the upstream statuses seen.
+_UNAVAILABLE_STATUS = {500: 502, 502: 502, 503: 503, 504: 504}
+#: Most outcomes the window keeps, whatever its span (memory stays bounded under load).
+MAX_CALLS = 4096
+#: A probe that has shown nothing for this long no longer holds the half-open slot (its flow
+#: is closed by then in any sane run; this only guards against a leak).
+PROBE_STALE_SEC = 60.0
+#: What a refused client is told to wait while a probe is out.
+PROBE_RETRY_AFTER_SEC = 1.0
+
+
+def group_of(kind: str) -> str | None:
+    """The breaker group of a failure kind (`addons.upstream.classify`), None if it counts
+    for nothing here (about the account or the request)."""
+    return _GROUP_OF_KIND.get(kind)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the breaker makes of one failed try.
+
+    `upstream`: the failure is blamed on grok.com or the egress as a whole, not on the account
+    it happened on. `absolved`: the keys of earlier failures now blamed the same way (the
+    throttle's 429s, whose account cooldowns can be lifted)."""
+
+    upstream: bool = False
+    absolved: tuple[Hashable, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a try may not be sent now: the client's status, the group and the wait."""
+
+    status: int
+    reason: str
+    retry_after: float
+
+
+@dataclass(slots=True)
+class _Call:
+    at: float
+    group: str | None  # None: a success, or a failure no group counts
+    account: str
+    status: int
+    key: Hashable | None  # what to absolve if a throttle takes the blame
+
+
+class CircuitBreaker:
+    @staticmethod
+    def load(loader: Loader) -> None:
+        loader.add_option("breaker.enabled", bool, True,
+                          "Upstream circuit breaker: while grok.com fails the same way for "
+                          "several accounts at once (5xx, broken or stalled streams, Cloudflare "
+                          "challenges, 429s on many accounts), stop sending for a short, growing "
+                          "interval and answer clients at once with that error class and "
+                          "Retry-After; single probes then test recovery. Per process.")
+        loader.add_option("breaker.window_sec", float, 30.0,
+                          "Span in seconds of the recent tries the breaker judges.")
+        loader.add_option("breaker.min_failures", int, 6,
+                          "Failures of one kind within the window needed to open the breaker.")
+        loader.add_option("breaker.min_accounts", int, 3,
+                          "Different accounts those failures must span (one bad account never "
+                          "opens the breaker).")
+        loader.add_option("breaker.failure_ratio", float, 0.5,
+                          "Share of the window's tries those failures must make up (0-1).")
+        loader.add_option("breaker.open_sec", float, 5.0,
+                          "Seconds the breaker holds requests back when it opens; doubled each "
+                          "time a probe fails.")
+        loader.add_option("breaker.max_open_sec", float, 60.0,
+                          "Longest the breaker holds requests back at a time, in seconds.")
+
+    def __init__(self, settings: Any, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self._clock = clock
+        self.state = CLOSED
+        #: The group that opened the breaker, and the status clients get meanwhile.
+        self.reason: str | None = None
+        self.status: int | None = None
+        self.trips = 0
+        self._interval = 0.0
+        self._opened_at = 0.0
+        self._open_until = 0.0
+        self._probe: str | None = None  # the flow holding the half-open slot
+        self._probe_since = 0.0
+        self._calls: deque[_Call] = deque()
+        self._failures: Counter[str] = Counter()
+        self._accounts: dict[str, Counter[str]] = {g: Counter() for g in GROUPS}
+        self._statuses: dict[str, Counter[int]] = {g: Counter() for g in GROUPS}
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.options.breaker.enabled
+
+    # ------------------------------------------------------------------ admission
+    def check(self, flow_id: str) -> Refusal | None:
+        """May `flow_id` send a try now? None: yes (closed, or it is the half-open probe)."""
+        if self.state == CLOSED:
+            return None
+        if not self.enabled:
+            self._close("turned off")
+            return None
+        now = self._clock()
+        if self.state == OPEN:
+            if now < self._open_until:
+                return Refusal(self.status or 502, self.reason or UNAVAILABLE,
+                               self._open_until - now)
+            self.state = HALF_OPEN
+            log.info("upstream circuit breaker half-open: the next request probes grok.com")
+        if self._probe is None or self._probe == flow_id \
+                or now - self._probe_since > PROBE_STALE_SEC:
+            if self._probe != flow_id:
+                self._probe, self._probe_since = flow_id, now
+            return None
+        return Refusal(self.status or 502, self.reason or UNAVAILABLE, PROBE_RETRY_AFTER_SEC)
+
+    def is_probe(self, flow_id: str) -> bool:
+        return self.state == HALF_OPEN and self._probe == flow_id
+
+    def release(self, flow_id: str) -> None:
+        """The flow ended without saying whether grok.com is back: the next request probes."""
+        if self._probe == flow_id:
+            self._probe = None
+
+    # ------------------------------------------------------------------ outcomes
+    def record_success(self, account: str, flow_id: str) -> None:
+        """A try got an answer. The half-open probe's closes the breaker."""
+        now = self._clock()
+        self._add(_Call(now, None, account, 200, None), now)
+        if self.state == HALF_OPEN and self._probe == flow_id:
+            self._close(f"a probe succeeded after {now - self._opened_at:.1f} s")
+
+    def record_failure(self, kind: str, status: int, account: str, flow_id: str,
+                       key: Hashable | None = None) -> Verdict:
+        """A try failed with `kind` (`addons.upstream.classify`) and upstream `status` on
+        `account`; `key` names it for a later absolution (see `Verdict`)."""
+        group = group_of(kind) if self.enabled else None
+        now = self._clock()
+        self._add(_Call(now, group, account, status, key if group == THROTTLED else None), now)
+        if group is None:
+            self.release(flow_id)
+            return Verdict()
+        if self.state == HALF_OPEN and self._probe == flow_id:
+            self._trip(group, now, again=True)
+            return Verdict(upstream=True)
+        if self.state != CLOSED:
+            return Verdict(upstream=group == self.reason)
+        if not self._should_trip(group):
+            return Verdict()
+        absolved = tuple(c.key for c in self._calls if c.group == group and c.key is not None)
+        self._trip(group, now, again=False)
+        return Verdict(upstream=True, absolved=absolved)
+
+    # ------------------------------------------------------------------ view
+    def snapshot(self) -> dict[str, Any]:
+        """The state as `/health` shows it."""
+        now = self._clock()
+        self._evict(now)
+        wait = 0.0
+        if self.state == OPEN:
+            wait = max(0.0, self._open_until - now)
+        return {
+            "state": self.state,
+            "reason": self.reason,
+            "status": self.status,
+            "retry_after_sec": round(wait, 3),
+            "open_interval_sec": round(self._interval, 3),
+            "trips": self.trips,
+            "window": {"tries": len(self._calls),
+                       "failures": {g: self._failures[g] for g in GROUPS},
+                       "accounts": {g: len(self._accounts[g]) for g in GROUPS}},
+        }
+
+    # ------------------------------------------------------------------ internals
+    def _add(self, call: _Call, now: float) -> None:
+        self._evict(now)
+        if len(self._calls) >= MAX_CALLS:
+            self._forget(self._calls.popleft())
+        self._calls.append(call)
+        if call.group is not None:
+            self._failures[call.group] += 1
+            self._accounts[call.group][call.account] += 1
+            self._statuses[call.group][call.status] += 1
+
+    def _evict(self, now: float) -> None:
+        horizon = now - max(0.0, self.settings.options.breaker.window_sec)
+        calls = self._calls
+        while calls and calls[0].at < horizon:
+            self._forget(calls.popleft())
+
+    def _forget(self, call: _Call) -> None:
+        if call.group is None:
+            return
+        self._failures[call.group] -= 1
+        for counter, item in ((self._accounts[call.group], call.account),
+                              (self._statuses[call.group], call.status)):
+            counter[item] -= 1
+            if counter[item] <= 0:
+                del counter[item]
+
+    def _should_trip(self, group: str) -> bool:
+        opts = self.settings.options.breaker
+        failures = self._failures[group]
+        return (failures >= max(1, opts.min_failures)
+                and len(self._accounts[group]) >= max(1, opts.min_accounts)
+                and failures >= opts.failure_ratio * len(self._calls))
+
+    def _client_status(self, group: str) -> int:
+        if group == THROTTLED:
+            return 429
+        if group == CHALLENGE:
+            return 503
+        seen = Counter()
+        for status, count in self._statuses[UNAVAILABLE].items():
+            seen[_UNAVAILABLE_STATUS.get(status, 502)] += count
+        if seen:
+            return seen.most_common(1)[0][0]
+        return self.status if self.reason == group and self.status else 502
+
+    def _trip(self, group: str, now: float, *, again: bool) -> None:
+        opts = self.settings.options.breaker
+        first = max(0.001, opts.open_sec)
+        grown = max(self._interval, first) * 2 if again else first
+        self._interval = min(max(first, opts.max_open_sec), grown)
+        self.status = self._client_status(group)
+        self.state, self.reason = OPEN, group
+        self._opened_at = self._opened_at if again else now
+        self._open_until = now + self._interval
+        self._probe = None
+        self.trips += 1
+        log.warning("upstream circuit breaker open for %.1f s: %s (%s); clients get %d with "
+                    "Retry-After", self._interval, group,
+                    "a probe failed" if again else
+                    f"{self._failures[group]} failures on {len(self._accounts[group])} accounts "
+                    f"among {len(self._calls)} tries in {opts.window_sec:g} s",
+                    self.status)
+
+    def _close(self, why: str) -> None:
+        if self.state != CLOSED:
+            log.info("upstream circuit breaker closed: %s", why)
+        self.state, self.reason, self.status = CLOSED, None, None
+        self._interval = 0.0
+        self._probe = None
+        self._calls.clear()
+        self._failures.clear()
+        for group in GROUPS:
+            self._accounts[group].clear()
+            self._statuses[group].clear()
