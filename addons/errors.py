@@ -13,6 +13,7 @@ class ApiError(Exception):
         type: str | None = None,
         code: str | None = None,
         param: str | None = None,
+        retry_after: int | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -20,6 +21,8 @@ class ApiError(Exception):
         self.type = type or default_type(status)
         self.code = code
         self.param = param
+        #: Seconds for a `Retry-After` header (a 429 that knows when to come back).
+        self.retry_after = retry_after
 
     def to_dict(self) -> dict:
         return {
@@ -50,12 +53,13 @@ def validation(message: str, param: str | None = None, code: str = "invalid_valu
     return ApiError(400, message, type="validation_error", code=code, param=param)
 
 
-def no_account(model: str) -> ApiError:
+def no_account(model: str, retry_after: int | None = None) -> ApiError:
     return ApiError(
         429,
         f"No available accounts for this model tier ({model})",
         type="rate_limit_error",
         code="rate_limit_exceeded",
+        retry_after=retry_after,
     )
 
 

@@ -33,10 +33,13 @@ def error_body(err: ApiError, path: str) -> bytes:
 
 
 def error_headers(err: ApiError) -> list[tuple[bytes, bytes]]:
-    """The headers an error needs beyond its body (a 405 says which methods would do)."""
+    """The headers an error needs beyond its body (a 405 says which methods would do, a 429
+    when to come back)."""
     headers = [JSON]
     if isinstance(err, MethodNotAllowed):
         headers.append((b"allow", ", ".join(err.allowed).encode("latin-1")))
+    if err.retry_after is not None:
+        headers.append((b"retry-after", b"%d" % max(0, err.retry_after)))
     return headers
 
 

@@ -5,6 +5,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from quart import Blueprint, Response, current_app
 
+from addons.accounts import AccountSelector
+
 from quart_app.routes_v1 import json_response
 
 bp = Blueprint("misc", __name__)
@@ -21,7 +23,9 @@ def app_version() -> str:
 async def health() -> Response:
     svc = current_app.extensions["grok2api"]
     return json_response({"status": "ok", "accounts": len(svc.pool.all()),
-                          "inflight": svc.pool.count_inflight()})
+                          "inflight": svc.pool.count_inflight(),
+                          # requests waiting for a busy account (account.selection.queue_timeout_sec)
+                          "queued": svc.chain.get(AccountSelector).queued})
 
 
 @bp.get("/version")

@@ -307,7 +307,7 @@ async def test_health_and_version_answer_without_a_key(stack):
     stack.add_account("tok-a", "basic")
     stack.add_account("tok-b", "super")
     status, health = await get_json(stack, "/health")
-    assert (status, health) == (200, {"status": "ok", "accounts": 2, "inflight": 0})
+    assert (status, health) == (200, {"status": "ok", "accounts": 2, "inflight": 0, "queued": 0})
     status, ver = await get_json(stack, "/version")
     try:
         expected = version("grok2api")
