@@ -76,7 +76,8 @@ class AccountSelector:
         self.settings = settings
         self.refresher: Any | None = None
         self.queue = WaitQueue()
-        pool.on_capacity = self.queue.notify
+        if pool is not None:  # a chain built only to inspect its order has none
+            pool.on_capacity = self.queue.notify
 
     @property
     def queued(self) -> int:
