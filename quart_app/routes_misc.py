@@ -6,7 +6,6 @@ from importlib.metadata import PackageNotFoundError, version
 from quart import Blueprint, Response, current_app
 
 from addons.accounts import AccountSelector
-
 from quart_app.routes_v1 import json_response
 
 bp = Blueprint("misc", __name__)
