@@ -14,15 +14,25 @@ attempt, so switching it takes effect at once.
 With a quota refresher bound (quota strategy), a success asks for a refresh of the used mode,
 and when nothing is selectable one throttled on-demand refresh runs (waited for at most
 `ON_DEMAND_WAIT_SEC`) and selection is tried once more before the 429.
+
+When every account that could serve the request is only at its in-flight cap, the request
+waits in a fair queue (`addons.account_queue`) for up to `account.selection.queue_timeout_sec`
+for a lease to end, then answers 429 with `Retry-After`. Only that saturation waits: an account
+without quota is not waited for. A request that arrives while others like it wait queues
+behind them instead of taking the next free account first.
 """
 from __future__ import annotations
 
 import asyncio
+import math
+import time
+from collections.abc import Hashable
 from typing import Any
 
-from addons.services.catalogue import Catalogue
-from addons.errors import no_account
+from addons.account_queue import WaitQueue
+from addons.errors import ApiError, no_account
 from addons.flow import Flow
+from addons.services.catalogue import Catalogue
 from state.options import Loader
 from state.pool import QUOTA, RANDOM
 
@@ -39,6 +49,12 @@ def strategy(settings: Any) -> str:
 #: Longest a request waits for an on-demand refresh before giving up on an account.
 ON_DEMAND_WAIT_SEC = 10.0
 _ON_DEMAND_DONE = "accounts.on_demand"
+#: `Retry-After` of a 429 after waiting in vain for a busy account: the client has already
+#: waited the queue timeout; a lease usually ends within seconds.
+BUSY_RETRY_AFTER_SEC = 2
+#: `Retry-After` of a 429 when no account has quota and none is due back by itself
+#: (all disabled or expired, say): the operator has to act, so retrying soon is pointless.
+NO_ACCOUNT_RETRY_AFTER_SEC = 60
 
 
 class AccountSelector:
@@ -46,6 +62,11 @@ class AccountSelector:
     def load(loader: Loader) -> None:
         loader.add_option("account.selection.max_inflight", int, 8,
                           "Concurrent requests per account.")
+        loader.add_option("account.selection.queue_timeout_sec", float, 10.0,
+                          "Seconds a request waits, first come first served, for an account "
+                          "when every account that could serve it is at max_inflight, before "
+                          "it answers 429 with Retry-After. 0 = answer 429 at once. An account "
+                          "without quota is never waited for.")
         loader.add_option("features.auto_chat_mode_fallback", bool, True,
                           "A chat model in mode `auto` whose auto quota is exhausted falls back "
                           "to fast, then expert.")
@@ -54,6 +75,14 @@ class AccountSelector:
         self.pool = pool
         self.settings = settings
         self.refresher: Any | None = None
+        self.queue = WaitQueue()
+        if pool is not None:  # a chain built only to inspect its order has none
+            pool.on_capacity = self.queue.notify
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting for a busy account now (shown on `/health`)."""
+        return len(self.queue)
 
     def bind_refresher(self, refresher: Any | None) -> None:
         """The `QuotaRefresher` (built with the transport, after the chain)."""
@@ -71,7 +100,16 @@ class AccountSelector:
         if len(flow.tried) >= MAX_ACCOUNTS_PER_REQUEST:
             raise flow.last_error or no_account(flow.model.id)
         pinned, flow.pinned_token = flow.pinned_token, None
-        if self._select(flow, pinned):
+        key = (flow.model.id, tuple(flow.tried))
+        if pinned and self._select(flow, pinned, pinned_only=True):
+            return
+        busy = self.queue.has(key)  # others like it wait: queue behind them
+        if not busy:
+            if self._select(flow, None):
+                return
+            busy = self._saturated(flow)
+        if busy:
+            await self._wait(flow, key)
             return
         if self.refresher is not None and not flow.metadata.get(_ON_DEMAND_DONE):
             flow.metadata[_ON_DEMAND_DONE] = True
@@ -81,12 +119,45 @@ class AccountSelector:
                 ran = True  # still running; whatever it refreshed so far may help
             if ran and self._select(flow, None):
                 return
-        raise flow.last_error or no_account(flow.model.id)
+            if self._saturated(flow):
+                await self._wait(flow, key)
+                return
+        raise flow.last_error or self._none_left(flow)
 
-    def _select(self, flow: Flow, pinned: str | None) -> bool:
+    async def _wait(self, flow: Flow, key: Hashable) -> None:
+        """Wait in the queue for an account to be leased to this flow; a 429 with
+        Retry-After (or the last upstream error of the flow) when the wait times out."""
+        timeout = self.settings.options.account.selection.queue_timeout_sec
+        if timeout > 0 and await self.queue.wait(key, lambda: self._select(flow, None), timeout):
+            return
+        raise flow.last_error or ApiError(
+            429, f"Every account that can serve {flow.model.id} is busy "
+                 f"(account.selection.max_inflight reached); waited {timeout:g} s",
+            type="rate_limit_error", code="rate_limit_exceeded",
+            retry_after=BUSY_RETRY_AFTER_SEC)
+
+    def _saturated(self, flow: Flow) -> bool:
+        how = strategy(self.settings)
+        return any(self.pool.saturated(Catalogue.usable_pools(flow.model, mode), mode,
+                                       exclude=flow.tried, strategy=how)
+                   for mode in self._modes(flow))
+
+    def _none_left(self, flow: Flow) -> ApiError:
+        """The 429 when no account has quota: Retry-After says when the first cooldown or
+        quota window of the model's accounts ends."""
+        times = [t for mode in self._modes(flow)
+                 if (t := self.pool.next_ready_at(Catalogue.usable_pools(flow.model, mode),
+                                                  mode)) is not None]
+        wait = NO_ACCOUNT_RETRY_AFTER_SEC
+        if times:
+            wait = max(1, math.ceil(min(times) / 1000 - time.time()))
+        return no_account(flow.model.id, retry_after=wait)
+
+    def _select(self, flow: Flow, pinned: str | None, *, pinned_only: bool = False) -> bool:
         max_inflight = self.settings.options.account.selection.max_inflight
         how = strategy(self.settings)
-        for only in ((pinned, None) if pinned else (None,)):
+        tries = (pinned,) if pinned_only else ((pinned, None) if pinned else (None,))
+        for only in tries:
             for mode in self._modes(flow):
                 pools = Catalogue.usable_pools(flow.model, mode)
                 lease = self.pool.select(pools, mode, exclude=flow.tried,

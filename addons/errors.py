@@ -70,12 +70,13 @@ def validation(message: str, param: str | None = None, code: str = "invalid_valu
     return ApiError(400, message, type="validation_error", code=code, param=param)
 
 
-def no_account(model: str) -> ApiError:
+def no_account(model: str, retry_after: int | None = None) -> ApiError:
     return ApiError(
         429,
         f"No available accounts for this model tier ({model})",
         type="rate_limit_error",
         code="rate_limit_exceeded",
+        retry_after=retry_after,
     )
 
 

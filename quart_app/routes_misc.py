@@ -5,6 +5,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from quart import Blueprint, Response, current_app
 
+from addons.accounts import AccountSelector
 from quart_app.routes_v1 import json_response
 
 bp = Blueprint("misc", __name__)
@@ -24,7 +25,9 @@ async def health() -> Response:
     svc = current_app.extensions["grok2api"]
     return json_response({"status": "ok", "accounts": len(svc.pool.all()),
                           "inflight": svc.pool.count_inflight(),
-                          "breaker": svc.breaker.snapshot()})
+                          "breaker": svc.breaker.snapshot(),
+                          # requests waiting for a busy account (account.selection.queue_timeout_sec)
+                          "queued": svc.chain.get(AccountSelector).queued})
 
 
 @bp.get("/version")

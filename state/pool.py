@@ -1,9 +1,12 @@
 """The in-memory account pool: selection, leases and feedback on the request path.
 
 Nothing here touches the database: every change marks the account dirty on the write-behind
-writer, which saves it later on the database thread. All methods run on the event loop and
-cost at most one pass over the accounts of the candidate pools. Time arguments (`now`,
-`reset_at`) are epoch seconds as `time.time()` gives them (milliseconds are accepted too).
+writer, which saves it later on the database thread. All methods run on the event loop.
+Selection reads an index (`state.pool_index`) instead of scanning: `_mark`, which every change
+calls, also re-places the account in it, so a new method that changes an account keeps the
+index right by calling `_mark(acc)` as it already must for the write-behind. Time arguments
+(`now`, `reset_at`) are epoch seconds as `time.time()` gives them (milliseconds are accepted
+too).
 """
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import copy
 import logging
 import random
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,6 +33,7 @@ from state.account import (
     to_ms,
     token_label,
 )
+from state.pool_index import RECENCY_MS, SelectionIndex
 
 if TYPE_CHECKING:  # pragma: no cover
     from state.writer import WriteBehind
@@ -45,8 +49,6 @@ log = logging.getLogger(__name__)
 RATE_LIMITED = "rate_limited"
 #: Selection strategies: scoring on quota, or uniform among the free.
 QUOTA, RANDOM = "quota", "random"
-#: An account used less than this long ago is penalised in the score, in ms.
-RECENCY_MS = 15_000
 #: First cooldown of a mode whose 429 no probe explained, in seconds; each further 429 of that
 #: mode before a success doubles it, up to the mode's window.
 RATE_LIMIT_COOLDOWN_SEC = 60
@@ -65,8 +67,9 @@ class Lease:
 
 def score(acc: Account, remaining: int, now_ms_: int) -> float:
     """The selection score: `100·health + 25·remaining − 20·inflight − 4·min(fails,10) − recency`, where
-    recency is `15·(1 − age/15 s)` for an account used in the last 15 s. `select` inlines
-    this (it is the hot loop); kept here as the readable definition for tests and tools."""
+    recency is `15·(1 − age/15 s)` for an account used in the last 15 s. The selection index
+    orders by the part without recency (`state.pool_index.static_score`); this is the
+    readable definition for tests and tools."""
     value = (100.0 * acc.health + 25.0 * remaining - 20.0 * acc.inflight
              - 4.0 * min(acc.consecutive_failures, 10))
     last = acc.last_use_at or 0
@@ -90,6 +93,10 @@ class AccountPool:
         self.writer = writer
         self._by_token: dict[str, Account] = {}
         self._by_pool: dict[str, dict[str, Account]] = {p: {} for p in POOLS}
+        self._index = SelectionIndex()
+        #: Called when an account may have become leasable (a lease ended, an account came
+        #: back): the wait queue of the account selector listens here.
+        self.on_capacity: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ table
     def load(self, accounts: Iterable[Account]) -> None:
@@ -102,7 +109,11 @@ class AccountPool:
             if prev is not None:
                 acc.inflight, acc.health, acc.runtime_expired = (
                     prev.inflight, prev.health, prev.runtime_expired)
-            self._index(acc)
+            self._by_token[acc.token] = acc
+            self._by_pool.setdefault(acc.pool, {})[acc.token] = acc
+        self._index = SelectionIndex(self._index.cap)
+        self._index.rebuild(self._by_token.values(), self._index.cap, now_ms())
+        self._capacity()
 
     def merge(self, accounts: Iterable[Account]) -> int:
         """Bring in accounts as the database holds them (other workers' and instances'
@@ -114,31 +125,55 @@ class AccountPool:
         for inc in accounts:
             cur = self._by_token.get(inc.token)
             if cur is None:
-                self._index(inc)
+                self._add_member(inc)
                 changed += 1
                 continue
             if inc.revision < cur.revision:
                 continue
-            if inc.pool != cur.pool:
-                self._unindex(cur)
-                cur.pool = inc.pool
-                self._index(cur)
+            moved = inc.pool != cur.pool
+            if moved:
+                self._drop_member(cur)
             for name in PERSISTED_FIELDS:
                 setattr(cur, name, getattr(inc, name))
             cur.synced = inc.synced
+            if moved:
+                self._add_member(cur)
+            else:
+                self._place(cur)
             changed += 1
         return changed
 
-    def _index(self, acc: Account) -> None:
+    def _add_member(self, acc: Account) -> None:
         self._by_token[acc.token] = acc
         self._by_pool.setdefault(acc.pool, {})[acc.token] = acc
+        self._index.join(acc, now_ms())
+        self._capacity()
 
-    def _unindex(self, acc: Account) -> None:
+    def _drop_member(self, acc: Account) -> None:
         self._by_pool.get(acc.pool, {}).pop(acc.token, None)
+        self._index.leave(acc)
+
+    def _place(self, acc: Account, now: int | None = None) -> None:
+        """Re-place `acc` in the selection index after a change of its fields."""
+        if self._index.place(acc, now_ms() if now is None else now):
+            self._capacity()
+
+    def _capacity(self) -> None:
+        if self.on_capacity is not None:
+            self.on_capacity()
 
     def _mark(self, acc: Account, urgent: bool = False) -> None:
+        """Every change of an account ends here: the selection index follows it and the
+        write-behind saves it."""
+        self._place(acc)
         if self.writer is not None:
             self.writer.mark(acc, urgent=urgent)
+
+    def refresh(self, acc: Account) -> None:
+        """Tell the pool that `acc`'s fields were changed outside its methods (peers' in-flight
+        counts, a test): the selection index follows. Nothing is saved."""
+        if self._by_token.get(acc.token) is acc:
+            self._place(acc)
 
     def get(self, token: str) -> Account | None:
         return self._by_token.get(token)
@@ -161,64 +196,28 @@ class AccountPool:
         account (a pinned continuation), with the same checks.
 
         `strategy` QUOTA: among accounts with `mode` quota left, the highest
-        `score()` wins (ties: least recently used). RANDOM: a uniform choice among
-        the accounts that are not cooling, quota ignored. Both skip accounts with
-        `inflight >= max_inflight` and accounts whose `mode` a chat 429 cools.
-        One pass over the candidates, no I/O."""
+        `score()` wins (ties: least recently used, then the earlier member of the pool).
+        RANDOM: a uniform choice among the accounts that are not cooling, quota ignored.
+        Both skip accounts with `inflight >= max_inflight` and accounts whose `mode` a chat
+        429 cools. No I/O; the index makes it a few ordered-list operations whatever the size
+        of the pool."""
         ts = now_ms() if now is None else to_ms(now)
         skip = exclude if isinstance(exclude, (set, frozenset, dict)) else set(exclude)
         by_quota = strategy != RANDOM
+        index = self._index
+        if max_inflight != index.cap:
+            index.rebuild(self._by_token.values(), max_inflight, ts)
         for pool in pools:
             if mode not in TIER_MODES.get(pool, ()):
                 continue
-            members = self._by_pool.get(pool, {})
+            for acc in index.due(pool, mode, ts):
+                self._wake(acc, mode, ts)
             if only is not None:
-                pinned = members.get(only)
-                members = {only: pinned} if pinned is not None else {}
-            best: Account | None = None
-            best_score = best_last = 0.0
-            fits: list[Account] = []
-            for acc in members.values():
-                if acc.deleted_at is not None or acc.runtime_expired or acc.token in skip:
-                    continue
-                if acc.status != "active":
-                    if not acc.reactivate_if_cooled(ts):
-                        continue
-                    log.info("account %s active again: its cooldown is over",
-                             token_label(acc.token))
-                    acc.touch(ts)
-                    self._mark(acc)
-                cooled = acc.ext.get(MODE_COOLDOWNS)  # a chat 429 holds this mode out
-                if cooled and mode in cooled and cooled[mode].get("until", 0) > ts:
-                    continue
-                inflight = acc.local_inflight + acc.peer_inflight
-                if inflight >= max_inflight:
-                    continue
-                if not by_quota:
-                    fits.append(acc)
-                    continue
-                win = acc.quota.get(mode) or acc.window(mode)
-                if win is None:
-                    continue
-                reset_at = win.reset_at
-                if reset_at is not None and reset_at <= ts and win.refill_if_due(ts):
-                    self._mark(acc)
-                remaining = win.remaining
-                if remaining <= 0:
-                    continue
-                # the score can only be lower than this bound: skip the rest when it loses
-                value = 100.0 * acc.health + 25.0 * remaining
-                if best is not None and value < best_score:
-                    continue
-                fails = acc.consecutive_failures
-                value -= 20.0 * inflight + 4.0 * (fails if fails < 10 else 10)
-                last = acc.last_use_at or 0
-                if last and ts - last < RECENCY_MS:
-                    value -= 15.0 * (1.0 - max(0, ts - last) / RECENCY_MS)
-                if best is None or value > best_score or (value == best_score and last < best_last):
-                    best, best_score, best_last = acc, value, last
-            if fits:
-                best = fits[0] if len(fits) == 1 else random.choice(fits)
+                best = self._pinned(pool, mode, only, skip, max_inflight, ts, by_quota)
+            elif by_quota:
+                best = index.best(pool, mode, ts, skip)
+            else:
+                best = index.pick(pool, mode, skip, ts)
             if best is not None:
                 best.inflight += 1
                 best.last_use_at = ts
@@ -226,11 +225,66 @@ class AccountPool:
                 return Lease(best, mode)
         return None
 
+    def _wake(self, acc: Account, mode: str, ts: int) -> None:
+        """Time moved past what held `acc` back: its cooldown ended, or its window reset."""
+        if acc.status == "cooling" and acc.deleted_at is None and not acc.runtime_expired \
+                and acc.reactivate_if_cooled(ts):
+            log.info("account %s active again: its cooldown is over", token_label(acc.token))
+            acc.touch(ts)
+            self._mark(acc)
+        win = acc.quota.get(mode)
+        if acc.status == "active" and win is not None and win.reset_at is not None \
+                and win.reset_at <= ts and win.refill_if_due(ts):
+            self._mark(acc)
+        self._place(acc, ts)
+
+    def _pinned(self, pool: str, mode: str, token: str, skip: Collection[str],
+                max_inflight: int, ts: int, by_quota: bool) -> Account | None:
+        """The one account `token` if it is in `pool` and fits, with the usual checks."""
+        acc = self._by_pool.get(pool, {}).get(token)
+        if acc is None or acc.deleted_at is not None or acc.runtime_expired or token in skip:
+            return None
+        if acc.status != "active":
+            if not acc.reactivate_if_cooled(ts):
+                return None
+            log.info("account %s active again: its cooldown is over", token_label(acc.token))
+            acc.touch(ts)
+            self._mark(acc)
+        if acc.local_inflight + acc.peer_inflight >= max_inflight or acc.mode_cooling(mode, ts):
+            return None
+        if not by_quota:
+            return acc
+        win = acc.quota.get(mode) or acc.window(mode)
+        if win is None:
+            return None
+        if win.reset_at is not None and win.reset_at <= ts and win.refill_if_due(ts):
+            self._mark(acc)
+        return acc if win.remaining > 0 else None
+
+    def saturated(self, pools: Sequence[str], mode: str, *, exclude: Collection[str] = (),
+                  strategy: str = QUOTA) -> bool:
+        """Nothing could be leased, but an account of `pools` would serve `mode` if it were
+        not at the in-flight cap: a lease ending soon will free it."""
+        skip = exclude if isinstance(exclude, (set, frozenset, dict)) else set(exclude)
+        return any(self._index.saturated(pool, mode, skip, strategy != RANDOM)
+                   for pool in pools if mode in TIER_MODES.get(pool, ()))
+
+    def next_ready_at(self, pools: Sequence[str], mode: str) -> int | None:
+        """The earliest time (epoch ms) a cooling account or an empty window of `pools` for
+        `mode` comes back by itself; None when nothing is due to."""
+        times = [t for pool in pools if mode in TIER_MODES.get(pool, ())
+                 if (t := self._index.next_wake(pool, mode)) is not None]
+        return min(times) if times else None
+
     def release(self, lease: Lease) -> None:
         if lease.released:
             return
         lease.released = True
-        lease.account.inflight = max(0, lease.account.inflight - 1)
+        acc = lease.account
+        acc.inflight = max(0, acc.inflight - 1)
+        if self._by_token.get(acc.token) is acc:
+            self._index.place(acc, now_ms())
+        self._capacity()
 
     def usable(self, token: str, now: float | None = None) -> bool:
         """The account exists, is not deleted, not expired (stored or at runtime) and is
@@ -391,11 +445,11 @@ class AccountPool:
         else:
             acc.restore(ts)
             log.info("account %s restored (was deleted) to pool %s", token_label(token), pool)
-            self._unindex(acc)
+            self._drop_member(acc)
             acc.set_pool(pool)
             acc.tags = list(dict.fromkeys([*acc.tags, *tags]))
             acc.note = note or acc.note
-        self._index(acc)
+        self._add_member(acc)
         self._mark(acc, urgent=True)
         return True
 
@@ -450,9 +504,9 @@ class AccountPool:
         if acc is None or pool not in POOLS:
             return False
         if acc.pool != pool:
-            self._unindex(acc)
+            self._drop_member(acc)
             acc.set_pool(pool)
-            self._index(acc)
+            self._add_member(acc)
             acc.touch(now_ms())
             self._mark(acc)
         return True
@@ -492,7 +546,7 @@ class AccountPool:
         if target is None:
             target = Account(token=new)
         else:
-            self._unindex(target)
+            self._drop_member(target)
         for name in PERSISTED_FIELDS:
             if name != "revision":
                 setattr(target, name, copy.deepcopy(getattr(acc, name)))
@@ -500,7 +554,7 @@ class AccountPool:
         target.deleted_at = None
         target.ext["restored_at"] = ts  # a rename beats an older delete of `new` elsewhere
         target.touch(ts)
-        self._index(target)
+        self._add_member(target)
         acc.deleted_at = ts
         acc.touch(ts)
         self._mark(acc, urgent=True)

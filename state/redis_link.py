@@ -170,12 +170,14 @@ class RedisLink:
             return
         for token in self._peers - totals.keys():
             acc = self._pool.get(token)
-            if acc is not None:
+            if acc is not None and acc.peer_inflight:
                 acc.peer_inflight = 0
+                self._pool.refresh(acc)  # the in-flight cap is checked against the sum
         for token, n in totals.items():
             acc = self._pool.get(token)
-            if acc is not None:
+            if acc is not None and acc.peer_inflight != n:
                 acc.peer_inflight = n
+                self._pool.refresh(acc)
         self._peers = set(totals)
 
     def clear_peers(self) -> None:

@@ -28,6 +28,9 @@ __all__ = ["AccountSync"]
 
 log = logging.getLogger(__name__)
 
+#: Incoming accounts merged between two turns of the event loop.
+MERGE_SLICE = 1000
+
 
 class AccountSync:
     def __init__(self, thread: DBThread, store: AccountStore, pool: AccountPool,
@@ -101,7 +104,11 @@ class AccountSync:
             else:
                 incoming = await self.thread.run(self.store.load_since, self.revision)
             self.revision = revision
-            changed = self.merge(incoming)
+            changed = 0
+            for first in range(0, len(incoming), MERGE_SLICE):
+                if first:
+                    await asyncio.sleep(0)  # a big batch (an import elsewhere): let requests run
+                changed += self.merge(incoming[first:first + MERGE_SLICE])
             self.merged += changed
             return changed
 

@@ -28,7 +28,8 @@ from quart_app.admin.inputs import (
     token_items,
     token_list,
 )
-from quart_app.admin.views import FILTER_STATUSES, account_view, counts, mask_token, matches
+from quart_app.admin.listing import SORT_KEYS, list_accounts, views
+from quart_app.admin.views import FILTER_STATUSES, mask_token
 from state.account import now_ms
 
 __all__ = ["bp", "not_found"]
@@ -53,7 +54,10 @@ def _live(token: str) -> Any:
 async def list_tokens() -> Response:
     """All live accounts, or one page when `page` or `page_size` is given; filters `pool`,
     `status` (active | exhausted | invalid | cooling | expired | disabled | deleted), `tag`,
-    `nsfw` (true/false) and `search` (part of the token or the note)."""
+    `nsfw` (true/false) and `search` (part of the token or the note); `sort` (a field of
+    `SORT_KEYS`, default the table order) and `order` (asc | desc). Filtering, counting,
+    sorting and paging happen here, in slices that let the proxied requests run between
+    them (`listing.py`)."""
     args = request.args
     pool = parse_pool(args["pool"], "pool") if args.get("pool", "").strip() else None
     status = (args.get("status") or "").strip().lower() or None
@@ -65,22 +69,27 @@ async def list_tokens() -> Response:
     tag = (args.get("tag") or "").strip() or None
     nsfw = query_bool(args, "nsfw", False) if args.get("nsfw", "").strip() else None
     search = (args.get("search") or args.get("q") or "").strip() or None
+    sort = (args.get("sort") or "").strip().lower() or None
+    if sort is not None and sort not in SORT_KEYS:
+        raise validation(f"sort: unknown field {sort!r} (use {', '.join(SORT_KEYS)})", "sort")
+    order = (args.get("order") or "asc").strip().lower()
+    if order not in ("asc", "desc"):
+        raise validation(f"order: expected asc or desc, got {order!r}", "order")
     paged = "page" in args or "page_size" in args
     page = query_int(args, "page", 1, low=1)
     page_size = query_int(args, "page_size", DEFAULT_PAGE_SIZE, low=1, high=MAX_PAGE_SIZE)
 
     svc = services()
     now = now_ms()
-    everything = svc.pool.all()
-    rows = [a for a in everything
-            if matches(a, pool=pool, status=status, tag=tag, nsfw=nsfw, search=search, now=now)]
-    body: dict[str, Any] = {"total": len(rows), "revision": svc.accounts.revision,
-                            "counts": counts(everything, now)}
+    start, stop = ((page - 1) * page_size, page * page_size) if paged else (0, None)
+    listing = await list_accounts(svc.pool.all(), pool=pool, status=status, tag=tag, nsfw=nsfw,
+                                  search=search, now=now, sort=sort,
+                                  descending=order == "desc", start=start, stop=stop)
+    body: dict[str, Any] = {"total": listing.total, "revision": svc.accounts.revision,
+                            "counts": listing.counts}
     if paged:
-        start = (page - 1) * page_size
-        rows = rows[start:start + page_size]
         body.update(page=page, page_size=page_size)
-    body["tokens"] = [account_view(a, now) for a in rows]
+    body["tokens"] = await views(listing.rows, now)
     return json_response(body)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from addons.accounts import MAX_ACCOUNTS_PER_REQUEST, AccountSelector
+from addons.accounts import BUSY_RETRY_AFTER_SEC, MAX_ACCOUNTS_PER_REQUEST, AccountSelector
 from addons.errors import ApiError, upstream_error
 from addons.flow import Attempt, Flow
 from addons.services.catalogue import Catalogue
@@ -114,6 +114,7 @@ async def test_a_pin_that_cannot_be_leased_falls_back_to_the_others(settings):
 
 async def test_max_inflight_is_honoured(settings):
     settings.set("account.selection.max_inflight", 1)
+    settings.set("account.selection.queue_timeout_sec", 0)  # no waiting: 429 at once
     pool = make_pool("a")
     selector = AccountSelector(pool, settings)
     busy = new_flow(settings)
@@ -121,13 +122,14 @@ async def test_max_inflight_is_honoured(settings):
     waiting = new_flow(settings)
     with pytest.raises(ApiError) as info:
         await next_try(selector, waiting)
-    assert info.value.status == 429
+    assert info.value.status == 429 and info.value.retry_after == BUSY_RETRY_AFTER_SEC
     selector.finish(busy)
     assert await next_try(selector, new_flow(settings)) == "a"
 
 
 async def test_max_inflight_spreads_concurrent_requests(settings):
     settings.set("account.selection.max_inflight", 2)
+    settings.set("account.selection.queue_timeout_sec", 0)
     pool = make_pool("a", "b")
     selector = AccountSelector(pool, settings)
     flows = [new_flow(settings) for _ in range(4)]

@@ -17,6 +17,8 @@ def test_bench_pool_tiny_json() -> None:
         (20, "quota"), (20, "random"), (50, "quota"), (50, "random")]
     assert all(r["p99_us"] >= r["p50_us"] > 0 for r in report["selection"])
     assert [(f["backend"], f["dirty"], f["rounds"]) for f in report["flush"]] == [("sqlite", 15, 2)]
+    assert all(f["loop_blocked_max_ms"] >= 0 for f in report["flush"])
+    assert [(t["accounts"], t["merged"]) for t in report["table"]] == [(20, 2), (50, 5)]
 
 
 def test_bench_pool_text_on_a_server_database() -> None:

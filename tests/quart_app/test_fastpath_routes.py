@@ -308,7 +308,7 @@ async def test_health_and_version_answer_without_a_key(stack):
     stack.add_account("tok-b", "super")
     status, health = await get_json(stack, "/health")
     breaker = health.pop("breaker")
-    assert (status, health) == (200, {"status": "ok", "accounts": 2, "inflight": 0})
+    assert (status, health) == (200, {"status": "ok", "accounts": 2, "inflight": 0, "queued": 0})
     assert (breaker["state"], breaker["reason"], breaker["trips"]) == ("closed", None, 0)
     status, ver = await get_json(stack, "/version")
     try:
