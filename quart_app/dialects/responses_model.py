@@ -38,7 +38,7 @@ class Refusal(_Part, tag="refusal"):
     refusal: str
 
 
-class ImageUrl(Struct):
+class ResponsesImageUrl(Struct):
     url: str | None = None  # media.py says what a missing or malformed one should be
 
 
@@ -50,7 +50,7 @@ class ImageSource(Struct):
 
 
 class InputImage(_Part, tag="input_image"):
-    image_url: str | ImageUrl | None = None
+    image_url: str | ResponsesImageUrl | None = None
     file_id: str | None = None
     detail: str | None = None
     source: ImageSource | None = None
