@@ -11,6 +11,7 @@ from quart import Response, current_app, request
 
 from addons.errors import validation
 from quart_app.admin.tasks import TaskRegistry
+from quart_app.content_type import require_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from quart_app.services import Services
@@ -69,6 +70,7 @@ async def read_json(*, required: bool = True) -> Any:
         if required:
             raise validation("Request body is empty: a JSON body is required")
         return None
+    require_json(request.headers)
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -84,8 +84,7 @@ def validation_error(exc: msgspec.ValidationError, prefix: str | None = None) ->
     reason, param = match["reason"], param_of(match["path"] or "")
     missing = _MISSING.match(reason)
     if missing:
-        param = join(param, missing["field"])
-        param = join(prefix, param)
+        param = join(prefix, join(param, missing["field"]))
         return validation(f"'{param}' is required", param)
     param = join(prefix, param)
     if param is None:
@@ -151,6 +150,8 @@ def _json_problem(value: Any, extra: int = 0) -> str | None:
     except orjson.JSONEncodeError as exc:
         if "ecursion" in str(exc):
             return f"is nested deeper than {MAX_JSON_DEPTH} levels"
+        if "Integer" in str(exc):
+            return "holds an integer too large for JSON (more than 64 bits)"
         return f"cannot be written back as JSON ({exc})"
     finally:
         slot[0] = None
