@@ -20,6 +20,10 @@ from schemathesis.specs.openapi.checks import (
 from addons.services.fetch import MediaError
 from quart_app import routes_anthropic, routes_responses, routes_v1
 
+# schemathesis's own strategies draw from `random`; hypothesis warns about it on every run
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::hypothesis.errors.HypothesisDeprecationWarning")
+
 KEY = "fuzz-admin-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 MODEL = "grok-4.20-fast"
