@@ -15,8 +15,9 @@ from quart_app.dialects.schema import (
 )
 
 Role = Literal["developer", "system", "user", "assistant", "tool"]
-#: Function names go verbatim into the prompt markup: no whitespace or angle brackets.
-ToolName = Annotated[str, Meta(pattern=r"^[^\s<>]{1,128}$")]
+#: Function names go verbatim into the prompt markup: no whitespace or angle brackets. (The
+#: look-ahead stops `$` from matching before a final newline, as Python's `$` would.)
+ToolName = Annotated[str, Meta(pattern=r"^[^\s<>]{1,128}(?!\n)$")]
 
 
 class _Part(Struct, tag_field="type"):

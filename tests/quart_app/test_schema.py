@@ -47,6 +47,9 @@ def test_many_values_are_checked_at_once_and_the_bad_one_is_named():
     ({"model": "m", "messages": [{"role": "user", "content": "x"}], "seed": 1.5}, "seed",
      "an integer"),
     ({"model": " ", "messages": [{"role": "user", "content": "x"}]}, "model", "model"),
+    ({"model": "m", "messages": [{"role": "user", "content": "x"}],  # a name ends the markup
+      "tools": [{"type": "function", "function": {"name": "f\n"}}]},
+     "tools.0.function.name", "regex"),
 ])
 def test_errors_name_the_dotted_parameter_in_words(body, param, words):
     with pytest.raises(ApiError) as info:
