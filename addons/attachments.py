@@ -24,7 +24,7 @@ from addons.flow import Flow
 from addons.jobs import Attachment
 from addons.services.fetch import (
     FetchLimits, Media, MediaError, allow_any_address, decode_data_uri, fetch_url, is_data_uri,
-    is_public_address,
+    is_public_address, shown_url,
 )
 from addons.upstream.base import TransportError, UpstreamTimeout
 from addons.upstream.classify import UpstreamHTTPError
@@ -46,7 +46,7 @@ class _State:
 
 
 def _label(index: int, att: Attachment) -> str:
-    where = "data URI" if is_data_uri(att.url) else att.url[:160]
+    where = "data URI" if is_data_uri(att.url) else shown_url(att.url)
     return f"attachment {index + 1} ({att.kind}, {where})"
 
 

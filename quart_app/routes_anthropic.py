@@ -13,7 +13,7 @@ from addons.flow import ChatRequest, Flow, new_id
 from quart_app.dialects.anthropic_request import parse_messages_request
 from quart_app.dialects.anthropic_response import complete_message, input_tokens, stream_messages
 from quart_app.fastpath import Reply
-from quart_app.routes_v1 import new_flow, parse_json
+from quart_app.routes_v1 import json_body, new_flow
 
 DIALECT = "anthropic.messages"
 
@@ -22,13 +22,13 @@ def _flow(svc: Any, headers: Mapping[str, str]) -> Flow:
     return new_flow(svc, headers, dialect=DIALECT, id=new_id("msg_"))
 
 
-def _parser(svc: Any, raw: bytes) -> Callable[[], ChatRequest]:
-    return lambda: parse_messages_request(parse_json(raw), svc.settings)
+def _parser(svc: Any, headers: Mapping[str, str], raw: bytes) -> Callable[[], ChatRequest]:
+    return lambda: parse_messages_request(json_body(headers, raw), svc.settings)
 
 
 async def messages(svc: Any, headers: Mapping[str, str], raw: bytes) -> Reply:
     flow = _flow(svc, headers)
-    await svc.pipeline.open(flow, _parser(svc, raw))
+    await svc.pipeline.open(flow, _parser(svc, headers, raw))
     model = flow.request.model
     if flow.request.stream:
         body = stream_messages(svc.pipeline, flow, model)
@@ -41,7 +41,7 @@ async def count_tokens(svc: Any, headers: Mapping[str, str], raw: bytes) -> Repl
     """Runs the chain up to its request hooks (auth, model, prompt building: no account is
     leased), so the count is the `input_tokens` a real call would report, tool block included."""
     flow = _flow(svc, headers)
-    await svc.pipeline.prepare(flow, _parser(svc, raw))
+    await svc.pipeline.prepare(flow, _parser(svc, headers, raw))
     return Reply.json({"input_tokens": input_tokens(flow)})
 
 

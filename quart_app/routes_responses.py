@@ -8,7 +8,7 @@ from addons.flow import ChatRequest, new_id
 from quart_app.dialects.responses_request import parse_responses_request
 from quart_app.dialects.responses_response import complete_response, stream_response
 from quart_app.fastpath import Reply
-from quart_app.routes_v1 import new_flow, parse_json
+from quart_app.routes_v1 import json_body, new_flow
 
 
 async def create_response(svc: Any, headers: Mapping[str, str], raw: bytes) -> Reply:
@@ -17,7 +17,7 @@ async def create_response(svc: Any, headers: Mapping[str, str], raw: bytes) -> R
 
     def parse() -> ChatRequest:
         nonlocal parsed
-        parsed = parse_responses_request(parse_json(raw), svc.settings)
+        parsed = parse_responses_request(json_body(headers, raw), svc.settings)
         return parsed.chat
 
     # errors before the upstream answers are plain JSON errors, even for a stream

@@ -7,8 +7,9 @@ from typing import Any, Mapping
 import orjson
 from quart import Blueprint, Response, current_app, request
 
-from addons.errors import ApiError, validation
+from addons.errors import ApiError
 from addons.flow import Flow
+from quart_app.content_type import require_json
 from quart_app.dialects.openai_chat_request import parse_chat_request
 from quart_app.dialects.openai_chat_response import complete_chat, stream_chat
 from quart_app.fastpath import Reply
@@ -24,11 +25,11 @@ def json_response(payload: object, status: int = 200) -> Response:
     return Response(orjson.dumps(payload), status=status, content_type="application/json")
 
 
-def parse_json(raw: bytes) -> object:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise validation(f"Request body is not valid JSON: {exc}") from None
+def json_body(headers: Mapping[str, str], raw: bytes) -> bytes:
+    """The body of a JSON route, once its Content-Type says JSON (the dialect's typed model
+    decodes it)."""
+    require_json(headers)
+    return raw
 
 
 def new_flow(svc: Any, headers: Mapping[str, str], **kw: Any) -> Flow:
@@ -72,7 +73,7 @@ async def get_model(model_id: str) -> Response:
 async def chat_completions(svc: Any, headers: Mapping[str, str], raw: bytes) -> Reply:
     flow = new_flow(svc, headers)
     # errors before the upstream answers are plain JSON errors, even for a stream
-    await svc.pipeline.open(flow, lambda: parse_chat_request(parse_json(raw), svc.settings))
+    await svc.pipeline.open(flow, lambda: parse_chat_request(json_body(headers, raw), svc.settings))
     model = flow.request.model
     if flow.request.stream:
         body = stream_chat(svc.pipeline, flow, model)

@@ -14,6 +14,7 @@ import asyncio
 import binascii
 import ipaddress
 import mimetypes
+import re
 import socket
 from dataclasses import dataclass
 from typing import Callable
@@ -47,6 +48,17 @@ class Media:
 
 def is_data_uri(value: str) -> bool:
     return value[:5].lower() == "data:"
+
+
+def shown_url(url: str, limit: int = 160) -> str:
+    """`url` as an error message may show it: no `user:password@`, no query string or
+    fragment (signed URLs carry their secrets there), at most `limit` characters."""
+    bare = re.split(r"[?#]", url, maxsplit=1)[0]
+    return _USERINFO.sub(r"\1", bare)[:limit]
+
+
+#: `scheme://user:password@` (everything up to the last `@` of the authority).
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/]*@")
 
 
 def is_http_url(value: str) -> bool:

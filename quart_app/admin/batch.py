@@ -20,6 +20,7 @@ from quart_app import sse
 from quart_app.admin.auth import admin_blueprint
 from quart_app.admin.common import admin_state, json_response, read_json, services
 from quart_app.admin.inputs import MAX_CONCURRENCY, query_bool, query_int, token_list
+from quart_app.admin.schemas import BatchQuery, TokensBody, checked_body, checked_query
 from quart_app.admin.tasks import Action, BatchTask
 from quart_app.admin.views import NSFW_TAG
 
@@ -38,7 +39,7 @@ def _task(task_id: str) -> BatchTask:
 
 
 async def _tokens(*, allow_empty: bool) -> list[str]:
-    body = await read_json(required=not allow_empty)
+    body = checked_body(await read_json(required=not allow_empty), TokensBody)
     raw = body.get("tokens") if isinstance(body, dict) else body
     if body is not None and not isinstance(body, (dict, list)):
         raise ApiError(400, "Request body must be {\"tokens\": [...]}",
@@ -48,6 +49,7 @@ async def _tokens(*, allow_empty: bool) -> list[str]:
 
 async def _launch(kind: str, tokens: list[str], action: Action, default_conc: int) -> Response:
     args = request.args
+    checked_query(args, BatchQuery)
     run_async = query_bool(args, "async", False)
     concurrency = query_int(args, "concurrency", max(1, min(default_conc, MAX_CONCURRENCY)),
                             low=1, high=MAX_CONCURRENCY)

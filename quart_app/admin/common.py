@@ -12,6 +12,7 @@ from quart import Response, current_app, request
 from addons.errors import validation
 from quart_app.admin.tasks import TaskRegistry
 from quart_app.admin.throttle import AdminThrottle
+from quart_app.content_type import require_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from quart_app.services import Services
@@ -72,6 +73,7 @@ async def read_json(*, required: bool = True) -> Any:
         if required:
             raise validation("Request body is empty: a JSON body is required")
         return None
+    require_json(request.headers)
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -29,6 +29,8 @@ DEFAULT_PAGE_SIZE = 50
 MAX_CONCURRENCY = 100
 MAX_TAG_LEN = 64
 MAX_TOKENS = 100_000
+#: Largest integer a query parameter takes (a page number echoed back must fit JSON).
+MAX_QUERY_INT = (1 << 31) - 1
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -130,6 +132,7 @@ def parse_tags(raw: Any, param: str = "tags") -> list[str]:
 
 def query_int(args: Mapping[str, str], name: str, default: int, *, low: int = 1,
               high: int | None = None) -> int:
+    high = MAX_QUERY_INT if high is None else high  # a larger one cannot be written back
     raw = args.get(name)
     if raw is None or raw.strip() == "":
         return default

@@ -16,6 +16,7 @@ from addons.errors import validation
 from quart_app.admin.auth import admin_blueprint
 from quart_app.admin.common import json_response, read_json
 from quart_app.admin.common import services as _services
+from quart_app.admin.schemas import ReplaceOnePool, ReplacePools, checked_body
 from quart_app.admin.inputs import admin_token, body_object, parse_pool, parse_tags, token_list
 
 __all__ = ["Wanted", "apply_replace", "bp", "parse_pool_file"]
@@ -89,7 +90,8 @@ def apply_replace(pool: Any, wanted: Wanted) -> dict[str, int]:
 
 @bp.post("/tokens")
 async def replace_pools() -> Response:
-    summary = apply_replace(_services().pool, parse_pool_file(await read_json()))
+    body = checked_body(await read_json(), ReplacePools)
+    summary = apply_replace(_services().pool, parse_pool_file(body))
     return json_response({"status": "success", **summary})
 
 
@@ -98,7 +100,7 @@ async def replace_pools() -> Response:
 async def replace_one_pool() -> Response:
     """`{"pool": "super", "tokens": [...], "tags": []}`; `tags` are added to every listed
     account."""
-    body = body_object(await read_json())
+    body = body_object(checked_body(await read_json(), ReplaceOnePool))
     pool = parse_pool(body.get("pool"), "pool")
     assert pool is not None
     if body.get("tokens") == []:

@@ -73,7 +73,7 @@ async def set_app_key() -> Response:
         raise validation('Request body must be a JSON object: {"app_key": "…"}')
     if "app_key" not in body:
         raise validation("app_key is required", param="app_key")
-    new_key = check_new_key(body["app_key"])
+    new_key = check_new_key(body["app_key"])  # the same rules as `schemas.SetAppKey`
     settings = services().settings
     if settings.source_of(KEY) == "env":
         raise ApiError(409, f"The environment variable {ENV_NAME} sets the admin secret and "

@@ -29,6 +29,10 @@ from quart_app.admin.inputs import (
     token_list,
 )
 from quart_app.admin.listing import SORT_KEYS, list_accounts, views
+from quart_app.admin.schemas import (
+    AddTokens, EditToken, ListTokensQuery, SetDisabled, SetDisabledBatch, TokensBody,
+    checked_body, checked_query,
+)
 from quart_app.admin.views import FILTER_STATUSES, mask_token
 from state.account import now_ms
 
@@ -59,6 +63,7 @@ async def list_tokens() -> Response:
     sorting and paging happen here, in slices that let the proxied requests run between
     them (`listing.py`)."""
     args = request.args
+    checked_query(args, ListTokensQuery)
     pool = parse_pool(args["pool"], "pool") if args.get("pool", "").strip() else None
     status = (args.get("status") or "").strip().lower() or None
     if status == "all":
@@ -104,7 +109,7 @@ async def add_tokens() -> Response:
     are still not a token do not stop the others: the answer counts them in `invalid` and
     lists each in `errors` (`index`, `param`, `message`; never the text). Only a list with
     no usable token at all is a 400."""
-    body = body_object(await read_json())
+    body = body_object(checked_body(await read_json(), AddTokens))
     tokens, problems = token_items(body.get("tokens"))
     raw_pool = body.get("pool", "auto")
     pool = parse_pool("auto" if raw_pool is None else raw_pool, "pool", allow_auto=True)
@@ -131,7 +136,7 @@ async def add_tokens() -> Response:
 @bp.put("/tokens/edit")
 async def edit_token() -> Response:
     """Change an account's token value and/or pool (tags, note too), keeping its stats."""
-    body = body_object(await read_json())
+    body = body_object(checked_body(await read_json(), EditToken))
     old = admin_token(body.get("old_token"), "old_token")
     new = admin_token(body["token"], "token") if body.get("token") is not None else old
     pool = parse_pool(body["pool"], "pool") if body.get("pool") is not None else None
@@ -161,7 +166,7 @@ async def edit_token() -> Response:
 async def delete_tokens() -> Response:
     """Soft delete (re-adding restores). Body: a JSON array, or `{"tokens": [...]}`. An unknown
     token is a 404 and nothing is deleted; an already deleted one is not counted."""
-    body = await read_json()
+    body = checked_body(await read_json(), TokensBody)
     raw = body.get("tokens") if isinstance(body, dict) else body
     tokens = token_list(raw)
     pool = services().pool
@@ -197,7 +202,7 @@ def _reread_quota(tokens: list[str]) -> None:
 async def set_disabled() -> Response:
     """Disable (`operator_disabled`) or restore: failures, cooldown and expiry cleared, and the
     account serves the next request (modes a 429 emptied are reopened, their quota re-read)."""
-    body = body_object(await read_json())
+    body = body_object(checked_body(await read_json(), SetDisabled))
     token = admin_token(body.get("token"))
     disabled = body_bool(body, "disabled")
     _live(token)
@@ -209,7 +214,7 @@ async def set_disabled() -> Response:
 @bp.post("/tokens/disabled/batch")
 async def set_disabled_batch() -> Response:
     """Per token; an unknown or deleted one counts as a failure (listed masked)."""
-    body = body_object(await read_json())
+    body = body_object(checked_body(await read_json(), SetDisabledBatch))
     tokens = token_list(body.get("tokens"))
     disabled = body_bool(body, "disabled")
     pool = services().pool

@@ -1,27 +1,30 @@
-"""Parses and validates an Anthropic Messages body into the neutral ChatRequest.
+"""Turns an Anthropic Messages body into the neutral ChatRequest.
 
-Unknown fields are ignored. Unknown content block types and a `tool_result` that answers no
-earlier `tool_use` are `invalid_request_error`, as the real API answers; the other rejections
-are the gateway's usual `validation_error`. Every rejection is a 400 naming the field's
-dotted path.
+The body's shape, types and ranges are declared in `anthropic_model.py`. An unknown content
+block type and a `tool_result` that answers no earlier `tool_use` are `invalid_request_error`,
+as the real API answers; the other rejections are the gateway's usual `validation_error`.
+Every rejection is a 400 naming the field's dotted path.
 """
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 from addons.errors import ApiError, validation
 from addons.jobs import Attachment, ChatRequest, Message, ToolSpec
 from addons.upstream.prompt import compact_json
-from quart_app.dialects.common_request import check_role, stop_list, stream_flag, tool_items
+from quart_app.dialects.anthropic_model import (
+    AnthropicMessage, AnthropicTool, AnthropicToolChoice, DocumentBlock, ImageBlock,
+    MessagesBody, TextBlock, ThinkingConfig, ToolResultBlock, ToolUseBlock,
+)
+from quart_app.dialects.common_request import stop_list, stream_flag, thinking_default
 from quart_app.dialects.media import attachment, base64_attachment, file_id_unsupported
-from quart_app.dialects.validate import obj, opt_bool, opt_number, req_str
+from quart_app.dialects.schema import check_json, check_json_each, decode
 
-ROLES = frozenset({"user", "assistant", "system"})
-MEDIA_BLOCKS = frozenset({"image", "document"})
-HISTORY_ONLY = frozenset({"thinking", "redacted_thinking"})  # accepted and dropped
-THINKING_ON = frozenset({"enabled", "adaptive", "between_tools"})
 TOOL_CHOICES = {"auto": "auto", "any": "required", "tool": "required", "none": "none"}
+#: The `type` of a content block (in a message, a tool result or the system prompt).
+_BLOCK_TYPE = re.compile(r"(^system|\.content)\.\d+\.type$")
 
 
 def invalid_request(message: str, param: str | None = None) -> ApiError:
@@ -29,88 +32,53 @@ def invalid_request(message: str, param: str | None = None) -> ApiError:
     return ApiError(400, message, type="invalid_request_error", code="invalid_value", param=param)
 
 
-def _text(block: dict, where: str) -> str:
-    text = block.get("text")
-    if not isinstance(text, str):
-        raise validation("text block needs a string 'text'", f"{where}.text")
-    return text
+def _restate(err: ApiError) -> ApiError:
+    """A block of an unknown or missing type is a malformed conversation to Anthropic."""
+    if err.param and _BLOCK_TYPE.search(err.param):
+        return invalid_request(f"unknown or missing content block type ({err.message})",
+                               err.param)
+    return err
 
 
-def _media(block: dict, kind: str, where: str) -> Attachment:
+def _media(block: ImageBlock | DocumentBlock, where: str) -> Attachment:
     """`image` / `document` with a base64, url (fetched like any media URL) or text source."""
-    source = obj(block.get("source"), f"{where}.source")
-    stype = source.get("type")
+    source = block.source
     at = f"{where}.source"
-    file_kind = "image" if kind == "image" else "file"
-    if stype == "base64":
-        default = "image/png" if kind == "image" else "application/pdf"
-        mime = source.get("media_type") or default
-        if not isinstance(mime, str):
-            raise validation("media_type must be a string", f"{at}.media_type")
-        return base64_attachment(file_kind, source.get("data"), mime, f"{at}.data")
-    if stype == "url":
-        return attachment(file_kind, source.get("url"), f"{at}.url")
-    if stype == "text" and kind == "document":
-        text = source.get("data")
-        if not isinstance(text, str) or not text:
+    image = isinstance(block, ImageBlock)
+    file_kind = "image" if image else "file"
+    if source.type == "base64":
+        mime = source.media_type or ("image/png" if image else "application/pdf")
+        return base64_attachment(file_kind, source.data, mime, f"{at}.data")
+    if source.type == "url":
+        return attachment(file_kind, source.url, f"{at}.url")
+    if source.type == "text" and not image:
+        if not source.data:
             raise validation("text source needs a non-empty string 'data'", f"{at}.data")
-        encoded = base64.b64encode(text.encode("utf-8")).decode("ascii")
+        encoded = base64.b64encode(source.data.encode("utf-8")).decode("ascii")
         return attachment("file", f"data:text/plain;base64,{encoded}", f"{at}.data", "document.txt")
-    if stype == "file":
+    if source.type == "file":
         raise file_id_unsupported(f"{at}.file_id")
-    raise validation(f"unsupported {kind} source type {stype!r}: use base64 or url", f"{at}.type",
-                     code="unsupported_content")
+    raise validation(f"unsupported {'image' if image else 'document'} source type "
+                     f"{source.type!r}: use base64 or url", f"{at}.type", code="unsupported_content")
 
 
-def _block_type(block: Any, where: str) -> str:
-    obj(block, where)
-    kind = block.get("type")
-    if not isinstance(kind, str):
-        raise invalid_request("content block needs a string 'type'", f"{where}.type")
-    return kind
-
-
-def _system_text(system: Any) -> str:
-    if isinstance(system, str):
-        return system
-    if not isinstance(system, list):
-        raise validation("'system' must be a string or an array of text blocks", "system")
-    texts = []
-    for j, block in enumerate(system):
-        where = f"system.{j}"
-        kind = _block_type(block, where)
-        if kind != "text":
-            raise invalid_request(f"system blocks must be of type 'text', got {kind!r}",
-                                  f"{where}.type")
-        texts.append(_text(block, where))
-    return "\n".join(texts)
-
-
-def _tool_result(block: dict, where: str) -> tuple[str, list[Attachment]]:
+def _tool_result(block: ToolResultBlock, where: str) -> tuple[str, list[Attachment]]:
     """(text, attachments) of a tool_result block."""
-    content = block.get("content")
+    content = block.content
     attachments: list[Attachment] = []
     if content is None:
         text = ""
     elif isinstance(content, str):
         text = content
-    elif isinstance(content, list):
+    else:
         texts = []
         for k, inner in enumerate(content):
-            at = f"{where}.content.{k}"
-            kind = _block_type(inner, at)
-            if kind == "text":
-                texts.append(_text(inner, at))
-            elif kind in MEDIA_BLOCKS:
-                attachments.append(_media(inner, kind, at))
+            if isinstance(inner, TextBlock):
+                texts.append(inner.text)
             else:
-                raise invalid_request(f"unknown tool_result content block type {kind!r}",
-                                      f"{at}.type")
+                attachments.append(_media(inner, f"{where}.content.{k}"))
         text = "\n".join(texts)
-    else:
-        raise validation("tool_result content must be a string or an array of blocks",
-                         f"{where}.content")
-    if block.get("is_error") is True:
+    if block.is_error is True:
         text = f"[error] {text}"
     return text, attachments
 
@@ -124,42 +92,38 @@ class _Conversation:
         self.messages: list[Message] = []
         self.tool_use_ids: set[str] = set()
 
-    def add(self, raw: Any, i: int) -> None:
-        param = f"messages.{i}"
-        obj(raw, param)
-        role = raw.get("role")
-        check_role(role, ROLES, param)
-        content = raw.get("content")
-        if isinstance(content, str):
-            self.messages.append(Message(role=role, parts=[content]))
+    def add(self, raw: AnthropicMessage, i: int) -> None:
+        role = raw.role
+        if isinstance(raw.content, str):
+            self.messages.append(Message(role=role, parts=[raw.content]))
             return
-        if not isinstance(content, list):
-            raise validation("content must be a string or an array of content blocks",
-                             f"{param}.content")
         current = Message(role=role)
-        for j, block in enumerate(content):
-            current = self._block(current, role, block, f"{param}.content.{j}")
+        for j, block in enumerate(raw.content):
+            current = self._block(current, role, block, f"messages.{i}.content.{j}")
         if current.parts or current.tool_calls or current.attachments:
             self.messages.append(current)
 
     def _block(self, current: Message, role: str, block: Any, where: str) -> Message:
         """Adds one block; returns the message that collects the blocks after it."""
-        kind = _block_type(block, where)
-        if kind == "text":
-            current.parts.append(_text(block, where))
-        elif kind == "tool_use":
+        if isinstance(block, TextBlock):
+            current.parts.append(block.text)
+        elif isinstance(block, ToolUseBlock):
             if role != "assistant":
                 raise invalid_request("tool_use blocks are only allowed in assistant messages",
                                       f"{where}.type")
-            current.tool_calls.append(self._tool_use(block, where))
-        elif kind == "tool_result":
+            check_json(block.input, f"{where}.input")
+            self.tool_use_ids.add(block.id)
+            current.tool_calls.append({"id": block.id, "name": block.name,
+                                       "arguments": compact_json(block.input)})
+        elif isinstance(block, ToolResultBlock):
             if role != "user":
                 raise invalid_request("tool_result blocks are only allowed in user messages",
                                       f"{where}.type")
-            call_id = block.get("tool_use_id")
+            call_id = block.tool_use_id
             if not isinstance(call_id, str) or call_id not in self.tool_use_ids:
+                shown = call_id if isinstance(call_id, str) else type(call_id).__name__
                 raise invalid_request(
-                    f"tool_result block has tool_use_id {call_id!r}, which matches no earlier "
+                    f"tool_result block has tool_use_id {shown!r}, which matches no earlier "
                     "tool_use block", f"{where}.tool_use_id")
             if current.parts or current.attachments:
                 self.messages.append(current)
@@ -167,101 +131,63 @@ class _Conversation:
             text, attachments = _tool_result(block, where)
             self.messages.append(Message(role="tool", parts=[text], attachments=attachments,
                                          tool_call_id=call_id))
-        elif kind in MEDIA_BLOCKS:
-            current.attachments.append(_media(block, kind, where))
-        elif kind not in HISTORY_ONLY:
-            raise invalid_request(f"unknown content block type {kind!r}", f"{where}.type")
+        elif isinstance(block, (ImageBlock, DocumentBlock)):
+            current.attachments.append(_media(block, where))
+        # thinking and redacted_thinking: history only, dropped
         return current
 
-    def _tool_use(self, block: dict, where: str) -> dict[str, Any]:
-        call_id = block.get("id")
-        name = block.get("name")
-        if not isinstance(call_id, str) or not call_id:
-            raise invalid_request("tool_use block needs a string 'id'", f"{where}.id")
-        if not isinstance(name, str) or not name:
-            raise invalid_request("tool_use block needs a string 'name'", f"{where}.name")
-        args = block.get("input", {})
-        if not isinstance(args, dict):
-            raise invalid_request("tool_use 'input' must be an object", f"{where}.input")
-        self.tool_use_ids.add(call_id)
-        return {"id": call_id, "name": name, "arguments": compact_json(args)}
+
+def _tools(raw: list[AnthropicTool] | None) -> list[ToolSpec]:
+    if not raw:
+        return []
+    # Anthropic server tools (web_search_…, bash_…): nothing to emulate
+    where = [i for i, tool in enumerate(raw) if tool.type in (None, "custom")]
+    for i in where:
+        if not (raw[i].name or "").strip():
+            raise validation("a custom tool needs a non-empty 'name'", f"tools.{i}.name")
+    check_json_each([raw[i].input_schema for i in where],
+                    lambda k: f"tools.{where[k]}.input_schema")
+    return [ToolSpec(name=raw[i].name, description=raw[i].description or "",
+                     parameters=raw[i].input_schema or {}) for i in where]
 
 
-def _tools(raw: Any) -> list[ToolSpec]:
-    tools: list[ToolSpec] = []
-    for i, tool in enumerate(tool_items(raw)):
-        where = f"tools.{i}"
-        obj(tool, where)
-        if tool.get("type") not in (None, "custom"):
-            continue  # Anthropic server tools (web_search_…, bash_…): nothing to emulate
-        name = tool.get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise validation("tool needs a non-empty string 'name'", f"{where}.name")
-        description = tool.get("description") or ""
-        if not isinstance(description, str):
-            raise validation("tool 'description' must be a string", f"{where}.description")
-        schema = tool.get("input_schema") or {}
-        obj(schema, f"{where}.input_schema")
-        tools.append(ToolSpec(name=name, description=description, parameters=schema))
-    return tools
-
-
-def _tool_choice(raw: Any, tools: list[ToolSpec]) -> tuple[str, str | None, bool]:
+def _tool_choice(raw: AnthropicToolChoice | None,
+                 tools: list[ToolSpec]) -> tuple[str, str | None, bool]:
     """(tool_choice, forced_tool, parallel_tool_calls) from Anthropic's tool_choice object."""
     if raw is None:
         return "auto", None, True
-    obj(raw, "tool_choice")
-    kind = raw.get("type")
-    if kind not in TOOL_CHOICES:
-        raise validation(f"tool_choice.type must be one of {', '.join(TOOL_CHOICES)}",
-                         "tool_choice.type")
     forced = None
-    if kind == "tool":
-        forced = raw.get("name")
-        if not isinstance(forced, str) or forced not in {t.name for t in tools}:
+    if raw.type == "tool":
+        forced = raw.name
+        if forced is None or forced not in {t.name for t in tools}:
             raise validation("tool_choice.name must name one of the declared tools",
                              "tool_choice.name")
-    parallel = not opt_bool(raw, "disable_parallel_tool_use",
-                            "tool_choice.disable_parallel_tool_use")
-    return TOOL_CHOICES[kind], forced, parallel
+    return TOOL_CHOICES[raw.type], forced, not raw.disable_parallel_tool_use
 
 
-def _reasoning(raw: Any, settings: Any) -> bool:
+def _reasoning(raw: ThinkingConfig | None, settings: Any) -> bool:
     if raw is None:
-        return settings.options.features.thinking
-    obj(raw, "thinking")
-    kind = raw.get("type")
-    if kind == "disabled":
-        return False
-    if kind in THINKING_ON:
-        return True  # budget_tokens is ignored: grok.com has no such knob
-    raise validation("thinking.type must be 'enabled' or 'disabled'", "thinking.type")
+        return thinking_default(settings)
+    return raw.type != "disabled"  # budget_tokens is ignored: grok.com has no such knob
 
 
 def parse_messages_request(body: Any, settings: Any) -> ChatRequest:
-    """The neutral request of `/v1/messages` (and of `count_tokens`, which ignores `stream`)."""
-    body = obj(body)
-    model = req_str(body, "model")
-    raw_messages = body.get("messages")
-    if not isinstance(raw_messages, list) or not raw_messages:
-        raise validation("'messages' must be a non-empty array", "messages")
+    """The neutral request of `/v1/messages` (and of `count_tokens`, which ignores `stream`).
+    `body`: the raw JSON bytes (or the JSON already decoded)."""
+    req = decode(body, MessagesBody, errors=_restate)
     conversation = _Conversation()
-    system = body.get("system")
-    if system is not None:
-        text = _system_text(system)
+    if req.system is not None:
+        text = req.system if isinstance(req.system, str) else "\n".join(b.text for b in req.system)
         if text:
             conversation.messages.append(Message(role="system", parts=[text]))
-    for i, raw in enumerate(raw_messages):
+    for i, raw in enumerate(req.messages):
         conversation.add(raw, i)
-
-    opt_number(body, "temperature", 0, 1)  # validated, not forwarded (grok.com has no such knob)
-    opt_number(body, "top_p", 0, 1)
-    stream = stream_flag(body, settings)
-    tools = _tools(body.get("tools"))
-    choice, forced, parallel = _tool_choice(body.get("tool_choice"), tools)
+    tools = _tools(req.tools)
+    choice, forced, parallel = _tool_choice(req.tool_choice, tools)
     return ChatRequest(
-        model=model, messages=conversation.messages, stream=stream,
-        reasoning=_reasoning(body.get("thinking"), settings), tools=tools, tool_choice=choice,
+        model=req.model, messages=conversation.messages, stream=stream_flag(req.stream, settings),
+        reasoning=_reasoning(req.thinking, settings), tools=tools, tool_choice=choice,
         forced_tool=forced, parallel_tool_calls=parallel,
-        stop=stop_list(body, "stop_sequences", allow_string=False),
+        stop=stop_list({"stop_sequences": req.stop_sequences}, "stop_sequences",
+                       allow_string=False),
     )

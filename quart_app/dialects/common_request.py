@@ -1,13 +1,11 @@
-"""Request-parsing rules the dialects share: stream default, reasoning effort, roles, tools."""
+"""Request-parsing rules the dialects share: the stream and reasoning defaults, stop
+sequences."""
 from __future__ import annotations
 
 from typing import Any
 
 from addons.errors import validation
-from quart_app.dialects.validate import opt_bool
 from state.options import Loader
-
-EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh"})
 
 
 def load(loader: Loader) -> None:
@@ -19,31 +17,13 @@ def load(loader: Loader) -> None:
                       "Default reasoning output for a request that does not ask for or against it.")
 
 
-def stream_flag(body: dict, settings: Any) -> bool:
+def stream_flag(stream: bool | None, settings: Any) -> bool:
     """`stream`, defaulting to the `features.stream` setting."""
-    stream = opt_bool(body, "stream")
-    if stream is None:
-        stream = settings.options.features.stream
-    return stream
+    return settings.options.features.stream if stream is None else stream
 
 
-def parallel_flag(body: dict) -> bool:
-    """`parallel_tool_calls`, true unless the body says false."""
-    parallel = opt_bool(body, "parallel_tool_calls")
-    return True if parallel is None else parallel
-
-
-def check_effort(effort: Any, param: str) -> None:
-    """A reasoning effort is absent or one of EFFORTS."""
-    if effort is not None and effort not in EFFORTS:
-        raise validation(f"{param} must be one of {', '.join(sorted(EFFORTS))}", param)
-
-
-def check_role(role: Any, roles: frozenset[str], param: str) -> None:
-    """`<param>.role` is one of `roles`."""
-    if role not in roles:
-        raise validation(f"role must be one of {', '.join(sorted(roles))}, got {role!r}",
-                         f"{param}.role")
+def thinking_default(settings: Any) -> bool:
+    return settings.options.features.thinking
 
 
 MAX_STOP_SEQUENCES = 64
@@ -67,12 +47,3 @@ def stop_list(body: dict, key: str, *, allow_string: bool, most: int = MAX_STOP_
     if any(len(s) > MAX_STOP_LENGTH for s in raw):
         raise validation(f"'{key}' entries are at most {MAX_STOP_LENGTH} characters long", key)
     return list(dict.fromkeys(raw))
-
-
-def tool_items(raw: Any) -> list:
-    """The `tools` array, or [] when absent."""
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise validation("'tools' must be an array", "tools")
-    return raw

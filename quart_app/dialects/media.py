@@ -1,8 +1,9 @@
 """Media parts shared by the request parsers.
 
-Only the shape is checked here (an http(s) URL or a `data:<mime>;base64,` URI with a payload),
-so every rejection names the exact part before any byte is streamed. Decoding, downloading
-and the size limits happen once per request in the attachments addon.
+The typed models have checked each field's type; here the value's shape is checked (an
+http(s) URL or a `data:<mime>;base64,` URI with a payload), so every rejection names the
+exact part before any byte is streamed. Decoding, downloading and the size limits happen
+once per request in the attachments addon.
 """
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from typing import Any
 from addons.errors import ApiError, validation
 from addons.jobs import Attachment
 from addons.services.fetch import MediaError, is_data_uri, is_http_url, split_data_uri
-from quart_app.dialects.validate import obj
 
 #: input_audio `format` → MIME, when the data is raw base64 (OpenAI's own shape).
 AUDIO_MIME = {"wav": "audio/wav", "mp3": "audio/mpeg", "flac": "audio/flac", "ogg": "audio/ogg",
@@ -55,60 +55,55 @@ def file_id_unsupported(param: str) -> ApiError:
                       "(file_data) or as an http(s) URL", param, code="unsupported_content")
 
 
-def image_url_part(part: dict, where: str) -> Attachment:
-    """OpenAI chat `{"type":"image_url","image_url":{"url":…}}` (a bare string is accepted)."""
-    raw = part.get("image_url")
-    if isinstance(raw, str):
-        return attachment("image", raw, f"{where}.image_url")
-    obj(raw, f"{where}.image_url")
-    return attachment("image", raw.get("url"), f"{where}.image_url.url")
+def image_url_part(image_url: Any, where: str) -> Attachment:
+    """OpenAI chat `image_url`: `{"url": …}` or a bare string."""
+    if isinstance(image_url, str):
+        return attachment("image", image_url, f"{where}.image_url")
+    return attachment("image", image_url.url, f"{where}.image_url.url")
 
 
-def input_audio_part(part: dict, where: str) -> Attachment:
-    """`{"type":"input_audio","input_audio":{"data":…,"format":"wav"}}`."""
-    raw = obj(part.get("input_audio"), f"{where}.input_audio")
-    data, fmt = raw.get("data"), raw.get("format")
+def input_audio_part(audio: Any, where: str) -> Attachment:
+    """`input_audio`: `{"data": …, "format": "wav"}`."""
+    fmt = (audio.format or "").lower()
     param = f"{where}.input_audio.data"
-    if isinstance(fmt, str) and fmt.lower() in AUDIO_MIME:
-        return base64_attachment("audio", data, AUDIO_MIME[fmt.lower()], param, f"audio.{fmt.lower()}")
-    return attachment("audio", data, param)
+    if fmt in AUDIO_MIME:
+        return base64_attachment("audio", audio.data, AUDIO_MIME[fmt], param, f"audio.{fmt}")
+    return attachment("audio", audio.data, param)
 
 
-def file_part(part: dict, where: str) -> Attachment:
-    """OpenAI chat `{"type":"file","file":{"file_data"|"data":…,"filename":…}}`."""
-    raw = obj(part.get("file"), f"{where}.file")
-    if raw.get("file_id") is not None and raw.get("file_data") is None and raw.get("data") is None:
+def file_part(ref: Any, where: str) -> Attachment:
+    """OpenAI chat `file`: `{"file_data"|"data": …, "filename": …}`."""
+    if ref.file_id is not None and ref.file_data is None and ref.data is None:
         raise file_id_unsupported(f"{where}.file.file_id")
-    key = "file_data" if raw.get("file_data") is not None else "data"
-    return attachment("file", raw.get(key), f"{where}.file.{key}", raw.get("filename"))
+    key = "file_data" if ref.file_data is not None else "data"
+    return attachment("file", getattr(ref, key), f"{where}.file.{key}", ref.filename)
 
 
-def responses_image_part(part: dict, where: str) -> Attachment:
+def responses_image_part(part: Any, where: str) -> Attachment:
     """Responses `input_image` (`image_url` string or `{url}`) and `image` (`image_url` or
-    `source.url`)."""
-    raw = part.get("image_url")
-    if isinstance(raw, dict):
-        return attachment("image", raw.get("url"), f"{where}.image_url.url")
+    `source.url`, or a base64 `source`)."""
+    raw = part.image_url
+    if raw is not None and not isinstance(raw, str):
+        return attachment("image", raw.url, f"{where}.image_url.url")
     if raw is not None:
         return attachment("image", raw, f"{where}.image_url")
-    source = part.get("source")
-    if isinstance(source, dict):
-        if source.get("type") == "base64":
-            return base64_attachment("image", source.get("data"), source.get("media_type") or "image/png",
+    source = part.source
+    if source is not None:
+        if source.type == "base64":
+            return base64_attachment("image", source.data, source.media_type or "image/png",
                                      f"{where}.source.data")
-        return attachment("image", source.get("url"), f"{where}.source.url")
-    if part.get("file_id") is not None:
+        return attachment("image", source.url, f"{where}.source.url")
+    if part.file_id is not None:
         raise file_id_unsupported(f"{where}.file_id")
     raise validation("image part needs 'image_url'", f"{where}.image_url")
 
 
-def responses_file_part(part: dict, where: str) -> Attachment:
+def responses_file_part(part: Any, where: str) -> Attachment:
     """Responses `input_file` with `file_data` (data URI) or `file_url`."""
-    name = part.get("filename")
-    if part.get("file_data") is not None:
-        return attachment("file", part["file_data"], f"{where}.file_data", name)
-    if part.get("file_url") is not None:
-        return attachment("file", part["file_url"], f"{where}.file_url", name)
-    if part.get("file_id") is not None:
+    if part.file_data is not None:
+        return attachment("file", part.file_data, f"{where}.file_data", part.filename)
+    if part.file_url is not None:
+        return attachment("file", part.file_url, f"{where}.file_url", part.filename)
+    if part.file_id is not None:
         raise file_id_unsupported(f"{where}.file_id")
     raise validation("input_file part needs 'file_data' or 'file_url'", f"{where}.file_data")

@@ -1,0 +1,252 @@
+"""`GET /openapi.json`: the OpenAPI 3.1 document of the `/v1` and admin routes.
+
+Request bodies and query strings come from the same typed models that validate them
+(`quart_app/dialects/*_model.py`, `quart_app/admin/schemas.py`), so the document cannot drift
+from what the gateway accepts; a test checks that every `/v1` and admin route is described
+and a schemathesis run checks the answers against it. Built on the first request, then kept.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import msgspec
+import orjson
+from quart import Blueprint, Response
+
+from quart_app.admin import schemas as admin
+from quart_app.dialects.anthropic_model import MessagesBody
+from quart_app.dialects.chat_model import ChatBody
+from quart_app.dialects.responses_model import ResponsesBody
+
+bp = Blueprint("openapi", __name__)
+
+REF = "#/components/schemas/{name}"
+ADMIN = "/admin/api"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": REF.format(name=name)}
+
+
+def _object(required: tuple[str, ...] = (), **properties: Any) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+#: Success bodies, as much of them as a client may rely on.
+ANSWERS: dict[str, dict[str, Any]] = {
+    "ChatCompletion": _object(
+        ("id", "object", "created", "model", "choices"), id={"type": "string"},
+        object={"const": "chat.completion"}, created={"type": "integer"},
+        model={"type": "string"}, choices={"type": "array", "items": {"type": "object"}},
+        usage={"type": "object"}),
+    "Response": _object(
+        ("id", "object", "status", "output"), id={"type": "string"},
+        object={"const": "response"}, status={"type": "string"},
+        output={"type": "array", "items": {"type": "object"}}),
+    "Message": _object(
+        ("id", "type", "role", "content"), id={"type": "string"}, type={"const": "message"},
+        role={"const": "assistant"}, content={"type": "array", "items": {"type": "object"}},
+        stop_reason={"type": ["string", "null"]}, usage={"type": "object"}),
+    "TokenCount": _object(("input_tokens",), input_tokens={"type": "integer", "minimum": 0}),
+    "Model": _object(("id", "object", "owned_by"), id={"type": "string"},
+                     object={"const": "model"}, owned_by={"type": "string"},
+                     context_length={"type": "integer"}),
+    "ModelList": _object(("object", "data"), object={"const": "list"},
+                         data={"type": "array", "items": _ref("Model")}),
+    "ErrorDetail": _object(
+        ("message", "type"), message={"type": "string"}, type={"type": "string"},
+        code={"type": ["string", "null"]}, param={"type": ["string", "null"]},
+        status={"type": "integer"}),
+    "Error": _object(("error",), error=_ref("ErrorDetail")),
+    "AnthropicError": _object(("type", "error"), type={"const": "error"},
+                              error=_ref("ErrorDetail")),
+    "AdminResult": {"type": "object"},
+    # one event of a stream: `data` is a JSON object (or chat's final `[DONE]`)
+    "ServerSentEvent": _object(("data",), event={"type": "string"}, data={"type": "string"},
+                               id={"type": "string"}),
+}
+
+ERRORS = {400: "Invalid request: the error names the parameter",
+          401: "Missing or wrong credentials",
+          403: "Refused: the admin secret is still the shipped default (use the setup call)",
+          404: "Not found",
+          405: "Method not allowed", 408: "The body did not arrive in time",
+          409: "Conflict", 413: "Body larger than app.max_body_mb",
+          415: "Content-Type is not JSON",
+          429: "No account can serve the request now, or too many wrong admin secrets",
+          501: "Not available in this build", 502: "Upstream failure",
+          503: "Not ready, or upstream unavailable", 504: "Upstream timed out"}
+JOB_ERRORS = (400, 401, 405, 408, 413, 415, 429, 501, 502, 503, 504)
+#: 403: refused while the admin secret is the shipped default; 429: wrong secrets throttled
+ADMIN_ERRORS = (400, 401, 403, 405, 408, 413, 415, 429)
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    method: str
+    path: str
+    summary: str
+    answer: str = "AdminResult"
+    body: Any = None
+    query: type | None = None
+    stream: bool = False
+    body_required: bool = True
+    errors: tuple[int, ...] = ADMIN_ERRORS
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _bool_query(*names: str) -> list[dict[str, Any]]:
+    return [{"name": n, "in": "query", "required": False,
+             "schema": {"type": "string", "enum": ["true", "false"]}} for n in names]
+
+
+OPERATIONS = (
+    Operation("post", "/v1/chat/completions", "Chat completion (OpenAI)", "ChatCompletion",
+              ChatBody, stream=True, errors=JOB_ERRORS),
+    Operation("post", "/v1/responses", "Response (OpenAI Responses)", "Response",
+              ResponsesBody, stream=True, errors=JOB_ERRORS),
+    Operation("post", "/v1/messages", "Message (Anthropic)", "Message", MessagesBody,
+              stream=True, errors=JOB_ERRORS),
+    Operation("post", "/v1/messages/count_tokens", "Input tokens of a message", "TokenCount",
+              MessagesBody, errors=JOB_ERRORS),
+    Operation("get", "/v1/models", "Available models", "ModelList", errors=(401,)),
+    Operation("get", "/v1/models/{model_id}", "One model", "Model", errors=(401, 404)),
+    Operation("get", f"{ADMIN}/setup", "First-run setup: is the admin secret the default?"),
+    Operation("post", f"{ADMIN}/setup/app_key", "Set a new admin secret",
+              body=admin.SetAppKey, errors=(*ADMIN_ERRORS, 409)),
+    Operation("get", f"{ADMIN}/verify", "Check the admin key"),
+    Operation("get", f"{ADMIN}/status", "Account directory status", errors=(401, 503)),
+    Operation("get", f"{ADMIN}/storage", "Storage kind"),
+    Operation("post", f"{ADMIN}/sync", "Save and merge now", errors=(401, 503)),
+    Operation("get", f"{ADMIN}/tokens", "List accounts", query=admin.ListTokensQuery),
+    Operation("post", f"{ADMIN}/tokens/add", "Add accounts", body=admin.AddTokens),
+    Operation("put", f"{ADMIN}/tokens/edit", "Edit an account", body=admin.EditToken,
+              errors=(*ADMIN_ERRORS, 404, 409)),
+    Operation("delete", f"{ADMIN}/tokens", "Delete accounts", body=admin.TokensBody,
+              errors=(*ADMIN_ERRORS, 404)),
+    Operation("delete", f"{ADMIN}/tokens/invalid", "Delete expired and disabled accounts"),
+    Operation("post", f"{ADMIN}/tokens/disabled", "Disable or enable an account",
+              body=admin.SetDisabled, errors=(*ADMIN_ERRORS, 404)),
+    Operation("post", f"{ADMIN}/tokens/disabled/batch", "Disable or enable accounts",
+              body=admin.SetDisabledBatch),
+    Operation("post", f"{ADMIN}/tokens", "Replace the listed pools", body=admin.ReplacePools),
+    Operation("put", f"{ADMIN}/tokens/pool", "Replace one pool", body=admin.ReplaceOnePool),
+    Operation("put", f"{ADMIN}/pool", "Replace one pool (alias)", body=admin.ReplaceOnePool),
+    Operation("post", f"{ADMIN}/batch/refresh", "Refresh quota of accounts",
+              body=admin.TokensBody, query=admin.BatchQuery, errors=(*ADMIN_ERRORS, 503),
+              extra={"parameters": _bool_query("async")}),
+    Operation("post", f"{ADMIN}/batch/nsfw", "NSFW sequence over accounts",
+              body=admin.TokensBody, body_required=False, query=admin.BatchQuery,
+              errors=(*ADMIN_ERRORS, 501, 503),
+              extra={"parameters": _bool_query("async", "enabled")}),
+    Operation("get", f"{ADMIN}/batch/{{task_id}}", "A batch task", errors=(401, 404)),
+    Operation("get", f"{ADMIN}/batch/{{task_id}}/stream", "A batch task's progress (SSE)",
+              stream=True, errors=(401, 404)),
+    Operation("post", f"{ADMIN}/batch/{{task_id}}/cancel", "Cancel a batch task",
+              errors=(401, 404)),
+)
+
+#: Models the operations refer to that no request model reaches on its own.
+EXTRA_MODELS = (admin.PoolEntry,)
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _query_parameters(model: type, schemas: dict[str, Any]) -> list[dict[str, Any]]:
+    """One query parameter per field of `model` (a flat Struct)."""
+    properties = schemas[model.__name__]["properties"]
+    return [{"name": name, "in": "query", "required": False,
+             "schema": _not_null(schema)} for name, schema in properties.items()]
+
+
+def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query value is text or absent, never null."""
+    options = [s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"]
+    plain = dict(options[0]) if len(options) == 1 else {"anyOf": options}
+    plain.pop("default", None)
+    return plain
+
+
+def _operation(op: Operation, bodies: dict[Any, dict[str, Any]],
+               schemas: dict[str, Any]) -> dict[str, Any]:
+    anthropic = op.path.startswith("/v1/messages")
+    error = _json(_ref("AnthropicError" if anthropic else "Error"))
+    sse = {"text/event-stream": {"schema": _ref("ServerSentEvent")}}
+    if op.stream and op.path.startswith(ADMIN):
+        ok = sse  # the progress stream answers nothing else
+    else:
+        ok = {**_json(_ref(op.answer)), **(sse if op.stream else {})}
+    responses: dict[str, Any] = {"200": {"description": op.summary, "content": ok}}
+    for status in sorted(set(op.errors) | {405}):
+        responses[str(status)] = {"description": ERRORS[status], "content": error}
+    spec: dict[str, Any] = {"summary": op.summary, "operationId": _operation_id(op),
+                            "responses": responses}
+    parameters = [{"name": name, "in": "path", "required": True,
+                   "schema": {"type": "string", "minLength": 1, "pattern": "^[^/]+$"}}
+                  for name in _path_names(op.path)]
+    if op.query is not None:
+        parameters += _query_parameters(op.query, schemas)
+    parameters += op.extra.get("parameters", [])
+    if parameters:
+        spec["parameters"] = parameters
+    if op.body is not None:
+        spec["requestBody"] = {"required": op.body_required, "content": _json(bodies[op.body])}
+    if op.path.startswith(ADMIN):
+        spec["security"] = [{"adminBearer": []}, {"adminQuery": []}]
+    return spec
+
+
+def _operation_id(op: Operation) -> str:
+    words = op.path.replace("{", "").replace("}", "").strip("/").replace("/", "_")
+    return f"{op.method}_{words}"
+
+
+def _path_names(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{")]
+
+
+@cache
+def document(version: str) -> dict[str, Any]:
+    """The whole OpenAPI document (`version`: the gateway's)."""
+    models = list(dict.fromkeys(op.body for op in OPERATIONS if op.body is not None))
+    queries = [op.query for op in OPERATIONS if op.query is not None]
+    refs, schemas = msgspec.json.schema_components(
+        [*models, *queries, *EXTRA_MODELS], ref_template=REF)
+    bodies = dict(zip(models, refs))
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method] = _operation(op, bodies, schemas)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "grok2api", "version": version,
+                 "description": "OpenAI- and Anthropic-compatible API in front of a pool of "
+                                "grok.com web accounts, and its admin API. Unknown request "
+                                "fields are ignored."},
+        "paths": paths,
+        "components": {
+            "schemas": {**schemas, **ANSWERS},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+                "adminBearer": {"type": "http", "scheme": "bearer",
+                                "description": "the admin key, app.app_key"},
+                "adminQuery": {"type": "apiKey", "in": "query", "name": "app_key"},
+            },
+        },
+        # /v1 is open when app.api_key is empty
+        "security": [{"bearer": []}, {"apiKey": []}, {}],
+    }
+
+
+@bp.get("/openapi.json")
+async def openapi_json() -> Response:
+    from quart_app.routes_misc import app_version
+
+    return Response(orjson.dumps(document(app_version())), content_type="application/json")
