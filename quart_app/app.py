@@ -7,7 +7,7 @@ from typing import Any, Callable, Sequence
 
 from quart import Quart
 
-from quart_app import keepalive
+from quart_app import connections
 from quart_app.admin import register_admin
 from quart_app.errors import register_error_handlers
 from quart_app.fastpath import FastPath
@@ -53,7 +53,7 @@ def build_stack(app: ASGIApp, layers: Sequence[Layer]) -> ASGIApp:
 def create_app(boot: BootConfig | None = None, settings: Settings | None = None) -> Quart:
     boot = boot or BootConfig.from_env()
     settings = settings or Settings.load(boot)
-    keepalive.install()
+    connections.install()
     app = Quart("grok2api")
     max_body = settings.options.app.max_body_mb << 20
     # The policy layer enforces the body limit for every route; Quart's own (16 MiB by

@@ -1,0 +1,208 @@
+"""Connection handling over raw sockets against the gateway as `grok2api serve` configures
+Hypercorn: a connection that sends no complete head is closed, an idle keep-alive connection
+closes after `server.keep_alive_sec`, and beyond `server.max_connections` a new connection
+gets a 503 with Retry-After."""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import orjson
+import pytest
+import pytest_asyncio
+from hypercorn.asyncio import serve
+
+from ops.serve import hypercorn_config
+from quart_app.app import create_app
+from quart_app.connections import GuardedTCPServer
+from state.boot import BootConfig
+from state.settings import Settings
+from tests.integration.conftest import free_port
+
+HOST = "127.0.0.1"
+#: Time the loaded test machine may add to any deadline.
+SLACK = 1.5
+
+
+class Server:
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.open_connection(HOST, self.port)
+
+
+Start = Callable[..., Awaitable[Server]]
+
+
+@pytest_asyncio.fixture
+async def start_server(tmp_path: Path) -> AsyncIterator[Start]:
+    """Starts the whole app under Hypercorn with `hypercorn_config`, settings from `GROK_*`
+    variables; upstream origins point at a closed loopback port (nothing here goes upstream)."""
+    running: list[tuple[asyncio.Event, asyncio.Task]] = []
+    nowhere = f"http://{HOST}:{free_port()}"
+
+    async def start(**settings: str) -> Server:
+        env = {"DATA_DIR": str(tmp_path), "SERVER_HOST": HOST, "SERVER_PORT": str(free_port()),
+               "GROK_UPSTREAM_BASE_URL": nowhere, "GROK_UPSTREAM_ASSETS_URL": nowhere,
+               "GROK_UPSTREAM_ACCOUNTS_URL": nowhere, "GROK_APP_API_KEY": "sk-conn-test",
+               **settings}
+        boot = BootConfig.from_env(env, dotenv=False)
+        options = Settings.from_boot(boot)
+        app = create_app(boot, options)
+        config = hypercorn_config(boot, options.options)
+        config.graceful_timeout = 0.5
+        config.workers = 1  # one process here, whatever SERVER_WORKERS says
+        stop = asyncio.Event()
+        task = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))
+        running.append((stop, task))
+        server = Server(boot.port)
+        for _ in range(250):
+            try:
+                reader, writer = await server.connect()
+            except OSError:
+                if task.done():
+                    task.result()
+                await asyncio.sleep(0.02)
+                continue
+            status, _, _ = await exchange(reader, writer, get("/health"))
+            writer.close()
+            assert status == 200
+            return server
+        raise RuntimeError("the gateway did not start")
+
+    yield start
+    for stop, task in running:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+def get(path: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
+
+
+def post_head(path: str, length: int) -> bytes:
+    return (f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {length}\r\n\r\n").encode()
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+    body = await reader.readexactly(int(headers.get("content-length", 0)))
+    return int(lines[0].split()[1]), headers, body
+
+
+async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                   raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    writer.write(raw)
+    await writer.drain()
+    return await asyncio.wait_for(read_response(reader), 10)
+
+
+async def closed_after(reader: asyncio.StreamReader, started: float, limit: float) -> float:
+    """Seconds from `started` until the server closed the connection (reading nothing)."""
+    try:
+        data = await asyncio.wait_for(reader.read(1024), limit)
+    except ConnectionResetError:
+        data = b""
+    assert data == b"", data
+    return time.monotonic() - started
+
+
+async def still_open(reader: asyncio.StreamReader, seconds: float) -> bool:
+    try:
+        await asyncio.wait_for(reader.read(1), seconds)
+    except TimeoutError:
+        return True
+    return False
+
+
+async def test_connections_that_send_no_complete_head_are_closed_within_the_head_timeout(
+        start_server: Start) -> None:
+    server = await start_server(GROK_SERVER_HEAD_TIMEOUT_SEC="2")
+    started = time.monotonic()
+    silent = [await server.connect() for _ in range(200)]
+    trickling = [await server.connect() for _ in range(5)]
+
+    async def trickle(writer: asyncio.StreamWriter) -> None:
+        try:
+            for byte in get("/health")[:-2]:  # never the blank line that ends the head
+                writer.write(bytes([byte]))
+                await asyncio.sleep(0.25)
+        except ConnectionError:
+            pass  # closed by the server
+
+    feeders = [asyncio.create_task(trickle(w)) for _, w in trickling]
+    took = await asyncio.gather(*(closed_after(r, started, 2 + 2 * SLACK)
+                                  for r, _ in silent + trickling))
+    for task in feeders:
+        task.cancel()
+    assert min(took) >= 1.8 and max(took) <= 2 + SLACK, (min(took), max(took))
+    for _, writer in silent + trickling:
+        writer.close()
+    # the server still serves
+    reader, writer = await server.connect()
+    assert (await exchange(reader, writer, get("/health")))[0] == 200
+    writer.close()
+
+
+async def test_an_idle_keep_alive_connection_closes_after_keep_alive_sec(
+        start_server: Start) -> None:
+    server = await start_server(GROK_SERVER_HEAD_TIMEOUT_SEC="1",
+                                GROK_SERVER_KEEP_ALIVE_SEC="3")
+    reader, writer = await server.connect()
+    assert (await exchange(reader, writer, get("/health")))[0] == 200
+    # idle for longer than the head timeout: a kept-alive connection has the keep-alive time
+    assert await still_open(reader, 2.0)
+    status, headers, _ = await exchange(reader, writer, get("/health"))
+    assert status == 200 and headers.get("connection") != "close"
+    answered = time.monotonic()
+    took = await closed_after(reader, answered, 3 + 2 * SLACK)
+    assert 2.8 <= took <= 3 + SLACK, took
+    writer.close()
+
+
+async def test_beyond_max_connections_a_new_connection_gets_503(start_server: Start) -> None:
+    server = await start_server(GROK_SERVER_MAX_CONNECTIONS="5",
+                                GROK_SERVER_HEAD_TIMEOUT_SEC="30")
+    for _ in range(100):  # the start-up probe's connection is gone
+        if GuardedTCPServer.open_connections == 0:
+            break
+        await asyncio.sleep(0.02)
+    held = [await server.connect() for _ in range(5)]
+    for _ in range(100):
+        if GuardedTCPServer.open_connections == 5:
+            break
+        await asyncio.sleep(0.02)
+
+    for path, anthropic in [("/v1/messages", True), ("/v1/models", False)]:
+        reader, writer = await server.connect()
+        raw = post_head(path, 2) + b"{}" if anthropic else get(path)
+        status, headers, body = await exchange(reader, writer, raw)
+        assert status == 503 and headers["retry-after"] == "1"
+        payload = orjson.loads(body)
+        assert ("type" in payload) is anthropic
+        assert payload["error"]["code"] == "too_many_connections"
+        await closed_after(reader, time.monotonic(), 5)
+        writer.close()
+
+    # one of the held connections goes: the next one is served
+    held[0][1].close()
+    await held[0][1].wait_closed()
+    for _ in range(100):
+        if GuardedTCPServer.open_connections < 5:
+            break
+        await asyncio.sleep(0.02)
+    reader, writer = await server.connect()
+    assert (await exchange(reader, writer, get("/health")))[0] == 200
+    writer.close()
+    for _, w in held[1:]:
+        w.close()
