@@ -18,9 +18,6 @@ from state.boot import BootConfig
 from state.options import Loader
 from state.settings import Settings
 
-#: Seconds a request body may take to arrive in full.
-BODY_TIMEOUT_SEC = 120.0
-
 ASGIApp = Callable[[dict, Callable, Callable], Any]
 Layer = Callable[[ASGIApp], ASGIApp]
 
@@ -30,6 +27,12 @@ def load(loader: Loader) -> None:
     loader.add_option("app.max_body_mb", int, 64,
                       "Largest accepted request body in MiB (chats with several base64 images "
                       "are large). Read at startup.")
+    loader.add_option("server.body_stall_sec", float, 30.0,
+                      "Seconds a request body may stop arriving (also before its first byte) "
+                      "before the request is answered 408. Read at startup.")
+    loader.add_option("server.body_timeout_sec", float, 120.0,
+                      "Seconds a request body may take to arrive in full, from its first byte, "
+                      "before the request is answered 408. Read at startup.")
 
 
 def tune_gc() -> None:
@@ -56,6 +59,7 @@ def create_app(boot: BootConfig | None = None, settings: Settings | None = None)
     connections.install()
     app = Quart("grok2api")
     max_body = settings.options.app.max_body_mb << 20
+    server = settings.options.server
     # The policy layer enforces the body limit for every route; Quart's own (16 MiB by
     # default) would otherwise cut a larger limit short.
     app.config["MAX_CONTENT_LENGTH"] = None
@@ -75,7 +79,8 @@ def create_app(boot: BootConfig | None = None, settings: Settings | None = None)
     # sees everything a route might answer.
     app.asgi_app = build_stack(app.asgi_app, [
         RequestLog,
-        partial(HttpPolicy, max_body=max_body, body_timeout=BODY_TIMEOUT_SEC),
+        partial(HttpPolicy, max_body=max_body, body_timeout=server.body_timeout_sec,
+                body_stall=server.body_stall_sec),
         partial(FastPath, services=services, routes=hot),
     ])
 

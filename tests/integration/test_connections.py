@@ -1,7 +1,7 @@
 """Connection handling over raw sockets against the gateway as `grok2api serve` configures
 Hypercorn: a connection that sends no complete head is closed, an idle keep-alive connection
-closes after `server.keep_alive_sec`, and beyond `server.max_connections` a new connection
-gets a 503 with Retry-After."""
+closes after `server.keep_alive_sec`, a stalled body is a 408 on both kinds of route, and
+beyond `server.max_connections` a new connection gets a 503 with Retry-After."""
 from __future__ import annotations
 
 import asyncio
@@ -167,6 +167,51 @@ async def test_an_idle_keep_alive_connection_closes_after_keep_alive_sec(
     answered = time.monotonic()
     took = await closed_after(reader, answered, 3 + 2 * SLACK)
     assert 2.8 <= took <= 3 + SLACK, took
+    writer.close()
+
+
+@pytest.mark.parametrize("path,sent,anthropic", [
+    ("/v1/chat/completions", b'{"model": "grok', False),   # fast path, stalls mid-way
+    ("/v1/messages", b"", True),                            # fast path, not a byte of body
+    ("/admin/api/tokens/add", b'{"tokens": ["ab', False),  # a Quart route, mid-way
+])
+async def test_a_stalled_body_is_answered_408(start_server: Start, path: str, sent: bytes,
+                                              anthropic: bool) -> None:
+    server = await start_server(GROK_SERVER_BODY_STALL_SEC="1")
+    reader, writer = await server.connect()
+    started = time.monotonic()
+    status, headers, body = await exchange(reader, writer, post_head(path, 400) + sent)
+    took = time.monotonic() - started
+    assert status == 408 and 0.9 <= took <= 1 + SLACK, (status, took)
+    payload = orjson.loads(body)
+    assert ("type" in payload) is anthropic
+    assert payload["error"]["code"] == "request_timeout"
+    assert headers["access-control-allow-origin"] == "*"
+    # the rest of that body will never be read: the connection ends
+    await closed_after(reader, started, 5)
+    writer.close()
+
+
+async def test_a_body_that_trickles_for_too_long_is_answered_408(start_server: Start) -> None:
+    server = await start_server(GROK_SERVER_BODY_STALL_SEC="1",
+                                GROK_SERVER_BODY_TIMEOUT_SEC="2")
+    reader, writer = await server.connect()
+    writer.write(post_head("/v1/chat/completions", 400))
+    started = time.monotonic()
+
+    async def trickle() -> None:
+        try:
+            for _ in range(400):
+                writer.write(b" ")
+                await asyncio.sleep(0.3)  # each piece well within the stall limit
+        except ConnectionError:
+            pass
+
+    feeder = asyncio.create_task(trickle())
+    status, _, _ = await asyncio.wait_for(read_response(reader), 10)
+    took = time.monotonic() - started
+    feeder.cancel()
+    assert status == 408 and 1.9 <= took <= 2 + SLACK, (status, took)
     writer.close()
 
 
