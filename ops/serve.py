@@ -8,7 +8,7 @@ from hypercorn.run import run
 from quart import Quart
 
 from ops.logs import configure_logging
-from quart_app.connections import ConnectionLimits, configure
+from quart_app.connections import MAX_LINGERING, ConnectionLimits, configure
 from state.boot import BootConfig
 from state.config_values import SettingsError
 from state.options import Loader, Options
@@ -100,10 +100,11 @@ def raise_open_file_limit() -> int | None:
 
 def connection_cap(wanted: int, fd_limit: int | None) -> int:
     """`wanted`, or less when the open-file limit cannot hold that many client connections
-    plus one upstream connection each and the descriptors the process needs besides."""
+    plus one upstream connection each, the refused connections being answered, and the
+    descriptors the process needs besides."""
     if fd_limit is None:
         return wanted
-    room = max((fd_limit - RESERVED_FDS) // 2, 1)
+    room = max((fd_limit - RESERVED_FDS - MAX_LINGERING) // 2, 1)
     if wanted > room:
         log.warning("server.max_connections lowered from %d to %d: the open-file limit is %d",
                     wanted, room, fd_limit)

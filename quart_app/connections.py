@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 #: Seconds a refused connection gets to send its request line (its path picks the error
 #: envelope), and then to read the 503.
 REFUSE_GRACE = 1.0
+#: Refused connections given that moment at once; more are closed straight after the 503 is
+#: written, so a flood beyond the cap cannot pile up descriptors in the refusal either.
+MAX_LINGERING = 64
 #: Seconds between two log lines about refused connections (a flood must not flood the log).
 REFUSAL_LOG_EVERY = 10.0
 RETRY_AFTER_SEC = 1
@@ -79,6 +82,8 @@ def install() -> None:
 class GuardedTCPServer(TCPServer):
     #: Connections this process holds open (every listener, every app it serves).
     open_connections = 0
+    #: Refused connections still given a moment to send their request line and read the 503.
+    lingering = 0
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -89,7 +94,13 @@ class GuardedTCPServer(TCPServer):
         cap = self.limits.max_connections
         if cap is not None and GuardedTCPServer.open_connections >= cap:
             _REFUSALS.note(GuardedTCPServer.open_connections, cap)
-            return await refuse(self.reader, self.writer)
+            if GuardedTCPServer.lingering >= MAX_LINGERING:
+                return await refuse(self.reader, self.writer, linger=False)
+            GuardedTCPServer.lingering += 1
+            try:
+                return await refuse(self.reader, self.writer, linger=True)
+            finally:
+                GuardedTCPServer.lingering -= 1
         GuardedTCPServer.open_connections += 1
         try:
             await super().run()
@@ -110,13 +121,14 @@ class GuardedTCPServer(TCPServer):
         await asyncio.shield(self._initiate_server_close())
 
 
-async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Answer a connection over the cap with a 503 and close it. The client gets a moment to
-    send its request line (so the error comes in its route's envelope) and to read the answer:
-    closing a socket with unread input resets the connection, and the reset can overtake the
-    answer on its way to the client."""
+async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
+                 linger: bool) -> None:
+    """Answer a connection over the cap with a 503 and close it. With `linger` the client gets
+    a moment to send its request line (so the error comes in its route's envelope) and to read
+    the answer: closing a socket with unread input resets the connection, and the reset can
+    overtake the answer on its way to the client."""
     loop = asyncio.get_running_loop()
-    path = await _request_path(reader, loop.time() + REFUSE_GRACE)
+    path = await _request_path(reader, loop.time() + REFUSE_GRACE) if linger else ""
     err = ApiError(503, "The server holds too many open connections; retry in a moment",
                    code="too_many_connections")
     body = error_body(err, path)
@@ -126,10 +138,11 @@ async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
     try:
         writer.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
         writer.write_eof()
-        async with asyncio.timeout_at(loop.time() + REFUSE_GRACE):
-            await writer.drain()
-            while await reader.read(1 << 16):  # until the client closes its side
-                pass
+        if linger:
+            async with asyncio.timeout_at(loop.time() + REFUSE_GRACE):
+                await writer.drain()
+                while await reader.read(1 << 16):  # until the client closes its side
+                    pass
     except (OSError, RuntimeError, TimeoutError):
         pass
     finally:

@@ -16,6 +16,7 @@ from hypercorn.asyncio import serve
 
 from ops.serve import hypercorn_config
 from quart_app.app import create_app
+from quart_app import connections
 from quart_app.connections import GuardedTCPServer
 from state.boot import BootConfig
 from state.settings import Settings
@@ -250,4 +251,30 @@ async def test_beyond_max_connections_a_new_connection_gets_503(start_server: St
     assert (await exchange(reader, writer, get("/health")))[0] == 200
     writer.close()
     for _, w in held[1:]:
+        w.close()
+
+
+async def test_a_flood_beyond_the_cap_is_answered_and_closed_at_once(
+        start_server: Start, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(connections, "MAX_LINGERING", 3)
+    server = await start_server(GROK_SERVER_MAX_CONNECTIONS="2",
+                                GROK_SERVER_HEAD_TIMEOUT_SEC="30")
+    held = [await server.connect() for _ in range(2)]
+    for _ in range(100):
+        if GuardedTCPServer.open_connections == 2:
+            break
+        await asyncio.sleep(0.02)
+    started = time.monotonic()
+    flood = [await server.connect() for _ in range(40)]  # silent: each would wait for a line
+
+    async def answer(reader: asyncio.StreamReader) -> tuple[int, float]:
+        status, _, _ = await asyncio.wait_for(read_response(reader), 5)
+        return status, await closed_after(reader, started, 5)
+
+    answers = await asyncio.gather(*(answer(r) for r, _ in flood))
+    assert {status for status, _ in answers} == {503}
+    took = sorted(t for _, t in answers)
+    # at most MAX_LINGERING of them wait for a request line; the rest are closed at once
+    assert took[-4] < 0.5 and took[-1] <= 2 * connections.REFUSE_GRACE + SLACK, took
+    for _, w in held + flood:
         w.close()

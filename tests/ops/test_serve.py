@@ -25,7 +25,8 @@ def test_the_settings_reach_hypercorn(tmp_path: Path) -> None:
 
 def test_the_cap_is_lowered_to_what_the_open_file_limit_holds(tmp_path: Path, caplog) -> None:
     caplog.set_level(logging.WARNING)
-    # each client connection may hold an upstream one; 64 descriptors stay for the rest
-    assert ConnectionLimits.of(config_for(tmp_path, 1024)).max_connections == (1024 - 64) // 2
-    assert "server.max_connections lowered from 4096 to 480" in caplog.text
+    # each client connection may hold an upstream one; 64 descriptors stay for the process,
+    # 64 for refused connections being answered
+    assert ConnectionLimits.of(config_for(tmp_path, 1024)).max_connections == (1024 - 128) // 2
+    assert "server.max_connections lowered from 4096 to 448" in caplog.text
     assert ConnectionLimits.of(config_for(tmp_path, 1 << 20)).max_connections == 4096
