@@ -8,9 +8,36 @@ from hypercorn.run import run
 from quart import Quart
 
 from ops.logs import configure_logging
+from quart_app.connections import MAX_LINGERING, ConnectionLimits, configure
 from state.boot import BootConfig
+from state.config_values import SettingsError
+from state.options import Loader, Options
+from state.settings import Settings
 
 APP_PATH = "ops.serve:worker_app()"
+#: Descriptors kept free of client connections: database, log files, the listening socket,
+#: Redis, the simulator's or a proxy's control connections.
+RESERVED_FDS = 64
+
+log = logging.getLogger(__name__)
+
+
+def load(loader: Loader) -> None:
+    """The settings the server's connection handling reads (all at startup)."""
+    loader.add_option("server.keep_alive_sec", float, 75.0,
+                      "Seconds an idle keep-alive connection stays open for its next request "
+                      "(above the idle timeout of a load balancer in front, which then closes "
+                      "first). Read at startup.")
+    loader.add_option("server.head_timeout_sec", float, 5.0,
+                      "Seconds a new connection has to send its first complete request head; "
+                      "then it is closed (a connection that sends nothing holds a file "
+                      "descriptor). At least 1 s in effect. Read at startup.")
+    loader.add_option("server.max_connections", int, 4096,
+                      "Client connections one serving process holds open; a connection beyond "
+                      "it is answered 503 with Retry-After and closed. Each of SERVER_WORKERS "
+                      "counts its own, so an instance holds up to SERVER_WORKERS times this. "
+                      "Lowered at startup to what the open-file limit leaves room for. Read "
+                      "at startup.")
 
 
 def worker_app() -> Quart:
@@ -22,7 +49,9 @@ def worker_app() -> Quart:
     return create_app(boot)
 
 
-def hypercorn_config(boot: BootConfig) -> Config:
+def hypercorn_config(boot: BootConfig, options: Options, fd_limit: int | None = None) -> Config:
+    """Hypercorn's config for `boot` and the settings; `fd_limit` (the open-file limit) may
+    lower `server.max_connections`."""
     config = Config()
     config.application_path = APP_PATH
     config.bind = [f"{boot.host}:{boot.port}"]
@@ -31,8 +60,11 @@ def hypercorn_config(boot: BootConfig) -> Config:
     config.workers = 0 if boot.workers <= 1 else boot.workers
     config.graceful_timeout = 25.0  # Hypercorn's 3 s would cut streams during a deploy
     config.backlog = 4096
-    config.keep_alive_timeout = 75.0
     config.keep_alive_max_requests = 100_000
+    server = options.server
+    configure(config, ConnectionLimits(
+        head_timeout=server.head_timeout_sec, keep_alive=server.keep_alive_sec,
+        max_connections=connection_cap(server.max_connections, fd_limit)))
     # The app writes its own access log (`grok2api.access`, with the request id and key
     # label); Hypercorn's would repeat every request.
     config.accesslog = None
@@ -49,7 +81,42 @@ def hypercorn_config(boot: BootConfig) -> Config:
     return config
 
 
+def raise_open_file_limit() -> int | None:
+    """This process's open-file limit after raising it as far as allowed (spawned workers
+    inherit it); None where there is no such limit."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):  # e.g. macOS refuses an unlimited soft limit
+            pass
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def connection_cap(wanted: int, fd_limit: int | None) -> int:
+    """`wanted`, or less when the open-file limit cannot hold that many client connections
+    plus one upstream connection each, the refused connections being answered, and the
+    descriptors the process needs besides."""
+    if fd_limit is None:
+        return wanted
+    room = max((fd_limit - RESERVED_FDS - MAX_LINGERING) // 2, 1)
+    if wanted > room:
+        log.warning("server.max_connections lowered from %d to %d: the open-file limit is %d",
+                    wanted, room, fd_limit)
+        return room
+    return wanted
+
+
 def serve(boot: BootConfig | None = None) -> int:
     boot = boot or BootConfig.from_env()
     configure_logging(boot.log_level)
-    return run(hypercorn_config(boot)) or 0
+    try:
+        settings = Settings.from_boot(boot)
+    except SettingsError as exc:
+        raise SystemExit(f"grok2api: {exc}") from None
+    return run(hypercorn_config(boot, settings.options, raise_open_file_limit())) or 0

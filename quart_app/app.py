@@ -7,7 +7,7 @@ from typing import Any, Callable, Sequence
 
 from quart import Quart
 
-from quart_app import keepalive
+from quart_app import connections
 from quart_app.admin import register_admin
 from quart_app.errors import register_error_handlers
 from quart_app.fastpath import FastPath
@@ -19,9 +19,6 @@ from state.options import Loader
 from state.redact import watch as redact_secrets_of
 from state.settings import Settings
 
-#: Seconds a request body may take to arrive in full.
-BODY_TIMEOUT_SEC = 120.0
-
 ASGIApp = Callable[[dict, Callable, Callable], Any]
 Layer = Callable[[ASGIApp], ASGIApp]
 
@@ -31,6 +28,12 @@ def load(loader: Loader) -> None:
     loader.add_option("app.max_body_mb", int, 64,
                       "Largest accepted request body in MiB (chats with several base64 images "
                       "are large). Read at startup.")
+    loader.add_option("server.body_stall_sec", float, 30.0,
+                      "Seconds a request body may stop arriving (also before its first byte) "
+                      "before the request is answered 408. Read at startup.")
+    loader.add_option("server.body_timeout_sec", float, 120.0,
+                      "Seconds a request body may take to arrive in full, from its first byte, "
+                      "before the request is answered 408. Read at startup.")
 
 
 def tune_gc() -> None:
@@ -54,9 +57,10 @@ def build_stack(app: ASGIApp, layers: Sequence[Layer]) -> ASGIApp:
 def create_app(boot: BootConfig | None = None, settings: Settings | None = None) -> Quart:
     boot = boot or BootConfig.from_env()
     settings = settings or Settings.load(boot)
-    keepalive.install()
+    connections.install()
     app = Quart("grok2api")
     max_body = settings.options.app.max_body_mb << 20
+    server = settings.options.server
     # The policy layer enforces the body limit for every route; Quart's own (16 MiB by
     # default) would otherwise cut a larger limit short.
     app.config["MAX_CONTENT_LENGTH"] = None
@@ -77,7 +81,8 @@ def create_app(boot: BootConfig | None = None, settings: Settings | None = None)
     # sees everything a route might answer.
     app.asgi_app = build_stack(app.asgi_app, [
         RequestLog,
-        partial(HttpPolicy, max_body=max_body, body_timeout=BODY_TIMEOUT_SEC),
+        partial(HttpPolicy, max_body=max_body, body_timeout=server.body_timeout_sec,
+                body_stall=server.body_stall_sec),
         partial(FastPath, services=services, routes=hot),
     ])
 

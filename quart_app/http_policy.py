@@ -7,8 +7,10 @@ the app underneath.
   The admin API (`/admin…`) gets none, preflights included: a page of another origin must
   not read the account table even if it knows or guesses the admin secret.
 * Body: read here in full, up to `max_body` bytes, then handed on as one message; a body
-  over the limit is a 413 before any route runs, a body that trickles in for longer than
-  `body_timeout` a 408.
+  over the limit is a 413 before any route runs. A body that stops arriving for
+  `body_stall` seconds (also before its first byte), or that trickles in for longer than
+  `body_timeout`, is a 408: without it a client that sends a head and then nothing would hold
+  its connection and the request's task for ever.
 * Errors: an `ApiError` or a crash that escapes before the response started becomes the
   route's envelope (`quart_app.errors`); after it started, the log gets it and the
   connection ends.
@@ -35,10 +37,13 @@ ASGIApp = Callable[[dict, Callable, Callable], Awaitable[None]]
 
 
 class HttpPolicy:
-    def __init__(self, app: ASGIApp, *, max_body: int, body_timeout: float = 120.0) -> None:
+    def __init__(self, app: ASGIApp, *, max_body: int, body_timeout: float = 120.0,
+                 body_stall: float = 30.0) -> None:
         self.app = app
         self.max_body = max_body
         self.body_timeout = body_timeout
+        self.body_stall = body_stall
+        self._first_wait = min(body_stall, body_timeout)
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
@@ -47,16 +52,23 @@ class HttpPolicy:
         cors = _cors(path)
         if scope["method"] == "OPTIONS" and _is_preflight(scope["headers"]):
             return await _respond(send, 204, b"", [], cors)
-        first = await receive()
-        if first["type"] != "http.request":
-            return  # the client left before its body arrived: nobody to answer
+        try:
+            # Usually the body came with the head and is there already: the timer costs a few
+            # microseconds and never fires.
+            async with asyncio.timeout(self._first_wait) as deadline:
+                first = await receive()
+                if first["type"] != "http.request":
+                    return  # the client left before its body arrived: nobody to answer
+                if first.get("more_body", False):
+                    first = await self._read_rest(scope, first, receive, deadline)
+        except TimeoutError:
+            first = body_timeout()
+        if first is None:
+            return
+        if isinstance(first, ApiError):
+            return await _reject(send, first, path)
         if len(first.get("body", b"")) > self.max_body:
             return await _reject(send, too_large(self.max_body), path)
-        if first.get("more_body", False):
-            body = await self._read_rest(scope, first, receive, send)
-            if body is None:
-                return
-            first = {"type": "http.request", "body": body, "more_body": False}
         pending: dict | None = first
 
         # Plain functions that return the awaitable: no extra coroutine per message.
@@ -90,30 +102,28 @@ class HttpPolicy:
             # else the response is cut short; the server ends the connection
 
     async def _read_rest(self, scope: dict, first: dict, receive: Callable,
-                         send: Callable) -> bytes | None:
-        """The rest of a body that did not come in one message; None when answered here (too
-        large, too slow) or when the client left."""
-        path = scope["path"]
+                         deadline: asyncio.Timeout) -> dict | ApiError | None:
+        """The whole body as one message, from its first piece `first`; an error to answer
+        when it is too large; None when the client left. `deadline` is moved on with every
+        piece: `body_stall` ahead, never past `body_timeout` after the first piece."""
         declared = _content_length(scope["headers"])
         if declared is not None and declared > self.max_body:
-            return await _reject(send, too_large(self.max_body), path)
+            return too_large(self.max_body)
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + self.body_timeout
         chunks = [first.get("body", b"")]
         size = len(chunks[0])
-        err: ApiError = too_large(self.max_body)
-        try:
-            async with asyncio.timeout(self.body_timeout):
-                while size <= self.max_body:
-                    message = await receive()
-                    if message["type"] != "http.request":
-                        return None
-                    chunk = message.get("body", b"")
-                    size += len(chunk)
-                    chunks.append(chunk)
-                    if not message.get("more_body", False) and size <= self.max_body:
-                        return b"".join(chunks)
-        except TimeoutError:
-            err = body_timeout()
-        return await _reject(send, err, path)
+        while size <= self.max_body:
+            deadline.reschedule(min(loop.time() + self.body_stall, give_up_at))
+            message = await receive()
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            chunks.append(chunk)
+            if not message.get("more_body", False) and size <= self.max_body:
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        return too_large(self.max_body)
 
 
 def _cors(path: str) -> list[tuple[bytes, bytes]]:

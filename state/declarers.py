@@ -21,6 +21,7 @@ __all__ = ["DECLARERS", "declared_options", "load_all"]
 
 DECLARERS: tuple[str, ...] = (
     "quart_app.app",
+    "ops.serve",
     "quart_app.admin.auth",
     "quart_app.admin.throttle",
     "quart_app.client_address",

@@ -113,3 +113,31 @@ async def test_the_admin_api_gets_no_cors_headers_preflight_included() -> None:
         wire = Wire(part(b"", False))
         await HttpPolicy(app, max_body=10)(scope(path, "GET"), wire.receive, wire.send)
         assert (b"access-control-allow-origin", b"*") in wire.sent[0]["headers"]
+
+
+async def test_a_body_that_never_starts_is_a_408() -> None:
+    async def app(scope, receive, send) -> None:  # pragma: no cover - never reached
+        raise AssertionError("the app ran without a body")
+
+    wire = Wire(then_wait=True)
+    await asyncio.wait_for(HttpPolicy(app, max_body=10, body_stall=0.05)(
+        scope(), wire.receive, wire.send), 2)
+    assert wire.status == 408 and wire.json()["error"]["code"] == "request_timeout"
+
+
+async def test_a_body_that_keeps_coming_is_not_cut_by_the_stall_limit() -> None:
+    got: list[dict] = []
+
+    async def app(scope, receive, send) -> None:
+        got.append(await receive())
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    class Slow(Wire):
+        async def receive(self) -> dict:
+            await asyncio.sleep(0.03)  # each piece within the stall limit, all of them beyond
+            return await super().receive()
+
+    wire = Slow(part(b"a", True), part(b"b", True), part(b"c", True), part(b"", False))
+    await HttpPolicy(app, max_body=10, body_stall=0.05)(scope(), wire.receive, wire.send)
+    assert wire.status == 200 and got == [part(b"abc", False)]

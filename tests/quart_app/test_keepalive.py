@@ -64,10 +64,3 @@ async def test_stop_cancels_a_started_idle_action() -> None:
     await asyncio.wait_for(started.wait(), 1)
     await idle.stop()  # the next request arrived: the connection must stay open
     assert group.tasks[0].cancelled()
-
-
-def test_install_replaces_hypercorns_idle_task() -> None:
-    from hypercorn.asyncio import tcp_server
-
-    keepalive.install()
-    assert tcp_server.AsyncioSingleTask is DeferredIdleTask
