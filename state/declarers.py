@@ -31,6 +31,7 @@ DECLARERS: tuple[str, ...] = (
     "addons.accounts:AccountSelector",
     "addons.retry:Retry",
     "addons.services.breaker:CircuitBreaker",
+    "addons.services.clearance:ClearanceService",
     "addons.attachments:Attachments",
     "addons.upstream.config:UpstreamConfig",
     "addons.pipeline:Pipeline",
