@@ -125,7 +125,8 @@ async def flaresolverr_stack(stack, **kw) -> FakeFlareSolverr:
 
 
 @pytest.mark.parametrize("chat_transport", ["rest", "mgw"])
-async def test_a_challenge_is_solved_once_and_the_solved_cookie_and_agent_go_out(stack):
+async def test_a_challenge_is_solved_once_and_the_solved_cookie_and_agent_go_out(stack, caplog):
+    caplog.set_level(logging.DEBUG)
     solver = await flaresolverr_stack(stack)
     try:
         status, _ = await ask(stack)
@@ -167,6 +168,8 @@ async def test_a_challenge_is_solved_once_and_the_solved_cookie_and_agent_go_out
         assert egress["egress"] == "direct" and egress["user_agent"] == SOLVER_UA
         assert egress["cookies"] == ["cf_clearance", "__cf_bm"]
         assert solver.issued[0] not in str(shown)
+        assert "solved for egress direct: cookies cf_clearance, __cf_bm" in caplog.text
+        assert solver.issued[0] not in caplog.text  # the cookie's value is never logged
     finally:
         await solver.stop()
 
