@@ -5,6 +5,10 @@ Request-side hooks (`requestheaders`, `request`, `attempt`, `responseheaders`, `
 
 - auth first: nothing else runs for a client that is not let in;
 - model resolution before accounts: the model names the pools and the quota mode;
+- the clearance addon before the breaker and retry: it answers an anti-bot refusal or a
+  Cloudflare challenge (a fresh statsig, a new clearance) and says so in `attempt.remedy`,
+  which the breaker reads to leave a cured refusal uncounted and retry to try the same
+  account again;
 - the breaker before accounts: a try it refuses (grok.com failing for everyone) leases no
   account; and before retry: retry reads its verdict (`attempt.upstream_wide`) to leave the
   account alone when the failure was grok.com's or the egress's as a whole;
@@ -41,6 +45,7 @@ def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any
     from addons.breaker import Breaker
     from addons.chain import Chain
     from addons.citations import Citations
+    from addons.clearance import Clearance
     from addons.continuation import Continuation
     from addons.model_resolver import ModelResolver
     from addons.retry import Retry
@@ -53,6 +58,7 @@ def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any
     return Chain([
         Auth(settings),
         ModelResolver(catalogue),
+        Clearance(settings),
         Breaker(settings, pool),
         AccountSelector(pool, settings),
         Retry(pool, settings),

@@ -58,7 +58,8 @@ class Breaker:
 
     def responseheaders(self, flow: Flow) -> None:
         attempt = flow.attempt
-        if attempt.failure is not None:
+        # a refusal the clearance addon cured (`attempt.remedy`) is not an outage
+        if attempt.failure is not None and attempt.remedy is None:
             self._record(flow)
 
     def _record(self, flow: Flow) -> str:
@@ -90,7 +91,8 @@ class Breaker:
 
     def error(self, flow: Flow) -> None:
         attempt = flow.attempt
-        if attempt.failure is None or flow.metadata.get(NAME) == attempt.number:
+        if (attempt.failure is None or attempt.remedy is not None
+                or flow.metadata.get(NAME) == attempt.number):
             return
         kind = self._record(flow)  # failed after the answer had started: no retry ran
         log.warning("%s: upstream failed after the answer started (%s, %s): %s", flow.id,

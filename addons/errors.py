@@ -93,7 +93,8 @@ _FAILURE_TEXT: dict[str, str] = {
     kinds.RATE_LIMITED: "grok.com's rate limit was reached on every account tried",
     kinds.CREDENTIALS: "grok.com refused the account's credentials",
     kinds.UNAUTHORIZED: "grok.com refused the account",
-    kinds.CHALLENGE: "grok.com's edge (Cloudflare / anti-bot) refused the gateway's traffic",
+    kinds.CHALLENGE: "grok.com's edge (Cloudflare) challenged the gateway's traffic",
+    kinds.ANTI_BOT: "grok.com's anti-bot rules refused the gateway's request",
     kinds.FORBIDDEN: "grok.com refused the request",
     kinds.REJECTED: "grok.com rejected the request",
     kinds.SERVER_ERROR: "grok.com failed to answer",
@@ -118,7 +119,7 @@ def upstream_error(status: int, kind: str | None = None, *, answered: bool = Tru
         return ApiError(429, message, type="rate_limit_error", code="rate_limit_exceeded")
     if kind == kinds.TIMEOUT:
         return ApiError(504, message, type="upstream_error", code="stream_idle_timeout")
-    refused = status == 403 and kind in (kinds.CHALLENGE, kinds.FORBIDDEN)
+    refused = status == 403 and kind in (kinds.CHALLENGE, kinds.ANTI_BOT, kinds.FORBIDDEN)
     return ApiError(403 if refused else 502, message, type="upstream_error",
                     code=code or "upstream_error")
 

@@ -76,6 +76,10 @@ class Attempt:
     retry_delay: float = 0.0  # seconds to wait before it
     file_ids: list[str] = field(default_factory=list)  # attachments uploaded to this account
     continued: bool = False  # this try continues `flow.continued` on its account
+    #: what was done about the egress after this try was refused by grok.com's edge (a fresh
+    #: `x-statsig-id` after an anti-bot refusal, a newly solved Cloudflare clearance after a
+    #: challenge), so the same account may try again; None when nothing was
+    remedy: str | None = None
     transforms: Transforms | None = None  # the stream addons' per-try state
 
 
@@ -99,6 +103,9 @@ class Flow:
     pinned_token: str | None = None  # the account the first attempt should use, if it can
     continued: Continued | None = None
     keep_conversation: bool = False  # the upstream conversation must not be temporary
+    #: grok.com's anti-bot rules refused an `x-statsig-id` of this flow: every later try sends
+    #: a freshly generated one (even when a fixed one is configured), and no second remedy
+    statsig_renewed: bool = False
     # across attempts
     attempt: Attempt = field(default_factory=lambda: Attempt(0))
     tried: list[str] = field(default_factory=list)  # accounts leased so far, in order

@@ -14,6 +14,12 @@ egress as a whole (`attempt.upstream_wide`): they never take an account out. Suc
 moves on to the next try at once and without spending the budget: the breaker answers that
 try itself (its error class, `Retry-After`) or sends it as its half-open probe.
 
+A refusal by grok.com's edge that the clearance addon already answered (`attempt.remedy`: a
+fresh `x-statsig-id` after an anti-bot refusal, a newly solved Cloudflare clearance after a
+challenge) is tried again at once on the same account, free and without penalty. An account
+code (`[WKE=unauthorized:blocked-user]`, `account:email-domain-rejected`, …) expires the
+account, with the marker as its reason and grok.com's code in its last error.
+
 An empty answer (`EMPTY_RESPONSE`: no text, no tool call, no media) always switches account,
 whatever `retry.on_codes` says, and counts against the retry budget. The budget is
 `retry.max_retries` in quota strategy and a fixed `RANDOM_MAX_RETRIES` in random strategy,
@@ -86,9 +92,12 @@ class Retry:
         empty = kind == kinds.EMPTY
         how = strategy(self.settings)
         free_switch = False
+        if attempt.remedy is not None and lease is not None:
+            self._same_account_again(flow, kind)
+            return
         if kind == kinds.CREDENTIALS and lease is not None:
-            marker = kinds.invalid_credentials_marker(f"{failure.message} {failure.body}")
-            self.pool.on_invalid_credentials(lease.token, marker or kind)
+            reason, detail = kinds.account_reason(failure)
+            self.pool.on_invalid_credentials(lease.token, reason, detail)
             free_switch = True  # an expired account is not the request's fault: no budget spent
         elif lease is not None and not attempt.upstream_wide:
             if kind == kinds.UNAUTHORIZED:
@@ -97,7 +106,8 @@ class Retry:
                 self._rate_limited(lease, how)
             elif empty:
                 self.pool.on_failure(lease, "empty response")
-            elif kind in (kinds.SERVER_ERROR, kinds.CONNECTION, kinds.TIMEOUT, kinds.CHALLENGE):
+            elif kind in (kinds.SERVER_ERROR, kinds.CONNECTION, kinds.TIMEOUT, kinds.CHALLENGE,
+                          kinds.ANTI_BOT):
                 self.pool.on_failure(lease, f"upstream {status} ({kind})")
         flow.last_error = flow.error = failure_error(failure)
         # blamed on grok.com as a whole: the next try is the breaker's to refuse (at once,
@@ -134,6 +144,19 @@ class Retry:
         cap = opts.backoff_max_ms / 1000
         delay = min(cap, base * (2 ** (attempt.number - 1)))
         attempt.retry_delay = delay * random.uniform(0.5, 1.0) if delay > 0 else 0.0
+
+    def _same_account_again(self, flow: Flow, kind: str) -> None:
+        """What grok.com's edge refused was fixed (`attempt.remedy`): the same account tries
+        again at once, with no penalty and no budget spent (the remedy is once per flow)."""
+        attempt, lease = flow.attempt, flow.lease
+        flow.last_error = failure_error(attempt.failure)
+        flow.error = None
+        flow.tried = [t for t in flow.tried if t != lease.token]
+        flow.pinned_token = lease.token
+        attempt.retry = True
+        log.info("%s: upstream %s (%s) on account %s (attempt %d); trying it again with a %s",
+                 flow.id, attempt.failure.status, kind, token_label(lease.token), attempt.number,
+                 attempt.remedy)
 
     def _rate_limited(self, lease: Any, how: str) -> None:
         """Cool the mode of the account: for the pool's refresh interval in random strategy

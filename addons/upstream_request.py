@@ -41,7 +41,8 @@ class ChatBuilder:
 
     def build(self, flow: Flow, cfg: UpstreamConfig) -> UpstreamRequest:
         attempt = flow.attempt
-        headers = build_headers(cfg, flow.lease.token, origin=ORIGIN, referer=ORIGIN + "/")
+        headers = build_headers(cfg, flow.lease.token, origin=ORIGIN, referer=ORIGIN + "/",
+                                fresh_statsig=flow.statsig_renewed)
         file_ids = attempt.file_ids
         message = flow.prompt
         extra: dict[str, Any] = {}

@@ -7,6 +7,7 @@ from addons import build_chain
 from addons.accounts import AccountSelector
 from addons.attachments import Attachments
 from addons.breaker import Breaker
+from addons.clearance import Clearance
 from addons.services.catalogue import Catalogue, ModelSpec
 from addons.continuation import Continuation
 from addons.pipeline import Pipeline
@@ -56,6 +57,8 @@ class Services:
                                  continuations=self.accounts.continuations)
         #: the upstream circuit breaker of this process (its state is on /health)
         self.breaker = self.chain.get(Breaker).service
+        #: the Cloudflare clearances of this process, by egress (shown in the admin status)
+        self.clearance = self.chain.get(Clearance).service
         self.transport: CurlTransport | None = None  # REST: rate limits, uploads, session lookup
         self.chat_transport: Transport | None = None
         self.pipeline: Pipeline | None = None
@@ -65,7 +68,8 @@ class Services:
         self.boot.ensure_data_dir()
         await self.accounts.start()
         self.transport = CurlTransport(UpstreamConfig.from_settings(self.settings),
-                                       max_clients=self.settings.options.server.max_upstream_clients)
+                                       max_clients=self.settings.options.server.max_upstream_clients,
+                                       clearance=self.clearance.store)
         self.chat_transport = self._chat_transport()
         mgw = isinstance(self.chat_transport, MgwTransport)
         # uploads go through the same client: multipart upload-file-v2 with the mgw chat,
@@ -101,6 +105,7 @@ class Services:
 
     async def stop(self) -> None:
         try:
+            await self.clearance.aclose()
             if self.refresher is not None:
                 await self.refresher.stop()
             if self.chat_transport is not None and self.chat_transport is not self.transport:

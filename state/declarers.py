@@ -32,6 +32,7 @@ DECLARERS: tuple[str, ...] = (
     "addons.accounts:AccountSelector",
     "addons.retry:Retry",
     "addons.services.breaker:CircuitBreaker",
+    "addons.services.clearance:ClearanceService",
     "addons.attachments:Attachments",
     "addons.upstream.config:UpstreamConfig",
     "addons.pipeline:Pipeline",

@@ -371,12 +371,14 @@ class AccountPool:
         ts = now_ms() if now is None else to_ms(now)
         return acc is not None and acc.mode_cooling(mode, ts)
 
-    def on_invalid_credentials(self, token: str, reason: str) -> None:
+    def on_invalid_credentials(self, token: str, reason: str, detail: str = "") -> None:
+        """Expired, with `reason` (the invalid-credential marker) as its state reason and
+        `detail` (the status and grok.com's code, when known) as its last error."""
         acc = self._by_token.get(token)
         if acc is None:
             return
         ts = now_ms()
-        acc.record_failure(reason, ts, health_factor("401"))
+        acc.record_failure(detail or reason, ts, health_factor("401"))
         if acc.status != "expired":
             log.warning("account %s %s -> expired: %s", token_label(token), acc.status,
                         _scrubbed(reason, token)[:200])

@@ -52,6 +52,7 @@ _GROUP_OF_KIND: dict[str, str] = {
     kinds.CONNECTION: UNAVAILABLE,
     kinds.TIMEOUT: UNAVAILABLE,
     kinds.CHALLENGE: CHALLENGE,
+    kinds.ANTI_BOT: CHALLENGE,
     kinds.RATE_LIMITED: THROTTLED,
 }
 #: The client's status while open on `unavailable`, from the upstream statuses seen.

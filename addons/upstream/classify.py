@@ -2,9 +2,15 @@
 
 `failure_kind` names what a failed try says and about whom: the account (rate limited,
 credentials), the request (rejected, forbidden), or grok.com and the egress as a whole (server
-error, connection, timeout, challenge). The retry addon penalises an account only for the
-first group; the circuit breaker counts the last; clients get a message built from the kind
-and the status, never the upstream's own text.
+error, connection, timeout, a Cloudflare challenge, an anti-bot refusal). The retry addon
+penalises an account only for the first group; the circuit breaker counts the last; clients
+get a message built from the kind and the status, never the upstream's own text.
+
+grok.com says three different things with a 403, told apart here: a Cloudflare interstitial
+(an HTML page: the egress's clearance cookie is missing, stale or bound to another IP or user
+agent), an anti-bot refusal (JSON `code 7` "Request rejected by anti-bot rules": the
+`x-statsig-id` or the browser fingerprint was refused), and an account code (`[WKE=…]`
+markers such as `unauthorized:blocked-user`: the account itself is dead).
 """
 from __future__ import annotations
 
@@ -28,7 +34,12 @@ INVALID_CREDENTIAL_MARKERS: tuple[str, ...] = (
     "token expired",
 )
 _CHALLENGE_MARKERS = ("just a moment", "challenge-platform", "__cf_chl", "cf-chl-")
-_ANTI_BOT_MARKERS = ("anti-bot", "antibot")
+_ANTI_BOT_MARKERS = ("anti-bot", "antibot", "anti_bot")
+#: grok.com's account and auth codes, `[WKE=unauthorized:blocked-user]`; the console-style
+#: body carries the same code as `"code":"unauthorized:blocked-user"`.
+_WKE_CODE = re.compile(r"WKE=([a-z][a-z0-9_-]*:[a-z0-9_.-]+)", re.I)
+_CONSOLE_CODE = re.compile(r'"code"\s*:\s*"((?:unauthorized|unauthenticated|account):[a-z0-9_.-]+)"',
+                           re.I)
 
 # ---- failure kinds (`failure_kind`) ----------------------------------------------------
 #: 429, an in-band rate-limit error (gRPC 8) or the usage-limit answer: about the account's
@@ -38,8 +49,11 @@ RATE_LIMITED = "rate_limited"
 CREDENTIALS = "credentials"
 #: A plain 401: the account is refused.
 UNAUTHORIZED = "unauthorized"
-#: A Cloudflare interstitial or an anti-bot refusal: about the egress (IP, clearance, headers).
+#: A Cloudflare interstitial (an HTML page): about the egress's clearance (IP, cookie, agent).
 CHALLENGE = "challenge"
+#: An anti-bot refusal (JSON or in-band `code 7`): about the request's fingerprint headers
+#: (`x-statsig-id`), so about the egress, not the account.
+ANTI_BOT = "anti_bot"
 #: Another 403 (a content policy, an empty body): about the request.
 FORBIDDEN = "forbidden"
 #: Another 4xx, or an in-band error whose gRPC code blames the request.
@@ -99,6 +113,29 @@ def invalid_credentials_marker(body: str) -> str | None:
     return None
 
 
+def account_code(body: str) -> str | None:
+    """grok.com's own code for an account or auth refusal (`unauthorized:blocked-user`,
+    `account:email-domain-rejected`, `unauthenticated:bad-credentials` …), lower-cased, from a
+    `[WKE=…]` marker or a console-style `"code"`; None when the body carries none."""
+    if not body:
+        return None
+    head = body[:65536]
+    found = _WKE_CODE.search(head) or _CONSOLE_CODE.search(head)
+    return found.group(1).lower() if found else None
+
+
+def account_reason(failure: UpstreamFailure) -> tuple[str, str]:
+    """Why a `CREDENTIALS` failure expires its account: (the reason kept as the account's
+    state, the last error as the operator reads it). The reason is the invalid-credential
+    marker (`blocked-user`, `email-domain-rejected`, `bad-credentials` …), the same whichever
+    call found it; the last error adds the status and grok.com's full code when it sent one
+    (`403 unauthorized:blocked-user`)."""
+    text = f"{failure.message} {failure.body}"
+    marker = invalid_credentials_marker(text) or CREDENTIALS
+    code = account_code(text)
+    return marker, f"{failure.status} {code or marker}"
+
+
 def is_cloudflare_challenge(status: int, headers: Mapping[str, str] | None, body: str) -> bool:
     """A Cloudflare interstitial (not an application error) on 403/429/503.
 
@@ -145,12 +182,16 @@ def failure_kind(failure: UpstreamFailure) -> str:
     if status == 401:
         return UNAUTHORIZED
     if any(m in text for m in _ANTI_BOT_MARKERS):
-        return CHALLENGE
+        return ANTI_BOT
+    grpc = _grpc_code(body)
     if status == 403:
-        return FORBIDDEN
+        # a JSON `code 7` (permission denied) with no account marker is the anti-bot refusal;
+        # a moderation code, another body or none at all is about the request
+        return ANTI_BOT if grpc == 7 else FORBIDDEN
     if status >= 500:
-        grpc = _grpc_code(body)
-        if grpc in (7, 16):  # permission denied, unauthenticated: not an outage
+        if grpc == 7:  # in-band permission denied: the anti-bot rules, not an outage
+            return ANTI_BOT
+        if grpc == 16:  # unauthenticated: not an outage
             return FORBIDDEN
         if grpc in _REQUEST_GRPC_CODES:
             return REJECTED

@@ -128,8 +128,11 @@ def build_headers(
     origin: str | None,
     referer: str | None,
     content_type: str | None = "application/json",
+    fresh_statsig: bool = False,
 ) -> dict[str, str]:
-    """The header set for one REST call. `origin=None` omits Origin (navigations)."""
+    """The header set for one REST call. `origin=None` omits Origin (navigations).
+    `fresh_statsig` generates the `x-statsig-id` even when a fixed one is configured (a try
+    after grok.com's anti-bot rules refused the configured value)."""
     media = content_type in _MEDIA_TYPES
     headers: dict[str, str] = {
         "Accept": _MEDIA_ACCEPT if media else "*/*",
@@ -149,7 +152,8 @@ def build_headers(
     same = not origin or not referer or _host(origin) == _host(referer)
     headers["Sec-Fetch-Site"] = "same-origin" if same else "same-site"
     headers["User-Agent"] = cfg.user_agent
-    headers["x-statsig-id"] = dynamic_statsig_id() if cfg.dynamic_statsig else cfg.statsig_id
+    headers["x-statsig-id"] = (dynamic_statsig_id() if cfg.dynamic_statsig or fresh_statsig
+                               else cfg.statsig_id)
     headers["x-xai-request-id"] = str(uuid.uuid4())
     headers.update(client_hints(cfg.user_agent, cfg.browser))
     headers["Cookie"] = cookie_header(cfg, token)

@@ -35,6 +35,7 @@ from curl_cffi.requests import AsyncSession
 
 from addons.upstream.wire import UpstreamRequest
 from addons.upstream.base import Timeouts, TransportError, UpstreamStream, UpstreamTimeout
+from addons.upstream.clearance import Via
 from addons.upstream.config import DEFAULT_BASE_URL, UpstreamConfig
 from addons.upstream.headers import ACCEPT_LANGUAGE
 from addons.upstream.mgw_events import MgwEventParser
@@ -126,14 +127,15 @@ class MgwTransport:
 
     # ---- identity (GET /api/auth/session) -----------------------------------------------
 
-    async def _user_id(self, request: UpstreamRequest, timeout: float) -> str | RefusedStream:
+    async def _user_id(self, request: UpstreamRequest, timeout: float,
+                       proxy: str | None) -> str | RefusedStream:
         key = sso_of(request.headers.get("Cookie", ""))
         cached = self._user_ids.get(key)
         if cached:
             return cached
         lookup = self._lookups.get(key)
         if lookup is None:  # concurrent first chats of one account share one lookup
-            lookup = asyncio.ensure_future(self._lookup(request, timeout))
+            lookup = asyncio.ensure_future(self._lookup(request, timeout, proxy))
             self._lookups[key] = lookup
             lookup.add_done_callback(lambda _f: self._lookups.pop(key, None))
         result = await asyncio.shield(lookup)
@@ -141,12 +143,14 @@ class MgwTransport:
             self._user_ids[key] = result
         return result
 
-    async def _lookup(self, request: UpstreamRequest, timeout: float) -> str | RefusedStream:
+    async def _lookup(self, request: UpstreamRequest, timeout: float,
+                      proxy: str | None) -> str | RefusedStream:
         headers = {k: v for k, v in request.headers.items()
                    if k.lower() not in ("content-type", "baggage")}
         headers["x-xai-request-id"] = str(uuid.uuid4())
         status, _, body = await self.rest.request(
-            UpstreamRequest("GET", self.cfg.base_url + SESSION_PATH, headers), timeout)
+            UpstreamRequest("GET", self.cfg.base_url + SESSION_PATH, headers), timeout,
+            proxy=proxy)
         text = body.decode("utf-8", "replace")
         if not 200 <= status < 300:
             return RefusedStream(status, text)
@@ -174,16 +178,20 @@ class MgwTransport:
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + timeouts.first_byte
+        # one egress for the lookup and the socket: a clearance belongs to one
+        proxy = self.cfg.pick_proxy()
+        request.via = Via(proxy, self.rest.clearance.generation(proxy))  # what the lookup sends
         try:
             async with asyncio.timeout_at(deadline):
-                uid = await self._user_id(request, timeouts.first_byte)
+                uid = await self._user_id(request, timeouts.first_byte, proxy)
         except TimeoutError:
             raise UpstreamTimeout("first_byte", timeouts.first_byte) from None
         if isinstance(uid, RefusedStream):
             return uid
         url = f"{self.ws_base}{MGW_PATH}?uid={quote(uid, safe='')}"
-        headers = handshake_headers(request.headers, uid)
-        ws = await self._connect(url, headers, timeouts, deadline)
+        headers, request.via = self.rest.clearance.apply(handshake_headers(request.headers, uid),
+                                                         proxy)
+        ws = await self._connect(url, headers, timeouts, deadline, proxy)
         if isinstance(ws, RefusedStream):
             if ws.status in (401, 403):
                 self.forget(request.headers.get("Cookie", ""))
@@ -202,7 +210,7 @@ class MgwTransport:
             raise
 
     async def _connect(self, url: str, headers: dict[str, str], timeouts: Timeouts,
-                       deadline: float) -> Any:
+                       deadline: float, proxy: str | None) -> Any:
         session = self._ws_session()
 
         # libcurl ignores TIMEOUT_MS for a CONNECT_ONLY handshake; a low-speed limit does end
@@ -213,7 +221,7 @@ class MgwTransport:
 
         async def handshake() -> Any:
             return await session.ws_connect(
-                url, headers=headers, timeout=None, proxy=self.cfg.pick_proxy(),
+                url, headers=headers, timeout=None, proxy=proxy,
                 default_headers=False, accept_encoding=None, http_version="v1",
                 curl_options=options, max_message_size=MAX_FRAME, drain_on_error=True)
 
@@ -235,10 +243,13 @@ class MgwTransport:
             if status not in _BODY_STATUSES:
                 return RefusedStream(status, body)
             http_url = "http" + url[2:] if url.startswith("ws") else url
-            return RefusedStream(status, body, lambda: self._refusal_body(http_url, headers, status))
+            return RefusedStream(status, body,
+                                 lambda: self._refusal_body(http_url, headers, status, proxy))
 
-    async def _refusal_body(self, url: str, headers: dict[str, str], status: int) -> str:
-        got, _, body = await self.rest.request(UpstreamRequest("GET", url, dict(headers)), 10.0)
+    async def _refusal_body(self, url: str, headers: dict[str, str], status: int,
+                            proxy: str | None) -> str:
+        got, _, body = await self.rest.request(UpstreamRequest("GET", url, dict(headers)), 10.0,
+                                               proxy=proxy)
         return body.decode("utf-8", "replace") if got == status else ""
 
     async def _start_turn(self, ws: Any, payload: dict[str, Any], timeouts: Timeouts,

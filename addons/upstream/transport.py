@@ -28,6 +28,7 @@ from curl_cffi.requests.impersonate import BrowserTypeLiteral
 
 from addons.upstream.wire import UpstreamRequest
 from addons.upstream.base import Timeouts, UpstreamStream, UpstreamTimeout
+from addons.upstream.clearance import ClearanceStore
 from addons.upstream.config import UpstreamConfig
 from addons.upstream.curl_handle import EasyHandle, parse_headers
 from addons.upstream.curl_pool import HandlePool, TransferAborted
@@ -60,11 +61,25 @@ class CurlTransport:
     """`Transport` over pooled curl handles. Create inside the running loop's lifetime;
     the pool (and its curl multi handle) is built lazily on first use."""
 
-    def __init__(self, cfg: UpstreamConfig, max_clients: int = 64) -> None:
+    def __init__(self, cfg: UpstreamConfig, max_clients: int = 64,
+                 clearance: ClearanceStore | None = None) -> None:
         self.cfg = cfg
         self.max_clients = max(1, int(max_clients))
         self.impersonate = resolve_impersonate(cfg.browser)
+        #: solved Cloudflare clearances by egress, applied to grok.com calls as they are sent
+        self.clearance = clearance if clearance is not None else ClearanceStore()
+        self._grok_prefix = cfg.base_url + "/"
         self._pool: HandlePool | None = None
+
+    def dress(self, request: UpstreamRequest, proxy: str | None) -> dict[str, str]:
+        """The headers `request` goes out with through `proxy`: a call to grok.com carries
+        that egress's solved clearance, if any (another host, such as accounts.x.ai, has
+        clearances of its own and gets none). Notes the egress on the request."""
+        if not request.url.startswith(self._grok_prefix):
+            request.via = None
+            return request.headers
+        headers, request.via = self.clearance.apply(request.headers, proxy)
+        return headers
 
     def _get_pool(self) -> HandlePool:
         if self._pool is None:
@@ -93,10 +108,12 @@ class CurlTransport:
         # curl's own stall guard only; the app-level timeouts fire first
         limits = (int(timeouts.connect * 1000), 0,
                   math.ceil(timeouts.connect + timeouts.first_byte + timeouts.idle), 0)
+        proxy = self.cfg.pick_proxy()
+        headers = self.dress(request, proxy)
         try:
             handle = await self._acquire(pool, deadline)
-            tr = pool.start(handle, request.method, request.url, request.headers,
-                            _body(request), self.cfg.pick_proxy(), limits)
+            tr = pool.start(handle, request.method, request.url, headers,
+                            _body(request), proxy, limits)
         except TimeoutError:
             raise UpstreamTimeout("first_byte", timeouts.first_byte) from None
         except (CurlError, TransferAborted) as exc:
@@ -121,11 +138,12 @@ class CurlTransport:
         pool = self._get_pool()
         deadline = pool.loop.time() + timeout
         limits = (0, int(timeout * 1000), 0, int(bool(allow_redirects)))
+        proxy = proxy or self.cfg.pick_proxy()
+        headers = self.dress(request, proxy)
         try:
             handle = await self._acquire(pool, deadline)
-            tr = pool.start(handle, request.method, request.url, request.headers,
-                            _body(request), proxy or self.cfg.pick_proxy(), limits,
-                            wake_on_data=False)
+            tr = pool.start(handle, request.method, request.url, headers,
+                            _body(request), proxy, limits, wake_on_data=False)
         except TimeoutError:
             raise UpstreamTimeout("total", timeout) from None
         except (CurlError, TransferAborted) as exc:

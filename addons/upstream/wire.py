@@ -3,7 +3,10 @@ its transports), so the grok.com client never imports the chain's `Flow`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from addons.upstream.clearance import Via
 
 
 @dataclass(slots=True)
@@ -20,3 +23,6 @@ class UpstreamRequest:
     #: a raw body (e.g. multipart) sent as is instead of `json`; set Content-Type in `headers`
     body: bytes | None = None
     kind: str = "chat"
+    #: set by the transport when it sends the request: the egress and the clearance it went
+    #: with, so a challenge can be answered for that egress
+    via: Via | None = None

@@ -25,6 +25,7 @@ from ops.simulator.common import (
     STATE_KEY,
     abort_connection,
     admit,
+    cloudflare_middleware,
     json_response,
     record_middleware,
     sim_state,
@@ -219,7 +220,8 @@ async def _close_pacers(app: web.Application) -> None:
 
 def create_app(state: SimulatorState | None = None) -> web.Application:
     """The simulator app (grok.com, its asset CDN and the `/__sim/` control API)."""
-    app = web.Application(middlewares=[record_middleware], client_max_size=128 * 1024 * 1024)
+    app = web.Application(middlewares=[record_middleware, cloudflare_middleware],
+                          client_max_size=128 * 1024 * 1024)
     app[STATE_KEY] = state if state is not None else SimulatorState()
     app[PACERS_KEY] = {}
     app.on_cleanup.append(_close_pacers)

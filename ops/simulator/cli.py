@@ -44,9 +44,12 @@ def _install_uvloop() -> bool:
               help="Tier of the pre-registered tokens.")
 @click.option("--no-quota", is_flag=True, help="Never enforce or consume quota (benchmarks).")
 @click.option("--strict-statsig", is_flag=True, help="Reject x-statsig-id values decoding to 'e:'.")
+@click.option("--cloudflare", is_flag=True,
+              help="Emulate Cloudflare: require a cf_clearance cookie issued by "
+                   "POST /__sim/clearance, sent with the User-Agent it was issued for.")
 @click.option("--quiet", is_flag=True, help="No access log and no banner.")
 def simulate(host: str, port: int, tokens_file: Path | None, tier: str, no_quota: bool,
-             strict_statsig: bool, quiet: bool) -> None:
+             strict_statsig: bool, cloudflare: bool, quiet: bool) -> None:
     """Serve a local grok.com stand-in (chat, rate-limits, upload, CDN, /__sim/ control API)."""
     from aiohttp import web
 
@@ -55,6 +58,7 @@ def simulate(host: str, port: int, tokens_file: Path | None, tier: str, no_quota
     state = SimulatorState()
     state.quota_enabled = not no_quota
     state.strict_statsig = strict_statsig
+    state.cloudflare = cloudflare
     if tokens_file is not None:
         for token in load_tokens(tokens_file):
             state.add_token(token, tier)

@@ -9,8 +9,8 @@ from aiohttp import web
 
 from ops.simulator.auth import authenticate, check_statsig, parse_sso
 from ops.simulator.chat import DEFAULT_SLOW_FIRST_BYTE_MS, DEFAULT_STALL_MS
-from ops.simulator.errors import HTTP_FAULT_REPLIES, ErrorReply
-from ops.simulator.state import Fault, RecordedRequest, SimToken, SimulatorState
+from ops.simulator.errors import HTTP_FAULT_REPLIES, REPLY_CLOUDFLARE, ErrorReply
+from ops.simulator.state import TOS_PATH, Fault, RecordedRequest, SimToken, SimulatorState
 
 STATE_KEY: web.AppKey[SimulatorState] = web.AppKey("grok_sim_state", SimulatorState)
 # Typed request keys exist from aiohttp 3.13; plain strings work (with a warning) before.
@@ -69,6 +69,32 @@ async def record_middleware(request: web.Request, handler: Handler) -> web.Strea
             token=token,
         )
     )
+    return await handler(request)
+
+
+#: Paths of other hosts, which grok.com's Cloudflare clearance does not cover (accounts.x.ai
+#: has its own; the simulator serves its paths on the one origin).
+_OTHER_HOSTS = frozenset({TOS_PATH})
+
+
+def cookie_value(request: web.BaseRequest, name: str) -> str | None:
+    for part in request.headers.get("Cookie", "").split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key == name:
+            return value
+    return None
+
+
+@web.middleware
+async def cloudflare_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Cloudflare in front of grok.com (when `state.cloudflare` is on): a request without a
+    clearance issued for its User-Agent gets the interstitial, before grok.com sees it."""
+    state = request.app[STATE_KEY]
+    if (state.cloudflare and not request.path.startswith(CONTROL_PREFIX)
+            and request.path not in _OTHER_HOSTS
+            and not state.clearance_ok(cookie_value(request, "cf_clearance"),
+                                       request.headers.get("User-Agent", ""))):
+        return to_response(REPLY_CLOUDFLARE)
     return await handler(request)
 
 

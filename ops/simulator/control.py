@@ -13,7 +13,7 @@ from ops.simulator.common import STATE_KEY, json_response
 from ops.simulator.state import CHAT_PATH, MODES, SimulatorState
 
 _FLAGS = ("require_statsig", "strict_statsig", "quota_enabled", "grpc_status_header",
-          "grpc_web_text")
+          "grpc_web_text", "cloudflare")
 #: Account-setting flags a token may be registered with: control-API name -> token field.
 _TOKEN_FLAGS = {"tosAccepted": "tos_accepted", "birthDate": "birth_date", "nsfw": "nsfw"}
 
@@ -104,7 +104,7 @@ async def quota_handler(request: web.Request) -> web.Response:
 
 async def config_handler(request: web.Request) -> web.Response:
     """Set flags: `{"strict_statsig":true,"require_statsig":true,"quota_enabled":false,
-    "grpc_status_header":true,"grpc_web_text":true}`."""
+    "grpc_status_header":true,"grpc_web_text":true,"cloudflare":true}`."""
     state = _state(request)
     try:
         body = await _body(request)
@@ -114,6 +114,26 @@ async def config_handler(request: web.Request) -> web.Response:
         if flag in body:
             setattr(state, flag, bool(body[flag]))
     return json_response({flag: getattr(state, flag) for flag in _FLAGS})
+
+
+async def clearance_handler(request: web.Request) -> web.Response:
+    """Issue a Cloudflare clearance, as a solved challenge would: `{"user_agent": …}` →
+    `{"cf_clearance": …, "user_agent": …}` (what a FlareSolverr stand-in hands out)."""
+    state = _state(request)
+    try:
+        body = await _body(request)
+        agent = body["user_agent"]
+        if not isinstance(agent, str) or not agent:
+            raise ValueError("user_agent must be a non-empty string")
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
+        return _fail(str(exc))
+    return json_response({"cf_clearance": state.issue_clearance(agent), "user_agent": agent})
+
+
+async def revoke_clearances_handler(request: web.Request) -> web.Response:
+    """Every issued clearance stops working (Cloudflare expired them)."""
+    _state(request).revoke_clearances()
+    return json_response({"ok": True})
 
 
 async def requests_handler(request: web.Request) -> web.Response:
@@ -147,6 +167,8 @@ def add_control_routes(app: web.Application) -> None:
     r.add_post("/__sim/faults", faults_handler)
     r.add_post("/__sim/quota", quota_handler)
     r.add_post("/__sim/config", config_handler)
+    r.add_post("/__sim/clearance", clearance_handler)
+    r.add_delete("/__sim/clearance", revoke_clearances_handler)
     r.add_get("/__sim/requests", requests_handler)
     r.add_delete("/__sim/requests", clear_requests_handler)
     r.add_post("/__sim/reset", reset_handler)

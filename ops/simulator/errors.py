@@ -18,7 +18,10 @@ def _error(code: int, message: str) -> dict[str, Any]:
 
 INVALID_CREDENTIALS = _error(16, "Invalid credentials [WKE=unauthorized:invalid-credentials]")
 BLOCKED_USER = _error(7, "User is blocked [WKE=unauthorized:blocked-user]")
-EMAIL_REJECTED = _error(7, "Email domain rejected [WKE=unauthorized:email-domain-rejected]")
+EMAIL_REJECTED = _error(7, "Email domain rejected [WKE=account:email-domain-rejected]")
+BAD_CREDENTIALS = _error(16, "Bad credentials [WKE=unauthenticated:bad-credentials]")
+#: The blocked user as grok.com's console-style endpoints say it: the code at the top level.
+BLOCKED_USER_FLAT = {"code": "unauthorized:blocked-user", "error": "User is blocked"}
 # Key order as seen on the wire: message first.
 ANTI_BOT = {"error": {"message": "Request rejected by anti-bot rules.", "code": 7, "details": []}}
 TOO_MANY_REQUESTS = _error(8, "Too many requests")
@@ -26,6 +29,7 @@ INTERNAL = _error(13, "internal")
 CONTENT_MODERATED = {"error": {"code": "content-moderated", "message": "rejected"}}
 USAGE_LIMIT_MESSAGE = "You've reached your usage limit. Please try again later."
 
+#: Cloudflare's interstitial: what every grok.com path answers without a valid clearance.
 CLOUDFLARE_HTML = (
     b"<!doctype html><html><head><title>Just a moment...</title></head><body>"
     b'<div id="challenge-platform">Checking your browser before accessing grok.com.</div>'
@@ -57,18 +61,22 @@ REPLY_BLOCKED = json_reply(403, BLOCKED_USER)
 REPLY_EMAIL_REJECTED = json_reply(403, EMAIL_REJECTED)
 REPLY_ANTI_BOT = json_reply(403, ANTI_BOT)
 REPLY_TOO_MANY = json_reply(429, TOO_MANY_REQUESTS)
+REPLY_CLOUDFLARE = ErrorReply(
+    403,
+    CLOUDFLARE_HTML,
+    "text/html",
+    {"Server": "cloudflare", "CF-Ray": "8f0000000000sim-LAX", "Cache-Control": "no-cache"},
+)
 
 #: HTTP-level faults (answered before any stream starts). Names are the public fault ids.
 HTTP_FAULT_REPLIES: dict[str, ErrorReply] = {
     "401": REPLY_INVALID_CREDENTIALS,
     "403_antibot": REPLY_ANTI_BOT,
     "403_blocked": REPLY_BLOCKED,
-    "403_cloudflare": ErrorReply(
-        403,
-        CLOUDFLARE_HTML,
-        "text/html",
-        {"Server": "cloudflare", "CF-Ray": "8f0000000000sim-LAX", "Cache-Control": "no-cache"},
-    ),
+    "403_blocked_flat": json_reply(403, BLOCKED_USER_FLAT),
+    "403_email_rejected": REPLY_EMAIL_REJECTED,
+    "401_bad_credentials": json_reply(401, BAD_CREDENTIALS),
+    "403_cloudflare": REPLY_CLOUDFLARE,
     "403_empty": ErrorReply(403, b"", "text/plain"),
     "403_policy": json_reply(403, CONTENT_MODERATED),
     "429": REPLY_TOO_MANY,

@@ -154,6 +154,12 @@ class SimulatorState:
         self.require_statsig: bool = True
         #: Also reject values whose base64 decodes to the `e:` prefix.
         self.strict_statsig: bool = False
+        #: Cloudflare emulation: every grok.com path (not the accounts host's) needs a
+        #: `cf_clearance` cookie this simulator issued, sent with the User-Agent it was issued
+        #: for; anything else gets the "Just a moment..." page.
+        self.cloudflare: bool = False
+        #: Issued clearances: cookie value -> the User-Agent it is bound to.
+        self.clearances: dict[str, str] = {}
         #: False = never consume or enforce quota (benchmarks).
         self.quota_enabled: bool = True
         #: gRPC-web replies also carry `grpc-status` (and `grpc-message`) as HTTP headers.
@@ -273,6 +279,24 @@ class SimulatorState:
                 return item
         return None
 
+    # ---- Cloudflare emulation ------------------------------------------------------
+    def issue_clearance(self, user_agent: str) -> str:
+        """A new `cf_clearance` value, valid only with `user_agent` (what a solved challenge
+        gives a browser)."""
+        value = f"sim-cf-{uuid.uuid4().hex}"
+        self.clearances[value] = user_agent
+        return value
+
+    def revoke_clearances(self) -> None:
+        """Every issued clearance stops working (Cloudflare expired them)."""
+        self.clearances.clear()
+
+    def clearance_ok(self, cf_clearance: str | None, user_agent: str) -> bool:
+        """Would Cloudflare let this request through (always, with the emulation off)?"""
+        if not self.cloudflare:
+            return True
+        return cf_clearance is not None and self.clearances.get(cf_clearance) == user_agent
+
     # ---- records -------------------------------------------------------------------
     def record(self, req: RecordedRequest) -> None:
         if len(self.requests) >= self.max_recorded:
@@ -309,6 +333,8 @@ class SimulatorState:
         self.mgw_refusals.clear()
         self.require_statsig = True
         self.strict_statsig = False
+        self.cloudflare = False
+        self.clearances.clear()
         self.quota_enabled = True
         self.grpc_status_header = False
         self.grpc_web_text = False

@@ -41,7 +41,8 @@ async def status() -> Response:
     live = sum(1 for a in svc.pool.all() if a.deleted_at is None)
     return json_response({"status": "ok", "size": live, "revision": svc.accounts.revision,
                           "selection_strategy": _selection_strategy(),
-                          "inflight": svc.pool.count_inflight()})
+                          "inflight": svc.pool.count_inflight(),
+                          "clearance": svc.clearance.snapshot()})
 
 
 @bp.get("/storage")

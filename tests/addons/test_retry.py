@@ -367,3 +367,58 @@ def test_a_final_no_retry_writes_one_warning_without_the_token(tmp_path, pool, c
     line = record.getMessage()
     assert record.levelno == logging.WARNING and "no retry left" in line
     assert token_label(token) in line and token not in line and token[4:-4] not in line
+
+
+# ---------------------------------------------------------------------- the 403s, told apart
+ANTI_BOT_BODY = '{"error":{"message":"Request rejected by anti-bot rules.","code":7,"details":[]}}'
+CLOUDFLARE_BODY = '<!doctype html><title>Just a moment...</title><div id="challenge-platform">'
+
+
+@pytest.mark.parametrize(("status", "body", "reason", "last_error"), [
+    (403, '{"error":{"code":7,"message":"User is blocked [WKE=unauthorized:blocked-user]"}}',
+     "blocked-user", "403 unauthorized:blocked-user"),
+    (403, '{"error":{"code":7,"message":"no [WKE=account:email-domain-rejected]"}}',
+     "email-domain-rejected", "403 account:email-domain-rejected"),
+    (401, '{"error":{"code":16,"message":"no [WKE=unauthenticated:bad-credentials]"}}',
+     "bad-credentials", "401 unauthenticated:bad-credentials"),
+], ids=["blocked-user", "email-domain-rejected", "bad-credentials"])
+def test_an_account_code_expires_the_account_with_its_reason(settings, pool, status, body,
+                                                             reason, last_error):
+    flow = fail(tflow(), pool, status, "refused", body)
+    Retry(pool, settings).responseheaders(flow)
+    acc = flow.lease.account
+    assert acc.status == "expired" and acc.state_reason == reason
+    assert acc.ext["expired_reason"] == reason and acc.last_fail_reason == last_error
+    assert flow.attempt.retry and flow.metadata.get("retry", 0) == 0  # free switch
+    assert flow.lease.token in flow.tried and flow.pinned_token is None  # another account
+
+
+@pytest.mark.parametrize("body", [ANTI_BOT_BODY, CLOUDFLARE_BODY], ids=["anti-bot", "challenge"])
+def test_a_cured_edge_refusal_tries_the_same_account_again_for_free(settings, pool, body):
+    flow = fail(tflow(), pool, 403, "refused", body)
+    flow.attempt.remedy = "fresh x-statsig-id"
+    Retry(pool, settings).responseheaders(flow)
+    acc = flow.lease.account
+    assert flow.attempt.retry and flow.attempt.retry_delay == 0 and flow.error is None
+    assert flow.pinned_token == acc.token and acc.token not in flow.tried
+    assert flow.metadata.get("retry", 0) == 0  # no budget spent
+    assert acc.usage_fail_count == 0 and acc.health == 1.0 and acc.status == "active"
+    assert flow.last_error.status == 403  # what ends the flow if the next try cannot run
+
+
+@pytest.mark.parametrize(("body", "kind"), [(ANTI_BOT_BODY, "anti_bot"),
+                                            (CLOUDFLARE_BODY, "challenge")])
+def test_an_uncured_edge_refusal_scores_the_account_and_ends_as_a_403(settings, pool, body, kind):
+    flow = fail(tflow(), pool, 403, "refused", body)
+    Retry(pool, settings).responseheaders(flow)
+    acc = flow.lease.account
+    assert not flow.attempt.retry  # 403 is not in retry.on_codes: another account would too
+    assert flow.error.status == 403 and f"upstream 403, {kind}" in flow.error.message
+    assert acc.status == "active" and acc.usage_fail_count == 1
+
+
+def test_a_content_policy_403_costs_the_account_nothing(settings, pool):
+    flow = fail(tflow(), pool, 403, "rejected", '{"error":{"code":"content-moderated"}}')
+    Retry(pool, settings).responseheaders(flow)
+    assert not flow.attempt.retry and "upstream 403, forbidden" in flow.error.message
+    assert flow.lease.account.usage_fail_count == 0

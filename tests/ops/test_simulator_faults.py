@@ -30,7 +30,10 @@ async def _wait_for(predicate, timeout=3.0):
     [
         ("401", 401, "invalid-credentials"),
         ("403_antibot", 403, "anti-bot"),
-        ("403_blocked", 403, "blocked-user"),
+        ("403_blocked", 403, "[WKE=unauthorized:blocked-user]"),
+        ("403_blocked_flat", 403, '"code":"unauthorized:blocked-user"'),
+        ("403_email_rejected", 403, "[WKE=account:email-domain-rejected]"),
+        ("401_bad_credentials", 401, "[WKE=unauthenticated:bad-credentials]"),
         ("403_policy", 403, "content-moderated"),
         ("429", 429, "Too many requests"),
         ("500", 500, '"code"'),

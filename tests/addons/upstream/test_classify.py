@@ -7,7 +7,8 @@ from addons.events import EMPTY_RESPONSE, UpstreamFailure
 from addons.upstream import classify as kinds
 from addons.upstream.base import TransportError, UpstreamTimeout
 from addons.upstream.classify import (
-    excerpt, failure_kind, invalid_credentials_marker, is_cloudflare_challenge, transport_failure,
+    account_code, account_reason, excerpt, failure_kind, invalid_credentials_marker,
+    is_cloudflare_challenge, transport_failure,
 )
 
 
@@ -52,10 +53,22 @@ CLOUDFLARE = ('<!doctype html><html><head><title>Just a moment...</title></head>
     (UpstreamFailure(429, "Just a moment...", CLOUDFLARE), kinds.CHALLENGE),
     (UpstreamFailure(403, "Just a moment...", CLOUDFLARE), kinds.CHALLENGE),
     (UpstreamFailure(403, "anti-bot", '{"error":{"message":"Request rejected by anti-bot rules.",'
-                     '"code":7}}'), kinds.CHALLENGE),
+                     '"code":7}}'), kinds.ANTI_BOT),
     (UpstreamFailure(502, "Request rejected by anti-bot rules.",
                      '{"error":{"message":"Request rejected by anti-bot rules.","code":7}}'),
-     kinds.CHALLENGE),  # the in-band form, as the first frame of a 200
+     kinds.ANTI_BOT),  # the in-band form, as the first frame of a 200
+    (UpstreamFailure(403, "denied", '{"code":7,"message":"permission denied","details":[]}'),
+     kinds.ANTI_BOT),  # a bare code 7 with no account marker: the same refusal, un-nested
+    (UpstreamFailure(502, "anti-bot rejected", '{"type":"error","error":{"code":"anti_bot",'
+                     '"message":"rejected"}}'), kinds.ANTI_BOT),  # an mgw error event
+    (UpstreamFailure(403, "blocked", '{"error":{"code":7,"message":"User is blocked '
+                     '[WKE=unauthorized:blocked-user]","details":[]}}'), kinds.CREDENTIALS),
+    (UpstreamFailure(403, "blocked", '{"code":"unauthorized:blocked-user","error":"User is '
+                     'blocked"}'), kinds.CREDENTIALS),  # the console-style body
+    (UpstreamFailure(403, "rejected", '{"error":{"code":7,"message":"Email domain rejected '
+                     '[WKE=account:email-domain-rejected]"}}'), kinds.CREDENTIALS),
+    (UpstreamFailure(401, "bad", '{"error":{"code":16,"message":"Bad credentials '
+                     '[WKE=unauthenticated:bad-credentials]"}}'), kinds.CREDENTIALS),
     (UpstreamFailure(403, "rejected", '{"error":{"code":"content-moderated"}}'), kinds.FORBIDDEN),
     (UpstreamFailure(403, "", ""), kinds.FORBIDDEN),
     (UpstreamFailure(401, "x", '{"error":{"code":16,"message":"[WKE=unauthorized:invalid-'
@@ -95,10 +108,37 @@ def test_an_html_page_is_excerpted_as_its_text() -> None:
     assert excerpt(page) == "[html] 502 Bad Gateway cf_clearance=<redacted>"
 
 
+@pytest.mark.parametrize(("body", "status", "reason", "last_error"), [
+    ('{"error":{"code":7,"message":"User is blocked [WKE=unauthorized:blocked-user]"}}', 403,
+     "blocked-user", "403 unauthorized:blocked-user"),
+    ('{"code":"unauthorized:blocked-user","error":"User is blocked"}', 403,
+     "blocked-user", "403 unauthorized:blocked-user"),
+    ('{"error":{"code":7,"message":"x [WKE=account:email-domain-rejected]"}}', 400,
+     "email-domain-rejected", "400 account:email-domain-rejected"),
+    ('{"error":{"code":16,"message":"x [WKE=unauthenticated:bad-credentials]"}}', 401,
+     "bad-credentials", "401 unauthenticated:bad-credentials"),
+    ('{"error":"session not found"}', 401, "session not found", "401 session not found"),
+])
+def test_an_account_code_names_the_reason_and_the_last_error(body, status, reason,
+                                                              last_error) -> None:
+    failure = UpstreamFailure(status, "x", body)
+    assert failure_kind(failure) == kinds.CREDENTIALS
+    assert account_reason(failure) == (reason, last_error)
+
+
+def test_account_code_reads_wke_markers_only() -> None:
+    assert account_code("x [WKE=Unauthorized:Blocked-User] y") == "unauthorized:blocked-user"
+    assert account_code('{"error":{"message":"Request rejected by anti-bot rules.","code":7}}') \
+        is None
+    assert account_code("") is None
+
+
 # ---------------------------------------------------------------------- client messages
 @pytest.mark.parametrize(("failure", "status", "code", "says"), [
     (UpstreamFailure(503, "x", CLOUDFLARE), 502, "upstream_error", "upstream 503, challenge"),
     (UpstreamFailure(403, "x", CLOUDFLARE), 403, "upstream_error", "upstream 403, challenge"),
+    (UpstreamFailure(403, "x", '{"error":{"message":"Request rejected by anti-bot rules.",'
+                     '"code":7}}'), 403, "upstream_error", "upstream 403, anti_bot"),
     (UpstreamFailure(502, "<html>nginx</html>", "<html>nginx</html>"), 502, "upstream_error",
      "upstream 502, server_error"),
     (transport_failure(TransportError("upstream connection failed (curl 18): curl: (18) "
