@@ -103,12 +103,10 @@ _FAILURE_TEXT: dict[str, str] = {
 }
 
 
-def upstream_error(status: int, kind: str | None = None, *, answered: bool = True,
-                   code: str | None = None) -> ApiError:
+def upstream_error(status: int, kind: str | None = None, *, answered: bool = True) -> ApiError:
     """The client-facing error for an upstream failure that ends a request: what went wrong
     (`kind`, guessed from `status` when not known) and grok.com's status when it `answered`
-    one, never anything grok.com wrote. `code` (the failure's, e.g. `upstream_truncated`)
-    names a 502 more precisely than `upstream_error`."""
+    one, never anything grok.com wrote."""
     kind = kind or (kinds.RATE_LIMITED if status == 429 else kinds.TIMEOUT if status == 504
                     else kinds.FORBIDDEN if status == 403 else kinds.SERVER_ERROR)
     if kind == kinds.EMPTY:
@@ -121,16 +119,17 @@ def upstream_error(status: int, kind: str | None = None, *, answered: bool = Tru
         return ApiError(504, message, type="upstream_error", code="stream_idle_timeout")
     refused = status == 403 and kind in (kinds.CHALLENGE, kinds.ANTI_BOT, kinds.FORBIDDEN)
     return ApiError(403 if refused else 502, message, type="upstream_error",
-                    code=code or "upstream_error")
+                    code="upstream_error")
 
 
 def failure_error(failure: UpstreamFailure) -> ApiError:
     """`upstream_error` for a failed try, classified from everything it carries. A try whose
     transport gave up (a timeout, a broken connection) got no status from grok.com."""
+    if failure.code == UPSTREAM_TRUNCATED:  # the gateway's finding, not a status grok.com sent
+        return ApiError(502, "grok.com's answer stopped before its end (truncated)",
+                        type="upstream_error", code=UPSTREAM_TRUNCATED)
     answered = failure.code not in (kinds.TRANSPORT_CODE, kinds.TIMEOUT_CODE)
-    code = UPSTREAM_TRUNCATED if failure.code == UPSTREAM_TRUNCATED else None
-    return upstream_error(failure.status, kinds.failure_kind(failure), answered=answered,
-                          code=code)
+    return upstream_error(failure.status, kinds.failure_kind(failure), answered=answered)
 
 
 #: Codes of the breaker's refusals, by what it saw fail.
