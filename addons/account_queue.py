@@ -8,7 +8,9 @@ waiter is served only by an account its model may use, and a waiter that cannot 
 freed does not hold up one behind it that can. Waiters with the same `key` (same model, same
 accounts already tried) would get the same answer, so after one of them fails the others are
 skipped for that turn. A waiter leaves the queue the moment it is served, times out, or its
-request is cancelled (the client went away).
+request is cancelled (the client went away), and also, unserved, as soon as a dispatch finds
+it waits in vain: nothing it could use is merely busy any more (the busy accounts cooled,
+expired or were disabled meanwhile), so no lease ending can serve it.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ class _Waiter:
     key: Hashable
     try_lease: Callable[[], bool]
     served: asyncio.Future[bool]
+    in_vain: Callable[[], bool] | None
 
 
 class WaitQueue:
@@ -50,13 +53,15 @@ class WaitQueue:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._dispatch)
 
-    async def wait(self, key: Hashable, try_lease: Callable[[], bool], timeout: float) -> bool:
-        """Wait until `try_lease()` succeeded for this request (True) or `timeout` seconds
-        passed (False). `try_lease` leases an account for the request and says whether it
-        did; it runs on the event loop during a dispatch."""
+    async def wait(self, key: Hashable, try_lease: Callable[[], bool], timeout: float,
+                   in_vain: Callable[[], bool] | None = None) -> bool:
+        """Wait until `try_lease()` succeeded for this request (True), or `timeout` seconds
+        passed or `in_vain()` said, after a failed `try_lease()`, that no lease ending could
+        serve it (False). Both run on the event loop during a dispatch: `try_lease` leases an
+        account for the request and says whether it did."""
         served: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         wid = next(self._ids)
-        self._waiters[wid] = _Waiter(key, try_lease, served)
+        self._waiters[wid] = _Waiter(key, try_lease, served, in_vain)
         self._keys[key] += 1
         self.notify()  # capacity freed before this request queued is offered at once
         try:
@@ -76,14 +81,16 @@ class WaitQueue:
 
     def _dispatch(self) -> None:
         self._scheduled = False
-        stuck: set[Hashable] = set()
+        stuck: dict[Hashable, bool] = {}  # key -> its waiters wait in vain
         for wid, waiter in list(self._waiters.items()):
             if waiter.served.done() or wid not in self._waiters:
                 continue
-            if waiter.key in stuck:
-                continue
-            if waiter.try_lease():
-                waiter.served.set_result(True)
+            if waiter.key not in stuck:
+                if waiter.try_lease():
+                    waiter.served.set_result(True)
+                    self._leave(wid)
+                    continue
+                stuck[waiter.key] = waiter.in_vain is not None and waiter.in_vain()
+            if stuck[waiter.key]:
+                waiter.served.set_result(False)
                 self._leave(wid)
-            else:
-                stuck.add(waiter.key)

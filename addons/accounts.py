@@ -18,8 +18,10 @@ and when nothing is selectable one throttled on-demand refresh runs (waited for 
 When every account that could serve the request is only at its in-flight cap, the request
 waits in a fair queue (`addons.account_queue`) for up to `account.selection.queue_timeout_sec`
 for a lease to end, then answers 429 with `Retry-After`. Only that saturation waits: an account
-without quota is not waited for. A request that arrives while others like it wait queues
-behind them instead of taking the next free account first.
+without quota is not waited for, and when the busy accounts cool, expire or go away while
+requests wait for them, the waiters get the 429 of an empty pool at once. A request that
+arrives while others like it wait queues behind them instead of taking the next free account
+first.
 """
 from __future__ import annotations
 
@@ -128,8 +130,11 @@ class AccountSelector:
         """Wait in the queue for an account to be leased to this flow; a 429 with
         Retry-After (or the last upstream error of the flow) when the wait times out."""
         timeout = self.settings.options.account.selection.queue_timeout_sec
-        if timeout > 0 and await self.queue.wait(key, lambda: self._select(flow, None), timeout):
+        if timeout > 0 and await self.queue.wait(key, lambda: self._select(flow, None), timeout,
+                                                 lambda: not self._saturated(flow)):
             return
+        if not self._saturated(flow):  # what it waited for cooled, expired or went away
+            raise flow.last_error or self._none_left(flow)
         raise flow.last_error or ApiError(
             429, f"Every account that can serve {flow.model.id} is busy "
                  f"(account.selection.max_inflight reached); waited {timeout:g} s",

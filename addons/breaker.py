@@ -2,7 +2,8 @@
 
 * `attempt`: while the breaker is open, a try is refused before any account is leased, with
   the error class grok.com has been giving and `Retry-After`; while half-open, only the probe
-  goes through;
+  goes through; a try that goes notes when it was sent (a success tells the breaker about
+  the time its try was sent, not the time it ended);
 * `responseheaders`: a failed try is classified and recorded; when the breaker blames grok.com
   or the egress as a whole, `attempt.upstream_wide` tells the retry addon to leave the account
   alone, and the 429s a throttle now explains get their account cooldowns lifted;
@@ -25,6 +26,8 @@ from addons.upstream.classify import excerpt, failure_kind
 log = logging.getLogger(__name__)
 
 NAME = "breaker"
+#: `flow.metadata` key: when the current try was sent, on the breaker's clock.
+STARTED = "breaker.started"
 
 
 class _ProbeWatch:
@@ -40,7 +43,8 @@ class _ProbeWatch:
         if not self._done and isinstance(event, CONTENT_EVENTS):
             self._done = True
             lease = self._flow.lease
-            self._service.record_success(lease.token if lease else "-", self._flow.id)
+            self._service.record_success(lease.token if lease else "-", self._flow.id,
+                                         self._flow.metadata.get(STARTED))
         return [event]
 
 
@@ -55,6 +59,7 @@ class Breaker:
         refusal = self.service.check(flow.id)
         if refusal is not None:
             raise breaker_open(refusal.status, refusal.reason, refusal.retry_after)
+        flow.metadata[STARTED] = self.service.now()
 
     def responseheaders(self, flow: Flow) -> None:
         attempt = flow.attempt
@@ -87,7 +92,7 @@ class Breaker:
     def response(self, flow: Flow) -> None:
         lease = flow.lease
         if lease is not None:
-            self.service.record_success(lease.token, flow.id)
+            self.service.record_success(lease.token, flow.id, flow.metadata.get(STARTED))
 
     def error(self, flow: Flow) -> None:
         attempt = flow.attempt

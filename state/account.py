@@ -244,9 +244,15 @@ class Account:
         entry = self.mode_cooldown(mode)
         return entry is not None and entry.get("until", 0) > now
 
-    def set_mode_cooldown(self, mode: str, until: int, strikes: int, confirmed: bool) -> None:
+    def set_mode_cooldown(self, mode: str, until: int, strikes: int, confirmed: bool,
+                          since: int | None = None) -> None:
+        """`since`: when the latest 429 of the mode arrived (ms); only a try sent after it can
+        prove the mode serves again."""
         cooled = dict(self.ext.get(MODE_COOLDOWNS) or {})  # a new dict: merges see a change
-        cooled[mode] = {"until": until, "strikes": strikes, "confirmed": confirmed}
+        entry: dict[str, Any] = {"until": until, "strikes": strikes, "confirmed": confirmed}
+        if since is not None:
+            entry["since"] = since
+        cooled[mode] = entry
         self.ext[MODE_COOLDOWNS] = cooled
 
     def clear_mode_cooldown(self, mode: str) -> bool:

@@ -58,6 +58,7 @@ class Lease:
     account: Account
     mode: str
     released: bool = False
+    at: int = 0  # when it was leased (ms): its try was sent after this
 
     @property
     def token(self) -> str:
@@ -221,7 +222,7 @@ class AccountPool:
                 best.inflight += 1
                 best.last_use_at = ts
                 self._mark(best)
-                return Lease(best, mode)
+                return Lease(best, mode, at=ts)
         return None
 
     def _wake(self, acc: Account, mode: str, ts: int) -> None:
@@ -309,9 +310,15 @@ class AccountPool:
 
     # ------------------------------------------------------------------ feedback
     def on_success(self, lease: Lease) -> None:
+        """A try answered well. It forgives the mode's 429 strikes only if it was sent after
+        the latest 429: the answers of tries already under way when the limit struck say
+        nothing about it (with several requests in flight per account, they would end every
+        cooldown at once and the doubling would never happen)."""
         acc = lease.account
         acc.record_success(lease.mode, now_ms())
-        if acc.ext.get(MODE_COOLDOWNS) and acc.clear_mode_cooldown(lease.mode):
+        entry = acc.mode_cooldown(lease.mode) if acc.ext.get(MODE_COOLDOWNS) else None
+        if entry is not None and lease.at > int(entry.get("since", -1)):
+            acc.clear_mode_cooldown(lease.mode)
             log.info("account %s mode %s serves again: its 429 strikes are cleared",
                      token_label(acc.token), lease.mode)
         self._mark(acc)
@@ -334,7 +341,7 @@ class AccountPool:
             until = ts + min(cap, RATE_LIMIT_COOLDOWN_SEC << min(strikes - 1, 20)) * 1000
         if int(entry.get("until", 0)) > until:  # a longer cooldown already runs: keep it
             until, confirmed = int(entry["until"]), bool(entry.get("confirmed"))
-        acc.set_mode_cooldown(mode, until, strikes, confirmed)
+        acc.set_mode_cooldown(mode, until, strikes, confirmed, since=ts)
         acc.usage_fail_count += 1
         acc.last_fail_at = ts
         acc.last_fail_reason = "429 rate limited"
@@ -356,7 +363,7 @@ class AccountPool:
         ts = now_ms()
         strikes = max(0, int(entry.get("strikes", 1)) - 1)
         if strikes:
-            acc.set_mode_cooldown(mode, ts, strikes, False)
+            acc.set_mode_cooldown(mode, ts, strikes, False, entry.get("since"))
         else:
             acc.clear_mode_cooldown(mode)
         log.info("account %s mode %s: its 429 was an egress throttle; cooldown lifted",
@@ -584,7 +591,7 @@ class AccountPool:
         if wait_seconds:
             win.remaining, win.reset_at = 0, until
         until = max(until, int(entry["until"]))
-        acc.set_mode_cooldown(mode, until, int(entry.get("strikes", 1)), True)
+        acc.set_mode_cooldown(mode, until, int(entry.get("strikes", 1)), True, entry.get("since"))
         log.info("account %s mode %s cooling until %s: the probe after its 429 found %s",
                  token_label(token), mode, _when(until),
                  f"a wait of {wait_seconds} s" if wait_seconds else "no quota left")

@@ -9,14 +9,22 @@ recent tries of this process across accounts:
 * **closed**: everything passes. Each outcome goes into a sliding window of
   `breaker.window_sec`. When one group of failures (below) reaches `breaker.min_failures`
   tries, on at least `breaker.min_accounts` different accounts, and makes up at least
-  `breaker.failure_ratio` of the window's tries, the breaker opens. One bad account can never
-  open it, nor can client errors or an account's own failures (they are not in a group);
+  `breaker.failure_ratio` of the window's tries, the breaker opens. 429s are judged by
+  accounts instead: each one takes its account's mode out of rotation, so an egress throttle
+  stops the very tries that would make up that share or that number (a pool smaller than
+  `breaker.min_failures` never could). They open it when they came from at least
+  `breaker.min_accounts` accounts and `breaker.failure_ratio` of the accounts tried in the
+  window, with no success of a try sent since (accounts running out of quota one after
+  another show successes on the others in between). One bad account can never open it, nor
+  can client errors or an account's own failures (they are not in a group);
 * **open**: for `breaker.open_sec` nothing is sent: clients get the group's error at once,
   with `Retry-After`;
 * **half-open**: then one request at a time goes through as a probe. Its first content closes
   the breaker; its failure in a group opens it again for twice as long (up to
   `breaker.max_open_sec`); any other ending (a client error, an account's failure, a client
-  that left) lets the next request probe.
+  that left) lets the next request probe. While it is open, a failure of another group that
+  meets the same conditions is grok.com's (or the egress's) too: 429s on several accounts
+  during an outage do not cool those accounts.
 
 Groups: `unavailable` (upstream 5xx, connections refused or cut, stalled streams and other
 timeouts), `challenge` (Cloudflare interstitials, anti-bot refusals), `throttled` (429s on
@@ -29,6 +37,7 @@ traffic); nothing here does I/O.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Hashable
@@ -119,7 +128,10 @@ class CircuitBreaker:
                           "Different accounts those failures must span (one bad account never "
                           "opens the breaker).")
         loader.add_option("breaker.failure_ratio", float, 0.5,
-                          "Share of the window's tries those failures must make up (0-1).")
+                          "Share of the window's tries those failures must make up (0-1). "
+                          "429s, each of which takes its account out of rotation, may instead "
+                          "come from this share of the accounts tried in the window, with no "
+                          "success of a try sent since.")
         loader.add_option("breaker.open_sec", float, 5.0,
                           "Seconds the breaker holds requests back when it opens; doubled each "
                           "time a probe fails.")
@@ -139,6 +151,10 @@ class CircuitBreaker:
         self._open_until = 0.0
         self._probe: str | None = None  # the flow holding the half-open slot
         self._probe_since = 0.0
+        #: When the latest try that then succeeded was sent: 429s after it are a throttle
+        #: once they span enough accounts (see `_throttle_run`).
+        self._clean_since = float("-inf")
+        self._tried: Counter[str] = Counter()  # the window's tries per account
         self._calls: deque[_Call] = deque()
         self._failures: Counter[str] = Counter()
         self._accounts: dict[str, Counter[str]] = {g: Counter() for g in GROUPS}
@@ -147,6 +163,10 @@ class CircuitBreaker:
     @property
     def enabled(self) -> bool:
         return self.settings.options.breaker.enabled
+
+    def now(self) -> float:
+        """The breaker's clock (a try's start time is passed back in `record_success`)."""
+        return self._clock()
 
     # ------------------------------------------------------------------ admission
     def check(self, flow_id: str) -> Refusal | None:
@@ -179,9 +199,11 @@ class CircuitBreaker:
             self._probe = None
 
     # ------------------------------------------------------------------ outcomes
-    def record_success(self, account: str, flow_id: str) -> None:
-        """A try got an answer. The half-open probe's closes the breaker."""
+    def record_success(self, account: str, flow_id: str, started: float | None = None) -> None:
+        """A try got an answer; `started`: when it was sent (`now()` then; None: now). The
+        half-open probe's closes the breaker."""
         now = self._clock()
+        self._clean_since = max(self._clean_since, now if started is None else started)
         self._add(_Call(now, None, account, 200, None), now)
         if self.state == HALF_OPEN and self._probe == flow_id:
             self._close(f"a probe succeeded after {now - self._opened_at:.1f} s")
@@ -200,12 +222,21 @@ class CircuitBreaker:
             self._trip(group, now, again=True)
             return Verdict(upstream=True)
         if self.state != CLOSED:
-            return Verdict(upstream=group == self.reason)
+            if group == self.reason:
+                return Verdict(upstream=True)
+            # open for another reason: this group may be grok.com's (the egress's) as well
+            if self._should_trip(group):
+                return Verdict(upstream=True, absolved=self._keys(group))
+            return Verdict()
         if not self._should_trip(group):
             return Verdict()
-        absolved = tuple(c.key for c in self._calls if c.group == group and c.key is not None)
+        absolved = self._keys(group)
         self._trip(group, now, again=False)
         return Verdict(upstream=True, absolved=absolved)
+
+    def _keys(self, group: str) -> tuple[Hashable, ...]:
+        """The keys of the window's failures of `group`, to absolve."""
+        return tuple(c.key for c in self._calls if c.group == group and c.key is not None)
 
     # ------------------------------------------------------------------ view
     def snapshot(self) -> dict[str, Any]:
@@ -233,6 +264,7 @@ class CircuitBreaker:
         if len(self._calls) >= MAX_CALLS:
             self._forget(self._calls.popleft())
         self._calls.append(call)
+        self._tried[call.account] += 1
         if call.group is not None:
             self._failures[call.group] += 1
             self._accounts[call.group][call.account] += 1
@@ -245,6 +277,9 @@ class CircuitBreaker:
             self._forget(calls.popleft())
 
     def _forget(self, call: _Call) -> None:
+        self._tried[call.account] -= 1
+        if self._tried[call.account] <= 0:
+            del self._tried[call.account]
         if call.group is None:
             return
         self._failures[call.group] -= 1
@@ -257,9 +292,32 @@ class CircuitBreaker:
     def _should_trip(self, group: str) -> bool:
         opts = self.settings.options.breaker
         failures = self._failures[group]
-        return (failures >= max(1, opts.min_failures)
-                and len(self._accounts[group]) >= max(1, opts.min_accounts)
-                and failures >= opts.failure_ratio * len(self._calls))
+        if len(self._accounts[group]) < max(1, opts.min_accounts):
+            return False
+        if (failures >= max(1, opts.min_failures)
+                and failures >= opts.failure_ratio * len(self._calls)):
+            return True
+        return group == THROTTLED and self._throttle_run()
+
+    def _throttle_run(self) -> bool:
+        """429s from most of the accounts in use, with no success of a try sent after them.
+
+        Each 429 takes its account's mode out of rotation, so a throttle of the egress stops
+        the tries that would let its 429s make up most of the window, or reach
+        `min_failures` in a small pool; accounts running out of quota one after another show
+        successes on the others in between. Walks back from the newest try only as far as
+        the latest successful try's start."""
+        opts = self.settings.options.breaker
+        need = max(1, opts.min_accounts, math.ceil(opts.failure_ratio * len(self._tried)))
+        accounts: set[str] = set()
+        for call in reversed(self._calls):
+            if call.at <= self._clean_since:
+                break
+            if call.group == THROTTLED:
+                accounts.add(call.account)
+                if len(accounts) >= need:
+                    return True
+        return False
 
     def _client_status(self, group: str) -> int:
         if group == THROTTLED:
@@ -298,6 +356,7 @@ class CircuitBreaker:
         self._interval = 0.0
         self._probe = None
         self._calls.clear()
+        self._tried.clear()
         self._failures.clear()
         for group in GROUPS:
             self._accounts[group].clear()

@@ -107,3 +107,23 @@ async def test_a_busy_account_of_another_tier_does_not_make_a_request_wait(setti
     with pytest.raises(ApiError) as info:  # a heavy-only model: no account to wait for
         await next_try(selector, new_flow(settings, "grok-4.20-0309-heavy"))
     assert info.value.status == 429 and time.monotonic() - started < 0.5
+
+
+async def test_when_the_busy_account_leaves_selection_nobody_waits_for_it(settings):
+    """A 429 cools the mode of the one busy account (an expiry or a disable would do the
+    same): no lease ending can serve the waiters any more, so they, and a request that
+    arrives behind them, get the pool's 429 at once instead of after the queue timeout."""
+    selector = busy_selector(settings, "a", timeout=5.0)
+    holder = new_flow(settings)
+    await next_try(selector, holder)
+    waiting = asyncio.ensure_future(next_try(selector, new_flow(settings)))
+    await until(lambda: selector.queued == 1)
+    started = time.monotonic()
+    selector.pool.on_rate_limited(holder.lease)  # the holder's try got a 429
+    newcomer = asyncio.ensure_future(next_try(selector, new_flow(settings)))
+    for task in (waiting, newcomer):
+        with pytest.raises(ApiError) as info:
+            await asyncio.wait_for(task, 2)
+        assert info.value.status == 429 and "No available accounts" in info.value.message
+        assert 50 <= info.value.retry_after <= 61  # when a's cooldown ends
+    assert time.monotonic() - started < 1.0 and selector.queued == 0

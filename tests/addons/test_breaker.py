@@ -180,3 +180,21 @@ async def test_an_egress_throttle_is_a_429_and_lifts_the_accounts_cooldowns(sett
     # four accounts at once: the egress, not their quotas; nobody stays cooled for it
     assert not any(pool.mode_cooling(t, "fast") for t in TOKENS)
     assert all(pool.get(t).status == "active" for t in TOKENS)
+
+
+async def test_a_throttle_after_busy_traffic_lifts_the_cooldowns_it_started(settings):
+    """The window is full of successes when the egress gets throttled: the 429s never make
+    up half of it, but on several accounts with nothing succeeding since, they are the
+    egress's, so the pool is not left cooling for a minute."""
+    upstream = Upstream(lambda: MockResponse.text("fine"))
+    pipeline, pool, breaker, clock = setup(settings, upstream)
+    for _ in range(40):
+        assert text_of(await run_flow(pipeline, tflow(stream=False))) == "fine"
+    clock.now += 1
+    upstream.answer = MockResponse(429, body='{"error":{"code":8,"message":"Too many requests"}}')
+    await failing_request(pipeline)  # two accounts' 429s: their quotas, for all we know
+    assert len([t for t in TOKENS if pool.mode_cooling(t, "fast")]) == 2
+    refused = await failing_request(pipeline)
+    assert breaker.state == OPEN and breaker.reason == "throttled"
+    assert refused.status == 429
+    assert not any(pool.mode_cooling(t, "fast") for t in TOKENS)

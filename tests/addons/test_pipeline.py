@@ -206,9 +206,11 @@ async def test_final_message_or_tool_call_is_an_answer(settings):
 
 
 async def test_random_strategy_retries_five_times_and_cools_for_the_pool_interval(tmp_path):
+    # five 429s on five accounts with nothing succeeding between them: the breaker would take
+    # them for a throttle of the egress; this is about the strategy alone
     s = Settings(tmp_path / "config.toml", environ={
         "GROK_RETRY_BACKOFF_BASE_MS": "0", "GROK_ACCOUNT_REFRESH_ENABLED": "false",
-        "GROK_ACCOUNT_REFRESH_BASIC_INTERVAL_SEC": "1000"})
+        "GROK_ACCOUNT_REFRESH_BASIC_INTERVAL_SEC": "1000", "GROK_BREAKER_ENABLED": "false"})
     limited = [MockResponse(429, [], '{"error":{"code":8}}') for _ in range(5)]
     transport = MockTransport.script(*limited, ok("sixth"))
     pipeline, pool = setup(s, transport, *"abcdef")

@@ -184,6 +184,28 @@ def test_an_unexplained_429_cools_briefly_and_doubles_up_to_the_window() -> None
     assert (pool.on_rate_limited(Lease(pool.get("a"), "auto")) - before) // 1000 in (59, 60)
 
 
+def test_answers_to_tries_sent_before_a_429_do_not_end_its_cooldown() -> None:
+    """Several requests were under way on the account when one of its tries got a 429: their
+    answers ending well say nothing about the limit that came after they were sent, so the
+    mode keeps cooling and a further 429 doubles the cooldown. A try sent after the
+    cooldown ended and answered well forgives the strikes."""
+    pool, _ = make_pool(acc("a", "super"))
+    sent_before = [pool.select(["super"], "auto", now=100.0) for _ in range(3)]
+    first = pool.on_rate_limited(sent_before[0])
+    for lease in sent_before[1:]:
+        pool.on_success(lease)
+        pool.release(lease)
+    assert pool.mode_cooling("a", "auto") and pool.get("a").mode_cooldown("auto")["until"] == first
+    before = now_ms()
+    assert (pool.on_rate_limited(sent_before[0]) - before) // 1000 in (119, 120)  # a second 429
+    entry = pool.get("a").mode_cooldown("auto")
+    pool.get("a").set_mode_cooldown("auto", 0, entry["strikes"], False, entry["since"])
+    pool.refresh(pool.get("a"))  # the cooldown ran out
+    later = pool.select(["super"], "auto", now=time.time() + 1)
+    pool.on_success(later)
+    assert pool.get("a").mode_cooldown("auto") is None
+
+
 def test_the_probe_after_a_429_decides_how_long_the_mode_cools() -> None:
     pool, _ = make_pool(acc("a", "super"), acc("b", "super"), acc("c", "super"))
     for token in ("a", "b", "c"):
@@ -400,8 +422,8 @@ def test_every_state_change_is_logged_by_label_never_by_token(
 
     lease = pool.select(["super"], "fast")
     pool.on_rate_limited(lease)
-    pool.on_success(lease)
     pool.release(lease)
+    pool.on_success(Lease(pool.get(TOKEN), "fast", at=now_ms() + 1))  # a try sent after it
     assert f"account {label} mode fast serves again: its 429 strikes are cleared" in \
         _pool_log(caplog)
 

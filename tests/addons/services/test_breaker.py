@@ -188,3 +188,62 @@ def test_the_snapshot_says_what_health_shows(tmp_path) -> None:
     assert snap["retry_after_sec"] == 3.5 and snap["open_interval_sec"] == 5.0
     assert snap["window"]["failures"]["unavailable"] == 6
     assert snap["window"]["accounts"]["unavailable"] == 6
+
+
+def busy(breaker: CircuitBreaker, tries: int = 300) -> None:
+    """Traffic that went well: the window fills with successes."""
+    for n in range(tries):
+        breaker.record_success(ACCOUNTS[n % len(ACCOUNTS)], "ok")
+
+
+def test_a_throttle_after_busy_traffic_opens_it_though_its_429s_stop_the_tries(tmp_path) -> None:
+    """Each 429 takes its account's mode out of rotation, so the 429s of an egress throttle
+    that follows busy traffic never make up half of the window's tries: 429s from most of
+    the accounts in use, with no success of a try sent since, are enough."""
+    breaker, clock = make(tmp_path)
+    busy(breaker)  # on six accounts
+    before = clock.now  # a long answer is under way when the throttle starts
+    clock.now += 1
+    verdicts = fail(breaker, ["a", "b", "a", "b"], kinds.RATE_LIMITED, 429)
+    assert breaker.state == CLOSED and not any(v.upstream for v in verdicts)
+    breaker.record_success("d", "long", started=before)  # it ends well: says nothing new
+    (last,) = fail(breaker, ["c"], kinds.RATE_LIMITED, 429)  # half of the six accounts
+    assert breaker.state == OPEN and breaker.reason == THROTTLED and last.upstream
+    assert sorted(set(last.absolved)) == [("a", "fast"), ("b", "fast"), ("c", "fast")]
+
+
+def test_a_throttle_opens_it_in_a_pool_smaller_than_min_failures(tmp_path) -> None:
+    """Four accounts give four 429s, then none is left to try: fewer than the six failures
+    the other groups need, but every account in use."""
+    breaker, clock = make(tmp_path)
+    for account in "wxyz":
+        breaker.record_success(account, "ok")
+    clock.now += 1
+    assert not any(v.upstream for v in fail(breaker, ["w", "x"], kinds.RATE_LIMITED, 429))
+    (verdict,) = fail(breaker, ["y"], kinds.RATE_LIMITED, 429)
+    assert breaker.state == OPEN and breaker.reason == THROTTLED and verdict.upstream
+
+
+def test_accounts_running_out_one_after_another_are_no_throttle(tmp_path) -> None:
+    """Accounts whose quota ends while tries on the others still succeed: their own 429s."""
+    breaker, clock = make(tmp_path)
+    busy(breaker)
+    for account in ACCOUNTS:
+        clock.now += 0.5
+        verdicts = fail(breaker, [account, account], kinds.RATE_LIMITED, 429)
+        assert not any(v.upstream for v in verdicts)
+        breaker.record_success("z", "ok", started=clock.now)  # sent after those 429s
+    assert breaker.state == CLOSED
+
+
+def test_a_throttle_during_an_outage_is_the_egress_too(tmp_path) -> None:
+    """Open for grok.com's 5xx, the 429s of the tries still under way: one is evidence about
+    its account, 429s on several accounts are the egress's, and their cooldowns are lifted."""
+    breaker, _ = make(tmp_path)
+    fail(breaker, ACCOUNTS)
+    assert breaker.state == OPEN and breaker.reason == UNAVAILABLE
+    verdicts = fail(breaker, ["a", "b", "c"], kinds.RATE_LIMITED, 429)
+    assert not any(v.upstream for v in verdicts[:2])
+    assert verdicts[2].upstream  # half of the six accounts tried
+    assert sorted(set(verdicts[2].absolved)) == [("a", "fast"), ("b", "fast"), ("c", "fast")]
+    assert breaker.reason == UNAVAILABLE  # still open for the outage
