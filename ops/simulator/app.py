@@ -1,6 +1,6 @@
 """The simulator's aiohttp application: chat stream, rate limits, and server lifecycle
-(the mgw WebSocket chat and the session identity endpoint live in mgw.py, uploads and the
-CDN in assets.py, ToS / birth date / NSFW in account_settings.py).
+(the mgw WebSocket chat and the session identity endpoint live in mgw.py, uploads in
+assets.py, the CDN in cdn.py, ToS / birth date / NSFW in account_settings.py).
 
 Hot path (`_stream`): frames are serialised and HTTP-chunk-framed once per stream before
 the first byte; then each frame is one `transport.write`, driven by a shared `Pacer`
@@ -17,6 +17,7 @@ from aiohttp import HttpVersion11, web
 
 from ops.simulator.account_settings import add_account_routes
 from ops.simulator.assets import add_asset_routes
+from ops.simulator.cdn import add_cdn_routes
 from ops.simulator.auth import authenticate, check_statsig
 from ops.simulator.chat import HTTP_FAULTS, ChatPlan, build_plan, parse_directives
 from ops.simulator.common import (
@@ -33,6 +34,7 @@ from ops.simulator.common import (
     to_response,
 )
 from ops.simulator.control import add_control_routes
+from ops.simulator.imagine import add_imagine_routes
 from ops.simulator.mgw import add_mgw_routes
 from ops.simulator.errors import HTTP_FAULT_REPLIES, REPLY_TOO_MANY, bad_request, json_reply
 from ops.simulator.pacer import Pacer
@@ -228,8 +230,10 @@ def create_app(state: SimulatorState | None = None) -> web.Application:
     app.router.add_post(CHAT_PATH, chat_handler)
     app.router.add_post(RATE_LIMITS_PATH, rate_limits_handler)
     add_asset_routes(app)
+    add_cdn_routes(app)
     add_account_routes(app)
     add_mgw_routes(app)
+    add_imagine_routes(app)
     add_control_routes(app)
     return app
 

@@ -1,5 +1,5 @@
-"""Uploads (JSON with base64 content, and multipart; docs/upstream.md, "Uploads") and the
-asset CDN, served on the simulator's origin."""
+"""Uploads (JSON with base64 content, and multipart; docs/upstream.md, "Uploads"); the CDN
+that serves them is cdn.py."""
 from __future__ import annotations
 
 import asyncio
@@ -8,13 +8,10 @@ import binascii
 
 from aiohttp import BodyPartReader, MultipartReader, StreamReader, web
 
-from ops.simulator.auth import parse_sso
-from ops.simulator.common import FAULT_KEY, JSON_KEY, TOKEN_KEY, admit, apply_plain_fault, json_response, sim_state, to_response
-from ops.simulator.errors import bad_request, json_reply
+from ops.simulator.common import FAULT_KEY, JSON_KEY, admit, json_response, sim_state, to_response
+from ops.simulator.errors import bad_request
 from ops.simulator.state import UPLOAD_PATH, UPLOAD_V2_PATH
 
-_FORBIDDEN = json_reply(403, {"error": {"code": 7, "message": "Forbidden", "details": []}})
-_NOT_FOUND = json_reply(404, {"error": {"code": 5, "message": "Not found", "details": []}})
 
 
 async def upload_handler(request: web.Request) -> web.StreamResponse:
@@ -88,23 +85,6 @@ async def upload_v2_handler(request: web.Request) -> web.StreamResponse:
     })
 
 
-async def cdn_handler(request: web.Request) -> web.StreamResponse:
-    """Stored bytes for the owning session only: 404 unknown, 403 anyone else."""
-    state = sim_state(request)
-    early = await apply_plain_fault(request, state.take_fault(request.path, request[TOKEN_KEY]))
-    if early is not None:
-        return early
-    item = state.files.get(request.match_info["file_id"])
-    if item is None or item.user_id != request.match_info["uid"]:
-        return to_response(_NOT_FOUND)
-    sso, rw = parse_sso(request.headers.get("Cookie", ""))
-    owner = state.tokens.get(item.token)
-    if sso != item.token or rw != item.token or owner is None or owner.status != "active":
-        return to_response(_FORBIDDEN)
-    return web.Response(body=item.data, headers={"Content-Type": item.mime})
-
-
 def add_asset_routes(app: web.Application) -> None:
     app.router.add_post(UPLOAD_PATH, upload_handler)
     app.router.add_post(UPLOAD_V2_PATH, upload_v2_handler)
-    app.router.add_get("/users/{uid}/{file_id}/content", cdn_handler)

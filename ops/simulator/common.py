@@ -75,6 +75,8 @@ async def record_middleware(request: web.Request, handler: Handler) -> web.Strea
 #: Paths of other hosts, which grok.com's Cloudflare clearance does not cover (accounts.x.ai
 #: has its own; the simulator serves its paths on the one origin).
 _OTHER_HOSTS = frozenset({TOS_PATH})
+#: Path prefix of the public imagine host (not behind grok.com's Cloudflare either).
+_PUBLIC_HOST_PREFIX = "/imagine-public/"
 
 
 def cookie_value(request: web.BaseRequest, name: str) -> str | None:
@@ -92,6 +94,7 @@ async def cloudflare_middleware(request: web.Request, handler: Handler) -> web.S
     state = request.app[STATE_KEY]
     if (state.cloudflare and not request.path.startswith(CONTROL_PREFIX)
             and request.path not in _OTHER_HOSTS
+            and not request.path.startswith(_PUBLIC_HOST_PREFIX)
             and not state.clearance_ok(cookie_value(request, "cf_clearance"),
                                        request.headers.get("User-Agent", ""))):
         return to_response(REPLY_CLOUDFLARE)

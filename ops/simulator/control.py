@@ -10,10 +10,10 @@ import orjson
 from aiohttp import web
 
 from ops.simulator.common import STATE_KEY, json_response
-from ops.simulator.state import CHAT_PATH, MODES, SimulatorState
+from ops.simulator.state import CHAT_PATH, IMAGINE_PRODUCTS, MODES, SimulatorState
 
 _FLAGS = ("require_statsig", "strict_statsig", "quota_enabled", "grpc_status_header",
-          "grpc_web_text", "cloudflare")
+          "grpc_web_text", "cloudflare", "cdn_offline")
 #: Account-setting flags a token may be registered with: control-API name -> token field.
 _TOKEN_FLAGS = {"tosAccepted": "tos_accepted", "birthDate": "birth_date", "nsfw": "nsfw"}
 
@@ -88,13 +88,14 @@ async def faults_handler(request: web.Request) -> web.Response:
 
 
 async def quota_handler(request: web.Request) -> web.Response:
-    """`{"token":…, "mode":…, "remaining":N, "total":N?, "window_seconds":N?}`."""
+    """`{"token":…, "mode":…, "remaining":N, "total":N?, "window_seconds":N?}`; `mode` is a
+    chat mode or an imagine product (`imagePro`, `imageEdit`, `video`, …)."""
     state = _state(request)
     try:
         body = await _body(request)
         mode = body["mode"]
-        if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}")
+        if mode not in MODES and mode not in IMAGINE_PRODUCTS:
+            raise ValueError(f"unknown mode or imagine product {mode!r}")
         win = state.set_quota(body["token"], mode, int(body["remaining"]), total=body.get("total"),
                               window_seconds=body.get("window_seconds"))
     except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
@@ -104,7 +105,8 @@ async def quota_handler(request: web.Request) -> web.Response:
 
 async def config_handler(request: web.Request) -> web.Response:
     """Set flags: `{"strict_statsig":true,"require_statsig":true,"quota_enabled":false,
-    "grpc_status_header":true,"grpc_web_text":true,"cloudflare":true}`."""
+    "grpc_status_header":true,"grpc_web_text":true,"cloudflare":true,"cdn_offline":true}`
+    (`cdn_offline`: the asset CDN and the public imagine host answer 503)."""
     state = _state(request)
     try:
         body = await _body(request)

@@ -123,3 +123,33 @@ def plan_answer(d: Directives) -> list[str]:
 def expected_text(message: str) -> str:
     """The raw answer (`modelResponse.message`) the simulator produces for `message`."""
     return "".join(plan_answer(parse_directives(message)))
+
+
+def media_directives(message: str) -> dict[str, str]:
+    """The raw ``key=value`` pairs of the last ``[[sim …]]`` block, for the media endpoints,
+    whose keys (``moderated=0,2``, ``rrated=1``, ``error=…``, ``close=1``, ``delay_ms=…``,
+    ``progress_frames=N``, ``video_kb=N``) the chat's `Directives` does not know."""
+    if "[[sim" not in message:
+        return {}
+    blocks = _DIRECTIVE_RE.findall(message)
+    if not blocks:
+        return {}
+    pairs = (pair.partition("=") for pair in blocks[-1].split())
+    return {key: value for key, _, value in pairs}
+
+
+def slot_set(value: str | None, count: int) -> frozenset[int]:
+    """Slot indexes from a directive value: ``all``, or a comma list like ``0,2``."""
+    if not value:
+        return frozenset()
+    if value == "all":
+        return frozenset(range(count))
+    return frozenset(int(v) for v in value.split(",") if v.strip().isdigit())
+
+
+def int_directive(values: dict[str, str], key: str, default: int) -> int:
+    """A non-negative integer directive; a malformed one keeps the default."""
+    try:
+        return max(0, int(values[key]))
+    except (KeyError, ValueError):
+        return default

@@ -42,6 +42,19 @@ TIER_QUOTAS: dict[str, dict[str, tuple[int, int]]] = {
     },
 }
 
+#: Imagine products per tier, as `/rest/media/imagine/quota_info` reports them: a window
+#: (totalQueries, windowSizeSeconds), None (the key is null: not metered) or False
+#: (`{"available": false}`: the tier cannot use it).
+IMAGINE_QUOTAS: dict[str, dict[str, tuple[int, int] | None | bool]] = {
+    "basic": {"image": None, "imagePro": False, "imageEdit": (10, 86400), "video": (10, 86400),
+              "video720p": False},
+    "super": {"image": None, "imagePro": (50, 86400), "imageEdit": (50, 86400), "video": (50, 86400),
+              "video720p": (20, 86400)},
+    "heavy": {"image": None, "imagePro": (200, 86400), "imageEdit": (200, 86400),
+              "video": (200, 86400), "video720p": (100, 86400)},
+}
+IMAGINE_PRODUCTS: tuple[str, ...] = ("image", "imagePro", "imageEdit", "video", "video720p")
+
 #: Chat modes each tier may use.
 ALLOWED_MODES: dict[str, frozenset[str]] = {
     "basic": frozenset({"fast"}),
@@ -64,6 +77,14 @@ TOS_PATH = "/auth_mgmt.AuthManagement/SetTosAcceptedVersion"
 TOS_JSON_PATH = "/rest/auth/set-tos-accepted"
 BIRTH_DATE_PATH = "/rest/auth/set-birth-date"
 FEATURE_CONTROLS_PATH = "/auth_mgmt.AuthManagement/UpdateUserFeatureControls"
+IMAGINE_WS_PATH = "/ws/imagine/listen"
+QUOTA_INFO_PATH = "/rest/media/imagine/quota_info"
+MEDIA_POST_PATH = "/rest/media/post/create"
+SHARE_LINK_PATH = "/rest/media/post/create-link"
+UPSCALE_PATH = "/rest/media/video/upscale"
+#: Public imagine files (the `imagine-public` host, served on the simulator's one origin).
+PUBLIC_IMAGES_PREFIX = "imagine-public/images/"
+PUBLIC_VIDEOS_PREFIX = "imagine-public/share-videos/"
 
 
 @dataclass(slots=True)
@@ -136,6 +157,33 @@ class UploadedFile:
     data: bytes
 
 
+@dataclass(slots=True)
+class MediaAsset:
+    """A file grok.com generated: served at `path` (no leading slash) by the CDN, to its
+    owner's cookies only unless `public`."""
+
+    path: str
+    asset_id: str
+    token: str | None
+    user_id: str | None
+    mime: str
+    data: bytes
+    public: bool = False
+    #: What made it, for tests: prompt, stage, index, aspect ratio …
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class MediaPost:
+    post_id: str
+    token: str
+    media_type: str
+    prompt: str | None
+    media_url: str | None
+    #: A video post: its generated video id (set when a video is made for it).
+    video_id: str | None = None
+
+
 class SimulatorState:
     """All simulator state. Create one per simulator; tests mutate it directly."""
 
@@ -145,6 +193,17 @@ class SimulatorState:
         self.faults: list[Fault] = []
         self.requests: list[RecordedRequest] = []
         self.files: dict[str, UploadedFile] = {}
+        #: Generated media by CDN path (`users/<uid>/generated/<id>/image.jpg`, also
+        #: `users/<uid>/<assetId>/content`, `imagine-public/images/<uuid>.jpg`).
+        self.media: dict[str, MediaAsset] = {}
+        #: Media posts by id (parents of edits and videos).
+        self.posts: dict[str, MediaPost] = {}
+        #: Accepted imagine WebSocket connections with the frames they received.
+        self.imagine_sessions: list[Any] = []
+        #: Last refused imagine handshake per token, replayed to a plain GET (as for mgw).
+        self.imagine_refusals: dict[str | None, Any] = {}
+        #: The asset CDN (and the public imagine host) answer 503 to everything.
+        self.cdn_offline: bool = False
         #: Accepted `ws/mgw` connections with the frames they received.
         self.mgw_sessions: list[MgwSession] = []
         #: Last refused `ws/mgw` handshake per token: a plain GET of the endpoint replays it,
@@ -192,6 +251,9 @@ class SimulatorState:
             mode: QuotaWindow(total, total, window, now)
             for mode, (total, window) in TIER_QUOTAS[tier].items()
         }
+        for product, spec in IMAGINE_QUOTAS[tier].items():
+            if isinstance(spec, tuple):
+                quotas[product] = QuotaWindow(spec[0], spec[0], spec[1], now)
         sim = SimToken(token=token, tier=tier, status=status, quotas=quotas)
         self.tokens[token] = sim
         return sim
@@ -246,6 +308,16 @@ class SimulatorState:
             return False
         win.remaining -= 1
         return True
+
+    def charge_product(self, sim: SimToken, product: str) -> bool:
+        """Take one use of an imagine product; False (nothing taken) when the tier lacks it
+        or its window is exhausted. A product the tier does not meter is always allowed."""
+        spec = IMAGINE_QUOTAS[sim.tier].get(product)
+        if spec is False:
+            return False
+        if spec is None and product not in sim.quotas:
+            return True
+        return self.try_consume(sim, product)
 
     # ---- faults --------------------------------------------------------------------
     def inject(
@@ -306,6 +378,7 @@ class SimulatorState:
     def clear_requests(self) -> None:
         self.requests.clear()
         self.mgw_sessions.clear()
+        self.imagine_sessions.clear()
 
     def add_mgw_session(self, session: MgwSession) -> None:
         if len(self.mgw_sessions) >= self.max_recorded:
@@ -322,6 +395,23 @@ class SimulatorState:
         self.files[file_id] = item
         return item
 
+    # ---- generated media -----------------------------------------------------------
+    def add_media(self, path: str, data: bytes, mime: str, *, sim: SimToken | None,
+                  public: bool = False, asset_id: str | None = None, **meta: Any) -> MediaAsset:
+        """Publish generated bytes at `path`; an owned file is also reachable as
+        `users/<uid>/<assetId>/content`, the form clients build from an asset id."""
+        item = MediaAsset(path, asset_id or str(uuid.uuid4()), sim.token if sim else None,
+                          sim.user_id if sim else None, mime, data, public, dict(meta))
+        self.media[path] = item
+        if sim is not None:
+            self.media[f"users/{sim.user_id}/{item.asset_id}/content"] = item
+        return item
+
+    def add_post(self, sim: SimToken, media_type: str, prompt: str | None, media_url: str | None) -> MediaPost:
+        post = MediaPost(str(uuid.uuid4()), sim.token, media_type, prompt, media_url)
+        self.posts[post.post_id] = post
+        return post
+
     # ---- lifecycle -----------------------------------------------------------------
     def reset(self) -> None:
         """Forget tokens, quotas, faults, records, uploads, counters and flags."""
@@ -329,6 +419,11 @@ class SimulatorState:
         self.faults.clear()
         self.requests.clear()
         self.files.clear()
+        self.media.clear()
+        self.posts.clear()
+        self.imagine_sessions.clear()
+        self.imagine_refusals.clear()
+        self.cdn_offline = False
         self.mgw_sessions.clear()
         self.mgw_refusals.clear()
         self.require_statsig = True
