@@ -1,6 +1,7 @@
 """The simulator's aiohttp application: chat stream, rate limits, and server lifecycle
 (the mgw WebSocket chat and the session identity endpoint live in mgw.py, uploads in
-assets.py, the CDN in cdn.py, ToS / birth date / NSFW in account_settings.py).
+assets.py, the CDN in cdn.py, the imagine WebSocket in imagine.py, media posts and the
+edit / video streams in mediagen.py, ToS / birth date / NSFW in account_settings.py).
 
 Hot path (`_stream`): frames are serialised and HTTP-chunk-framed once per stream before
 the first byte; then each frame is one `transport.write`, driven by a shared `Pacer`
@@ -35,6 +36,7 @@ from ops.simulator.common import (
 )
 from ops.simulator.control import add_control_routes
 from ops.simulator.imagine import add_imagine_routes
+from ops.simulator.mediagen import MEDIA_MODELS, add_media_routes, media_chat
 from ops.simulator.mgw import add_mgw_routes
 from ops.simulator.errors import HTTP_FAULT_REPLIES, REPLY_TOO_MANY, bad_request, json_reply
 from ops.simulator.pacer import Pacer
@@ -69,6 +71,8 @@ async def chat_handler(request: web.Request) -> web.StreamResponse:
     message = payload.get("message")
     if not isinstance(message, str) or not message.strip():
         return to_response(bad_request("message must be a non-empty string"))
+    if payload.get("modelName") in MEDIA_MODELS:  # image edit and video: mediagen.py
+        return await media_chat(request, sim, payload)
     mode = payload.get("modeId")
     if mode not in MODES:
         return to_response(bad_request(f"Unknown modeId {mode!r}"))
@@ -234,6 +238,7 @@ def create_app(state: SimulatorState | None = None) -> web.Application:
     add_account_routes(app)
     add_mgw_routes(app)
     add_imagine_routes(app)
+    add_media_routes(app)
     add_control_routes(app)
     return app
 

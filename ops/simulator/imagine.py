@@ -1,5 +1,4 @@
-"""The imagine WebSocket `GET /ws/imagine/listen` and `POST /rest/media/imagine/quota_info`
-(docs/upstream.md, "Images").
+"""The imagine WebSocket `GET /ws/imagine/listen` and `POST /rest/media/imagine/quota_info`.
 
 One request frame (`input_text`, or the older `input_scroll`; a `reset` before it is optional)
 makes one round: per image slot a `start_stage`, then `image` frames for the preview, medium

@@ -196,6 +196,8 @@ class SimulatorState:
         #: Generated media by CDN path (`users/<uid>/generated/<id>/image.jpg`, also
         #: `users/<uid>/<assetId>/content`, `imagine-public/images/<uuid>.jpg`).
         self.media: dict[str, MediaAsset] = {}
+        #: Generated videos by video id (for upscale and share links).
+        self.videos: dict[str, MediaAsset] = {}
         #: Media posts by id (parents of edits and videos).
         self.posts: dict[str, MediaPost] = {}
         #: Accepted imagine WebSocket connections with the frames they received.
@@ -421,6 +423,7 @@ class SimulatorState:
         self.files.clear()
         self.media.clear()
         self.posts.clear()
+        self.videos.clear()
         self.imagine_sessions.clear()
         self.imagine_refusals.clear()
         self.cdn_offline = False
