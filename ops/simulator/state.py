@@ -187,8 +187,11 @@ class MediaPost:
 class SimulatorState:
     """All simulator state. Create one per simulator; tests mutate it directly."""
 
-    def __init__(self, *, max_recorded: int = 20000) -> None:
+    def __init__(self, *, max_recorded: int = 20000, max_media: int = 2000) -> None:
         self.max_recorded = max_recorded
+        #: Generated files kept for the CDN (paths, aliases included); the oldest go first,
+        #: so a long benchmark of image rounds does not grow the simulator without bound.
+        self.max_media = max_media
         self.tokens: dict[str, SimToken] = {}
         self.faults: list[Fault] = []
         self.requests: list[RecordedRequest] = []
@@ -404,6 +407,9 @@ class SimulatorState:
         `users/<uid>/<assetId>/content`, the form clients build from an asset id."""
         item = MediaAsset(path, asset_id or str(uuid.uuid4()), sim.token if sim else None,
                           sim.user_id if sim else None, mime, data, public, dict(meta))
+        if len(self.media) >= self.max_media:
+            for old in list(self.media)[: max(1, self.max_media // 4)]:
+                del self.media[old]
         self.media[path] = item
         if sim is not None:
             self.media[f"users/{sim.user_id}/{item.asset_id}/content"] = item

@@ -144,3 +144,13 @@ async def test_quota_info_per_tier_and_exhaustion(sim, session):
 
     status, body, _ = await post_json(session, sim.url + QUOTA_INFO, {}, auth_headers(None))
     assert status == 401
+
+
+def test_generated_files_are_bounded_oldest_first():
+    from ops.simulator.state import SimulatorState
+
+    state = SimulatorState(max_media=8)
+    for i in range(20):
+        state.add_media(f"imagine-public/images/{i}.jpg", b"x", "image/jpeg", sim=None, public=True)
+    assert len(state.media) <= 8
+    assert "imagine-public/images/19.jpg" in state.media and "imagine-public/images/0.jpg" not in state.media
