@@ -160,3 +160,29 @@ async def test_twenty_range_clients_of_a_50_mb_file_keep_memory_modest(gateway, 
     print(f"RSS before {before / MIB:.0f} MiB, peak growth {growth:.1f} MiB "
           f"serving {sum(got) / MIB:.0f} MiB to 20 range clients")
     assert growth < 200  # the whole file is never held, let alone 20 times
+
+
+async def test_the_transport_streams_a_download_and_stops_one_past_its_limit(cdn):
+    from addons.upstream.config import UpstreamConfig
+    from addons.upstream.transport import CurlTransport, DownloadTooLarge
+    from addons.upstream.wire import UpstreamRequest
+
+    cdn.files["/gen/big.bin"] = (os.urandom(3 * MIB), "video/mp4")
+    transport = CurlTransport(UpstreamConfig(base_url=cdn.url))
+    pieces: list[int] = []
+
+    async def sink(data: bytes) -> None:
+        pieces.append(len(data))
+    try:
+        status, headers = await transport.download(
+            UpstreamRequest("GET", cdn.url + "/gen/big.bin", {}), sink, timeout=10)
+        assert status == 200 and headers["content-type"] == "video/mp4"
+        assert sum(pieces) == 3 * MIB and len(pieces) > 1  # arrived in pieces, not whole
+        with pytest.raises(DownloadTooLarge):
+            await transport.download(UpstreamRequest("GET", cdn.url + "/gen/big.bin", {}),
+                                     sink, timeout=10, max_bytes=MIB)
+        status, _ = await transport.download(
+            UpstreamRequest("GET", cdn.url + "/missing", {}), sink, timeout=10)
+        assert status == 404
+    finally:
+        await transport.aclose()
