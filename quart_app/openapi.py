@@ -79,6 +79,7 @@ ERRORS = {400: "Invalid request: the error names the parameter",
           409: "Conflict", 413: "Body larger than app.max_body_mb",
           415: "Content-Type is not JSON",
           429: "No account can serve the request now, or too many wrong admin secrets",
+          416: "The Range starts past the end of the file",
           501: "Not available in this build", 502: "Upstream failure",
           503: "Not ready, or upstream unavailable", 504: "Upstream timed out"}
 JOB_ERRORS = (400, 401, 405, 408, 413, 415, 429, 501, 502, 503, 504)
@@ -98,11 +99,25 @@ class Operation:
     body_required: bool = True
     errors: tuple[int, ...] = ADMIN_ERRORS
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the success answer's media types, when it is not JSON (a file)
+    content: dict[str, Any] | None = None
+    #: no credentials needed (the unguessable id in the link is the credential)
+    public: bool = False
 
 
 def _bool_query(*names: str) -> list[dict[str, Any]]:
     return [{"name": n, "in": "query", "required": False,
              "schema": {"type": "string", "enum": ["true", "false"]}} for n in names]
+
+
+def _file_types(*types: str) -> dict[str, Any]:
+    return {t: {"schema": {"type": "string", "format": "binary"}} for t in types}
+
+
+#: the `id` of a cached file, as the cache makes it
+_FILE_ID = [{"name": "id", "in": "query", "required": True,
+             "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{32}$"}}]
+_FILE_ERRORS = (400, 404, 416)
 
 
 OPERATIONS = (
@@ -116,6 +131,12 @@ OPERATIONS = (
               MessagesBody, errors=JOB_ERRORS),
     Operation("get", "/v1/models", "Available models", "ModelList", errors=(401,)),
     Operation("get", "/v1/models/{model_id}", "One model", "Model", errors=(401, 404)),
+    Operation("get", "/v1/files/image", "A cached image (Range, ETag)", errors=_FILE_ERRORS,
+              content=_file_types("image/jpeg", "image/png", "image/webp", "image/gif"),
+              public=True, extra={"parameters": _FILE_ID}),
+    Operation("get", "/v1/files/video", "A cached video (Range for seeking, ETag)",
+              errors=_FILE_ERRORS, content=_file_types("video/mp4", "video/webm"),
+              public=True, extra={"parameters": _FILE_ID}),
     Operation("get", f"{ADMIN}/setup", "First-run setup: is the admin secret the default?"),
     Operation("post", f"{ADMIN}/setup/app_key", "Set a new admin secret",
               body=admin.SetAppKey, errors=(*ADMIN_ERRORS, 409)),
@@ -181,9 +202,14 @@ def _operation(op: Operation, bodies: dict[Any, dict[str, Any]],
     sse = {"text/event-stream": {"schema": _ref("ServerSentEvent")}}
     if op.stream and op.path.startswith(ADMIN):
         ok = sse  # the progress stream answers nothing else
+    elif op.content is not None:
+        ok = op.content
     else:
         ok = {**_json(_ref(op.answer)), **(sse if op.stream else {})}
     responses: dict[str, Any] = {"200": {"description": op.summary, "content": ok}}
+    if op.content is not None:
+        responses["206"] = {"description": "The byte range asked for", "content": ok}
+        responses["304"] = {"description": "Not modified (If-None-Match)"}
     for status in sorted(set(op.errors) | {405}):
         responses[str(status)] = {"description": ERRORS[status], "content": error}
     spec: dict[str, Any] = {"summary": op.summary, "operationId": _operation_id(op),
@@ -200,6 +226,8 @@ def _operation(op: Operation, bodies: dict[Any, dict[str, Any]],
         spec["requestBody"] = {"required": op.body_required, "content": _json(bodies[op.body])}
     if op.path.startswith(ADMIN):
         spec["security"] = [{"adminBearer": []}, {"adminQuery": []}]
+    elif op.public:
+        spec["security"] = []
     return spec
 
 

@@ -9,6 +9,7 @@ from addons.attachments import Attachments
 from addons.breaker import Breaker
 from addons.clearance import Clearance
 from addons.services.catalogue import Catalogue, ModelSpec
+from addons.services.media_cache import MediaCache
 from addons.continuation import Continuation
 from addons.pipeline import Pipeline
 from addons.services.quota_refresh import QuotaRefresher
@@ -63,6 +64,8 @@ class Services:
         self.chat_transport: Transport | None = None
         self.pipeline: Pipeline | None = None
         self.refresher: QuotaRefresher | None = None
+        #: generated images and videos kept under DATA_DIR/media, served by /v1/files/*
+        self.media = MediaCache(boot.data_dir, settings)
 
     async def start(self) -> None:
         self.boot.ensure_data_dir()
@@ -71,6 +74,9 @@ class Services:
                                        max_clients=self.settings.options.server.max_upstream_clients,
                                        clearance=self.clearance.store)
         self.chat_transport = self._chat_transport()
+        # media downloads carry the owning account's cookies through the same client
+        self.media.bind(self.transport)
+        await self.media.start()
         mgw = isinstance(self.chat_transport, MgwTransport)
         # uploads go through the same client: multipart upload-file-v2 with the mgw chat,
         # else the JSON upload-file call

@@ -25,6 +25,7 @@ DECLARERS: tuple[str, ...] = (
     "quart_app.admin.auth",
     "quart_app.admin.throttle",
     "quart_app.client_address",
+    "quart_app.links",
     "quart_app.dialects.common_request",
     "quart_app.services:Services",
     "addons.auth:Auth",
@@ -40,6 +41,7 @@ DECLARERS: tuple[str, ...] = (
     "addons.tag_filter:TagFilter",
     "addons.services.quota_refresh:QuotaRefresher",
     "addons.services.nsfw",
+    "addons.services.media_cache:MediaCache",
     "state.runtime:AccountState",
 )
 

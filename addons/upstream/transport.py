@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Awaitable, Callable
 from typing import get_args
 
 import orjson
@@ -35,7 +36,8 @@ from addons.upstream.curl_pool import HandlePool, TransferAborted
 from addons.upstream.curl_stream import CurlStream, transfer_error
 from addons.upstream.headers import ACCEPT_ENCODING
 
-__all__ = ["CurlStream", "CurlTransport", "UpstreamStream", "resolve_impersonate"]
+__all__ = ["CurlStream", "CurlTransport", "DownloadTooLarge", "UpstreamStream",
+           "resolve_impersonate"]
 
 _FALLBACK_BROWSERS = ("chrome136", "chrome120")
 
@@ -47,6 +49,14 @@ def resolve_impersonate(browser: str) -> str:
         if name and name in known:
             return name
     return "chrome"
+
+
+class DownloadTooLarge(Exception):
+    """A download's body grew past the limit its caller set."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"larger than {limit} bytes")
+        self.limit = limit
 
 
 def _body(req: UpstreamRequest) -> bytes | None:
@@ -157,6 +167,46 @@ class CurlTransport:
         if tr.error is not None:
             raise transfer_error(tr.error, "total", timeout) from None
         return tr.status, parse_headers(tr.raw_headers), tr.take()
+
+    async def download(
+        self, request: UpstreamRequest, sink: Callable[[bytes], Awaitable[None]], *,
+        timeout: float = 120.0, max_bytes: int = 0,
+    ) -> tuple[int, dict[str, str]]:
+        """A GET whose body goes to `sink` as it arrives instead of into memory (a video
+        must not be held whole). Returns (status, lower-cased headers); the body of a
+        non-200 answer is dropped. `max_bytes` (0: no limit) stops the transfer once the
+        body grows past it (DownloadTooLarge). Memory is bounded by what arrives between two
+        loop trips, as curl gives no back-pressure."""
+        pool = self._get_pool()
+        deadline = pool.loop.time() + timeout
+        limits = (0, int(timeout * 1000), 0, 0)
+        proxy = self.cfg.pick_proxy()
+        headers = self.dress(request, proxy)
+        try:
+            handle = await self._acquire(pool, deadline)
+            tr = pool.start(handle, request.method, request.url, headers, None, proxy, limits)
+        except TimeoutError:
+            raise UpstreamTimeout("total", timeout) from None
+        except (CurlError, TransferAborted) as exc:
+            raise transfer_error(exc, "total", timeout) from None
+        received = 0
+        try:
+            while True:
+                data = tr.take()
+                if data and tr.status == 200:
+                    received += len(data)
+                    if max_bytes and received > max_bytes:
+                        raise DownloadTooLarge(max_bytes)
+                    await sink(data)
+                if tr.done and not tr.chunks:
+                    break
+                if not await tr.wait(deadline):
+                    raise UpstreamTimeout("total", timeout)
+        finally:
+            tr.release()
+        if tr.error is not None:
+            raise transfer_error(tr.error, "total", timeout) from None
+        return tr.status, parse_headers(tr.raw_headers)
 
     async def aclose(self) -> None:
         pool, self._pool = self._pool, None

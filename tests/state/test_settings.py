@@ -254,23 +254,25 @@ def test_reference_config_keeps_working(tmp_path: Path, caplog: pytest.LogCaptur
             '[account.refresh]\nenabled = false\n[asset.cleanup]\nmax_age_days = 7\n'
             '[some_future]\nthing = 1\n')
     with caplog.at_level(logging.WARNING, logger="state.settings"):
-        s = make(tmp_path, text, env={"GROK_CACHE_LOCAL_IMAGE_MAX_MB": "12"})
+        s = make(tmp_path, text, env={"GROK_CACHE_LOCAL_IMAGE_MAX_MB": "12",
+                                      "GROK_CACHE_LOCAL_AUDIO_MAX_MB": "3"})
         s.reload()  # reloading does not log the same keys again
     assert s.options.app.api_key == ("sk-1",)
     assert s.options.proxy.egress.mode == "single_proxy"
     assert s.options.account.refresh.enabled is False
     assert s.options.proxy.clearance.mode == "flaresolverr"
+    assert s.options.cache.local.image_max_mb == 12  # the earlier env spelling is read
     path = str(tmp_path / "config.toml")
     assert s.ignored_keys() == {
         "app.webui_enabled": path, "logging.max_files": path,
         "asset.cleanup.max_age_days": path, "some_future.thing": path,
-        "cache.local_image_max_mb": "environment variable GROK_CACHE_LOCAL_IMAGE_MAX_MB",
+        "cache.local_audio_max_mb": "environment variable GROK_CACHE_LOCAL_AUDIO_MAX_MB",
     }
     assert s.get("logging.max_files") is None
     lines = [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
     assert len(lines) == 5
     assert f"{path}: logging.max_files is ignored: nothing in this version reads it" in lines
-    assert ("environment variable GROK_CACHE_LOCAL_IMAGE_MAX_MB: cache.local_image_max_mb is "
+    assert ("environment variable GROK_CACHE_LOCAL_AUDIO_MAX_MB: cache.local_audio_max_mb is "
             "ignored: nothing in this version reads it") in lines
 
 
