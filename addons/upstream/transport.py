@@ -32,7 +32,7 @@ from addons.upstream.base import Timeouts, UpstreamStream, UpstreamTimeout
 from addons.upstream.clearance import ClearanceStore
 from addons.upstream.config import UpstreamConfig
 from addons.upstream.curl_handle import EasyHandle, parse_headers
-from addons.upstream.curl_pool import HandlePool, TransferAborted
+from addons.upstream.curl_pool import HandlePool, Transfer, TransferAborted
 from addons.upstream.curl_stream import CurlStream, transfer_error
 from addons.upstream.headers import ACCEPT_ENCODING
 
@@ -149,15 +149,8 @@ class CurlTransport:
         deadline = pool.loop.time() + timeout
         limits = (0, int(timeout * 1000), 0, int(bool(allow_redirects)))
         proxy = proxy or self.cfg.pick_proxy()
-        headers = self.dress(request, proxy)
-        try:
-            handle = await self._acquire(pool, deadline)
-            tr = pool.start(handle, request.method, request.url, headers,
-                            _body(request), proxy, limits, wake_on_data=False)
-        except TimeoutError:
-            raise UpstreamTimeout("total", timeout) from None
-        except (CurlError, TransferAborted) as exc:
-            raise transfer_error(exc, "total", timeout) from None
+        tr = await self._start_buffered(pool, request, proxy, limits, deadline, timeout,
+                                        body=_body(request), wake_on_data=False)
         try:
             while not tr.done:
                 if not await tr.wait(deadline):
@@ -167,6 +160,21 @@ class CurlTransport:
         if tr.error is not None:
             raise transfer_error(tr.error, "total", timeout) from None
         return tr.status, parse_headers(tr.raw_headers), tr.take()
+
+    async def _start_buffered(self, pool: HandlePool, request: UpstreamRequest, proxy: str | None,
+                              limits: tuple[int, int, int, int], deadline: float,
+                              timeout: float, *, body: bytes | None = None,
+                              wake_on_data: bool = True) -> Transfer:
+        """Start a transfer bound by one total deadline (short calls and downloads); waiting
+        for a handle counts against it."""
+        try:
+            handle = await self._acquire(pool, deadline)
+            return pool.start(handle, request.method, request.url, self.dress(request, proxy),
+                              body, proxy, limits, wake_on_data=wake_on_data)
+        except TimeoutError:
+            raise UpstreamTimeout("total", timeout) from None
+        except (CurlError, TransferAborted) as exc:
+            raise transfer_error(exc, "total", timeout) from None
 
     async def download(
         self, request: UpstreamRequest, sink: Callable[[bytes], Awaitable[None]], *,
@@ -181,14 +189,7 @@ class CurlTransport:
         deadline = pool.loop.time() + timeout
         limits = (0, int(timeout * 1000), 0, 0)
         proxy = self.cfg.pick_proxy()
-        headers = self.dress(request, proxy)
-        try:
-            handle = await self._acquire(pool, deadline)
-            tr = pool.start(handle, request.method, request.url, headers, None, proxy, limits)
-        except TimeoutError:
-            raise UpstreamTimeout("total", timeout) from None
-        except (CurlError, TransferAborted) as exc:
-            raise transfer_error(exc, "total", timeout) from None
+        tr = await self._start_buffered(pool, request, proxy, limits, deadline, timeout)
         received = 0
         try:
             while True:
