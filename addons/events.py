@@ -87,6 +87,45 @@ class FinalMessage:
 
 
 @dataclass(slots=True)
+class MediaProgress:
+    """Generation progress of one media slot (an image or a video) of the answer, 0–100.
+
+    `preview` is a base64 JPEG of the slot so far when the upstream sends one (the imagine
+    socket's earlier stages): never the final image."""
+
+    kind: str  # image | video
+    index: int
+    progress: int
+    preview: str | None = None
+
+
+@dataclass(slots=True)
+class MediaResult:
+    """One finished, not moderated media file of the answer.
+
+    `url` is the absolute upstream URL (readable only with the owning account's cookies
+    unless it is on a public imagine host); `blob` holds the bytes when the upstream sent
+    them inline (the imagine socket), so nothing needs downloading."""
+
+    kind: str  # image | video
+    index: int
+    url: str
+    blob: bytes | None = None
+    thumbnail: str | None = None
+    asset_id: str | None = None
+    #: the media post that holds a video (an extension continues from it)
+    post_id: str | None = None
+
+
+@dataclass(slots=True)
+class MediaModerated:
+    """A media slot the upstream withheld (moderated): it never becomes a result."""
+
+    kind: str
+    index: int
+
+
+@dataclass(slots=True)
 class UpstreamFailure:
     """An in-band error inside a 200 stream, mapped to an HTTP-like status (429 or 502)."""
 
@@ -129,8 +168,8 @@ class End:
 
 Event = (
     TextDelta | ReasoningDelta | ToolCall | SearchSources | CardAttachment | Citation
-    | ConversationStarted | ResponseMeta | FinalMessage | UpstreamFailure | Heartbeat | Restart
-    | End
+    | ConversationStarted | ResponseMeta | FinalMessage | MediaProgress | MediaResult
+    | MediaModerated | UpstreamFailure | Heartbeat | Restart | End
 )
 
 #: Events whose delivery to a client means the client has seen content (commits the flow).

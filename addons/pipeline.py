@@ -27,7 +27,8 @@ from addons.chain import Chain
 from addons.errors import ApiError, failure_error
 from addons.events import (
     CONTENT_EVENTS, EMPTY_RESPONSE, TRUNCATED_MESSAGE, UPSTREAM_TRUNCATED, CardAttachment, End,
-    Event, FinalMessage, Heartbeat, Restart, TextDelta, ToolCall, UpstreamFailure, join_deltas,
+    Event, FinalMessage, Heartbeat, MediaModerated, MediaResult, Restart, TextDelta, ToolCall,
+    UpstreamFailure, join_deltas,
 )
 from addons.flow import Attempt, Flow
 from addons.jobs import JobRequest
@@ -47,8 +48,9 @@ Parse = Callable[[], JobRequest]
 
 
 def _is_answer(ev: Event) -> bool:
-    """A tool call, or a card that carries an image (generated or searched media)."""
-    if type(ev) is ToolCall:
+    """A tool call, a finished media file, or a card that carries an image (generated or
+    searched media)."""
+    if type(ev) is ToolCall or type(ev) is MediaResult:
         return True
     if type(ev) is CardAttachment:
         card = ev.card
@@ -184,6 +186,7 @@ class Pipeline:
                 final_text = None
                 streamed = False
                 answered = False  # text, a tool call or media came from upstream
+                moderated = False  # the upstream withheld a media slot
                 ended = False
                 try:
                     async with aclosing(attempt.answer.events()) as upstream:
@@ -206,8 +209,20 @@ class Pipeline:
                                 elif cls is TextDelta:
                                     streamed = True
                                     answered = answered or not ev.text.isspace() and bool(ev.text)
+                                elif cls is MediaModerated:
+                                    moderated = True
                                 elif not answered:
                                     answered = _is_answer(ev)
+                                if cls is MediaResult:
+                                    # a transform may reject a media file (the same bytes as
+                                    # another prompt's): the try fails like an upstream error
+                                    made = transforms.chunk(ev)
+                                    failure = next((e for e in made
+                                                    if type(e) is UpstreamFailure), None)
+                                    if failure is not None:
+                                        break
+                                    out.extend(made)
+                                    continue
                                 out.extend(transforms.chunk(ev))
                                 if flow.stop_sequence is not None:  # the answer ended here
                                     answered = ended = True
@@ -223,6 +238,11 @@ class Pipeline:
                     # the upstream stopped without its end marker: whatever the transport,
                     # half an answer is a failure, never a complete answer
                     failure = UpstreamFailure(502, TRUNCATED_MESSAGE, code=UPSTREAM_TRUNCATED)
+                if failure is None and not answered and moderated:
+                    # the prompt's fault, not the account's: no other account is tried
+                    raise ApiError(400, "The upstream withheld every generated result "
+                                   "(content moderation); change the prompt and try again",
+                                   type="invalid_request_error", code="content_policy_violation")
                 if failure is None and not answered and not flow.committed \
                         and not (final_text and not final_text.isspace()):
                     failure = UpstreamFailure(502, "upstream answer was empty",
@@ -264,7 +284,8 @@ class Pipeline:
         flow never is: nothing reached the client, so any failure may still fail over."""
         if not flow.committed and flow.request.stream:
             for ev in events:
-                if isinstance(ev, CONTENT_EVENTS) and (type(ev) is ToolCall or ev.text):
+                if isinstance(ev, CONTENT_EVENTS) and (type(ev) is ToolCall or ev.text) \
+                        or type(ev) is MediaResult:
                     flow.committed = True
                     return
 

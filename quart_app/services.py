@@ -10,6 +10,7 @@ from addons.breaker import Breaker
 from addons.clearance import Clearance
 from addons.services.catalogue import Catalogue, ModelSpec
 from addons.services.media_cache import MediaCache
+from addons.services.media_output import MediaOutput
 from addons.continuation import Continuation
 from addons.pipeline import Pipeline
 from addons.services.quota_refresh import QuotaRefresher
@@ -66,6 +67,8 @@ class Services:
         self.refresher: QuotaRefresher | None = None
         #: generated images and videos kept under DATA_DIR/media, served by /v1/files/*
         self.media = MediaCache(boot.data_dir, settings)
+        #: what a client receives for a generated file (links, base64, Markdown, HTML)
+        self.media_output = MediaOutput(self.media, settings)
 
     async def start(self) -> None:
         self.boot.ensure_data_dir()

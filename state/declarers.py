@@ -25,7 +25,7 @@ DECLARERS: tuple[str, ...] = (
     "quart_app.admin.auth",
     "quart_app.admin.throttle",
     "quart_app.client_address",
-    "quart_app.links",
+    "addons.services.links",
     "quart_app.dialects.common_request",
     "quart_app.services:Services",
     "addons.auth:Auth",
@@ -42,6 +42,7 @@ DECLARERS: tuple[str, ...] = (
     "addons.services.quota_refresh:QuotaRefresher",
     "addons.services.nsfw",
     "addons.services.media_cache:MediaCache",
+    "addons.services.media_output:MediaOutput",
     "state.runtime:AccountState",
 )
 

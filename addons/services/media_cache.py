@@ -17,6 +17,7 @@ import os
 import secrets
 import shutil
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
@@ -35,6 +36,8 @@ __all__ = ["MediaCache", "MediaFetchError", "MediaFile"]
 log = logging.getLogger(__name__)
 
 MIB = 1 << 20
+#: upstream URLs whose local copy is remembered (a later link to the same file reuses it)
+_REMEMBERED = 10_000
 _MEDIA_ACCEPT = {
     "image": "image/avif,image/webp,image/apng,image/*,*/*;q=0.8",
     "video": "video/webm,video/mp4,video/*;q=0.9,*/*;q=0.5",
@@ -102,7 +105,8 @@ class MediaCache:
         self._tmp = self.root / ".tmp"
         self.indexes = {kind: MediaIndex(kind, self.root / kind) for kind in KINDS}
         self._flights: dict[str, asyncio.Future[MediaFile]] = {}
-        self._by_url: dict[str, tuple[str, str]] = {}
+        #: upstream URL → (kind, id) of its copy, the newest _REMEMBERED URLs only
+        self._by_url: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._slots = asyncio.Semaphore(settings.options.cache.local.download_concurrency)
         #: how many downloads reached the transport (tests and the status read it)
         self.downloads = 0
@@ -172,15 +176,52 @@ class MediaCache:
         # one caller giving up must not cancel the download the others wait for
         return await asyncio.shield(flight)
 
+    async def store(self, data: bytes, kind: str, content_type: str, url: str = "") -> MediaFile:
+        """Keep bytes the upstream sent inline (the imagine socket's final image) as a file
+        of `kind`, exactly as a download would; `url` (their upstream address) finds it
+        again instead of a second copy."""
+        known = self._by_url.get(url) if url else None
+        if known is not None:
+            media = self.find(*known)
+            if media is not None:
+                return media
+        ext = _extension(kind, content_type, url)
+        media_id = secrets.token_urlsafe(24)
+        target = self.indexes[kind].directory / f"{media_id}.{ext}"
+        part = self._tmp / f"{secrets.token_hex(12)}.part"
+
+        def write() -> None:
+            self._tmp.mkdir(parents=True, exist_ok=True)
+            part.write_bytes(data)
+            self._place(part, target)
+
+        try:
+            await asyncio.to_thread(write)
+        finally:
+            await asyncio.to_thread(part.unlink, missing_ok=True)
+        st = target.stat()
+        media = MediaFile(media_id, kind, ext, target, st.st_size, st.st_mtime)
+        self.indexes[kind].add(media)
+        if url:
+            self._remember(url, kind, media_id)
+        await self._evict(kind, keep=media_id)
+        return media
+
     async def _download(self, url: str, token: str, kind: str) -> MediaFile:
         if self.transport is None:
             raise MediaFetchError("the media cache has no transport yet")
         async with self._slots:
             self.downloads += 1
             media = await self._download_to_disk(url, token, kind)
-        self._by_url[url] = (kind, media.id)
+        self._remember(url, kind, media.id)
         await self._evict(kind, keep=media.id)
         return media
+
+    def _remember(self, url: str, kind: str, media_id: str) -> None:
+        self._by_url[url] = (kind, media_id)
+        self._by_url.move_to_end(url)
+        while len(self._by_url) > _REMEMBERED:
+            self._by_url.popitem(last=False)
 
     async def _download_to_disk(self, url: str, token: str, kind: str) -> MediaFile:
         from addons.upstream.transport import DownloadTooLarge  # the curl stack, on use

@@ -18,6 +18,7 @@ from typing import AsyncIterator
 
 from curl_cffi import CurlError
 
+from addons.upstream.config import DEFAULT_ASSETS_URL
 from addons.events import End, Event, Heartbeat, UpstreamFailure, has_content
 from addons.upstream.base import Timeouts, TransportError, UpstreamTimeout
 from addons.upstream.classify import sanitize
@@ -52,13 +53,14 @@ def transfer_error(exc: BaseException, kind: str, seconds: float) -> TransportEr
 class CurlStream:
     """One upstream response. `events()` may be iterated once; always `aclose()` it."""
 
-    def __init__(self, transfer: Transfer, timeouts: Timeouts, started: float) -> None:
+    def __init__(self, transfer: Transfer, timeouts: Timeouts, started: float,
+                 assets_url: str = DEFAULT_ASSETS_URL) -> None:
         self.status: int = transfer.status
         self.headers: dict[str, str] = parse_headers(transfer.raw_headers)
         self._tr = transfer
         self._timeouts = timeouts
         self._started = started
-        self._parser = FrameParser()
+        self._parser = FrameParser(assets_url)
         self._closed = False
         self._error_body: str | None = None
 

@@ -32,6 +32,8 @@ from addons.events import (
     TextDelta,
     UpstreamFailure,
 )
+from addons.upstream.config import DEFAULT_ASSETS_URL
+from addons.upstream.media_frames import MediaFrames
 from addons.upstream.reasoning import ReasoningFormatter, tool_line
 
 MAX_LINE_BYTES = 16 * 1024 * 1024
@@ -96,9 +98,9 @@ class FrameParser:
     """Stateful parser for one upstream response. Not thread-safe; one per stream."""
 
     __slots__ = ("_buf", "_failed", "_ended", "_complete", "_reasoning", "_seen_urls",
-                 "_response_id")
+                 "_response_id", "_media")
 
-    def __init__(self) -> None:
+    def __init__(self, assets_url: str = DEFAULT_ASSETS_URL) -> None:
         self._buf = b""
         self._failed = False
         self._ended = False
@@ -106,6 +108,8 @@ class FrameParser:
         self._reasoning = ReasoningFormatter()
         self._seen_urls: set[str] = set()
         self._response_id: str | None = None
+        #: generated images and videos (relative asset paths live on `assets_url`)
+        self._media = MediaFrames(assets_url)
 
     @property
     def failed(self) -> bool:
@@ -257,11 +261,17 @@ class FrameParser:
 
         card = resp.get("cardAttachment")
         if card:
-            card_attachment(card, out)
+            self._card(card, out)
         cards = resp.get("cardAttachments")
         if type(cards) is list:
             for item in cards:
-                card_attachment(item, out)
+                self._card(item, out)
+        image = resp.get("streamingImageGenerationResponse")
+        if type(image) is dict:
+            self._media.image(image, out)
+        video = resp.get("streamingVideoGenerationResponse")
+        if type(video) is dict:
+            self._media.video(video, out)
         if "webSearchResults" in resp or "xSearchResults" in resp:
             self._sources(resp, out)
 
@@ -300,11 +310,22 @@ class FrameParser:
             self._sources(model, out)
         images = model.get("generatedImageUrls")
         urls = [u for u in images if isinstance(u, str)] if isinstance(images, list) else []
+        if urls:
+            self._media.generated_urls(urls, out)
         message = model.get("message")
         if isinstance(message, str) or urls:
             out.append(FinalMessage(message if isinstance(message, str) else "", urls))
         self._complete = True  # the assembled answer: grok.com has finished writing it
         return False
+
+    def _card(self, card: Any, out: list[Event]) -> None:
+        """A card as a CardAttachment; a generated image's card also as a media slot."""
+        start = len(out)
+        card_attachment(card, out)
+        if len(out) > start:
+            data = out[-1].card
+            if "image_chunk" in data or "imageChunk" in data:
+                self._media.card(data, out)
 
     def _sources(self, holder: dict[str, Any], out: list[Event]) -> None:
         new: list[dict[str, str]] = []

@@ -137,7 +137,7 @@ class CurlTransport:
             raise
         if tr.done and tr.error is not None and not tr.chunks:
             raise transfer_error(tr.error, "first_byte", timeouts.connect) from None
-        return CurlStream(tr, timeouts, started)
+        return CurlStream(tr, timeouts, started, self.cfg.assets_url)
 
     async def request(
         self, request: UpstreamRequest, timeout: float = 30.0, *, allow_redirects: bool = False,

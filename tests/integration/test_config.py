@@ -62,12 +62,12 @@ async def test_an_old_config_file_starts_the_gateway(stack, cli, caplog) -> None
     stack.data_dir.mkdir(parents=True, exist_ok=True)
     (stack.data_dir / "config.toml").write_text(
         '[app]\napi_key = "sk-old"\nwebui_enabled = true\n'
-        '[logging]\nmax_files = 7\n[features]\nimage_format = "local_url"\n')
+        '[logging]\nmax_files = 7\n[cache]\nkeep_base64_cache = true\n')
     with caplog.at_level(logging.WARNING, logger="state.settings"):
         await stack.start_gateway()
     assert "logging.max_files is ignored: nothing in this version reads it" in caplog.text
     assert sorted(stack.gateway.services.settings.ignored_keys()) == [
-        "app.webui_enabled", "features.image_format", "logging.max_files"]
+        "app.webui_enabled", "cache.keep_base64_cache", "logging.max_files"]
     stack.add_account("tok-a", "super")
     r = await stack.openai(api_key="sk-old").chat.completions.create(
         model="grok-4.20-auto", messages=[{"role": "user", "content": "hi"}])

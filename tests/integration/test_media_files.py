@@ -11,7 +11,7 @@ import psutil
 import pytest
 from aiohttp import web
 
-from quart_app.links import file_link, public_base
+from addons.services.links import file_link, public_base
 from tests.integration.conftest import Gateway
 
 MIB = 1 << 20

@@ -82,7 +82,7 @@ def test_set_warns_when_env_overrides(data_dir: Path, monkeypatch: pytest.Monkey
 def test_set_refuses_a_key_nothing_reads(data_dir: Path) -> None:
     """Keys whose feature is not built (media formats, log files, …) cannot be set."""
     runner = CliRunner()
-    for key, value in [("logging.max_files", "3"), ("features.image_format", "base64"),
+    for key, value in [("logging.max_files", "3"), ("cache.keep_base64_cache", "true"),
                        ("retry.reset_session_status_codes", "[403]")]:
         result = runner.invoke(config, ["set", key, value])
         assert result.exit_code == 2

@@ -167,7 +167,7 @@ def test_set_creates_file_private(tmp_path: Path) -> None:
     ("upstream.chat_transport", "grpc", "must be one of rest | mgw"),
     ("no.such_key", "1", "unknown setting"),
     ("logging.max_files", "3", "nothing in this version reads it"),
-    ("features.image_format", "base64", "nothing in this version reads it"),
+    ("features.image_format", "gif", "must be one of"),
     ("retry.on_codes", "403,abc", "list of integers"),
     ("app.app_key", 5.5, "expected a string"),
 ])
