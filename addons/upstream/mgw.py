@@ -10,28 +10,18 @@ Per `open()`:
    `conversation.item.create` + `response.create` (frames in `mgw_frames.py`);
 then `MgwStream` yields the same neutral events as the REST transport.
 
-A handshake refused with an HTTP status becomes a `RefusedStream` with that status, so the
-retry addon's failover works unchanged. libcurl never reads the body of a refused upgrade
-(it fails with "Refused WebSocket upgrade: <code>"), so for 400/401/403, where the body's
-invalid-credential markers matter, `error_body()` fetches it with one plain GET of the same
-URL and headers; other statuses get a short synthetic body.
-
-curl_cffi runs the handshake (`curl.perform`) in a worker thread and leaks the pooled
-handle if that await is cancelled; the handshake therefore runs in its own task, and a
-caller that gives up (timeout, cancellation) leaves it to finish and be terminated.
+The handshake is `ws_connect.WsConnector`'s: a refused upgrade becomes a `RefusedStream` with
+that status (its body fetched for 400/401/403), so the retry addon's failover works unchanged.
 """
 from __future__ import annotations
 
 import asyncio
-import math
-import re
 import uuid
 from typing import Any, Mapping
 from urllib.parse import quote
 
 import orjson
-from curl_cffi import CurlError, CurlHttpVersion, CurlOpt, CurlWsFlag
-from curl_cffi.requests import AsyncSession
+from curl_cffi import CurlError, CurlWsFlag
 
 from addons.upstream.wire import UpstreamRequest
 from addons.upstream.base import Timeouts, TransportError, UpstreamStream, UpstreamTimeout
@@ -44,14 +34,13 @@ from addons.upstream.mgw_stream import (
     CLOSED_EARLY, PING_INTERVAL, MgwStream, RefusedStream, ws_error_message,
 )
 from addons.upstream.transport import CurlTransport
+from addons.upstream.ws_connect import MAX_FRAME, WsConnector
 
 MGW_PATH = "/ws/mgw/"
 SESSION_PATH = "/api/auth/session"
 DEFAULT_WS_URL = "wss://grok.com"
-MAX_FRAME = 16 * 1024 * 1024
-#: Refusals whose body carries account markers (classify.INVALID_CREDENTIAL_MARKERS).
-_BODY_STATUSES = frozenset({400, 401, 403})
-_REFUSED = re.compile(r"Refused WebSocket upgrade: (\d{3})")
+__all__ = ["MAX_FRAME", "MgwTransport", "handshake_headers", "sso_of", "user_id_of",
+           "ws_base_url"]
 _UNAUTHENTICATED = ('{"error":{"code":16,"message":"session is unauthenticated '
                     '[WKE=unauthorized:invalid-credentials]"}}')
 _BLOCKED = '{"error":{"code":7,"message":"User is blocked [WKE=unauthorized:blocked-user]"}}'
@@ -90,14 +79,16 @@ def user_id_of(data: Any) -> str:
     return next((str(c) for c in candidates if isinstance(c, (str, int)) and str(c)), "")
 
 
-def handshake_headers(rest_headers: Mapping[str, str], user_id: str) -> dict[str, str]:
+def handshake_headers(rest_headers: Mapping[str, str], user_id: str = "") -> dict[str, str]:
     """The WebSocket handshake set: Origin, User-Agent, Cookie,
-    Accept-Language, Cache-Control, Pragma; the Cookie gains `x-userid`."""
+    Accept-Language, Cache-Control, Pragma; given a user id, the Cookie gains `x-userid`."""
     h = {k.lower(): v for k, v in rest_headers.items()}
     cookie = "; ".join(p.strip() for p in h.get("cookie", "").split(";")
                        if p.strip() and not p.strip().lower().startswith("x-userid="))
+    if user_id:
+        cookie = f"{cookie}; x-userid={user_id}" if cookie else f"x-userid={user_id}"
     out = {"Origin": h.get("origin", "https://grok.com"), "User-Agent": h.get("user-agent", ""),
-           "Cookie": f"{cookie}; x-userid={user_id}" if cookie else f"x-userid={user_id}",
+           "Cookie": cookie,
            "Accept-Language": h.get("accept-language", ACCEPT_LANGUAGE),
            "Cache-Control": "no-cache", "Pragma": "no-cache"}
     return {k: v for k, v in out.items() if v}
@@ -113,17 +104,10 @@ class MgwTransport:
         self.cfg = cfg
         self.rest = rest
         self.ws_base = ws_base_url(ws_url, cfg.base_url)
-        self.max_clients = max(1, int(max_clients))
         self.ping_interval = ping_interval
-        self._session: AsyncSession[Any] | None = None
+        self._ws = WsConnector(cfg, rest, max_clients)
         self._user_ids: dict[str, str] = {}
         self._lookups: dict[str, asyncio.Future[str | RefusedStream]] = {}
-
-    def _ws_session(self) -> AsyncSession[Any]:
-        if self._session is None:
-            self._session = AsyncSession(max_clients=self.max_clients, impersonate=self.rest.impersonate,
-                                         verify=not self.cfg.skip_ssl_verify, trust_env=False)
-        return self._session
 
     # ---- identity (GET /api/auth/session) -----------------------------------------------
 
@@ -191,7 +175,7 @@ class MgwTransport:
         url = f"{self.ws_base}{MGW_PATH}?uid={quote(uid, safe='')}"
         headers, request.via = self.rest.clearance.apply(handshake_headers(request.headers, uid),
                                                          proxy)
-        ws = await self._connect(url, headers, timeouts, deadline, proxy)
+        ws = await self._ws.connect(url, headers, timeouts, deadline, proxy)
         if isinstance(ws, RefusedStream):
             if ws.status in (401, 403):
                 self.forget(request.headers.get("Cookie", ""))
@@ -208,49 +192,6 @@ class MgwTransport:
         except BaseException:
             ws.terminate()
             raise
-
-    async def _connect(self, url: str, headers: dict[str, str], timeouts: Timeouts,
-                       deadline: float, proxy: str | None) -> Any:
-        session = self._ws_session()
-
-        # libcurl ignores TIMEOUT_MS for a CONNECT_ONLY handshake; a low-speed limit does end
-        # a silent one, so the worker thread is not held forever.
-        stall = max(1, math.ceil(timeouts.first_byte))
-        options = {CurlOpt.HTTP_VERSION: CurlHttpVersion.V1_1, CurlOpt.CONNECTTIMEOUT_MS:
-                   int(timeouts.connect * 1000), CurlOpt.LOW_SPEED_LIMIT: 1, CurlOpt.LOW_SPEED_TIME: stall}
-
-        async def handshake() -> Any:
-            return await session.ws_connect(
-                url, headers=headers, timeout=None, proxy=proxy,
-                default_headers=False, accept_encoding=None, http_version="v1",
-                curl_options=options, max_message_size=MAX_FRAME, drain_on_error=True)
-
-        task = asyncio.ensure_future(handshake())
-        try:
-            async with asyncio.timeout_at(deadline):
-                return await asyncio.shield(task)
-        except (TimeoutError, asyncio.CancelledError) as exc:
-            task.add_done_callback(_terminate_late)
-            if isinstance(exc, TimeoutError):
-                raise UpstreamTimeout("first_byte", timeouts.first_byte) from None
-            raise
-        except CurlError as exc:
-            m = _REFUSED.search(str(exc))
-            if m is None:
-                raise TransportError(ws_error_message(exc)) from None
-            status = int(m.group(1))
-            body = f"Refused WebSocket upgrade: {status}"
-            if status not in _BODY_STATUSES:
-                return RefusedStream(status, body)
-            http_url = "http" + url[2:] if url.startswith("ws") else url
-            return RefusedStream(status, body,
-                                 lambda: self._refusal_body(http_url, headers, status, proxy))
-
-    async def _refusal_body(self, url: str, headers: dict[str, str], status: int,
-                            proxy: str | None) -> str:
-        got, _, body = await self.rest.request(UpstreamRequest("GET", url, dict(headers)), 10.0,
-                                               proxy=proxy)
-        return body.decode("utf-8", "replace") if got == status else ""
 
     async def _start_turn(self, ws: Any, payload: dict[str, Any], timeouts: Timeouts,
                           started: float) -> MgwStream:
@@ -272,13 +213,4 @@ class MgwTransport:
         return MgwStream(ws, parser, pending, timeouts, started, loop.time(), self.ping_interval)
 
     async def aclose(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
-
-
-def _terminate_late(task: asyncio.Future[Any]) -> None:
-    """A handshake whose caller gave up: close the socket it produced, if any."""
-    if task.cancelled() or task.exception() is not None:
-        return
-    task.result().terminate()
+        await self._ws.aclose()
