@@ -15,6 +15,9 @@ from addons.tools.prompt import with_tool_block
 from addons.upstream.chat_payload import build_chat_payload
 from addons.upstream.config import UpstreamConfig
 from addons.upstream.headers import build_headers
+from addons.upstream.imagine import IMAGINE_PATH
+from addons.upstream.imagine_chat import DRAWING
+from addons.upstream.imagine_frames import aspect_ratio
 from addons.upstream.prompt import flatten
 from addons.upstream.wire import UpstreamRequest
 
@@ -60,8 +63,48 @@ class ChatBuilder:
         return UpstreamRequest("POST", cfg.base_url + CHAT_PATH, headers, payload)
 
 
+#: the image model drawn through the chat only (no aspect ratio control, the `fast` window)
+LITE_IMAGE_MODEL = "grok-imagine-image-lite"
+#: the image model of the quality ("pro") mode
+PRO_IMAGE_MODEL = "grok-imagine-image-pro"
+#: an account put through the NSFW sequence carries this tag (addons/services/nsfw.py)
+NSFW_TAG = "nsfw"
+
+
+class ImageBuilder:
+    """Images from a prompt: the imagine WebSocket (`image`), with the chat-based path
+    (`image_chat`: "Drawing: <prompt>" in the `fast` mode, one call per image) as its
+    `fallback` in the same try when the socket cannot serve it; the lite model always takes
+    the chat-based path. NSFW is asked for when `features.enable_nsfw` is on and the account
+    went through the NSFW sequence (its `nsfw` tag); R-rated results are only kept then."""
+
+    def prepare(self, flow: Flow) -> None:
+        flow.prompt = flow.request.prompt.strip()
+        if not flow.prompt:
+            raise validation("prompt must not be empty", "prompt")
+
+    def build(self, flow: Flow, cfg: UpstreamConfig) -> UpstreamRequest:
+        req, token = flow.request, flow.lease.token
+        model = flow.model.id if flow.model is not None else req.model
+        chat_headers = build_headers(cfg, token, origin=ORIGIN, referer=ORIGIN + "/",
+                                     fresh_statsig=flow.statsig_renewed)
+        chat = UpstreamRequest("POST", cfg.base_url + CHAT_PATH, chat_headers,
+                               build_chat_payload(cfg, DRAWING + flow.prompt, "fast",
+                                                  overrides={"imageGenerationCount": 2}),
+                               kind="image_chat", count=req.n)
+        if model == LITE_IMAGE_MODEL:
+            return chat
+        headers = build_headers(cfg, token, origin=ORIGIN, referer=ORIGIN + "/imagine",
+                                fresh_statsig=flow.statsig_renewed)
+        nsfw = cfg.enable_nsfw and NSFW_TAG in flow.lease.account.tags
+        params = {"prompt": flow.prompt, "aspect_ratio": aspect_ratio(req.size),
+                  "enable_nsfw": nsfw, "enable_pro": model == PRO_IMAGE_MODEL}
+        return UpstreamRequest("GET", cfg.base_url + IMAGINE_PATH, headers, params,
+                               kind="image", count=req.n, fallback=chat)
+
+
 #: kind of job → its builder
-BUILDERS: dict[str, Builder] = {"chat": ChatBuilder()}
+BUILDERS: dict[str, Builder] = {"chat": ChatBuilder(), "image": ImageBuilder()}
 
 
 class UpstreamRequestBuilder:

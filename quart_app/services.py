@@ -17,6 +17,8 @@ from addons.services.quota_refresh import QuotaRefresher
 from addons.retry import Retry
 from addons.upstream.base import Transport
 from addons.upstream.config import UpstreamConfig
+from addons.upstream.imagine import ImagineTransport
+from addons.upstream.imagine_chat import ChatImageTransport
 from addons.upstream.mgw import DEFAULT_WS_URL, MgwTransport
 from addons.upstream.router import TransportRouter
 from addons.upstream.transport import CurlTransport
@@ -63,6 +65,7 @@ class Services:
         self.clearance = self.chain.get(Clearance).service
         self.transport: CurlTransport | None = None  # REST: rate limits, uploads, session lookup
         self.chat_transport: Transport | None = None
+        self.image_transport: ImagineTransport | None = None  # the imagine WebSocket
         self.pipeline: Pipeline | None = None
         self.refresher: QuotaRefresher | None = None
         #: generated images and videos kept under DATA_DIR/media, served by /v1/files/*
@@ -86,9 +89,16 @@ class Services:
         self.chain.get(Attachments).bind(self.transport, upload_file_v2 if mgw else upload_file)
         # only the mgw gateway can continue an upstream conversation (no REST follow-up call)
         self.chain.get(Continuation).bind(mgw)
-        # one transport per kind of job; the media kinds mount theirs when they are built
-        self.pipeline = Pipeline(self.chain, TransportRouter({"chat": self.chat_transport}),
-                                 self.settings)
+        # one transport per kind of job; the chat-based image path always goes over REST,
+        # whatever the chat transport is
+        chat_images = ChatImageTransport(self.transport)
+        opts = self.settings.options
+        self.image_transport = ImagineTransport(self.transport.cfg, self.transport, chat_images,
+                                                ws_url=opts.upstream.ws_url,
+                                                max_clients=opts.server.max_upstream_clients)
+        self.pipeline = Pipeline(self.chain, TransportRouter({
+            "chat": self.chat_transport, "image": self.image_transport,
+            "image_chat": chat_images}), self.settings)
         # quota refresh: per call, on demand, and the per-pool loops in the leader process
         # one scheduler per DATA_DIR (file lock) and among hosts (database or Redis lease)
         self.refresher = QuotaRefresher(self.pool, self.transport, self.settings,
@@ -119,6 +129,8 @@ class Services:
                 await self.refresher.stop()
             if self.chat_transport is not None and self.chat_transport is not self.transport:
                 await self.chat_transport.aclose()
+            if self.image_transport is not None:
+                await self.image_transport.aclose()
             if self.transport is not None:
                 await self.transport.aclose()
         finally:

@@ -69,6 +69,7 @@ class UpstreamConfig:
     temporary: bool = True
     memory: bool = False
     custom_instruction: str = ""
+    enable_nsfw: bool = True
     timeouts: Timeouts = field(default_factory=Timeouts)
     upload_timeout: float = DEFAULT_UPLOAD_TIMEOUT
     _rr: _RoundRobin = field(init=False, compare=False, repr=False)
@@ -95,6 +96,9 @@ class UpstreamConfig:
         add("features.memory", bool, False, "Grok memory (cross-conversation personalisation).")
         add("features.custom_instruction", str, "",
             "Global instruction added to every chat request.")
+        add("features.enable_nsfw", bool, True,
+            "Ask for NSFW images (imagine `enable_nsfw`) on accounts that went through the NSFW "
+            "sequence (tag `nsfw`); R-rated images are only returned then.")
         add("proxy.egress.mode", str, "direct", "Egress mode. Read at startup, like every "
             "proxy.egress key.",
             choices=("direct", "single_proxy", "proxy_pool"))
@@ -204,6 +208,7 @@ class UpstreamConfig:
             temporary=features.temporary,
             memory=features.memory,
             custom_instruction=features.custom_instruction.strip(),
+            enable_nsfw=features.enable_nsfw,
             timeouts=timeouts,
             upload_timeout=_positive(opts.asset.upload_timeout, DEFAULT_UPLOAD_TIMEOUT),
         )

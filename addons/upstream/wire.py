@@ -23,6 +23,12 @@ class UpstreamRequest:
     #: a raw body (e.g. multipart) sent as is instead of `json`; set Content-Type in `headers`
     body: bytes | None = None
     kind: str = "chat"
+    #: how many results a media job asks for (the imagine socket runs rounds until it has
+    #: them; the chat-based image path makes one call per image)
+    count: int = 1
+    #: what to send instead, on the same account and in the same try, when this request's
+    #: transport cannot serve it (the imagine socket refused or broke: the chat-based path)
+    fallback: UpstreamRequest | None = None
     #: set by the transport when it sends the request: the egress and the clearance it went
     #: with, so a challenge can be answered for that egress
     via: Via | None = None
