@@ -23,7 +23,8 @@ No addon rewrites what another decided: retry alone decides on a retry (it reads
 breaker alone refuses a try for grok.com's sake.
 
 Stream transforms (`transform`) also run in list order, so upstream events reach the
-breaker's probe watch first (it only looks), then the continuation's id notes and usage first (raw text), then the tool sieve, then citations
+breaker's probe watch first (it only looks), then the stale-media check (a stale file fails
+the try before anything else sees it), then the continuation's id notes and usage first (raw text), then the tool sieve, then citations
 (which render `<grok:render>` cards), then the tag filter (which removes what citations did
 not render), and stop sequences last: they match the text exactly as the dialect renders it.
 """
@@ -49,6 +50,7 @@ def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any
     from addons.continuation import Continuation
     from addons.model_resolver import ModelResolver
     from addons.retry import Retry
+    from addons.stale_media import StaleMedia
     from addons.stop_sequences import StopSequences
     from addons.tag_filter import TagFilter
     from addons.tools.sieve import ToolSieve
@@ -65,6 +67,7 @@ def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any
         Attachments(settings),
         Continuation(pool, continuations),
         UpstreamRequestBuilder(settings),
+        StaleMedia(settings),
         UsageCounter(ledger),
         ToolSieve(),
         Citations(settings),

@@ -100,6 +100,7 @@ _FAILURE_TEXT: dict[str, str] = {
     kinds.SERVER_ERROR: "grok.com failed to answer",
     kinds.CONNECTION: "The connection to grok.com failed or was cut",
     kinds.TIMEOUT: "grok.com stopped answering in time",
+    kinds.STALE: "grok.com answered with a stale result (an image it made for another prompt)",
 }
 
 

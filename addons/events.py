@@ -142,6 +142,9 @@ EMPTY_RESPONSE = "empty_response"
 #: `UpstreamFailure.code` of an answer that stopped before the upstream's end marker (the body
 #: or the socket ended, or a frame was cut off): half an answer is never a complete one.
 UPSTREAM_TRUNCATED = "upstream_truncated"
+#: `UpstreamFailure.code` of a media file the account already returned for another prompt
+#: (`addons/stale_media.py`): a stale result, failed over like an empty answer.
+STALE_MEDIA = "stale_media"
 #: Its message, wherever the truncation is noticed.
 TRUNCATED_MESSAGE = "upstream answer ended before its end marker (truncated)"
 

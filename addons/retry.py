@@ -20,8 +20,9 @@ challenge) is tried again at once on the same account, free and without penalty.
 code (`[WKE=unauthorized:blocked-user]`, `account:email-domain-rejected`, …) expires the
 account, with the marker as its reason and grok.com's code in its last error.
 
-An empty answer (`EMPTY_RESPONSE`: no text, no tool call, no media) always switches account,
-whatever `retry.on_codes` says, and counts against the retry budget. The budget is
+An empty answer (`EMPTY_RESPONSE`: no text, no tool call, no media) and a stale media file
+(`STALE_MEDIA`: the account's image for another prompt, `addons/stale_media.py`) always
+switch account, whatever `retry.on_codes` says, and count against the retry budget. The budget is
 `retry.max_retries` in quota strategy and a fixed `RANDOM_MAX_RETRIES` in random strategy,
 where a 429 cools the mode for its pool's refresh interval (no quota windows to trust).
 
@@ -90,6 +91,7 @@ class Retry:
         lease = flow.lease
         kind = kinds.failure_kind(failure)
         empty = kind == kinds.EMPTY
+        stale = kind == kinds.STALE
         how = strategy(self.settings)
         free_switch = False
         if attempt.remedy is not None and lease is not None:
@@ -106,6 +108,8 @@ class Retry:
                 self._rate_limited(lease, how)
             elif empty:
                 self.pool.on_failure(lease, "empty response")
+            elif stale:
+                self.pool.on_failure(lease, "stale media: the same image as for another prompt")
             elif kind in (kinds.SERVER_ERROR, kinds.CONNECTION, kinds.TIMEOUT, kinds.CHALLENGE,
                           kinds.ANTI_BOT):
                 self.pool.on_failure(lease, f"upstream {status} ({kind})")
@@ -115,7 +119,7 @@ class Retry:
         wide = attempt.upstream_wide
         free_switch = free_switch or wide
         retry = free_switch
-        if not free_switch and (empty or status in self._on_codes()):
+        if not free_switch and (empty or stale or status in self._on_codes()):
             budget = (RANDOM_MAX_RETRIES if how == RANDOM
                       else self.settings.options.retry.max_retries)
             if counted < budget:

@@ -32,6 +32,7 @@ DECLARERS: tuple[str, ...] = (
     "addons.services.catalogue:Catalogue",
     "addons.accounts:AccountSelector",
     "addons.retry:Retry",
+    "addons.stale_media:StaleMedia",
     "addons.services.breaker:CircuitBreaker",
     "addons.services.clearance:ClearanceService",
     "addons.attachments:Attachments",

@@ -18,7 +18,7 @@ import html
 import re
 from typing import Mapping
 
-from addons.events import EMPTY_RESPONSE, UpstreamFailure
+from addons.events import EMPTY_RESPONSE, STALE_MEDIA, UpstreamFailure
 from addons.upstream.base import TransportError, UpstreamTimeout
 
 #: Invalid-credential markers (case-insensitive substrings); they count only on 400/401/403.
@@ -66,6 +66,8 @@ CONNECTION = "connection"
 TIMEOUT = "timeout"
 #: A 200 that carried nothing (the pipeline's `EMPTY_RESPONSE`).
 EMPTY = "empty"
+#: A media file the account already returned for another prompt (`STALE_MEDIA`).
+STALE = "stale"
 
 #: `UpstreamFailure.code` of a failure the transport raised (no HTTP status came back).
 TRANSPORT_CODE = "transport"
@@ -167,6 +169,8 @@ def failure_kind(failure: UpstreamFailure) -> str:
     status, code = failure.status, failure.code
     if code == EMPTY_RESPONSE:
         return EMPTY
+    if code == STALE_MEDIA:
+        return STALE
     if code == TIMEOUT_CODE or status in (408, 504):
         return TIMEOUT
     if code == TRANSPORT_CODE:

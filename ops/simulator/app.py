@@ -1,7 +1,7 @@
 """The simulator's aiohttp application: chat stream, rate limits, and server lifecycle
 (the mgw WebSocket chat and the session identity endpoint live in mgw.py, uploads in
 assets.py, the CDN in cdn.py, the imagine WebSocket in imagine.py, media posts and the
-edit / video streams in mediagen.py, ToS / birth date / NSFW in account_settings.py).
+edit / video streams in mediagen.py, images a chat draws in drawing.py, ToS / birth date / NSFW in account_settings.py).
 
 Hot path (`_stream`): frames are serialised and HTTP-chunk-framed once per stream before
 the first byte; then each frame is one `transport.write`, driven by a shared `Pacer`
@@ -35,6 +35,7 @@ from ops.simulator.common import (
     to_response,
 )
 from ops.simulator.control import add_control_routes
+from ops.simulator.drawing import drawing_chat, is_drawing
 from ops.simulator.imagine import add_imagine_routes
 from ops.simulator.mediagen import MEDIA_MODELS, add_media_routes, media_chat
 from ops.simulator.mgw import add_mgw_routes
@@ -99,6 +100,8 @@ async def chat_handler(request: web.Request) -> web.StreamResponse:
             return to_response(REPLY_TOO_MANY)
         if plan.consumes_quota:
             window.remaining -= 1
+    if fault is None and is_drawing(message):  # images drawn by the chat: drawing.py
+        return await drawing_chat(request, state, sim, payload)
     return await _stream(request, state, plan)
 
 

@@ -9,7 +9,12 @@ gets its final stage and its URL serves nothing. The socket stays open for the n
 Directives in the prompt (`[[sim …]]`): `moderated=0,2|all` withholds those slots;
 `rrated=1|all` marks them R-rated (withheld unless the request enables NSFW and the account
 has NSFW on); `error=<err_code>` answers the round with an error frame; `close=1` closes the
-socket after the round; `delay_ms=N` paces the frames.
+socket after the round; `delay_ms=N` paces the frames; `stale=1` answers with the account's
+previous final images (their URLs and bytes) instead of new ones, as grok.com sometimes
+serves a stale result.
+
+Each image is new: the k-th image an account makes for a prompt (over its rounds and
+connections) is `generated_image(prompt, ratio, stage, k)`.
 
 Handshake refusals: an injected HTTP fault for this path (`429`, `403_cloudflare`, …) or a
 failed cookie check refuses the upgrade with that status; a plain GET replays the last refusal
@@ -201,7 +206,12 @@ class _Connection:
         nsfw_ok = bool(props.get("enable_nsfw")) and self.sim.nsfw
         delay = int_directive(marks, "delay_ms", 0) / 1000
         width, height = image_size(ratio)
-        ids = [str(uuid.uuid4()) for _ in range(slots)]
+        stale = self.state.last_images.get(self.sim.token) if marks.get("stale") in ("1", "true") else None
+        first = 0 if stale else self.state.image_serial(self.sim.token, prompt, slots)
+        made: list[tuple[str, bytes]] = []
+        # a stale answer repeats the earlier images whole: their ids, URLs and bytes
+        ids = ([stale[i % len(stale)][0].rsplit("/", 1)[1].removesuffix(".jpg") for i in range(slots)]
+               if stale else [str(uuid.uuid4()) for _ in range(slots)])
         for order, image_id in enumerate(ids):
             await self.send({"type": "json", "current_status": "start_stage", "image_id": image_id,
                              "order": order, "width": width, "height": height})
@@ -212,16 +222,21 @@ class _Connection:
             for stage in stages:
                 if delay:
                     await asyncio.sleep(delay)
-                data = generated_image(prompt, ratio, stage, order)
-                if stage == "final":
+                data = generated_image(prompt, ratio, stage, first + order)
+                if stage == "final" and stale:
+                    data = stale[order % len(stale)][1]
+                elif stage == "final":
                     self.state.add_media(path, data, "image/jpeg", sim=None, public=True, prompt=prompt,
-                                         aspect_ratio=ratio, index=order, owner=self.sim.token)
+                                         aspect_ratio=ratio, index=first + order, owner=self.sim.token)
+                    made.append((path, data))
                 await self.send({"type": "image", "url": f"{self.origin}/{path}",
                                  "blob": base64.b64encode(data).decode(),
                                  "percentage_complete": STAGE_PERCENT[stage]})
             await self.send({"type": "json", "current_status": "completed", "image_id": image_id,
                              "order": order, "width": width, "height": height,
                              "moderated": withheld, "r_rated": order in r_rated})
+        if made:
+            self.state.last_images[self.sim.token] = made
         if marks.get("close") in ("1", "true"):
             await self.ws.close()
 

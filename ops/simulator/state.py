@@ -203,6 +203,11 @@ class SimulatorState:
         self.videos: dict[str, MediaAsset] = {}
         #: Media posts by id (parents of edits and videos).
         self.posts: dict[str, MediaPost] = {}
+        #: Images made so far per (token, prompt): grok.com draws new images every time, so
+        #: the n-th image of a prompt is `generated_image(prompt, ratio, stage, n)`.
+        self.image_serials: dict[tuple[str, str], int] = {}
+        #: The last images each account made (path, bytes), for `[[sim stale=1]]`.
+        self.last_images: dict[str, list[tuple[str, bytes]]] = {}
         #: Accepted imagine WebSocket connections with the frames they received.
         self.imagine_sessions: list[Any] = []
         #: Last refused imagine handshake per token, replayed to a plain GET (as for mgw).
@@ -415,6 +420,13 @@ class SimulatorState:
             self.media[f"users/{sim.user_id}/{item.asset_id}/content"] = item
         return item
 
+    def image_serial(self, token: str, prompt: str, count: int) -> int:
+        """The serial of the first of `count` new images of `prompt` by `token`."""
+        key = (token, prompt)
+        first = self.image_serials.get(key, 0)
+        self.image_serials[key] = first + count
+        return first
+
     def add_post(self, sim: SimToken, media_type: str, prompt: str | None, media_url: str | None) -> MediaPost:
         post = MediaPost(str(uuid.uuid4()), sim.token, media_type, prompt, media_url)
         self.posts[post.post_id] = post
@@ -429,6 +441,8 @@ class SimulatorState:
         self.files.clear()
         self.media.clear()
         self.posts.clear()
+        self.image_serials.clear()
+        self.last_images.clear()
         self.videos.clear()
         self.imagine_sessions.clear()
         self.imagine_refusals.clear()
