@@ -18,6 +18,7 @@ from quart import Blueprint, Response
 from quart_app.admin import schemas as admin
 from quart_app.dialects.anthropic_model import MessagesBody
 from quart_app.dialects.chat_model import ChatBody
+from quart_app.dialects.images_model import ImageGenerationBody
 from quart_app.dialects.responses_model import ResponsesBody
 
 bp = Blueprint("openapi", __name__)
@@ -52,6 +53,15 @@ ANSWERS: dict[str, dict[str, Any]] = {
         ("id", "type", "role", "content"), id={"type": "string"}, type={"const": "message"},
         role={"const": "assistant"}, content={"type": "array", "items": {"type": "object"}},
         stop_reason={"type": ["string", "null"]}, usage={"type": "object"}),
+    "ImagesResponse": _object(
+        ("created", "data"), created={"type": "integer"},
+        data={"type": "array", "items": _object(b64_json={"type": "string"},
+                                                url={"type": "string"})},
+        usage={"type": "object"},
+        moderated={"type": "integer", "minimum": 0,
+                   "description": "requested images the upstream withheld (moderation)"}),
+    "ImageMethod": _object(("image_generation_method",),
+                           image_generation_method={"type": "string"}),
     "TokenCount": _object(("input_tokens",), input_tokens={"type": "integer", "minimum": 0}),
     "Model": _object(("id", "object", "owned_by"), id={"type": "string"},
                      object={"const": "model"}, owned_by={"type": "string"},
@@ -129,6 +139,10 @@ OPERATIONS = (
               stream=True, errors=JOB_ERRORS),
     Operation("post", "/v1/messages/count_tokens", "Input tokens of a message", "TokenCount",
               MessagesBody, errors=JOB_ERRORS),
+    Operation("post", "/v1/images/generations", "Images from a prompt (OpenAI images)",
+              "ImagesResponse", ImageGenerationBody, stream=True, errors=JOB_ERRORS),
+    Operation("get", "/v1/images/method", "How images are generated", "ImageMethod",
+              errors=(401,)),
     Operation("get", "/v1/models", "Available models", "ModelList", errors=(401,)),
     Operation("get", "/v1/models/{model_id}", "One model", "Model", errors=(401, 404)),
     Operation("get", "/v1/files/image", "A cached image (Range, ETag)", errors=_FILE_ERRORS,

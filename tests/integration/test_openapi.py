@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from addons.services.fetch import MediaError
-from quart_app import routes_anthropic, routes_responses, routes_v1
+from quart_app import routes_anthropic, routes_images, routes_responses, routes_v1
 
 # schemathesis's own strategies draw from `random`; hypothesis warns about it on every run
 pytestmark = pytest.mark.filterwarnings(
@@ -46,7 +46,8 @@ async def fetch_document(stack) -> dict:
 def served_routes(app) -> set[tuple[str, str]]:
     """(METHOD, OpenAPI path) of every /v1 and admin route the app answers."""
     routes = {("POST", path) for table in (routes_v1.ROUTES, routes_responses.ROUTES,
-                                           routes_anthropic.ROUTES) for path in table}
+                                           routes_anthropic.ROUTES, routes_images.ROUTES)
+              for path in table}
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith(("/v1/", "/admin/api/")):
             path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
