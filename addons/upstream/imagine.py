@@ -15,7 +15,9 @@ nothing new ends it (no padding with duplicates). A socket the server closed is 
 for the next round; a round cut before any frame is sent once more on a new socket.
 
 The handshake is `ws_connect.WsConnector`'s. A refused upgrade with 429 is the try's answer
-(the retry addon cools the account's mode, as for a chat 429). Any other refusal, or a socket
+(the retry addon cools the account's mode, as for a chat 429), and so is a Cloudflare
+challenge (403 with the challenge page: the clearance addon answers it as for a chat). Any
+other refusal, or a socket
 that cannot be opened, and a first round that fails (an error frame other than a rate
 limit, a socket that breaks or goes silent) before any image arrived, hand the try to
 `request.fallback`, the chat-based image path (`imagine_chat.py`), on the same account.
@@ -33,6 +35,7 @@ from curl_cffi.requests.websockets import WebSocketTimeout
 
 from addons.events import End, Event, Heartbeat, UpstreamFailure
 from addons.upstream.base import Timeouts, TransportError, UpstreamStream, UpstreamTimeout
+from addons.upstream.classify import is_cloudflare_challenge
 from addons.upstream.config import UpstreamConfig
 from addons.upstream.imagine_frames import PRO_ROUND, SPEED_ROUND, ImagineRound, request_frames
 from addons.upstream.mgw import handshake_headers, sso_of, ws_base_url
@@ -162,7 +165,7 @@ class ImagineTransport:
                 log.info("imagine socket failed (%s); using the chat-based image path", exc)
                 return await self.chat_images.open(request.fallback, timeouts)
             if isinstance(got, RefusedStream):
-                if got.status == 429 or request.fallback is None:
+                if got.status == 429 or request.fallback is None or await _challenged(got):
                     return got
                 log.info("imagine socket refused (%d); using the chat-based image path",
                          got.status)
@@ -175,6 +178,14 @@ class ImagineTransport:
         while self._idle:
             self._idle.popitem()[1].terminate()
         await self._ws.aclose()
+
+
+async def _challenged(refused: RefusedStream) -> bool:
+    """A 403 that is Cloudflare's challenge: the clearance addon answers it (a new clearance,
+    then the same account again), as for a chat; the chat path would meet the same wall."""
+    if refused.status != 403:
+        return False
+    return is_cloudflare_challenge(403, None, await refused.error_body())
 
 
 class _Broken(Exception):

@@ -7,6 +7,7 @@ client received with what upstream made.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 
@@ -193,6 +194,14 @@ async def test_a_refused_handshake_falls_back_to_the_chat_path(gw, fault):
     assert gw.sim.state.imagine_sessions == []
 
 
+async def test_a_cloudflare_challenge_on_the_handshake_goes_to_the_clearance_path(gw):
+    gw.sim.state.inject("403_cloudflare", path=IMAGINE_WS_PATH)
+    with pytest.raises(openai.PermissionDeniedError) as info:  # no clearance configured
+        await gw.openai().images.generate(model=MODEL, prompt="z")
+    assert "challenge" in info.value.message
+    assert chats(gw) == []
+
+
 async def test_a_handshake_429_cools_the_account_and_does_not_fall_back(gw):
     gw.sim.state.inject("429", path=IMAGINE_WS_PATH)
     with pytest.raises(openai.RateLimitError):
@@ -277,3 +286,20 @@ async def test_base64_is_accepted_as_the_older_name_of_b64_json(gw):
 async def test_image_models_are_listed(gw):
     ids = [m.id async for m in gw.openai().models.list()]
     assert {MODEL, PRO} <= set(ids)
+
+
+async def test_concurrent_requests_of_one_account_each_get_their_own_images(gw):
+    client = gw.openai()
+    got = await asyncio.gather(*(client.images.generate(
+        model=MODEL, prompt=f"parallel {i}", response_format="b64_json") for i in range(3)))
+    for i, answer in enumerate(got):
+        assert b64(answer.data[0]) == generated_image(f"parallel {i}", "1:1", "final", 0)
+    # one socket is kept for the account; the others were opened for the overlap and closed
+    assert len(gw.gateway.services.image_transport._idle) == 1
+
+
+async def test_lite_fully_moderated_is_a_content_policy_error(gw):
+    with pytest.raises(openai.BadRequestError) as info:
+        await gw.openai().images.generate(model=LITE, prompt="no [[sim moderated=all]]")
+    assert info.value.code == "content_policy_violation"
+    assert gw.gateway.pool.get("tok-a").usage_fail_count == 0
