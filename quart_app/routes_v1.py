@@ -12,7 +12,7 @@ from addons.flow import Flow
 from quart_app.content_type import require_json
 from addons.jobs import JobRequest
 from quart_app.dialects.chat_media_request import parse_chat_media
-from quart_app.dialects.chat_media_response import MediaAsChat
+from quart_app.dialects.chat_media_response import media_as_chat
 from quart_app.dialects.chat_model import ChatBody
 from quart_app.dialects.openai_chat_request import chat_job
 from quart_app.dialects.openai_chat_response import complete_chat, stream_chat
@@ -89,8 +89,7 @@ async def chat_completions(svc: Any, headers: Mapping[str, str], raw: bytes) -> 
     # errors before the upstream answers are plain JSON errors, even for a stream
     await svc.pipeline.open(flow, parse)
     model = flow.request.model
-    # generated media (a media model's, or images a chat model drew) as chat text
-    source = MediaAsChat(svc.pipeline, svc.media_output, svc.media_output.base(headers))
+    source = media_as_chat(svc, flow)
     if flow.request.stream:
         body = stream_chat(source, flow, model)
         svc.pipeline.close_when_dropped(body, flow)

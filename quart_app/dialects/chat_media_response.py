@@ -85,3 +85,10 @@ class MediaAsChat:
         except MediaFetchError as exc:
             raise ApiError(502, f"The generated {result.kind} could not be retrieved from "
                            f"grok.com", type="upstream_error", code="media_unavailable") from exc
+
+
+def media_as_chat(svc: Any, flow: Flow) -> MediaAsChat:
+    """The pipeline as a chat dialect reads it: generated media (a media model's, or images
+    a chat model drew) as chat text, with links on this request's public origin."""
+    output = svc.media_output
+    return MediaAsChat(svc.pipeline, output, output.base(flow.client_headers))
