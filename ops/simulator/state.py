@@ -6,6 +6,7 @@ by an update (quota check + consume, fault lookup + decrement) is atomic on the 
 """
 from __future__ import annotations
 
+import itertools
 import math
 import time
 import uuid
@@ -90,6 +91,10 @@ PUBLIC_IMAGES_PREFIX = "imagine-public/images/"
 PUBLIC_VIDEOS_PREFIX = "imagine-public/share-videos/"
 
 
+#: Creation order of uploads and generated files (their wall-clock times may tie).
+_CREATED = itertools.count()
+
+
 @dataclass(slots=True)
 class QuotaWindow:
     total: int
@@ -158,8 +163,9 @@ class UploadedFile:
     file_name: str
     mime: str
     data: bytes
-    #: wall-clock time of the upload (the asset list's `createdAt`)
+    #: wall-clock time of the upload (the asset list's `createdAt`), and its creation order
     created_at: float = field(default_factory=time.time)
+    order: int = field(default_factory=lambda: next(_CREATED))
 
 
 @dataclass(slots=True)
@@ -176,8 +182,9 @@ class MediaAsset:
     public: bool = False
     #: What made it, for tests: prompt, stage, index, aspect ratio …
     meta: dict[str, Any] = field(default_factory=dict)
-    #: wall-clock time it was made (the asset list's `createdAt`)
+    #: wall-clock time it was made (the asset list's `createdAt`), and its creation order
     created_at: float = field(default_factory=time.time)
+    order: int = field(default_factory=lambda: next(_CREATED))
 
 
 @dataclass(slots=True)
@@ -432,7 +439,7 @@ class SimulatorState:
         for path, media in self.media.items():
             if media.token == sim.token and "-part-" not in media.path:
                 found.setdefault(id(media), media)
-        return sorted(found.values(), key=lambda a: a.created_at, reverse=True)
+        return sorted(found.values(), key=lambda a: a.order, reverse=True)
 
     def delete_asset(self, sim: SimToken, asset_id: str) -> bool | None:
         """Forget asset `asset_id` of `sim` (the CDN stops serving it under every path):
