@@ -1,7 +1,8 @@
 """The account's files as grok.com's file manager sees them: `GET /rest/assets` lists them a
 page at a time (`pageSize`, `pageToken` → `nextPageToken`), `DELETE
 /rest/assets-metadata/{assetId}` deletes one (its owner only; the CDN stops serving it).
-Both check cookies and `x-statsig-id` like the other REST paths (`common.admit`)."""
+Both check cookies and `x-statsig-id` like the other REST paths (`common.admit`); a fault
+injected on `ASSETS_PATH` strikes listings, one on `ASSET_DELETE_PREFIX` any delete."""
 from __future__ import annotations
 
 import base64

@@ -204,3 +204,22 @@ async def test_batch_clear_with_sse_progress(stack):
         assert body["results"][mask_token(A)]["deleted"] == 2
         assert body["results"][mask_token(D)] == {"error": "unknown account"}
         assert_masked(body)
+
+
+async def test_an_outage_is_one_accounts_error_and_expires_nobody(stack):
+    async with await start(stack, "super", "super") as http:
+        stack.gateway.pool.add(A, pool="super")
+        stack.gateway.pool.add(B, pool="super")
+        b_ids = _arrange(stack, B, uploads=2)
+        stack.sim.state.inject("500", path=ASSETS_PATH, token=A)
+        stack.sim.state.inject("502", path=ASSET_DELETE_PREFIX, token=B)
+        status, body = await call(http, "GET", "/assets")
+        assert status == 200
+        rows = {row["masked"]: row for row in body["tokens"]}
+        assert "HTTP 500" in rows[mask_token(A)]["error"]
+        assert rows[mask_token(B)]["error"] is None and rows[mask_token(B)]["count"] == 2
+        # one delete fails: the other goes through, and the answer says so
+        status, body = await call(http, "POST", "/assets/clear-token", json={"token": B})
+        assert status == 200 and (body["deleted"], body["failed"]) == (1, 1), body
+        assert len(_held(stack, B)) == 1 and set(_held(stack, B)) < set(b_ids)
+        assert [stack.gateway.pool.get(t).status for t in (A, B)] == ["active", "active"]
