@@ -58,8 +58,10 @@ async def list_assets() -> Response:
     found = await online_assets.list_many(svc, tokens)
     rows = []
     for item in found:
-        masked = mask_token(item.token)
-        rows.append({"token": masked, "masked": masked, "count": len(item.assets),
+        # the operator's own view, as /admin/api/tokens: the token names the account in the
+        # delete calls; `masked` is for display
+        rows.append({"token": item.token, "masked": mask_token(item.token),
+                     "count": len(item.assets),
                      "assets": [a.to_dict() for a in item.assets],
                      "error": scrub(item.error, item.token) if item.error else None})
     return json_response({"tokens": rows, "total_assets": sum(r["count"] for r in rows)})
