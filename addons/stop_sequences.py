@@ -96,5 +96,5 @@ class StopSequences:
     """The addon. A flow without stop sequences gets no transform at all."""
 
     def transform(self, flow: Flow) -> StopMatching | None:
-        stops = flow.request.stop
+        stops = getattr(flow.request, "stop", None)  # chat only
         return StopMatching(flow, stops) if stops else None

@@ -43,6 +43,7 @@ DECLARERS: tuple[str, ...] = (
     "addons.services.nsfw",
     "addons.services.media_cache:MediaCache",
     "addons.services.media_output:MediaOutput",
+    "addons.services.video_jobs:VideoJobs",
     "state.runtime:AccountState",
 )
 
