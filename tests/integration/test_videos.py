@@ -261,3 +261,25 @@ async def test_a_job_is_seen_by_another_gateway_on_the_same_database(vstack, tmp
                 assert resp.status == 200
     finally:
         await other.stop()
+
+
+async def test_a_refused_media_post_fails_over_to_another_account(vstack):
+    vstack.add_account("tok-video-2")
+    vstack.sim.state.inject("429", path=MEDIA_POST_PATH, times=1)
+    client = vstack.openai(KEY)
+    created = await client.videos.create(model="grok-imagine-video", prompt=PROMPT)
+    video = await wait_done(client, created.id)
+    assert video.status == "completed", video.error
+    refused, served = [p.token for p in vstack.sim.state.requests_to(MEDIA_POST_PATH)]
+    assert refused != served
+    assert [c.token for c in video_chats(vstack)] == [served]
+
+
+async def test_an_upstream_failure_ends_the_job_failed(vstack):
+    vstack.sim.state.inject("500", times=20)
+    client = vstack.openai(KEY)
+    created = await client.videos.create(model="grok-imagine-video", prompt=PROMPT)
+    video = await wait_done(client, created.id)
+    assert video.status == "failed"
+    assert video.error.code == "video_generation_failed"
+    assert video.error.message
