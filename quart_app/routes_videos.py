@@ -29,7 +29,7 @@ bp = Blueprint("videos", __name__, url_prefix="/v1/videos")
 MAX_ID = 64
 
 
-async def _parse(form_allowed: bool) -> VideoRequest:
+async def _parse(form_allowed: bool, max_bytes: int) -> VideoRequest:
     if form_allowed and request.mimetype == "multipart/form-data":
         form = await request.form
         files = await request.files
@@ -37,20 +37,20 @@ async def _parse(form_allowed: bool) -> VideoRequest:
         for storage in [*files.getlist(PARAM), *files.getlist(PARAM + "[]")]:
             data = storage.read()
             uploads.append(uploaded_reference(data, storage.mimetype, storage.filename,
-                                              len(uploads)))
+                                              len(uploads), max_bytes))
         fields = {k: v for k, v in form.items() if k not in (PARAM, PARAM + "[]")}
         refs = form.getlist(PARAM) + form.getlist(PARAM + "[]")  # URLs sent as text
         if refs:
             fields[PARAM] = refs
-        return parse_form(fields, uploads)
+        return parse_form(fields, uploads, max_bytes)
     require_json(request.headers)
-    return parse_json(await request.get_data())
+    return parse_json(await request.get_data(), max_bytes)
 
 
 async def _create(form_allowed: bool) -> Response:
     await authenticate()
     svc = services()
-    job_request = await _parse(form_allowed)
+    job_request = await _parse(form_allowed, svc.settings.options.attachments.max_file_bytes)
     spec = svc.catalogue.resolve(job_request.model)
     if spec is None or spec.capability != "video":
         raise validation(f"Model '{job_request.model}' is not a video model of this gateway",

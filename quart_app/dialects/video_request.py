@@ -58,14 +58,23 @@ def _seconds(value: int | str | None) -> int:
                          "seconds") from None
 
 
-def _image_value(value: str, param: str) -> str:
+def _too_large(size: int, max_bytes: int, what: str, param: str) -> None:
+    if size > max_bytes:
+        raise validation(f"{what} is {size} bytes, more than the {max_bytes} byte limit "
+                         "(attachments.max_file_bytes)", param, code="attachment_too_large")
+
+
+def _image_value(value: str, param: str, max_bytes: int) -> str:
     url = media_value(value, param)
-    if is_data_uri(url) and not split_data_uri(url)[0].startswith("image/"):
-        raise validation(f"{param} must be an image", param, code="invalid_image")
+    if is_data_uri(url):
+        mime, _, payload = split_data_uri(url)
+        if not mime.startswith("image/"):
+            raise validation(f"{param} must be an image", param, code="invalid_image")
+        _too_large(len(payload.strip()) * 3 // 4, max_bytes, param, param)
     return url
 
 
-def _references(value: Reference | list[Reference] | None) -> list[Attachment]:
+def _references(value: Reference | list[Reference] | None, max_bytes: int) -> list[Attachment]:
     items = value if isinstance(value, list) else [] if value is None else [value]
     refs: list[Attachment] = []
     for i, item in enumerate(items[:MAX_REFERENCES]):
@@ -75,24 +84,28 @@ def _references(value: Reference | list[Reference] | None) -> list[Attachment]:
                 raise file_id_unsupported(param) if item.file_id else validation(
                     "a reference needs an image_url", param)
             item = item.image_url
-        refs.append(Attachment("image", _image_value(item, param)))
+        refs.append(Attachment("image", _image_value(item, param, max_bytes)))
     return refs
 
 
-def uploaded_reference(data: bytes, mime: str | None, name: str | None, index: int) -> Attachment:
-    """A multipart file as a reference: only an image type is accepted."""
+def uploaded_reference(data: bytes, mime: str | None, name: str | None, index: int,
+                       max_bytes: int) -> Attachment:
+    """A multipart file as a reference: only an image type, within the size limit."""
     mime = (mime or "").split(";", 1)[0].strip().lower()
     if not mime.startswith("image/"):
         raise validation(f"{PARAM} file {index + 1} is {mime or 'of no type'}, not an image",
                          PARAM, code="invalid_image")
     if not data:
         raise validation(f"{PARAM} file {index + 1} is empty", PARAM, code="invalid_image")
+    _too_large(len(data), max_bytes, f"{PARAM} file {index + 1}", PARAM)
     uri = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
     return Attachment("image", uri, name or None)
 
 
-def to_request(body: VideoBody, uploads: list[Attachment] | None = None) -> VideoRequest:
-    refs = (list(uploads or []) + _references(body.input_reference))[:MAX_REFERENCES]
+def to_request(body: VideoBody, max_bytes: int,
+               uploads: list[Attachment] | None = None) -> VideoRequest:
+    """`max_bytes`: the largest reference image (`attachments.max_file_bytes`)."""
+    refs = (list(uploads or []) + _references(body.input_reference, max_bytes))[:MAX_REFERENCES]
     request = VideoRequest(
         model=body.model.strip(), prompt=body.prompt.strip(), seconds=_seconds(body.seconds),
         size=body.size or DEFAULTS["size"],
@@ -102,10 +115,10 @@ def to_request(body: VideoBody, uploads: list[Attachment] | None = None) -> Vide
     return request
 
 
-def parse_json(raw: bytes) -> VideoRequest:
-    return to_request(decode(raw, VideoBody))
+def parse_json(raw: bytes, max_bytes: int) -> VideoRequest:
+    return to_request(decode(raw, VideoBody), max_bytes)
 
 
-def parse_form(fields: dict[str, Any], uploads: list[Attachment]) -> VideoRequest:
+def parse_form(fields: dict[str, Any], uploads: list[Attachment], max_bytes: int) -> VideoRequest:
     """Form values (text) and the uploaded reference files."""
-    return to_request(decode(fields, VideoBody), uploads)
+    return to_request(decode(fields, VideoBody), max_bytes, uploads)

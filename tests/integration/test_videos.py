@@ -175,6 +175,17 @@ async def test_non_image_reference_unknown_id_and_json_alias(vstack):
     assert (await wait_done(client, job["id"])).status == "completed"
 
 
+async def test_an_oversized_reference_is_a_400(stack):
+    await stack.start_gateway(GROK_APP_API_KEY=KEY, GROK_ATTACHMENTS_MAX_FILE_BYTES="1000")
+    client = stack.openai(KEY)
+    with pytest.raises(openai.BadRequestError) as info:
+        await client.videos.create(model="grok-imagine-video", prompt=PROMPT,
+                                   input_reference=("big.jpg", io.BytesIO(b"x" * 1001),
+                                                    "image/jpeg"))
+    assert info.value.body["param"] == "input_reference"
+    assert info.value.code == "attachment_too_large"
+
+
 async def test_content_before_completion_is_409(vstack):
     client = vstack.openai(KEY)
     created = await client.videos.create(
@@ -283,3 +294,16 @@ async def test_an_upstream_failure_ends_the_job_failed(vstack):
     assert video.status == "failed"
     assert video.error.code == "video_generation_failed"
     assert video.error.message
+
+
+async def test_videos_go_over_rest_when_chat_uses_the_websocket_gateway(stack):
+    await stack.start_gateway(GROK_APP_API_KEY=KEY, GROK_UPSTREAM_CHAT_TRANSPORT="mgw")
+    stack.add_account("tok-video-1")
+    client = stack.openai(KEY)
+    created = await client.videos.create(model="grok-imagine-video", prompt=PROMPT,
+                                         seconds="16", size="1024x1024")
+    video = await wait_done(client, created.id)
+    assert video.status == "completed", video.error
+    assert len(video_chats(stack)) == 2
+    content = await client.videos.download_content(created.id)
+    assert content.read() == generated_video(PROMPT, 16, "720p", "1:1")
