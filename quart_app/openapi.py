@@ -129,7 +129,7 @@ def _file_types(*types: str) -> dict[str, Any]:
 _FILE_ID = [{"name": "id", "in": "query", "required": True,
              "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{32}$"}}]
 _FILE_ERRORS = (400, 404, 416)
-_VIDEO_CREATE = (400, 401, 405, 408, 413, 415)
+_VIDEO_CREATE = (400, 401, 405, 408, 413, 415, 429)
 
 
 OPERATIONS = (

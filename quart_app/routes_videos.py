@@ -14,7 +14,8 @@ import time
 
 from quart import Blueprint, Response, request
 
-from addons.errors import ApiError, validation
+from addons.errors import ApiError, no_account, validation
+from addons.services.catalogue import Catalogue
 from addons.jobs import Attachment, VideoRequest
 from addons.services.video_jobs import job_object, new_job_id
 from quart_app.content_type import require_json
@@ -55,6 +56,9 @@ async def _create(form_allowed: bool) -> Response:
     if spec is None or spec.capability != "video":
         raise validation(f"Model '{job_request.model}' is not a video model of this gateway",
                          "model", code="model_not_found")
+    if not svc.pool.has_usable(Catalogue.usable_pools(spec), spec.mode):
+        # no account of a tier that makes videos: say so now, not with a failed job later
+        raise no_account(spec.id)
     now = int(time.time() * 1000)
     job = VideoJob(id=new_job_id(), status="queued", model=spec.id, prompt=job_request.prompt,
                    seconds=job_request.seconds, size=job_request.size,

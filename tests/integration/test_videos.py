@@ -186,6 +186,15 @@ async def test_an_oversized_reference_is_a_400(stack):
     assert info.value.code == "attachment_too_large"
 
 
+async def test_without_an_account_that_makes_videos_the_create_is_a_429(stack):
+    await stack.start_gateway(GROK_APP_API_KEY=KEY)
+    stack.add_account("tok-basic", tier="basic")  # basic accounts have no video mode
+    client = stack.openai(KEY)
+    with pytest.raises(openai.RateLimitError):
+        await client.videos.create(model="grok-imagine-video", prompt=PROMPT)
+    assert stack.sim.state.requests_to(MEDIA_POST_PATH) == []
+
+
 async def test_content_before_completion_is_409(vstack):
     client = vstack.openai(KEY)
     created = await client.videos.create(
