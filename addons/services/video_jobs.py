@@ -25,6 +25,7 @@ from addons.events import MediaProgress, MediaResult
 from addons.flow import Flow
 from addons.jobs import VideoRequest
 from addons.services import video_webhook
+from addons.services.links import file_link
 from addons.services.media_cache import MediaFetchError
 from state.options import Loader
 from state.video_jobs import VideoJob, VideoJobStore
@@ -59,8 +60,11 @@ def job_object(job: VideoJob, base: str) -> dict[str, Any]:
         "completed_at": job.completed_at // 1000 if job.completed_at else None,
         "expires_at": None, "remixed_from_video_id": None, "error": None,
     }
-    if job.status == "completed":
-        data["video_url"] = f"{base}/v1/videos/{job.id}/content"
+    if job.status == "completed" and job.media_id:
+        # the cached file's public link: a browser's <video> can play it without the API key
+        # (the unguessable id is the credential); `GET /v1/videos/{id}/content` serves the
+        # same bytes to API clients
+        data["video_url"] = file_link(base, "video", job.media_id)
     elif job.status == "failed":
         data["error"] = {"code": job.error_code or FAILED,
                          "message": job.error_message or "The video could not be generated."}

@@ -60,7 +60,9 @@ async def test_lifecycle_through_content_with_range(vstack):
     expected = generated_video(prompt, 10, "720p", "16:9")
     content = await client.videos.download_content(created.id)
     assert content.read() == expected
-    assert video.model_extra["video_url"].endswith(f"/v1/videos/{created.id}/content")
+    async with aiohttp.ClientSession() as browser:  # the link plays without the API key
+        async with browser.get(video.model_extra["video_url"]) as resp:
+            assert resp.status == 200 and await resp.read() == expected
     # one segment: a text-to-video post, then one call with the parent post and the ratio
     posts = vstack.sim.state.requests_to(MEDIA_POST_PATH)
     assert [p.json["mediaType"] for p in posts] == ["MEDIA_POST_TYPE_VIDEO"]
