@@ -17,6 +17,7 @@ from addons.upstream.config import UpstreamConfig
 from addons.upstream.headers import build_headers
 from addons.upstream.prompt import flatten
 from addons.upstream.wire import UpstreamRequest
+from addons.video_builder import VideoBuilder
 
 CHAT_PATH = "/rest/app-chat/conversations/new"
 #: grok.com checks Origin/Referer against its own site, whatever base URL we reach it through.
@@ -61,7 +62,7 @@ class ChatBuilder:
 
 
 #: kind of job → its builder
-BUILDERS: dict[str, Builder] = {"chat": ChatBuilder()}
+BUILDERS: dict[str, Builder] = {"chat": ChatBuilder(), "video": VideoBuilder()}
 
 
 class UpstreamRequestBuilder:

@@ -20,6 +20,7 @@ from quart_app.admin import schemas as admin
 from quart_app.dialects.anthropic_model import MessagesBody
 from quart_app.dialects.chat_model import ChatBody
 from quart_app.dialects.responses_model import ResponsesBody
+from quart_app.dialects.video_request import VideoBody
 
 bp = Blueprint("openapi", __name__)
 
@@ -66,6 +67,16 @@ ANSWERS: dict[str, dict[str, Any]] = {
     "Error": _object(("error",), error=_ref("ErrorDetail")),
     "AnthropicError": _object(("type", "error"), type={"const": "error"},
                               error=_ref("ErrorDetail")),
+    "Video": _object(
+        ("id", "object", "created_at", "status", "model", "progress", "seconds", "size"),
+        id={"type": "string"}, object={"const": "video"}, created_at={"type": "integer"},
+        status={"enum": ["queued", "in_progress", "completed", "failed"]},
+        model={"type": "string"}, progress={"type": "integer", "minimum": 0, "maximum": 100},
+        prompt={"type": ["string", "null"]}, seconds={"type": "string"},
+        size={"type": "string"}, completed_at={"type": ["integer", "null"]},
+        video_url={"type": "string"},
+        error={"type": ["object", "null"], "properties": {"code": {"type": "string"},
+                                                          "message": {"type": "string"}}}),
     "AdminResult": {"type": "object"},
     # one event of a stream: `data` is a JSON object (or chat's final `[DONE]`)
     "ServerSentEvent": _object(("data",), event={"type": "string"}, data={"type": "string"},
@@ -119,6 +130,7 @@ def _file_types(*types: str) -> dict[str, Any]:
 _FILE_ID = [{"name": "id", "in": "query", "required": True,
              "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{32}$"}}]
 _FILE_ERRORS = (400, 404, 416)
+_VIDEO_CREATE = (400, 401, 405, 408, 413, 415, 429)
 
 
 OPERATIONS = (
@@ -138,6 +150,13 @@ OPERATIONS = (
     Operation("get", "/v1/files/video", "A cached video (Range for seeking, ETag)",
               errors=_FILE_ERRORS, content=_file_types("video/mp4", "video/webm"),
               public=True, extra={"parameters": _FILE_ID}),
+    Operation("post", "/v1/videos", "Create a video job (JSON; multipart/form-data with "
+              "input_reference files also accepted)", "Video", VideoBody, errors=_VIDEO_CREATE),
+    Operation("post", "/v1/videos/generations", "Create a video job (alias, JSON)", "Video",
+              VideoBody, errors=_VIDEO_CREATE),
+    Operation("get", "/v1/videos/{video_id}", "A video job", "Video", errors=(401, 404)),
+    Operation("get", "/v1/videos/{video_id}/content", "The finished video (Range, ETag)",
+              errors=(401, 404, 409, 416), content=_file_types("video/mp4")),
     Operation("get", f"{ADMIN}/setup", "First-run setup: is the admin secret the default?"),
     Operation("post", f"{ADMIN}/setup/app_key", "Set a new admin secret",
               body=admin.SetAppKey, errors=(*ADMIN_ERRORS, 409)),

@@ -44,6 +44,7 @@ DECLARERS: tuple[str, ...] = (
     "addons.services.online_assets",
     "addons.services.media_cache:MediaCache",
     "addons.services.media_output:MediaOutput",
+    "addons.services.video_jobs:VideoJobs",
     "state.runtime:AccountState",
 )
 

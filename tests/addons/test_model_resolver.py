@@ -55,7 +55,11 @@ def test_models_enabled_restricts_the_catalogue(settings):
     assert_not_found(settings, "grok-4.20-auto")
 
 
-def test_a_model_of_a_capability_this_build_does_not_serve_is_not_found(settings):
+def test_a_model_of_a_capability_this_build_does_not_serve_is_not_found(settings, monkeypatch):
+    from addons.services import catalogue
+
+    assert resolve(settings, "grok-imagine-video").id == "grok-imagine-video"  # served
+    monkeypatch.setattr(catalogue, "SERVED_CAPABILITIES", frozenset({"chat"}))
     assert_not_found(settings, "grok-imagine-video")
 
 
