@@ -7,7 +7,7 @@ The prompt and the reference images come from the messages:
 - video: from the end, the first message with text, and its images (or the newest message
   that has any; the first 7 are used, the first one starts the video).
 Options come from `image_config` / `video_config` (older video keys mapped), checked in
-`media_options.py`. A `response_format` in `image_config` wins over `features.image_format`
+`addons/media_options.py`. A `response_format` in `image_config` wins over `features.image_format`
 for that request (`options["response_format"]`).
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 from addons.errors import validation
 from addons.jobs import Attachment, ImageEditRequest, ImageRequest, JobRequest, Message, VideoRequest
 from addons.services.catalogue import ModelSpec
-from quart_app.dialects import media_options as opt
+from addons import media_options as opt
 from quart_app.dialects.chat_model import ChatBody
 from quart_app.dialects.common_request import stream_flag
 from quart_app.dialects.openai_chat_request import messages_of, show_reasoning

@@ -16,14 +16,13 @@ from msgspec import Struct
 
 from addons.errors import validation
 from addons.jobs import Attachment, VideoRequest
-from addons.video_builder import check_video
+from addons import media_options as opt
 from addons.video_posts import MAX_REFERENCES
 from quart_app.dialects.media import file_id_unsupported, media_value
 from quart_app.dialects.schema import Text, decode
 from addons.services.fetch import is_data_uri, split_data_uri
 
 PARAM = "input_reference"
-DEFAULTS = {"seconds": 6, "size": "720x1280", "resolution_name": "720p", "preset": "custom"}
 
 
 class ImageReference(Struct, kw_only=True):
@@ -44,18 +43,6 @@ class VideoBody(Struct, kw_only=True):
     resolution_name: str | None = None
     preset: str | None = None
     input_reference: Reference | list[Reference] | None = None
-
-
-def _seconds(value: int | str | None) -> int:
-    if value is None or value == "":
-        return DEFAULTS["seconds"]
-    if isinstance(value, int):
-        return value
-    try:
-        return int(value.strip())
-    except ValueError:
-        raise validation("seconds must be a whole number: 6, 10, 12, 16 or 20",
-                         "seconds") from None
 
 
 def _too_large(size: int, max_bytes: int, what: str, param: str) -> None:
@@ -106,13 +93,11 @@ def to_request(body: VideoBody, max_bytes: int,
                uploads: list[Attachment] | None = None) -> VideoRequest:
     """`max_bytes`: the largest reference image (`attachments.max_file_bytes`)."""
     refs = (list(uploads or []) + _references(body.input_reference, max_bytes))[:MAX_REFERENCES]
-    request = VideoRequest(
-        model=body.model.strip(), prompt=body.prompt.strip(), seconds=_seconds(body.seconds),
-        size=body.size or DEFAULTS["size"],
-        resolution=body.resolution_name or DEFAULTS["resolution_name"],
-        preset=body.preset or DEFAULTS["preset"], references=refs)
-    check_video(request)
-    return request
+    return VideoRequest(
+        model=body.model.strip(), prompt=opt.prompt(body.prompt).strip(),
+        seconds=opt.video_seconds(body.seconds), size=opt.video_size(body.size or None),
+        resolution=opt.resolution(body.resolution_name or None),
+        preset=opt.preset(body.preset or None), references=refs)
 
 
 def parse_json(raw: bytes, max_bytes: int) -> VideoRequest:

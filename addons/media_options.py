@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from addons.errors import validation
+from addons.upstream import video_payload
 
 #: OpenAI pixel sizes and plain ratios → the aspect ratio grok.com draws
 IMAGE_SIZES = {"1280x720": "16:9", "720x1280": "9:16", "1792x1024": "3:2", "1024x1792": "2:3",
@@ -20,15 +21,14 @@ IMAGE_N = {"grok-imagine-image-lite": 4, "grok-imagine-image-edit": 2}
 IMAGE_N_DEFAULT = 10
 RESPONSE_FORMATS = {"url": "url", "b64_json": "b64_json", "base64": "b64_json"}
 
-VIDEO_SECONDS = (6, 10, 12, 16, 20)
-VIDEO_SIZES = {"720x1280": "9:16", "1280x720": "16:9", "1024x1024": "1:1", "1024x1792": "9:16",
-               "1792x1024": "16:9"}
+VIDEO_SECONDS = tuple(video_payload.SEGMENTS)
+VIDEO_SIZES = video_payload.RATIOS
 #: older `aspect_ratio` values → the size that draws them
 VIDEO_RATIOS = {"16:9": "1280x720", "9:16": "720x1280", "1:1": "1024x1024", "2:3": "1024x1792",
                 "3:2": "1792x1024"}
-RESOLUTIONS = ("480p", "720p")
+RESOLUTIONS = video_payload.RESOLUTIONS
 LEGACY_RESOLUTIONS = {"SD": "480p", "HD": "720p"}
-PRESETS = ("fun", "normal", "spicy", "custom")
+PRESETS = tuple(video_payload.MODES)
 
 
 def prompt(value: Any, param: str = "prompt") -> str:
@@ -65,10 +65,10 @@ def response_format(value: Any, param: str = "response_format") -> str:
 
 
 def video_seconds(value: Any, param: str = "seconds") -> int:
-    if value is None:
+    if value is None or value == "":
         return 6
     if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
+        value = int(value)  # multipart sends every field as text
     if type(value) is not int or value not in VIDEO_SECONDS:
         raise validation(f"seconds must be one of {', '.join(map(str, VIDEO_SECONDS))}", param)
     return value
