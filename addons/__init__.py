@@ -16,7 +16,10 @@ Request-side hooks (`requestheaders`, `request`, `attempt`, `responseheaders`, `
 - accounts before attachments and continuation: an upload and a continued conversation
   belong to the leased account;
 - attachments and continuation before the request builder: it reads `attempt.file_ids`
-  and `attempt.continued` to write the payload.
+  and `attempt.continued` to write the payload;
+- video posts after accounts (its uploads and media posts belong to the leased account) and
+  before the request builder, which writes the video payload on `attempt.parent_post_id`
+  and `attempt.media_refs`.
 
 No addon rewrites what another decided: retry alone decides on a retry (it reads
 `attempt.continued` for a failed continuation), the builder alone writes the payload, the
@@ -56,6 +59,7 @@ def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any
     from addons.tools.sieve import ToolSieve
     from addons.upstream_request import UpstreamRequestBuilder
     from addons.usage import UsageCounter
+    from addons.video_posts import VideoPosts
 
     return Chain([
         Auth(settings),
@@ -66,6 +70,7 @@ def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any
         Retry(pool, settings),
         Attachments(settings),
         Continuation(pool, continuations),
+        VideoPosts(settings),
         UpstreamRequestBuilder(settings),
         StaleMedia(settings),
         UsageCounter(ledger),

@@ -102,8 +102,8 @@ class Attachments:
         return "input" if flow.dialect == "openai.responses" else "messages"
 
     async def request(self, flow: Flow) -> None:
-        if flow.request.kind != "chat":  # the media jobs carry no chat attachments
-            return
+        if flow.request.kind != "chat":
+            return  # a media job uploads its own references
         found = [a for m in flow.request.messages for a in m.attachments]
         if not found:
             return

@@ -75,6 +75,10 @@ class Attempt:
     retry: bool = False  # the retry addon asks for another try
     retry_delay: float = 0.0  # seconds to wait before it
     file_ids: list[str] = field(default_factory=list)  # attachments uploaded to this account
+    #: the media post a video hangs from, made on this account (the video posts addon)
+    parent_post_id: str | None = None
+    #: content URLs of the reference images uploaded to this account (image-to-video)
+    media_refs: list[str] = field(default_factory=list)
     continued: bool = False  # this try continues `flow.continued` on its account
     #: what was done about the egress after this try was refused by grok.com's edge (a fresh
     #: `x-statsig-id` after an anti-bot refusal, a newly solved Cloudflare clearance after a

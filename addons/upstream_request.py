@@ -20,6 +20,7 @@ from addons.upstream.imagine_chat import DRAWING
 from addons.upstream.imagine_frames import aspect_ratio
 from addons.upstream.prompt import flatten
 from addons.upstream.wire import UpstreamRequest
+from addons.video_builder import VideoBuilder
 
 CHAT_PATH = "/rest/app-chat/conversations/new"
 #: grok.com checks Origin/Referer against its own site, whatever base URL we reach it through.
@@ -104,7 +105,8 @@ class ImageBuilder:
 
 
 #: kind of job → its builder
-BUILDERS: dict[str, Builder] = {"chat": ChatBuilder(), "image": ImageBuilder()}
+BUILDERS: dict[str, Builder] = {"chat": ChatBuilder(), "image": ImageBuilder(),
+                                "video": VideoBuilder()}
 
 
 class UpstreamRequestBuilder:

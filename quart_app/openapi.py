@@ -15,11 +15,13 @@ import msgspec
 import orjson
 from quart import Blueprint, Response
 
+from quart_app.admin import assets_schemas as media_admin
 from quart_app.admin import schemas as admin
 from quart_app.dialects.anthropic_model import MessagesBody
 from quart_app.dialects.chat_model import ChatBody
 from quart_app.dialects.images_model import ImageGenerationBody
 from quart_app.dialects.responses_model import ResponsesBody
+from quart_app.dialects.video_request import VideoBody
 
 bp = Blueprint("openapi", __name__)
 
@@ -75,6 +77,16 @@ ANSWERS: dict[str, dict[str, Any]] = {
     "Error": _object(("error",), error=_ref("ErrorDetail")),
     "AnthropicError": _object(("type", "error"), type={"const": "error"},
                               error=_ref("ErrorDetail")),
+    "Video": _object(
+        ("id", "object", "created_at", "status", "model", "progress", "seconds", "size"),
+        id={"type": "string"}, object={"const": "video"}, created_at={"type": "integer"},
+        status={"enum": ["queued", "in_progress", "completed", "failed"]},
+        model={"type": "string"}, progress={"type": "integer", "minimum": 0, "maximum": 100},
+        prompt={"type": ["string", "null"]}, seconds={"type": "string"},
+        size={"type": "string"}, completed_at={"type": ["integer", "null"]},
+        video_url={"type": "string"},
+        error={"type": ["object", "null"], "properties": {"code": {"type": "string"},
+                                                          "message": {"type": "string"}}}),
     "AdminResult": {"type": "object"},
     # one event of a stream: `data` is a JSON object (or chat's final `[DONE]`)
     "ServerSentEvent": _object(("data",), event={"type": "string"}, data={"type": "string"},
@@ -128,6 +140,7 @@ def _file_types(*types: str) -> dict[str, Any]:
 _FILE_ID = [{"name": "id", "in": "query", "required": True,
              "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{32}$"}}]
 _FILE_ERRORS = (400, 404, 416)
+_VIDEO_CREATE = (400, 401, 405, 408, 413, 415, 429)
 
 
 OPERATIONS = (
@@ -151,6 +164,13 @@ OPERATIONS = (
     Operation("get", "/v1/files/video", "A cached video (Range for seeking, ETag)",
               errors=_FILE_ERRORS, content=_file_types("video/mp4", "video/webm"),
               public=True, extra={"parameters": _FILE_ID}),
+    Operation("post", "/v1/videos", "Create a video job (JSON; multipart/form-data with "
+              "input_reference files also accepted)", "Video", VideoBody, errors=_VIDEO_CREATE),
+    Operation("post", "/v1/videos/generations", "Create a video job (alias, JSON)", "Video",
+              VideoBody, errors=_VIDEO_CREATE),
+    Operation("get", "/v1/videos/{video_id}", "A video job", "Video", errors=(401, 404)),
+    Operation("get", "/v1/videos/{video_id}/content", "The finished video (Range, ETag)",
+              errors=(401, 404, 409, 416), content=_file_types("video/mp4")),
     Operation("get", f"{ADMIN}/setup", "First-run setup: is the admin secret the default?"),
     Operation("post", f"{ADMIN}/setup/app_key", "Set a new admin secret",
               body=admin.SetAppKey, errors=(*ADMIN_ERRORS, 409)),
@@ -184,6 +204,25 @@ OPERATIONS = (
               stream=True, errors=(401, 404)),
     Operation("post", f"{ADMIN}/batch/{{task_id}}/cancel", "Cancel a batch task",
               errors=(401, 404)),
+    Operation("post", f"{ADMIN}/batch/cache-clear", "Delete the online assets of accounts",
+              body=admin.TokensBody, body_required=False, query=admin.BatchQuery,
+              errors=(*ADMIN_ERRORS, 503), extra={"parameters": _bool_query("async")}),
+    Operation("get", f"{ADMIN}/assets", "Online assets of every manageable account",
+              errors=(401, 403, 429, 503)),
+    Operation("post", f"{ADMIN}/assets/delete-item", "Delete one online asset of an account",
+              body=media_admin.DeleteAssetItem, errors=(*ADMIN_ERRORS, 404, 502, 503)),
+    Operation("post", f"{ADMIN}/assets/clear-token", "Delete every online asset of an account",
+              body=media_admin.ClearAssetsToken, errors=(*ADMIN_ERRORS, 404, 502, 503)),
+    Operation("get", f"{ADMIN}/cache", "Local media cache statistics",
+              errors=(401, 403, 429)),
+    Operation("get", f"{ADMIN}/cache/list", "Files of the local media cache, newest first",
+              query=media_admin.CacheListQuery, errors=(400, 401, 403, 429)),
+    Operation("post", f"{ADMIN}/cache/clear", "Empty one kind of the local media cache",
+              body=media_admin.CacheClear),
+    Operation("post", f"{ADMIN}/cache/item/delete", "Delete one cached file",
+              body=media_admin.CacheItemDelete, errors=(*ADMIN_ERRORS, 404)),
+    Operation("post", f"{ADMIN}/cache/items/delete", "Delete cached files",
+              body=media_admin.CacheItemsDelete),
 )
 
 #: Models the operations refer to that no request model reaches on its own.

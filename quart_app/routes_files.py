@@ -18,7 +18,7 @@ from quart import Blueprint, Response, current_app, request
 from addons.errors import ApiError
 from addons.services.media_index import ID_PATTERN, MediaFile
 
-__all__ = ["bp", "parse_range"]
+__all__ = ["bp", "parse_range", "serve_file"]
 
 bp = Blueprint("files", __name__, url_prefix="/v1/files")
 
@@ -95,9 +95,15 @@ def _lookup(kind: str) -> MediaFile:
 
 
 async def _serve(kind: str) -> Response:
-    media = _lookup(kind)
+    return serve_file(_lookup(kind))
+
+
+def serve_file(media: MediaFile, extra: dict[str, str] | None = None) -> Response:
+    """`media` from disk for the current request: `If-None-Match`, one `Range`, HEAD.
+    `extra` headers go on every answer (a download's `Content-Disposition`)."""
     headers = {"ETag": media.etag, "Cache-Control": CACHE_CONTROL, "Accept-Ranges": "bytes",
-               "Content-Type": media.content_type, "X-Content-Type-Options": "nosniff"}
+               "Content-Type": media.content_type, "X-Content-Type-Options": "nosniff",
+               **(extra or {})}
     if _etag_matches(request.headers.get("If-None-Match"), media.etag):
         return Response(b"", status=304, headers=headers)
     size = media.size

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from quart import Blueprint, Response
 
 from quart_app.dialects.images_model import parse_image_request
-from quart_app.dialects.images_response import complete_images, stream_images
+from quart_app.dialects.images_response import ImageItems, complete_images, stream_images
 from quart_app.fastpath import Reply
 from quart_app.routes_v1 import authenticate, json_body, json_response, new_flow
 
@@ -35,11 +35,14 @@ async def images_generations(svc: Any, headers: Mapping[str, str], raw: bytes) -
     # errors before the upstream answers are plain JSON errors, even for a stream
     await svc.pipeline.open(flow, lambda: parse_image_request(json_body(headers, raw),
                                                               svc.catalogue, svc.settings))
-    if flow.request.stream:
-        body = stream_images(svc.pipeline, svc.media_output, flow)
+    req = flow.request
+    items = ImageItems(svc.media_output, flow, req.response_format,
+                       svc.media_output.base(headers))
+    if req.stream:
+        body = stream_images(svc.pipeline, flow, items, req.size)
         svc.pipeline.close_when_dropped(body, flow)
         return Reply.sse(body)
-    return Reply.json(await complete_images(svc.pipeline, svc.media_output, flow))
+    return Reply.json(await complete_images(svc.pipeline, flow, items))
 
 
 ROUTES = {"/v1/images/generations": images_generations}

@@ -11,6 +11,7 @@ from addons.clearance import Clearance
 from addons.services.catalogue import Catalogue, ModelSpec
 from addons.services.media_cache import MediaCache
 from addons.services.media_output import MediaOutput
+from addons.services.video_jobs import VideoJobs
 from addons.continuation import Continuation
 from addons.pipeline import Pipeline
 from addons.services.quota_refresh import QuotaRefresher
@@ -23,10 +24,13 @@ from addons.upstream.mgw import DEFAULT_WS_URL, MgwTransport
 from addons.upstream.router import TransportRouter
 from addons.upstream.transport import CurlTransport
 from addons.upstream.upload import upload_file, upload_file_v2
+from addons.upstream.video_transport import VideoTransport
+from addons.video_posts import VideoPosts
 from state.boot import BootConfig
 from state.options import Loader
 from state.runtime import AccountState
 from state.settings import Settings
+from state.video_jobs import VideoJobStore
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +76,8 @@ class Services:
         self.media = MediaCache(boot.data_dir, settings)
         #: what a client receives for a generated file (links, base64, Markdown, HTML)
         self.media_output = MediaOutput(self.media, settings)
+        #: /v1/videos jobs: rows in the database, run in the background of this process
+        self.videos = VideoJobs(settings, self.media_output)
 
     async def start(self) -> None:
         self.boot.ensure_data_dir()
@@ -89,6 +95,9 @@ class Services:
         self.chain.get(Attachments).bind(self.transport, upload_file_v2 if mgw else upload_file)
         # only the mgw gateway can continue an upstream conversation (no REST follow-up call)
         self.chain.get(Continuation).bind(mgw)
+        # a video's uploads and media posts, and its segments, go over the REST client
+        # whatever the chat transport
+        self.chain.get(VideoPosts).bind(self.transport)
         # one transport per kind of job; the chat-based image path always goes over REST,
         # whatever the chat transport is
         chat_images = ChatImageTransport(self.transport)
@@ -97,8 +106,13 @@ class Services:
                                                 ws_url=opts.upstream.ws_url,
                                                 max_clients=opts.server.max_upstream_clients)
         self.pipeline = Pipeline(self.chain, TransportRouter({
-            "chat": self.chat_transport, "image": self.image_transport,
-            "image_chat": chat_images}), self.settings)
+            "chat": self.chat_transport,
+            "image": self.image_transport,
+            "image_chat": chat_images,
+            "video": VideoTransport(self.transport),
+        }), self.settings)
+        await self.videos.start(VideoJobStore(self.accounts.thread, self.accounts.instance),
+                                self.pipeline)
         # quota refresh: per call, on demand, and the per-pool loops in the leader process
         # one scheduler per DATA_DIR (file lock) and among hosts (database or Redis lease)
         self.refresher = QuotaRefresher(self.pool, self.transport, self.settings,
@@ -124,6 +138,8 @@ class Services:
 
     async def stop(self) -> None:
         try:
+            # first: a running video's flow still needs the transport and the database
+            await self.videos.stop()
             await self.clearance.aclose()
             if self.refresher is not None:
                 await self.refresher.stop()

@@ -42,8 +42,10 @@ DECLARERS: tuple[str, ...] = (
     "addons.tag_filter:TagFilter",
     "addons.services.quota_refresh:QuotaRefresher",
     "addons.services.nsfw",
+    "addons.services.online_assets",
     "addons.services.media_cache:MediaCache",
     "addons.services.media_output:MediaOutput",
+    "addons.services.video_jobs:VideoJobs",
     "state.runtime:AccountState",
 )
 

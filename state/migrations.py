@@ -12,7 +12,8 @@ from collections.abc import Callable
 import peewee
 
 from state.models import (
-    AccountMeta, AccountRow, ContinuationRow, LeaseRow, ModelUsageRow, SchemaVersion, bound,
+    AccountMeta, AccountRow, ContinuationRow, LeaseRow, ModelUsageRow, SchemaVersion, VideoJobRow,
+    bound,
 )
 
 __all__ = ["MIGRATIONS", "current_version", "latest_version", "migrate"]
@@ -37,7 +38,12 @@ def _m3_leases(db: peewee.Database) -> None:
     db.create_tables([LeaseRow], safe=True)
 
 
-MIGRATIONS: list[Migration] = [_m1_initial, _m2_continuations, _m3_leases]
+def _m4_video_jobs(db: peewee.Database) -> None:
+    """`/v1/videos` jobs (seen by every worker and instance sharing the database)."""
+    db.create_tables([VideoJobRow], safe=True)
+
+
+MIGRATIONS: list[Migration] = [_m1_initial, _m2_continuations, _m3_leases, _m4_video_jobs]
 
 
 def latest_version() -> int:

@@ -18,6 +18,7 @@ __all__ = [
     "LeaseRow",
     "ModelUsageRow",
     "SchemaVersion",
+    "VideoJobRow",
     "bound",
 ]
 
@@ -112,6 +113,32 @@ class LeaseRow(BaseModel):
         table_name = "leases"
 
 
+class VideoJobRow(BaseModel):
+    """A `/v1/videos` job. `owner` is the process running it (`AccountState.instance`) and
+    `heartbeat_at` the last time that process said it still is: an active row whose owner
+    stopped saying so is failed by whichever process notices (`state.video_jobs`)."""
+
+    id = peewee.CharField(max_length=64, primary_key=True)  # video_…
+    status = peewee.CharField(max_length=16, index=True)  # queued | in_progress | completed | failed
+    model = peewee.CharField(max_length=191)
+    prompt = peewee.TextField()
+    seconds = peewee.IntegerField()
+    size = peewee.CharField(max_length=16)
+    resolution = peewee.CharField(max_length=8)
+    preset = peewee.CharField(max_length=16)
+    progress = peewee.IntegerField(default=0)
+    media_id = peewee.CharField(max_length=64, null=True)  # the MP4 in the media cache
+    error_code = peewee.CharField(max_length=64, null=True)
+    error_message = peewee.TextField(null=True)
+    owner = peewee.CharField(max_length=191)
+    heartbeat_at = peewee.BigIntegerField()  # ms
+    created_at = peewee.BigIntegerField()
+    completed_at = peewee.BigIntegerField(null=True)
+
+    class Meta:
+        table_name = "video_jobs"
+
+
 class SchemaVersion(BaseModel):
     version = peewee.IntegerField(primary_key=True)
     applied_at = peewee.BigIntegerField()
@@ -121,7 +148,7 @@ class SchemaVersion(BaseModel):
 
 
 ALL_MODELS: tuple[type[BaseModel], ...] = (AccountRow, ModelUsageRow, AccountMeta, ContinuationRow,
-                                           LeaseRow, SchemaVersion)
+                                           LeaseRow, VideoJobRow, SchemaVersion)
 
 
 def bound(db: peewee.Database) -> AbstractContextManager[Any]:

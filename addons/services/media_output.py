@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import html
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,8 +24,6 @@ from addons.events import MediaResult
 from addons.services.media_cache import MediaCache, MediaFetchError, MediaFile
 from addons.services.links import file_link, public_base
 from state.options import Loader
-
-log = logging.getLogger(__name__)
 
 IMAGE_FORMATS = ("local_md", "local_url", "base64", "grok_url", "grok_md")
 VIDEO_FORMATS = ("local_html", "local_url", "grok_url", "grok_html")
@@ -96,19 +93,13 @@ class MediaOutput:
 
     async def chat_text(self, result: MediaResult, token: str, base: str,
                         fmt: str | None = None) -> str:
-        """`result` as the text a chat answer carries. A failed copy falls back to the
-        upstream URL in the chosen shape (logged), never to nothing."""
+        """`result` as the text a chat answer carries. Raises MediaFetchError when a local
+        format's copy cannot be made: a raw upstream URL is never handed out in its place."""
         fmt = fmt or self.chat_format(result.kind)
-        url = result.url
-        try:
-            if fmt == "base64":
-                mime, data = await self.data(result, token)
-                return f"![image](data:{mime};base64,{base64.b64encode(data).decode('ascii')})"
-            if fmt.startswith("local_"):
-                url = await self.link(result, token, base)
-        except MediaFetchError as exc:
-            log.warning("could not keep a local copy of a generated %s (%s); the answer "
-                        "carries the upstream URL", result.kind, exc)
+        if fmt == "base64":
+            mime, data = await self.data(result, token)
+            return f"![image](data:{mime};base64,{base64.b64encode(data).decode('ascii')})"
+        url = await self.link(result, token, base) if fmt.startswith("local_") else result.url
         if result.kind == "image":
             return url if fmt.endswith("_url") else f"![image]({url})"
         if fmt.endswith("_url"):
@@ -120,7 +111,9 @@ class MediaOutput:
                     thumb = await self.cache.fetch(poster, token, "image")
                     poster = file_link(base, "image", thumb.id)
                 except MediaFetchError:
-                    pass  # the poster is a nicety: keep the upstream one
-            return (f'<a href="{html.escape(url)}" target="_blank"><img '
-                    f'src="{html.escape(poster)}" alt="video"/></a>')
+                    poster = ""  # the poster is a nicety; the link alone still plays
+            if poster:
+                return (f'<a href="{html.escape(url)}" target="_blank"><img '
+                        f'src="{html.escape(poster)}" alt="video"/></a>')
+            return f'<a href="{html.escape(url)}" target="_blank">video</a>'
         return f'<video controls src="{html.escape(url)}"></video>'

@@ -34,17 +34,14 @@ def _progress(value: Any) -> int:
 class MediaFrames:
     """Media state of one upstream answer: which slots finished, which were withheld."""
 
-    __slots__ = ("assets_url", "_done", "_moderated", "_slots")
+    __slots__ = ("assets_url", "_done", "_moderated", "_delivered", "_slots")
 
     def __init__(self, assets_url: str) -> None:
         self.assets_url = assets_url
         self._done: set[tuple[str, int]] = set()  # (kind, index) already delivered or withheld
         self._moderated: set[str] = set()  # URLs of withheld slots
+        self._delivered: set[str] = set()  # URLs already given as results
         self._slots: dict[str, int] = {}  # generated-image card id → index
-
-    @property
-    def delivered(self) -> int:
-        return len(self._done)
 
     def image(self, frame: dict[str, Any], out: list[Event]) -> None:
         index = frame.get("imageIndex")
@@ -84,11 +81,12 @@ class MediaFrames:
         index = 0
         for url in urls:
             full = absolute(url, self.assets_url)
-            if full in self._moderated or "-part-" in url:
+            if full in self._moderated or full in self._delivered or "-part-" in url:
                 continue
             while index in delivered:
                 index += 1
             self._done.add(("image", index))
+            self._delivered.add(full)
             delivered.add(index)
             out.append(MediaResult("image", index, full))
 
@@ -105,6 +103,7 @@ class MediaFrames:
             out.append(MediaModerated(kind, index))
         elif final and full and "-part-" not in full:
             self._done.add((kind, index))
+            self._delivered.add(full)
             out.append(MediaResult(kind, index, full, thumbnail=thumbnail,
                                    asset_id=str(asset_id) if asset_id else None,
                                    post_id=post_id))
