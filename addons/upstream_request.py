@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from addons.errors import validation
+from addons.media_options import IMAGE_SIZES
 from addons.flow import Flow
 from addons.tools.prompt import with_tool_block
 from addons.upstream.chat_payload import build_chat_payload
@@ -17,7 +18,7 @@ from addons.upstream.config import UpstreamConfig
 from addons.upstream.headers import build_headers
 from addons.upstream.imagine import IMAGINE_PATH
 from addons.upstream.imagine_chat import DRAWING
-from addons.upstream.imagine_frames import aspect_ratio
+from addons.upstream.imagine_frames import DEFAULT_RATIO
 from addons.upstream.prompt import flatten
 from addons.upstream.wire import UpstreamRequest
 from addons.video_builder import VideoBuilder
@@ -98,7 +99,7 @@ class ImageBuilder:
         headers = build_headers(cfg, token, origin=ORIGIN, referer=ORIGIN + "/imagine",
                                 fresh_statsig=flow.statsig_renewed)
         nsfw = cfg.enable_nsfw and NSFW_TAG in flow.lease.account.tags
-        params = {"prompt": flow.prompt, "aspect_ratio": aspect_ratio(req.size),
+        params = {"prompt": flow.prompt, "aspect_ratio": IMAGE_SIZES.get(req.size, DEFAULT_RATIO),
                   "enable_nsfw": nsfw, "enable_pro": model == PRO_IMAGE_MODEL}
         return UpstreamRequest("GET", cfg.base_url + IMAGINE_PATH, headers, params,
                                kind="image", count=req.n, fallback=chat)

@@ -34,18 +34,8 @@ from addons.events import Event, MediaModerated, MediaProgress, MediaResult, Ups
 
 #: Images grok.com makes per round: speed mode, quality (pro) mode.
 SPEED_ROUND, PRO_ROUND = 6, 4
-#: The sizes an image request may ask for, and the aspect ratio each one is drawn at; a
-#: ratio may also be given as it is.
-SIZE_RATIOS: dict[str, str] = {
-    "1280x720": "16:9", "720x1280": "9:16", "1792x1024": "3:2", "1024x1792": "2:3",
-    "1024x1024": "1:1",
-    "16:9": "16:9", "9:16": "9:16", "3:2": "3:2", "2:3": "2:3", "1:1": "1:1",
-}
-
-
-def aspect_ratio(size: str) -> str:
-    """The aspect ratio of a size of `SIZE_RATIOS` (2:3, grok.com's own default, otherwise)."""
-    return SIZE_RATIOS.get(size, "2:3")
+#: grok.com's own aspect ratio, when a request names none it knows
+DEFAULT_RATIO = "2:3"
 _IMAGE_ID = re.compile(r"/images/([0-9A-Za-z-]+)\.(?:png|jpe?g|webp)", re.I)
 _RATE_LIMIT_CODES = frozenset({"rate_limit_exceeded", "rate_limited", "too_many_requests"})
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import base64
 
 from addons.events import MediaModerated, MediaProgress, MediaResult
-from addons.upstream.imagine_frames import (
-    ImagineRound, aspect_ratio, error_failure, media_key, request_frames,
-)
+from addons.media_options import IMAGE_SIZES
+from addons.upstream.imagine_frames import ImagineRound, error_failure, media_key, request_frames
 
 URL = "https://imagine-public.x.ai/imagine-public/images/{}.jpg"
 
@@ -133,7 +132,7 @@ def test_request_frames_and_sizes():
     assert part["type"] == "input_text" and part["text"] == "cat" and part["requestId"]
     assert part["properties"].items() >= {"aspect_ratio": "16:9", "enable_nsfw": True,
                                           "enable_pro": False, "num_generations": 3}.items()
-    assert [aspect_ratio(s) for s in ("1280x720", "720x1280", "1792x1024", "1024x1792",
+    assert [IMAGE_SIZES[s] for s in ("1280x720", "720x1280", "1792x1024", "1024x1792",
                                       "1024x1024", "3:2")] == ["16:9", "9:16", "3:2", "2:3",
                                                                "1:1", "3:2"]
     assert media_key(MediaResult("image", 0, "u", blob=b"a")) != media_key(
