@@ -303,3 +303,14 @@ async def test_lite_fully_moderated_is_a_content_policy_error(gw):
         await gw.openai().images.generate(model=LITE, prompt="no [[sim moderated=all]]")
     assert info.value.code == "content_policy_violation"
     assert gw.gateway.pool.get("tok-a").usage_fail_count == 0
+
+
+async def test_the_image_model_through_chat_completions_uses_the_same_path(gw):
+    answer = await gw.openai().chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "a paper boat"}],
+        extra_body={"image_config": {"n": 2, "size": "1280x720", "response_format": "b64_json"}})
+    content = answer.choices[0].message.content
+    found = [base64.b64decode(part.split("base64,", 1)[1].split(")", 1)[0])
+             for part in content.split("![image](")[1:]]
+    assert found == [generated_image("a paper boat", "16:9", "final", k) for k in range(2)]
+    assert len(gw.sim.state.imagine_sessions) == 1
