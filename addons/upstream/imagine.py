@@ -189,11 +189,7 @@ async def _challenged(refused: RefusedStream) -> bool:
 
 
 class _Broken(Exception):
-    """The socket closed or broke during a round (`before_any`: no frame of it had come)."""
-
-    def __init__(self, message: str, before_any: bool) -> None:
-        super().__init__(message)
-        self.before_any = before_any
+    """The socket closed or broke during a round."""
 
 
 class ImagineStream:
@@ -240,7 +236,9 @@ class ImagineStream:
                         async for batch in self._use_fallback(str(exc)):
                             yield batch
                         return
-                    yield state.close()  # best effort: full, not withheld slots
+                    last = state.close()  # best effort: full, not withheld slots
+                    if last:
+                        yield last
                     delivered += state.delivered
                     break
                 if state.failure is not None:
@@ -287,7 +285,10 @@ class ImagineStream:
             conn = self._conn
         assert conn is not None
         while buffered(conn.ws):  # nothing of an earlier round may be read as this one's
-            await conn.ws.recv(timeout=0.001)
+            try:
+                await conn.ws.recv(timeout=0.001)
+            except WebSocketTimeout:
+                break
         for frame in frames:
             await conn.ws.send(orjson.dumps(frame), CurlWsFlag.TEXT)
 
@@ -297,7 +298,7 @@ class ImagineStream:
         got = await self._transport.connect(self._request, self._timeouts,
                                             loop.time() + self._timeouts.first_byte)
         if isinstance(got, RefusedStream):
-            raise _Broken(f"imagine socket refused on reconnect ({got.status})", True)
+            raise _Broken(f"imagine socket refused on reconnect ({got.status})")
         self._conn = got
 
     async def _round(self, state: ImagineRound,
@@ -310,7 +311,7 @@ class ImagineStream:
         try:
             await self._send_round(frames)
         except (CurlError, TransportError) as exc:
-            raise _Broken(ws_error_message(exc), True) from None
+            raise _Broken(ws_error_message(exc)) from None
         sent = last_beat = loop.time()
         last_data = sent
         got_any = False
@@ -335,7 +336,7 @@ class ImagineStream:
             except WebSocketTimeout:
                 continue
             except CurlError as exc:
-                broken = _Broken(ws_error_message(exc), not got_any)
+                broken = _Broken(ws_error_message(exc))
                 if got_any or retried:
                     raise broken from None
                 retried = True  # a socket that died while idle: once more on a new one
@@ -344,14 +345,14 @@ class ImagineStream:
             if flags & CurlWsFlag.CLOSE:
                 if not got_any and not retried:
                     retried = True
-                    await self._resend(frames, _Broken("closed", True))
+                    await self._resend(frames, _Broken("closed"))
                     continue
                 self._drop()
                 out = state.close()
                 if out:
                     yield out
                 if state.delivered == 0 and not state.withheld:
-                    raise _Broken("upstream closed the imagine socket mid-round", not got_any)
+                    raise _Broken("upstream closed the imagine socket mid-round")
                 return
             if flags & (CurlWsFlag.PING | CurlWsFlag.PONG):
                 continue

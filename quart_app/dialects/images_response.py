@@ -79,7 +79,9 @@ async def complete_images(pipeline: Any, flow: Flow, items: ImageItems) -> dict[
     body: dict[str, Any] = {"created": flow.created,
                             "data": [item for _, item in sorted(data, key=lambda d: d[0])],
                             "usage": USAGE}
-    moderated = min(moderated, max(0, getattr(flow.request, "n", len(data)) - len(data)))
+    asked = getattr(flow.request, "n", None)
+    if asked is not None:
+        moderated = min(moderated, max(0, asked - len(data)))
     if moderated:
         body["moderated"] = moderated
     return body

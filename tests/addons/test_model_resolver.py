@@ -4,6 +4,8 @@ from __future__ import annotations
 import pytest
 
 from addons.errors import ApiError
+from addons.flow import Flow
+from addons.jobs import VideoRequest
 from addons.model_resolver import ModelResolver
 from addons.services.catalogue import Catalogue
 from addons.testflow import tflow
@@ -58,7 +60,9 @@ def test_models_enabled_restricts_the_catalogue(settings):
 def test_a_model_of_a_capability_this_build_does_not_serve_is_not_found(settings, monkeypatch):
     from addons.services import catalogue
 
-    assert resolve(settings, "grok-imagine-video").id == "grok-imagine-video"  # served
+    video = Flow(request=VideoRequest(model="grok-imagine-video", prompt="p"))
+    ModelResolver(Catalogue(settings)).request(video)
+    assert video.model.id == "grok-imagine-video"  # served, to a video job
     monkeypatch.setattr(catalogue, "SERVED_CAPABILITIES", frozenset({"chat"}))
     assert_not_found(settings, "grok-imagine-video")
 
