@@ -194,6 +194,14 @@ async def test_a_refused_handshake_falls_back_to_the_chat_path(gw, fault):
     assert gw.sim.state.imagine_sessions == []
 
 
+async def test_a_failed_first_round_falls_back_to_the_chat_path_on_the_same_account(gw):
+    prompt = "pear [[sim error=internal_error]]"
+    got = await gw.openai().images.generate(model=MODEL, prompt=prompt, response_format="b64_json")
+    assert [(c["message"], c["modeId"]) for c in chats(gw)] == [("Drawing: " + prompt, "fast")]
+    assert [r.token for r in gw.sim.state.requests_to(CHAT_PATH)] == ["tok-a"]
+    assert b64(got.data[0]) == generated_image(prompt, None, "final", 0)
+
+
 async def test_a_cloudflare_challenge_on_the_handshake_goes_to_the_clearance_path(gw):
     gw.sim.state.inject("403_cloudflare", path=IMAGINE_WS_PATH)
     with pytest.raises(openai.PermissionDeniedError) as info:  # no clearance configured
