@@ -144,8 +144,11 @@ class ImagineTransport:
                       deadline: float) -> _Conn | RefusedStream:
         """A new socket for the request's account (the handshake of `WsConnector`)."""
         proxy = self.cfg.pick_proxy()
-        headers, request.via = self.rest.clearance.apply(handshake_headers(request.headers),
-                                                         proxy)
+        # the mgw set plus the browser's client hints, as the web page's own socket sends
+        headers = handshake_headers(request.headers)
+        headers.update((k, v) for k, v in request.headers.items()
+                       if k.lower().startswith("sec-ch-ua"))
+        headers, request.via = self.rest.clearance.apply(headers, proxy)
         ws = await self._ws.connect(self.url, headers, timeouts, deadline, proxy)
         if isinstance(ws, RefusedStream):
             return ws

@@ -56,6 +56,9 @@ async def test_b64_json_is_the_simulators_image_at_the_requested_aspect_ratio(gw
     assert props["aspect_ratio"] == "3:2" and props["num_generations"] == 2
     assert props["enable_pro"] is False and props["enable_nsfw"] is False
     assert chats(gw) == []  # the socket served it
+    headers = gw.sim.state.imagine_sessions[0].headers
+    assert "sso=tok-a" in headers["cookie"] and headers["origin"] == "https://grok.com"
+    assert "x-statsig-id" not in headers and "sec-ch-ua" in headers
 
 
 @pytest.mark.parametrize("size,ratio,dims", [("1280x720", "16:9", (1280, 720)),
