@@ -53,17 +53,21 @@ async def _chat(http: aiohttp.ClientSession, gw: str, model: str, prompt: str) -
     return found.group(1)
 
 
-async def _sim_paths(http: aiohttp.ClientSession, sim: str) -> list[str]:
+async def _sim_requests(http: aiohttp.ClientSession, sim: str) -> list[tuple[str, str]]:
+    """(path, account token) of every request the simulator recorded."""
     async with http.get(f"{sim}/__sim/requests", params={"limit": "100000"}) as resp:
-        return [r.get("path", "") for r in (await resp.json(content_type=None))["requests"]]
+        return [(r.get("path", ""), r.get("token") or "")
+                for r in (await resp.json(content_type=None))["requests"]]
 
 
-async def _owner_file(http: aiohttp.ClientSession, sim: str, suffix: str) -> str:
-    """The CDN path of the newest generated file ending in `suffix` (the simulator's log)."""
-    paths = [p for p in await _sim_paths(http, sim) if p.endswith(suffix) and "/generated/" in p]
-    if not paths:
+async def _owner_file(http: aiohttp.ClientSession, sim: str, suffix: str) -> tuple[str, str]:
+    """The CDN path of the newest generated file ending in `suffix` that the gateway fetched,
+    and the account that owns it (the simulator's log)."""
+    found = [(p, t) for p, t in await _sim_requests(http, sim)
+             if p.endswith(suffix) and "/generated/" in p]
+    if not found:
         raise MediaBenchError(f"the gateway never fetched a generated {suffix} from the CDN")
-    return paths[-1]
+    return found[-1]
 
 
 async def _fetch_all(http: aiohttp.ClientSession, urls: list[str], headers: dict[str, str]
@@ -80,12 +84,12 @@ async def _fetch_all(http: aiohttp.ClientSession, urls: list[str], headers: dict
     return time.perf_counter() - t0, sum(sizes)
 
 
-async def fanout(gw: str, sim: str, token: str) -> dict[str, Any]:
+async def fanout(gw: str, sim: str) -> dict[str, Any]:
     async with aiohttp.ClientSession() as http:
         link = await _chat(http, gw, "grok-imagine-image-lite", f"fanout {uuid.uuid4()}")
-        path = await _owner_file(http, sim, "/image.jpg")
+        path, token = await _owner_file(http, sim, "/image.jpg")
         gw_s, size = await _fetch_all(http, [link] * FANOUT_CLIENTS, {})
-        downloads = sum(1 for p in await _sim_paths(http, sim) if p == path)
+        downloads = sum(1 for p, _ in await _sim_requests(http, sim) if p == path)
         sim_s, _ = await _fetch_all(http, [sim + path] * FANOUT_CLIENTS, _cookie(token))
     return {"scenario": "media-fanout", "clients": FANOUT_CLIENTS, "bytes": size,
             "upstream_downloads": downloads,
@@ -110,13 +114,13 @@ async def _ranges(http: aiohttp.ClientSession, url: str, size: int, headers: dic
     return time.perf_counter() - t0
 
 
-async def range_reads(gw: str, sim: str, token: str, gw_ps: Any) -> dict[str, Any]:
+async def range_reads(gw: str, sim: str, gw_ps: Any) -> dict[str, Any]:
     async with aiohttp.ClientSession() as http:
         link = await _chat(http, gw, "grok-imagine-video",
                            f"range {uuid.uuid4()} [[sim video_kb={VIDEO_MIB * 1024}]]")
         async with http.head(link) as resp:
             size = int(resp.headers["Content-Length"])
-        path = await _owner_file(http, sim, "/generated_video.mp4")
+        path, token = await _owner_file(http, sim, "/generated_video.mp4")
         base = gw_ps.memory_info().rss
         peak = base
         done = asyncio.Event()
@@ -213,9 +217,9 @@ def run_media(names: list[str], gw: str, sim: str, tokens: list[str], gw_ps: Any
         out = []
         for name in names:
             if name == "media-fanout":
-                out.append(await fanout(gw, sim, tokens[0]))
+                out.append(await fanout(gw, sim))
             elif name == "media-range":
-                out.append(await range_reads(gw, sim, tokens[0], gw_ps))
+                out.append(await range_reads(gw, sim, gw_ps))
             elif name == "images":
                 out.append(await images(gw, sim, tokens))
         return out

@@ -22,7 +22,7 @@ __all__ = ["bp", "parse_range", "serve_file"]
 
 bp = Blueprint("files", __name__, url_prefix="/v1/files")
 
-CHUNK = 256 * 1024
+CHUNK = 64 * 1024
 CACHE_CONTROL = "public, max-age=604800, immutable"
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
@@ -58,13 +58,18 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 async def _read(path: Path, start: int, length: int) -> AsyncIterator[bytes]:
-    """`length` bytes of `path` from `start`, a chunk at a time, read off the loop."""
+    """`length` bytes of `path` from `start`, a chunk at a time.
+
+    The chunks are read on the event loop: 64 KiB of a local file come from the page cache
+    in microseconds, while a read in a worker thread costs a thread hop and leaves its
+    freed chunk in that thread's malloc arena (`grok2api bench media-range`, 20 clients of
+    a 50 MiB video: +2.5 MiB RSS and twice the MiB/s, against +13 MiB in threads)."""
     handle = await asyncio.to_thread(open, path, "rb")
     try:
         await asyncio.to_thread(handle.seek, start)
         left = length
         while left > 0:
-            data = await asyncio.to_thread(handle.read, min(CHUNK, left))
+            data = handle.read(min(CHUNK, left))
             if not data:
                 break  # truncated under us (evicted): end the body short
             left -= len(data)
