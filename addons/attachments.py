@@ -102,6 +102,8 @@ class Attachments:
         return "input" if flow.dialect == "openai.responses" else "messages"
 
     async def request(self, flow: Flow) -> None:
+        if flow.request.kind != "chat":
+            return  # a media job's own files are its addon's (image edit: image_edit_inputs)
         found = [a for m in flow.request.messages for a in m.attachments]
         if not found:
             return

@@ -84,7 +84,7 @@ class Continuation:
 
     async def request(self, flow: Flow) -> None:
         req = flow.request
-        if not self.active or not (req.store or req.previous_response_id):
+        if not self.active or req.kind != "chat" or not (req.store or req.previous_response_id):
             return
         flow.metadata[NAME] = None  # the current try's ids, once it is read
         flow.keep_conversation = req.store  # a temporary conversation cannot be continued

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from addons.events import Event, UpstreamFailure
     from addons.services.catalogue import ModelSpec
     from addons.upstream.base import UpstreamStream
+    from addons.upstream.image_edit import EditInputs
     from addons.upstream.wire import UpstreamRequest
     from state.pool import Lease
 
@@ -76,6 +77,8 @@ class Attempt:
     retry_delay: float = 0.0  # seconds to wait before it
     file_ids: list[str] = field(default_factory=list)  # attachments uploaded to this account
     continued: bool = False  # this try continues `flow.continued` on its account
+    #: an image edit's uploads and media post on this account (the image-edit addon)
+    edit: EditInputs | None = None
     #: what was done about the egress after this try was refused by grok.com's edge (a fresh
     #: `x-statsig-id` after an anti-bot refusal, a newly solved Cloudflare clearance after a
     #: challenge), so the same account may try again; None when nothing was

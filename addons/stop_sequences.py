@@ -96,5 +96,5 @@ class StopSequences:
     """The addon. A flow without stop sequences gets no transform at all."""
 
     def transform(self, flow: Flow) -> StopMatching | None:
-        stops = flow.request.stop
+        stops = flow.request.stop if flow.request.kind == "chat" else None
         return StopMatching(flow, stops) if stops else None

@@ -12,11 +12,13 @@ from addons.services.catalogue import Catalogue, ModelSpec
 from addons.services.media_cache import MediaCache
 from addons.services.media_output import MediaOutput
 from addons.continuation import Continuation
+from addons.image_edit_inputs import ImageEditInputs
 from addons.pipeline import Pipeline
 from addons.services.quota_refresh import QuotaRefresher
 from addons.retry import Retry
 from addons.upstream.base import Transport
 from addons.upstream.config import UpstreamConfig
+from addons.upstream.image_edit_transport import ImageEditTransport
 from addons.upstream.mgw import DEFAULT_WS_URL, MgwTransport
 from addons.upstream.router import TransportRouter
 from addons.upstream.transport import CurlTransport
@@ -84,11 +86,16 @@ class Services:
         # uploads go through the same client: multipart upload-file-v2 with the mgw chat,
         # else the JSON upload-file call
         self.chain.get(Attachments).bind(self.transport, upload_file_v2 if mgw else upload_file)
+        # an image edit's uploads and media post go through the same client
+        self.chain.get(ImageEditInputs).bind(self.transport)
         # only the mgw gateway can continue an upstream conversation (no REST follow-up call)
         self.chain.get(Continuation).bind(mgw)
         # one transport per kind of job; the media kinds mount theirs when they are built
-        self.pipeline = Pipeline(self.chain, TransportRouter({"chat": self.chat_transport}),
-                                 self.settings)
+        # an image edit always goes over the REST chat call, whatever the chat transport
+        self.pipeline = Pipeline(self.chain, TransportRouter({
+            "chat": self.chat_transport,
+            "image_edit": ImageEditTransport(self.transport),
+        }), self.settings)
         # quota refresh: per call, on demand, and the per-pool loops in the leader process
         # one scheduler per DATA_DIR (file lock) and among hosts (database or Redis lease)
         self.refresher = QuotaRefresher(self.pool, self.transport, self.settings,

@@ -78,7 +78,7 @@ POOL_MODES: dict[str, frozenset[str]] = {
 }
 
 #: Capabilities this build serves end to end.
-SERVED_CAPABILITIES = frozenset({"chat"})
+SERVED_CAPABILITIES = frozenset({"chat", "image_edit"})
 
 
 class Catalogue:

@@ -268,7 +268,7 @@ class ToolSieve:
 
     def transform(self, flow: Flow) -> ToolSieving | None:
         req = flow.request
-        if not req.tools or req.tool_choice == "none":
+        if req.kind != "chat" or not req.tools or req.tool_choice == "none":
             return None
         return ToolSieving(flow, ToolCallSieve([t.name for t in req.tools],
                                                req.parallel_tool_calls))
