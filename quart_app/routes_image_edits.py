@@ -37,6 +37,8 @@ MAX_IMAGES = 7
 MAX_IMAGE_BYTES = 32 << 20
 SIZES = ("1024x1024", "auto")
 RESPONSE_FORMATS = ("url", "b64_json", "base64")
+#: a form without files is still read, so its missing image is a 400 naming `image`
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 _IMAGE_FIELD = re.compile(r"image(\[\d*\])?")
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
 
@@ -63,7 +65,7 @@ class EditForm:
 
     @classmethod
     async def read(cls) -> "EditForm":
-        if request.mimetype != "multipart/form-data":
+        if request.mimetype not in FORM_TYPES:
             return cls(None, None, ApiError(
                 415, "Content-Type must be multipart/form-data (the images are files)",
                 type="validation_error", code="unsupported_media_type"))
