@@ -204,9 +204,8 @@ class Pipeline:
                                     ended = True
                                     break
                                 if cls is FinalMessage:
-                                    # its generatedImageUrls that count came as MediaResult
-                                    # events; the list also names moderated slots
                                     final_text = ev.text
+                                    answered = answered or bool(ev.generated_image_urls)
                                 elif cls is TextDelta:
                                     streamed = True
                                     answered = answered or not ev.text.isspace() and bool(ev.text)

@@ -171,3 +171,28 @@ async def test_the_first_calls_failure_or_truncation_is_passed_on_as_it_is():
     call = build_edit_call(CFG, "tok", EditInputs("media_gen_input", "p", ["f"]), 1)
     answer = await ImageEditTransport(refused).open(call, Timeouts())
     assert answer.status == 429 and await answer.error_body() == "slow down"
+
+
+def test_the_edit_streams_final_message_names_no_moderated_slot():
+    """The closing `modelResponse` lists every slot's URL; a withheld one is no answer, so an
+    all-moderated edit ends as a content-policy error, not as an empty success."""
+    import orjson
+
+    from addons.upstream.frames import FrameParser
+
+    def frame(response: dict) -> bytes:
+        return orjson.dumps({"result": {"response": response}}) + b"\n"
+
+    parser = FrameParser("https://assets.example")
+    events = parser.feed(b"".join([
+        frame({"streamingImageGenerationResponse": {
+            "imageIndex": 0, "progress": 100, "imageUrl": "users/u/generated/a/image.jpg",
+            "moderated": True}}),
+        frame({"streamingImageGenerationResponse": {
+            "imageIndex": 1, "progress": 100, "imageUrl": "users/u/generated/b/image.jpg",
+            "moderated": False}}),
+        frame({"modelResponse": {"generatedImageUrls": ["users/u/generated/a/image.jpg",
+                                                        "users/u/generated/b/image.jpg"]}}),
+    ]))
+    (final,) = [ev for ev in events if type(ev) is FinalMessage]
+    assert final.generated_image_urls == ["users/u/generated/b/image.jpg"]
