@@ -13,7 +13,6 @@ refuses (`terminalError`) is the client's: a 400 naming it.
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,8 +29,6 @@ from addons.upstream.image_edit import (
 from addons.upstream.ratelimits import ShortCallTransport
 from addons.upstream.upload import UploadRejected
 from state.options import Loader
-
-log = logging.getLogger(__name__)
 
 NAME = "image_edit"
 

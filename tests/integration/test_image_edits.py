@@ -197,6 +197,16 @@ async def test_failed_preparation_fails_over_to_another_account(stack, path):
         "imageEditModelConfig"]["parentPostId"] == post.post_id
 
 
+@pytest.mark.parametrize("chat_transport", ["mgw"])
+async def test_edits_go_over_rest_whatever_the_chat_transport(stack):
+    await stack.start_gateway()
+    stack.add_account("tok-a", "super")
+    r = await stack.openai().images.edit(model=MODEL, prompt="a boat", response_format="b64_json",
+                                         image=("b.png", PNG, "image/png"))
+    assert [base64.b64decode(d.b64_json) for d in r.data] == [drawn("a boat")]
+    assert len(stack.sim.state.requests_to(CHAT_PATH)) == 1 and stack.sim.state.mgw_sessions == []
+
+
 async def test_edit_model_is_listed(stack):
     await stack.start_gateway()
     stack.add_account("tok-a", "super")
