@@ -103,7 +103,7 @@ class Attachments:
 
     async def request(self, flow: Flow) -> None:
         if flow.request.kind != "chat":
-            return  # a media job's own files are its addon's (image edit: image_edit_inputs)
+            return  # a media job uploads its own references
         found = [a for m in flow.request.messages for a in m.attachments]
         if not found:
             return

@@ -50,6 +50,10 @@ class JobRequest:
     model: str
     stream: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+    #: a chat client's view of the answer: show reasoning (a media job's progress), add the
+    #: usage chunk to a stream
+    reasoning: bool = True
+    include_usage: bool = False
 
 
 @dataclass(slots=True, kw_only=True)
@@ -66,8 +70,6 @@ class ChatRequest(JobRequest):
     kind: ClassVar[str] = "chat"
 
     messages: list[Message]
-    reasoning: bool = True
-    include_usage: bool = False
     tools: list[ToolSpec] = field(default_factory=list)
     tool_choice: str = "auto"
     forced_tool: str | None = None

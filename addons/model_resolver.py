@@ -21,4 +21,10 @@ class ModelResolver:
                 code="model_not_found",
                 param="model",
             )
+        if spec.capability != flow.request.kind:
+            # e.g. an image model on /v1/messages: that dialect only carries chat jobs
+            raise ApiError(400, f"Model '{model_id}' is a {spec.capability.replace('_', ' ')} "
+                           f"model; this endpoint serves {flow.request.kind.replace('_', ' ')} "
+                           f"models", type="validation_error", code="model_not_supported",
+                           param="model")
         flow.model = spec

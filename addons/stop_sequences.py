@@ -96,5 +96,7 @@ class StopSequences:
     """The addon. A flow without stop sequences gets no transform at all."""
 
     def transform(self, flow: Flow) -> StopMatching | None:
-        stops = flow.request.stop if flow.request.kind == "chat" else None
+        if flow.request.kind != "chat":
+            return None  # a media job's answer has no text to stop
+        stops = flow.request.stop
         return StopMatching(flow, stops) if stops else None

@@ -25,6 +25,7 @@ import click
 import orjson
 import psutil
 
+from ops.bench_media import MEDIA_SCENARIOS, render_media, run_media
 from ops.bench_report import ratios, render, summarize
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -210,8 +211,10 @@ def _cpu(ps: psutil.Process) -> float:
 
 
 def run_bench(scenarios: list[Scenario], *, accounts: int = 64, per_account: int = 32,
-              progress: bool = False) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Start the stack, run each scenario through the gateway then at the simulator alone."""
+              progress: bool = False, media: tuple[str, ...] = ()
+              ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Start the stack, run each scenario through the gateway then at the simulator alone;
+    then the `media` scenarios (bench_media.py), which report their own pairs."""
     raise_fd_limit()
     setup = {"accounts": accounts, "max_inflight": per_account, "cpus": os.cpu_count(),
              "python": platform.python_version()}
@@ -232,6 +235,12 @@ def run_bench(scenarios: list[Scenario], *, accounts: int = 64, per_account: int
                     entry[side] = run_load(stack, sc, side)
                 entry["ratios"] = ratios(entry)
                 results.append(entry)
+            if media:
+                stack.settle()
+                if progress:
+                    click.echo(f"… {', '.join(media)}", err=True)
+                results += run_media(list(media), f"http://{HOST}:{stack.gw_port}",
+                                     f"http://{HOST}:{stack.sim_port}", stack.tokens, stack.gw_ps)
         finally:
             stack.close()
     return results, setup
@@ -251,7 +260,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 @click.command("bench")
-@click.argument("scenarios", nargs=-1, type=click.Choice(list(SCENARIOS)))
+@click.argument("scenarios", nargs=-1, type=click.Choice([*SCENARIOS, *MEDIA_SCENARIOS]))
 @click.option("--duration", default=10.0, show_default=True, help="Seconds of the nonstream scenario.")
 @click.option("--rounds", default=2, show_default=True, help="Streams per client in the stream scenarios.")
 @click.option("--accounts", default=64, show_default=True, help="Heavy accounts on both sides.")
@@ -267,7 +276,9 @@ def bench(scenarios: tuple[str, ...], duration: float, rounds: int, accounts: in
           ramp: float, as_json: bool, streams: int | None, stream_tokens: int | None, concurrency: int | None) -> None:
     """Benchmark the gateway against the simulator alone (default: all scenarios)."""
     chosen = []
-    for name in scenarios or tuple(SCENARIOS):
+    names = scenarios or (*SCENARIOS, *MEDIA_SCENARIOS)
+    media = tuple(n for n in names if n in MEDIA_SCENARIOS)
+    for name in (n for n in names if n in SCENARIOS):
         sc = SCENARIOS[name]
         if sc.stream:
             sc = replace(sc, rounds=rounds, ramp=ramp, concurrency=streams or sc.concurrency, tokens=stream_tokens or sc.tokens)
@@ -276,7 +287,8 @@ def bench(scenarios: tuple[str, ...], duration: float, rounds: int, accounts: in
         chosen.append(sc)
     try:
         with _sigterm_as_interrupt():
-            results, setup = run_bench(chosen, accounts=accounts, per_account=per_account, progress=not as_json)
+            results, setup = run_bench(chosen, accounts=accounts, per_account=per_account,
+                                       progress=not as_json, media=media)
     except BenchError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -285,4 +297,9 @@ def bench(scenarios: tuple[str, ...], duration: float, rounds: int, accounts: in
         click.echo(orjson.dumps({"setup": setup, "results": results, "targets": targets(results)},
                                 option=orjson.OPT_INDENT_2).decode())
     else:
-        click.echo(render(results, setup))
+        chat = [r for r in results if "gateway" in r]
+        if chat:
+            click.echo(render(chat, setup))
+        media_lines = render_media([r for r in results if "gateway" not in r])
+        if media_lines:
+            click.echo(media_lines)

@@ -12,6 +12,7 @@ from typing import Any, Callable, Mapping
 from addons.flow import ChatRequest, Flow, new_id
 from quart_app.dialects.anthropic_request import parse_messages_request
 from quart_app.dialects.anthropic_response import complete_message, input_tokens, stream_messages
+from quart_app.dialects.chat_media_response import media_as_chat
 from quart_app.fastpath import Reply
 from quart_app.routes_v1 import json_body, new_flow
 
@@ -31,10 +32,10 @@ async def messages(svc: Any, headers: Mapping[str, str], raw: bytes) -> Reply:
     await svc.pipeline.open(flow, _parser(svc, headers, raw))
     model = flow.request.model
     if flow.request.stream:
-        body = stream_messages(svc.pipeline, flow, model)
+        body = stream_messages(media_as_chat(svc, flow), flow, model)
         svc.pipeline.close_when_dropped(body, flow)
         return Reply.sse(body)
-    return Reply.json(await complete_message(svc.pipeline, flow, model))
+    return Reply.json(await complete_message(media_as_chat(svc, flow), flow, model))
 
 
 async def count_tokens(svc: Any, headers: Mapping[str, str], raw: bytes) -> Reply:

@@ -7,6 +7,7 @@ from typing import Any, Mapping
 from addons.flow import ChatRequest, new_id
 from quart_app.dialects.responses_request import parse_responses_request
 from quart_app.dialects.responses_response import complete_response, stream_response
+from quart_app.dialects.chat_media_response import media_as_chat
 from quart_app.fastpath import Reply
 from quart_app.routes_v1 import json_body, new_flow
 
@@ -24,10 +25,10 @@ async def create_response(svc: Any, headers: Mapping[str, str], raw: bytes) -> R
     await svc.pipeline.open(flow, parse)
     model = parsed.chat.model
     if parsed.chat.stream:
-        stream = stream_response(svc.pipeline, flow, model, parsed.echo)
+        stream = stream_response(media_as_chat(svc, flow), flow, model, parsed.echo)
         svc.pipeline.close_when_dropped(stream, flow)
         return Reply.sse(stream)
-    return Reply.json(await complete_response(svc.pipeline, flow, model, parsed.echo))
+    return Reply.json(await complete_response(media_as_chat(svc, flow), flow, model, parsed.echo))
 
 
 ROUTES = {"/v1/responses": create_response}

@@ -10,8 +10,13 @@ from quart import Blueprint, Response, current_app, request
 from addons.errors import ApiError
 from addons.flow import Flow
 from quart_app.content_type import require_json
-from quart_app.dialects.openai_chat_request import parse_chat_request
+from addons.jobs import JobRequest
+from quart_app.dialects.chat_media_request import parse_chat_media
+from quart_app.dialects.chat_media_response import media_as_chat
+from quart_app.dialects.chat_model import ChatBody
+from quart_app.dialects.openai_chat_request import chat_job
 from quart_app.dialects.openai_chat_response import complete_chat, stream_chat
+from quart_app.dialects.schema import decode
 from quart_app.fastpath import Reply
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
@@ -72,14 +77,24 @@ async def get_model(model_id: str) -> Response:
 
 async def chat_completions(svc: Any, headers: Mapping[str, str], raw: bytes) -> Reply:
     flow = new_flow(svc, headers)
+
+    def parse() -> JobRequest:
+        """A chat job, or the media job of an image or video model."""
+        body = decode(json_body(headers, raw), ChatBody)
+        spec = svc.catalogue.resolve(body.model)
+        if spec is not None and spec.capability != "chat":
+            return parse_chat_media(body, svc.settings, spec)
+        return chat_job(body, svc.settings)
+
     # errors before the upstream answers are plain JSON errors, even for a stream
-    await svc.pipeline.open(flow, lambda: parse_chat_request(json_body(headers, raw), svc.settings))
+    await svc.pipeline.open(flow, parse)
     model = flow.request.model
+    source = media_as_chat(svc, flow)
     if flow.request.stream:
-        body = stream_chat(svc.pipeline, flow, model)
+        body = stream_chat(source, flow, model)
         svc.pipeline.close_when_dropped(body, flow)
         return Reply.sse(body)
-    return Reply.json(await complete_chat(svc.pipeline, flow, model))
+    return Reply.json(await complete_chat(source, flow, model))
 
 
 ROUTES = {"/v1/chat/completions": chat_completions}

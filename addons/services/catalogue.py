@@ -67,6 +67,9 @@ ALIASES: dict[str, str] = {
     "grok-imagine-1.0": "grok-imagine-image",
     "grok-imagine-1.0-edit": "grok-imagine-image-edit",
     "grok-imagine-1.0-video": "grok-imagine-video",
+    # the older fast imagine model drew in the basic tier's fast mode, as lite does
+    "grok-imagine-1.0-fast": "grok-imagine-image-lite",
+    "grok-imagine-0.9": "grok-imagine-video",
 }
 
 #: Modes each pool's accounts can use: a model is available only while a live account of one

@@ -63,6 +63,9 @@ class UpstreamConfig:
     cf_clearance: str = ""
     proxy_url: str | None = None  # single_proxy mode
     proxy_pool: tuple[str, ...] = ()  # proxy_pool mode
+    #: media downloads (generated images and videos); empty: the API egress above
+    resource_proxy_url: str | None = None
+    resource_proxy_pool: tuple[str, ...] = ()
     skip_ssl_verify: bool = False
     dynamic_statsig: bool = True
     statsig_id: str = FIXED_STATSIG_ID
@@ -72,6 +75,7 @@ class UpstreamConfig:
     timeouts: Timeouts = field(default_factory=Timeouts)
     upload_timeout: float = DEFAULT_UPLOAD_TIMEOUT
     _rr: _RoundRobin = field(init=False, compare=False, repr=False)
+    _resource_rr: _RoundRobin = field(init=False, compare=False, repr=False)
 
     @staticmethod
     def load(loader: Loader) -> None:
@@ -103,6 +107,11 @@ class UpstreamConfig:
         add("proxy.egress.proxy_pool", list[str], [],
             "Proxies for proxy_pool, one per element (a newline- or comma-separated string also "
             "works); an empty pool falls back to proxy_url.")
+        add("proxy.egress.resource_proxy_url", str, "",
+            "Proxy for downloads of generated images and videos (e.g. one near the asset CDN); "
+            "empty = the API egress.")
+        add("proxy.egress.resource_proxy_pool", list[str], [],
+            "Proxies for those downloads, used in turn; empty = resource_proxy_url.")
         add("proxy.egress.skip_ssl_verify", bool, False, "Accept self-signed proxy certificates.")
         add("proxy.clearance.cf_cookies", str, "",
             "The full Cloudflare cookie string sent to grok.com. The older flat keys "
@@ -121,6 +130,7 @@ class UpstreamConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_rr", _RoundRobin(tuple(self.proxy_pool)))
+        object.__setattr__(self, "_resource_rr", _RoundRobin(tuple(self.resource_proxy_pool)))
 
     @property
     def http1_only(self) -> bool:
@@ -168,6 +178,13 @@ class UpstreamConfig:
             return self._rr.next()
         return self.proxy_url
 
+    def pick_resource_proxy(self) -> str | None:
+        """The proxy for one media download: the resource pool's next, the resource proxy,
+        else the API egress's."""
+        if self.resource_proxy_pool:
+            return self._resource_rr.next()
+        return self.resource_proxy_url or self.pick_proxy()
+
     @classmethod
     def from_settings(cls, settings: Any) -> UpstreamConfig:
         opts = settings.options
@@ -198,6 +215,8 @@ class UpstreamConfig:
             cf_cookies=clearance.cf_cookies.strip(),
             proxy_url=proxy_url,
             proxy_pool=pool,
+            resource_proxy_url=egress.resource_proxy_url.strip() or None,
+            resource_proxy_pool=egress.resource_proxy_pool,
             skip_ssl_verify=egress.skip_ssl_verify,
             dynamic_statsig=features.dynamic_statsig,
             statsig_id=upstream.statsig_id.strip() or FIXED_STATSIG_ID,

@@ -188,7 +188,7 @@ class CurlTransport:
         pool = self._get_pool()
         deadline = pool.loop.time() + timeout
         limits = (0, int(timeout * 1000), 0, 0)
-        proxy = self.cfg.pick_proxy()
+        proxy = self.cfg.pick_resource_proxy()
         tr = await self._start_buffered(pool, request, proxy, limits, deadline, timeout)
         received = 0
         try:

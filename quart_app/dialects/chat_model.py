@@ -120,6 +120,9 @@ class ChatBody(Struct):
     tool_choice: Literal["auto", "none", "required"] | ToolChoiceObject | None = None
     parallel_tool_calls: bool | None = None
     stop: str | list[str] | None = None  # counted and measured by `common_request.stop_list`
+    #: the image and video models' options (`dialects/chat_media_request.py` checks them)
+    image_config: dict[str, Any] | None = None
+    video_config: dict[str, Any] | None = None
     # accepted and ignored, but only when OpenAI would accept them
     max_tokens: integer(1) | None = None
     max_completion_tokens: integer(1) | None = None

@@ -96,18 +96,29 @@ def _tool_choice(raw: str | ToolChoiceObject | None,
 
 def parse_chat_request(body: Any, settings: Any) -> ChatRequest:
     """`body`: the raw JSON bytes (or the JSON already decoded)."""
-    req = decode(body, ChatBody)
+    return chat_job(decode(body, ChatBody), settings)
+
+
+def show_reasoning(req: ChatBody, settings: Any) -> bool:
     if req.reasoning_effort is not None:
-        reasoning = req.reasoning_effort != "none"
-    elif req.thinking in ("enabled", "disabled"):
-        reasoning = req.thinking == "enabled"
-    else:
-        reasoning = thinking_default(settings)
+        return req.reasoning_effort != "none"
+    if req.thinking in ("enabled", "disabled"):
+        return req.thinking == "enabled"
+    return thinking_default(settings)
+
+
+def messages_of(req: ChatBody) -> list[Message]:
+    return [_message(m, i) for i, m in enumerate(req.messages)]
+
+
+def chat_job(req: ChatBody, settings: Any) -> ChatRequest:
+    """The chat job of a decoded body."""
+    reasoning = show_reasoning(req, settings)
     tools = _tools(req.tools)
     tool_choice, forced = _tool_choice(req.tool_choice, tools)
     options = req.stream_options
     return ChatRequest(
-        model=req.model, messages=[_message(m, i) for i, m in enumerate(req.messages)],
+        model=req.model, messages=messages_of(req),
         stream=stream_flag(req.stream, settings), reasoning=reasoning,
         include_usage=bool(options is not None and options.include_usage),
         tools=tools, tool_choice=tool_choice, forced_tool=forced,

@@ -57,3 +57,14 @@ def test_models_enabled_restricts_the_catalogue(settings):
 
 def test_a_model_of_a_capability_this_build_does_not_serve_is_not_found(settings):
     assert_not_found(settings, "grok-imagine-video")
+
+
+def test_a_media_model_on_a_chat_only_endpoint_is_a_400_naming_model(settings, monkeypatch):
+    from addons.services import catalogue
+
+    monkeypatch.setattr(catalogue, "SERVED_CAPABILITIES", frozenset({"chat", "image"}))
+    with pytest.raises(ApiError) as info:
+        resolve(settings, "grok-imagine-image")
+    err = info.value
+    assert (err.status, err.param, err.code) == (400, "model", "model_not_supported")
+    assert "image model" in err.message

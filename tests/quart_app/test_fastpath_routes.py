@@ -17,6 +17,8 @@ from addons import build_chain
 from addons.events import End, TextDelta
 from addons.pipeline import Pipeline
 from addons.services.catalogue import Catalogue
+from addons.services.media_cache import MediaCache
+from addons.services.media_output import MediaOutput
 from addons.upstream.mock import MockResponse, MockTransport
 from quart_app import routes_anthropic, routes_responses, routes_v1
 from quart_app.fastpath import FastPath
@@ -98,9 +100,11 @@ def fast_path(tmp_path, transport, *tokens: str, max_body: int = 1 << 20):
     pool = AccountPool(None)
     for token in tokens:
         pool.add(token, pool="basic")
-    chain = build_chain(settings=settings, pool=pool, catalogue=Catalogue(settings), ledger=None)
-    services = SimpleNamespace(settings=settings, pool=pool,
-                               pipeline=Pipeline(chain, transport, settings))
+    catalogue = Catalogue(settings)
+    chain = build_chain(settings=settings, pool=pool, catalogue=catalogue, ledger=None)
+    services = SimpleNamespace(settings=settings, pool=pool, catalogue=catalogue,
+                               pipeline=Pipeline(chain, transport, settings),
+                               media_output=MediaOutput(MediaCache(tmp_path, settings), settings))
     wrapped = Wrapped()
     # the fast path as it is served: behind the HTTP policy, which reads the body
     stack = HttpPolicy(FastPath(wrapped, services=services, routes=HOT), max_body=max_body)

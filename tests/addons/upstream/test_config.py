@@ -89,3 +89,18 @@ def test_account_service_urls(FakeSettings) -> None:
         "https://grok.com/auth_mgmt.AuthManagement/UpdateUserFeatureControls")
     sim = UpstreamConfig.from_settings(FakeSettings({"upstream.accounts_url": "http://h:9/"}))
     assert sim.tos_url == "http://h:9/auth_mgmt.AuthManagement/SetTosAcceptedVersion"
+
+
+def test_media_downloads_use_the_resource_proxy_else_the_api_egress():
+    from state.options import FixedSettings
+
+    api_only = UpstreamConfig.from_settings(FixedSettings({
+        "proxy.egress.mode": "single_proxy", "proxy.egress.proxy_url": "http://api:1"}))
+    assert api_only.pick_resource_proxy() == "http://api:1"
+    pooled = UpstreamConfig.from_settings(FixedSettings({
+        "proxy.egress.mode": "single_proxy", "proxy.egress.proxy_url": "http://api:1",
+        "proxy.egress.resource_proxy_url": "http://media:1",
+        "proxy.egress.resource_proxy_pool": ["http://m1:1", "http://m2:1"]}))
+    assert [pooled.pick_resource_proxy() for _ in range(3)] == ["http://m1:1", "http://m2:1", "http://m1:1"]
+    single = UpstreamConfig.from_settings(FixedSettings({"proxy.egress.resource_proxy_url": "http://media:1"}))
+    assert single.pick_resource_proxy() == "http://media:1" and single.pick_proxy() is None
