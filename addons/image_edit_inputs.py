@@ -2,8 +2,10 @@
 the older payload generation, the media post the edit hangs under (docs/upstream.md, "Image
 edit").
 
-`request` decodes the images once (the route checked them: real PNG, JPEG or WebP, within the
-limits). `attempt` prepares them on the account the try leased, keeps what it made per
+`request` resolves the images once: data URIs decoded (what `/v1/images/edits` makes of its
+files, already checked there), URLs (an `image_url` part of a chat request) fetched by the
+SSRF-guarded client under the `[attachments]` limits; each must be a PNG, JPEG or WebP image
+by its bytes, else a 400 naming it. `attempt` prepares them on the account the try leased, keeps what it made per
 account for a later try on the same account, and hands it to the request builder in
 `flow.attempt.edit`. A failed upload or media post is that account's failure, like a failed
 chat: it becomes `flow.attempt.failure`, nothing more is sent on that try, and the retry
@@ -19,7 +21,11 @@ from typing import Any
 from addons.errors import ApiError, validation
 from addons.events import UpstreamFailure
 from addons.flow import Flow
-from addons.services.fetch import Media, MediaError, decode_data_uri
+from addons.jobs import Attachment
+from addons.services.fetch import (
+    FetchLimits, Media, MediaError, allow_any_address, decode_data_uri, fetch_url, is_data_uri,
+    is_public_address, shown_url,
+)
 from addons.upstream.base import TransportError, UpstreamTimeout
 from addons.upstream.classify import UpstreamHTTPError
 from addons.upstream.config import UpstreamConfig
@@ -31,6 +37,19 @@ from addons.upstream.upload import UploadRejected
 from state.options import Loader
 
 NAME = "image_edit"
+#: grok.com refuses larger uploads
+MAX_IMAGE_BYTES = 32 << 20
+
+
+def sniff_image(data: bytes) -> str | None:
+    """The image type the bytes are (PNG, JPEG, WebP), whatever the client declared."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
 
 
 @dataclass(slots=True)
@@ -61,15 +80,36 @@ class ImageEditInputs:
     async def request(self, flow: Flow) -> None:
         if flow.request.kind != "image_edit":
             return
+        # the images endpoint names its files; a chat request carries them in its messages
+        param = "image" if flow.dialect == "openai.images" else "messages"
+        opts = self.settings.options.attachments
+        limits = FetchLimits(
+            timeout=opts.fetch_timeout, max_bytes=min(opts.max_file_bytes, MAX_IMAGE_BYTES),
+            max_redirects=opts.max_redirects,
+            allowed=allow_any_address if opts.allow_private_urls else is_public_address)
+        images = flow.request.images
+        results = await asyncio.gather(*(self._resolve(a, limits) for a in images),
+                                       return_exceptions=True)
         files: list[Media] = []
-        for i, image in enumerate(flow.request.images):
-            try:
-                media = await asyncio.to_thread(decode_data_uri, image.url, 1 << 40)
-            except MediaError as exc:  # the route made these: a bug, not the client's
-                raise ApiError(500, f"image {i} could not be decoded: {exc}",
-                               code="internal_error") from None
-            files.append(Media(media.data, media.mime, image.name or media.name))
+        for i, (image, result) in enumerate(zip(images, results)):
+            where = "data URI" if is_data_uri(image.url) else shown_url(image.url)
+            if isinstance(result, MediaError):
+                code = "invalid_data_uri" if is_data_uri(image.url) else "invalid_image_url"
+                raise validation(f"image {i + 1} ({where}): {result}", param, code=code)
+            if isinstance(result, BaseException):
+                raise result
+            mime = sniff_image(result.data)
+            if mime is None:
+                raise validation(f"image {i + 1} ({where}) is not a PNG, JPEG or WebP image",
+                                 param, code="invalid_image")
+            files.append(Media(result.data, mime, image.name or result.name))
         flow.metadata[NAME] = _State(files)
+
+    @staticmethod
+    async def _resolve(image: Attachment, limits: FetchLimits) -> Media:
+        if is_data_uri(image.url):
+            return await asyncio.to_thread(decode_data_uri, image.url, limits.max_bytes)
+        return await fetch_url(image.url, limits)
 
     async def attempt(self, flow: Flow) -> None:
         state: _State | None = flow.metadata.get(NAME)

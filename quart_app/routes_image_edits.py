@@ -24,6 +24,7 @@ from quart import Blueprint, Response, current_app, request
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from addons.errors import ApiError, validation
+from addons.image_edit_inputs import MAX_IMAGE_BYTES, sniff_image
 from addons.jobs import Attachment, ImageEditRequest
 from quart_app.dialects.images_response import ImageItems, complete_images, stream_images
 from quart_app.routes_v1 import json_response, new_flow
@@ -33,25 +34,12 @@ bp = Blueprint("image_edits", __name__, url_prefix="/v1")
 
 EDIT_MODEL = "grok-imagine-image-edit"
 MAX_IMAGES = 7
-#: grok.com refuses larger uploads
-MAX_IMAGE_BYTES = 32 << 20
 SIZES = ("1024x1024", "auto")
 RESPONSE_FORMATS = ("url", "b64_json", "base64")
 #: a form without files is still read, so its missing image is a 400 naming `image`
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 _IMAGE_FIELD = re.compile(r"image(\[\d*\])?")
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
-
-
-def sniff(data: bytes) -> str | None:
-    """The image type the bytes are, whatever the client declared."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 class EditForm:
@@ -133,7 +121,7 @@ class EditForm:
         if len(data) > MAX_IMAGE_BYTES:
             raise validation(f"{what} is larger than {MAX_IMAGE_BYTES >> 20} MiB", param,
                              code="file_too_large")
-        mime = sniff(data)
+        mime = sniff_image(data)
         if mime is None:
             raise validation(f"{what} is not a PNG, JPEG or WebP image", param,
                              code="invalid_image")

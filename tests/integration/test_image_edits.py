@@ -298,3 +298,39 @@ async def test_the_api_key_is_checked_before_the_body(stack):
             assert resp.status == 415
             assert (await resp.json())["error"]["code"] == "unsupported_media_type"
     assert upstream(stack) == []
+
+
+# ---- the edit model through /v1/chat/completions -------------------------------------------
+def png_uri(data: bytes = PNG, mime: str = "image/png") -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+async def test_chat_completions_with_the_edit_model(stack):
+    """The images of the messages are uploaded and referenced like the endpoint's files; the
+    answer shows the gateway's copy."""
+    await stack.start_gateway()
+    stack.add_account("tok-a", "super")
+    r = await stack.openai().chat.completions.create(model=MODEL, messages=[
+        {"role": "user", "content": [{"type": "text", "text": "give @IMAGE1 a red hat"},
+                                     {"type": "image_url", "image_url": {"url": png_uri()}}]}])
+    (file,) = stack.sim.state.files.values()
+    assert file.data == PNG and file.mime == "image/png"
+    (chat,) = stack.sim.state.requests_to(CHAT_PATH)
+    sent = f"give @{file.file_id} a red hat"
+    assert chat.json["message"] == sent
+    link = r.choices[0].message.content.split("](", 1)[1].split(")", 1)[0]
+    assert link.startswith(stack.url + "/v1/files/image?id=")
+    status, data, _ = await fetch_plain(link)
+    assert status == 200 and data == drawn(sent)
+
+
+async def test_chat_completions_with_a_non_image_is_a_400_before_upstream(stack):
+    await stack.start_gateway()
+    stack.add_account("tok-a", "super")
+    with pytest.raises(openai.BadRequestError) as info:
+        await stack.openai().chat.completions.create(model=MODEL, messages=[
+            {"role": "user", "content": [
+                {"type": "text", "text": "edit this"},
+                {"type": "image_url", "image_url": {"url": png_uri(b"plain text", "image/png")}}]}])
+    assert info.value.body["param"] == "messages" and info.value.body["code"] == "invalid_image"
+    assert upstream(stack) == []
