@@ -135,7 +135,7 @@ IMAGE_EDIT_FORM = _object(
     prompt={"type": "string", "minLength": 1},
     model={"type": "string", "default": "grok-imagine-image-edit"},
     n={"type": "integer", "minimum": 1, "maximum": 2, "default": 1},
-    size={"type": "string", "enum": ["1024x1024", "auto"], "default": "1024x1024"},
+    size={"type": "string", "enum": ["1024x1024"], "default": "1024x1024"},
     response_format={"type": "string", "enum": ["url", "b64_json", "base64"],
                      "default": "url"},
     stream={"type": "boolean", "default": False},

@@ -6,8 +6,8 @@ anything goes upstream, each failure a 400 naming its parameter (`image.<i>` for
 0-based): a file must be a non-empty PNG, JPEG or WebP image (the bytes are sniffed, the
 declared type is not trusted) of at most 32 MiB (grok.com's upload limit); at most 7 images;
 `mask` is refused (grok.com's edit takes no mask); `model` is the edit model (it is the
-default); `prompt` is not blank; `n` is 1 or 2; `size` is 1024x1024 (or `auto`);
-`response_format` is `url`, `b64_json` or `base64`. Other OpenAI fields (`quality`,
+default); `prompt`, `n` (1 or 2), `size` (1024x1024) and `response_format` (`url`,
+`b64_json`, `base64`) are checked by the media options every endpoint shares. Other OpenAI fields (`quality`,
 `background`, `user`, …) are accepted and ignored.
 
 The API key is checked before the body is looked at (the chain's request-header hooks), so a
@@ -26,6 +26,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from addons.errors import ApiError, validation
 from addons.image_edit_inputs import MAX_IMAGE_BYTES, sniff_image
 from addons.jobs import Attachment, ImageEditRequest
+from quart_app.dialects import media_options as opt
 from quart_app.dialects.images_response import ImageItems, complete_images, stream_images
 from quart_app.routes_v1 import json_response, new_flow
 from quart_app.sse import sse_response
@@ -34,8 +35,6 @@ bp = Blueprint("image_edits", __name__, url_prefix="/v1")
 
 EDIT_MODEL = "grok-imagine-image-edit"
 MAX_IMAGES = 7
-SIZES = ("1024x1024", "auto")
-RESPONSE_FORMATS = ("url", "b64_json", "base64")
 #: a form without files is still read, so its missing image is a 400 naming `image`
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 _IMAGE_FIELD = re.compile(r"image(\[\d*\])?")
@@ -82,23 +81,13 @@ class EditForm:
         if spec is None or spec.capability != "image_edit":
             raise validation(f"Model '{model}' cannot edit images; use {EDIT_MODEL}", "model",
                              code="model_not_found" if spec is None else "invalid_model")
-        prompt = self.text("prompt")
-        if prompt is None or not prompt.strip():
-            raise validation("prompt is required and must not be blank", "prompt")
+        prompt = opt.prompt(self.text("prompt"))
         images = self.images()
-        n = self.integer("n", 1)
-        if not 1 <= n <= 2:
-            raise validation(f"n must be 1 or 2 for image edits, not {n}", "n")
-        size = (self.text("size") or "1024x1024").strip()
-        if size not in SIZES:
-            raise validation(f"size {size!r} is not supported: image edits are 1024x1024",
-                             "size")
-        response_format = (self.text("response_format") or "url").strip()
-        if response_format not in RESPONSE_FORMATS:
-            raise validation(f"response_format must be one of {', '.join(RESPONSE_FORMATS)}, "
-                             f"not {response_format!r}", "response_format")
+        n = opt.image_n(spec.id, self.integer("n"))
+        size = opt.image_size(self.text("size") or None, edit=True)
+        response_format = opt.response_format(self.text("response_format") or None)
         return ImageEditRequest(model=spec.id, stream=self.boolean("stream"), prompt=prompt,
-                                n=n, size="1024x1024", response_format=response_format,
+                                n=n, size=size, response_format=response_format,
                                 images=images)
 
     def images(self) -> list[Attachment]:
@@ -129,10 +118,11 @@ class EditForm:
         uri = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
         return Attachment("image", uri, name)
 
-    def integer(self, name: str, default: int) -> int:
+    def integer(self, name: str) -> int | None:
+        """A form field is text: `"2"` is 2 (the media checks then judge the number)."""
         value = self.text(name)
         if value is None or not value.strip():
-            return default
+            return None
         try:
             return int(value.strip())
         except ValueError:
