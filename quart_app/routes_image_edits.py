@@ -80,7 +80,7 @@ class EditForm:
         spec = catalogue.resolve(model)
         if spec is None or spec.capability != "image_edit":
             raise validation(f"Model '{model}' cannot edit images; use {EDIT_MODEL}", "model",
-                             code="model_not_found" if spec is None else "invalid_model")
+                             code="model_not_found" if spec is None else "model_not_supported")
         prompt = opt.prompt(self.text("prompt"))
         images = self.images()
         n = opt.image_n(spec.id, self.integer("n"))
