@@ -5,9 +5,9 @@ edit").
 `request` resolves the images once: data URIs decoded (what `/v1/images/edits` makes of its
 files, already checked there), URLs (an `image_url` part of a chat request) fetched by the
 SSRF-guarded client under the `[attachments]` limits; each must be a PNG, JPEG or WebP image
-by its bytes, else a 400 naming it. `attempt` prepares them on the account the try leased, keeps what it made per
-account for a later try on the same account, and hands it to the request builder in
-`flow.attempt.edit`. A failed upload or media post is that account's failure, like a failed
+by its bytes, else a 400 naming it. `attempt` prepares them on the account the try leased,
+keeps what it made per account for a later try on the same account, and hands it to the
+request builder in `flow.attempt.edit`. A failed upload or media post is that account's failure, like a failed
 chat: it becomes `flow.attempt.failure`, nothing more is sent on that try, and the retry
 addon classifies it (failover to another account, which prepares again). An image grok.com
 refuses (`terminalError`) is the client's: a 400 naming it.

@@ -7,8 +7,9 @@ anything goes upstream, each failure a 400 naming its parameter (`image.<i>` for
 declared type is not trusted) of at most 32 MiB (grok.com's upload limit); at most 7 images;
 `mask` is refused (grok.com's edit takes no mask); `model` is the edit model (it is the
 default); `prompt`, `n` (1 or 2), `size` (1024x1024) and `response_format` (`url`,
-`b64_json`, `base64`) are checked by the media options every endpoint shares. Other OpenAI fields (`quality`,
-`background`, `user`, …) are accepted and ignored.
+`b64_json`, `base64`) are checked by the media options every endpoint shares; `stream`
+defaults to `features.stream`. Other OpenAI fields (`quality`, `background`, `user`, …) are
+accepted and ignored.
 
 The API key is checked before the body is looked at (the chain's request-header hooks), so a
 stranger learns nothing about these rules. The answer is the images endpoints' JSON, or with
@@ -27,6 +28,7 @@ from addons.errors import ApiError, validation
 from addons.image_edit_inputs import MAX_IMAGE_BYTES, sniff_image
 from addons.jobs import Attachment, ImageEditRequest
 from quart_app.dialects import media_options as opt
+from quart_app.dialects.common_request import stream_flag
 from quart_app.dialects.images_response import ImageItems, complete_images, stream_images
 from quart_app.routes_v1 import json_response, new_flow
 from quart_app.sse import sse_response
@@ -38,7 +40,7 @@ MAX_IMAGES = 7
 #: a form without files is still read, so its missing image is a 400 naming `image`
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 _IMAGE_FIELD = re.compile(r"image(\[\d*\])?")
-_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 
 class EditForm:
@@ -69,7 +71,7 @@ class EditForm:
             value = self.files[name].read().decode("utf-8", "replace")
         return value
 
-    def parse(self, catalogue: Any) -> ImageEditRequest:
+    def parse(self, catalogue: Any, settings: Any) -> ImageEditRequest:
         if self.error is not None:
             raise self.error
         if "mask" in self.files or "mask" in self.form:
@@ -86,9 +88,9 @@ class EditForm:
         n = opt.image_n(spec.id, self.integer("n"))
         size = opt.image_size(self.text("size") or None, edit=True)
         response_format = opt.response_format(self.text("response_format") or None)
-        return ImageEditRequest(model=spec.id, stream=self.boolean("stream"), prompt=prompt,
-                                n=n, size=size, response_format=response_format,
-                                images=images)
+        return ImageEditRequest(model=spec.id, prompt=prompt, n=n, size=size,
+                                response_format=response_format, images=images,
+                                stream=stream_flag(self.boolean("stream"), settings))
 
     def images(self) -> list[Attachment]:
         found = [f for key, f in self.files.items(multi=True) if _IMAGE_FIELD.fullmatch(key)]
@@ -128,8 +130,10 @@ class EditForm:
         except ValueError:
             raise validation(f"{name} must be an integer, not {value[:40]!r}", name) from None
 
-    def boolean(self, name: str) -> bool:
+    def boolean(self, name: str) -> bool | None:
         value = (self.text(name) or "").strip().lower()
+        if not value:
+            return None
         if value in _TRUE:
             return True
         if value in _FALSE:
@@ -144,7 +148,7 @@ async def image_edits() -> Response:
     flow = new_flow(svc, request.headers, dialect="openai.images")
     # auth first (request-header hooks), then the body's rules; errors before the upstream
     # answered are plain JSON errors, even for a stream
-    await svc.pipeline.open(flow, lambda: body.parse(svc.catalogue))
+    await svc.pipeline.open(flow, lambda: body.parse(svc.catalogue, svc.settings))
     job: ImageEditRequest = flow.request
     items = ImageItems(svc.media_output, flow, job.response_format,
                        svc.media_output.base(request.headers))
