@@ -15,6 +15,7 @@ import msgspec
 import orjson
 from quart import Blueprint, Response
 
+from quart_app.admin import assets_schemas as media_admin
 from quart_app.admin import schemas as admin
 from quart_app.dialects.anthropic_model import MessagesBody
 from quart_app.dialects.chat_model import ChatBody
@@ -194,6 +195,25 @@ OPERATIONS = (
               stream=True, errors=(401, 404)),
     Operation("post", f"{ADMIN}/batch/{{task_id}}/cancel", "Cancel a batch task",
               errors=(401, 404)),
+    Operation("post", f"{ADMIN}/batch/cache-clear", "Delete the online assets of accounts",
+              body=admin.TokensBody, body_required=False, query=admin.BatchQuery,
+              errors=(*ADMIN_ERRORS, 503), extra={"parameters": _bool_query("async")}),
+    Operation("get", f"{ADMIN}/assets", "Online assets of every manageable account",
+              errors=(401, 403, 429, 503)),
+    Operation("post", f"{ADMIN}/assets/delete-item", "Delete one online asset of an account",
+              body=media_admin.DeleteAssetItem, errors=(*ADMIN_ERRORS, 404, 502, 503)),
+    Operation("post", f"{ADMIN}/assets/clear-token", "Delete every online asset of an account",
+              body=media_admin.ClearAssetsToken, errors=(*ADMIN_ERRORS, 404, 502, 503)),
+    Operation("get", f"{ADMIN}/cache", "Local media cache statistics",
+              errors=(401, 403, 429)),
+    Operation("get", f"{ADMIN}/cache/list", "Files of the local media cache, newest first",
+              query=media_admin.CacheListQuery, errors=(400, 401, 403, 429)),
+    Operation("post", f"{ADMIN}/cache/clear", "Empty one kind of the local media cache",
+              body=media_admin.CacheClear),
+    Operation("post", f"{ADMIN}/cache/item/delete", "Delete one cached file",
+              body=media_admin.CacheItemDelete, errors=(*ADMIN_ERRORS, 404)),
+    Operation("post", f"{ADMIN}/cache/items/delete", "Delete cached files",
+              body=media_admin.CacheItemsDelete),
 )
 
 #: Models the operations refer to that no request model reaches on its own.

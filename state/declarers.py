@@ -42,6 +42,7 @@ DECLARERS: tuple[str, ...] = (
     "addons.tag_filter:TagFilter",
     "addons.services.quota_refresh:QuotaRefresher",
     "addons.services.nsfw",
+    "addons.services.online_assets",
     "addons.services.media_cache:MediaCache",
     "addons.services.media_output:MediaOutput",
     "state.runtime:AccountState",

@@ -8,6 +8,11 @@ time (later callers of the same URL wait for the first), at most
 file in `media/.tmp` and is renamed into place only when complete, so a reader never sees
 half a file. Each kind has its own size limit; storing a file evicts the oldest others of
 its kind until the total fits.
+
+The operator's view (the admin API and `grok2api cache`, which both only call these):
+`stats(kind)`, `list(kind, page, page_size)` newest first, `delete(kind, name)` and
+`clear(kind)`. Stats and listings read the directory, which is the truth (another worker's
+files included); deletes keep this process's index and URL memory in step.
 """
 from __future__ import annotations
 
@@ -19,19 +24,22 @@ import shutil
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from addons.services.media_index import (
-    CONTENT_TYPES, EXTENSIONS, ID_PATTERN, KINDS, MediaFile, MediaIndex, kind_of,
+    CONTENT_TYPES, EXTENSIONS, ID_PATTERN, KINDS, MediaFile, MediaIndex, kind_extensions,
+    kind_of, parse_name,
 )
 from addons.upstream.config import UpstreamConfig
 from addons.upstream.headers import build_headers
 from addons.upstream.wire import UpstreamRequest
 from state.options import Loader
 
-__all__ = ["MediaCache", "MediaFetchError", "MediaFile"]
+__all__ = ["CachePage", "CacheStats", "InvalidMediaName", "MediaCache", "MediaFetchError",
+           "MediaFile", "check_name", "item_view"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +68,69 @@ class Downloader(Protocol):
 class MediaFetchError(Exception):
     """The file could not be cached: upstream refused it, it is too large, or the transfer
     failed. The message never carries the account's token."""
+
+
+class InvalidMediaName(ValueError):
+    """A file name an operator gave that cannot name a file of the cache: empty (`missing`),
+    or with a path separator, a leading dot or an extension the kind is never stored under."""
+
+    def __init__(self, message: str, missing: bool = False) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+#: Longest file name accepted (a file system's usual limit).
+_MAX_NAME = 255
+
+
+def check_name(kind: str, name: object) -> str:
+    """`name` as a file name of `kind` the cache may hold; `InvalidMediaName` otherwise. A
+    name that passes may still name no file (404 for the caller)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown media kind {kind!r}")
+    if name is None or (isinstance(name, str) and not name.strip()):
+        raise InvalidMediaName("a file name is required", missing=True)
+    if not isinstance(name, str):
+        raise InvalidMediaName("a file name is a string")
+    if len(name) > _MAX_NAME or any(c in name for c in "/\\\0") or name.startswith(".") \
+            or any(ord(c) < 32 for c in name):
+        raise InvalidMediaName(f"{name[:80]!r} is not a file name of the cache (no path "
+                               "separators, no leading dot)")
+    allowed = kind_extensions(kind)
+    ext = name.rsplit(".", 1)[-1] if "." in name else ""
+    if ext not in allowed:
+        raise InvalidMediaName(f"{name[:80]!r}: a cached {kind} ends in "
+                               + ", ".join("." + e for e in allowed))
+    return name
+
+
+def item_view(media: MediaFile) -> dict[str, Any]:
+    """One row of a listing: name, size, last modification (Unix milliseconds)."""
+    return {"name": media.name, "size_bytes": media.size, "modified_at": int(media.mtime * 1000)}
+
+
+@dataclass(frozen=True, slots=True)
+class CacheStats:
+    count: int
+    size_bytes: int
+    #: the kind's size limit in bytes (0: unlimited)
+    limit_bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        limited = self.limit_bytes > 0
+        ratio = round(self.size_bytes / self.limit_bytes, 4) if limited else None
+        return {"count": self.count, "size_mb": round(self.size_bytes / MIB, 2),
+                "size_bytes": self.size_bytes, "limit_mb": round(self.limit_bytes / MIB, 2),
+                "limit_bytes": self.limit_bytes, "limited": limited, "usage_ratio": ratio,
+                "usage_percent": None if ratio is None else round(ratio * 100, 2)}
+
+
+@dataclass(frozen=True, slots=True)
+class CachePage:
+    total: int
+    page: int
+    page_size: int
+    items: list[MediaFile]
 
 
 def _positive(value: int | float) -> None:
@@ -287,3 +358,64 @@ class MediaCache:
             await asyncio.to_thread(media.path.unlink, missing_ok=True)
             log.info("evicted the %s %s (%d bytes) to stay under the cache limit",
                      kind, media.id, media.size)
+
+    # -- the operator's view (admin API, CLI) ----------------------------------------
+    async def _on_disk(self, kind: str) -> list[MediaFile]:
+        if kind not in KINDS:
+            raise ValueError(f"unknown media kind {kind!r}")
+        return list((await asyncio.to_thread(self.indexes[kind].scan)).values())
+
+    async def stats(self, kind: str) -> CacheStats:
+        """Files of `kind` on disk, their total size and the kind's limit."""
+        files = await self._on_disk(kind)
+        return CacheStats(len(files), sum(m.size for m in files), self.limit(kind))
+
+    async def list(self, kind: str, page: int = 1, page_size: int = 1000) -> CachePage:
+        """One page of the files of `kind`, newest first (pages count from 1)."""
+        files = sorted(await self._on_disk(kind), key=lambda m: (m.mtime, m.id), reverse=True)
+        start = (max(1, page) - 1) * page_size
+        return CachePage(len(files), page, page_size, files[start:start + page_size])
+
+    async def delete(self, kind: str, name: str) -> bool:
+        """Remove the file `name` of `kind` (checked by `check_name` first); False when there
+        is none. A client still streaming it finishes (the open file outlives its name)."""
+        check_name(kind, name)
+        parsed = parse_name(name)
+        if parsed is None or kind_of(parsed[1]) != kind:
+            return False  # a well-formed name the cache never makes: nothing to delete
+        media_id = parsed[0]
+        self.indexes[kind].remove(media_id)
+        self._forget({(kind, media_id)})
+        try:
+            await asyncio.to_thread((self.indexes[kind].directory / name).unlink)
+        except FileNotFoundError:
+            return False
+        log.info("deleted the cached %s %s", kind, media_id)
+        return True
+
+    async def clear(self, kind: str) -> int:
+        """Remove every file of `kind`; the number removed."""
+        files = await self._on_disk(kind)
+        self.indexes[kind].clear()
+        self._forget({(kind, m.id) for m in files}, kind=kind)
+
+        def unlink_all() -> int:
+            removed = 0
+            for media in files:
+                try:
+                    media.path.unlink()
+                except FileNotFoundError:
+                    continue
+                removed += 1
+            return removed
+
+        removed = await asyncio.to_thread(unlink_all)
+        log.info("cleared the %s cache: %d files removed", kind, removed)
+        return removed
+
+    def _forget(self, copies: set[tuple[str, str]], kind: str | None = None) -> None:
+        """Drop the remembered upstream URLs of these copies (or of every copy of `kind`), so
+        a later link to the same upstream file downloads it again."""
+        for url, copy in list(self._by_url.items()):
+            if copy in copies or copy[0] == kind:
+                del self._by_url[url]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["CONTENT_TYPES", "EXTENSIONS", "ID_PATTERN", "KINDS", "MediaFile", "MediaIndex",
-           "kind_of"]
+           "kind_extensions", "kind_of", "parse_name"]
 
 KINDS = ("image", "video")
 
@@ -35,6 +35,17 @@ def kind_of(ext: str) -> str:
     return CONTENT_TYPES[ext].split("/", 1)[0]
 
 
+def kind_extensions(kind: str) -> tuple[str, ...]:
+    """The extensions files of `kind` are stored under."""
+    return tuple(e for e in CONTENT_TYPES if kind_of(e) == kind)
+
+
+def parse_name(name: str) -> tuple[str, str] | None:
+    """(id, extension) of a name the cache could have made, else None."""
+    match = _NAME.fullmatch(name)
+    return (match["id"], match["ext"]) if match is not None else None
+
+
 @dataclass(frozen=True, slots=True)
 class MediaFile:
     id: str
@@ -47,6 +58,11 @@ class MediaFile:
     @property
     def content_type(self) -> str:
         return CONTENT_TYPES[self.ext]
+
+    @property
+    def name(self) -> str:
+        """The file's name in its kind's directory (what the admin API and the CLI show)."""
+        return f"{self.id}.{self.ext}"
 
     @property
     def etag(self) -> str:
@@ -69,9 +85,10 @@ class MediaIndex:
     def __contains__(self, media_id: str) -> bool:
         return media_id in self._files
 
-    def rebuild(self) -> None:
-        """Re-read the directory (blocking: run it in a thread). Names that are not an id
-        with a known extension of this kind (leftovers, foreign files) are ignored."""
+    def scan(self) -> dict[str, MediaFile]:
+        """The files of this kind on disk now, by id (blocking: run it in a thread). Names
+        that are not an id with a known extension of this kind (leftovers, foreign files)
+        are ignored."""
         files: dict[str, MediaFile] = {}
         try:
             entries = list(os.scandir(self.directory))
@@ -90,8 +107,17 @@ class MediaIndex:
                 continue
             files[match["id"]] = MediaFile(match["id"], self.kind, match["ext"],
                                            Path(entry.path), st.st_size, st.st_mtime)
+        return files
+
+    def rebuild(self) -> None:
+        """Re-read the directory (blocking: run it in a thread)."""
+        files = self.scan()
         self._files = files
         self.total = sum(f.size for f in files.values())
+
+    def clear(self) -> None:
+        self._files = {}
+        self.total = 0
 
     def add(self, media: MediaFile) -> None:
         old = self._files.get(media.id)

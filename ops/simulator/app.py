@@ -1,7 +1,8 @@
 """The simulator's aiohttp application: chat stream, rate limits, and server lifecycle
 (the mgw WebSocket chat and the session identity endpoint live in mgw.py, uploads in
-assets.py, the CDN in cdn.py, the imagine WebSocket in imagine.py, media posts and the
-edit / video streams in mediagen.py, ToS / birth date / NSFW in account_settings.py).
+assets.py, the account's file list and delete in assets_list.py, the CDN in cdn.py, the
+imagine WebSocket in imagine.py, media posts and the edit / video streams in mediagen.py,
+ToS / birth date / NSFW in account_settings.py).
 
 Hot path (`_stream`): frames are serialised and HTTP-chunk-framed once per stream before
 the first byte; then each frame is one `transport.write`, driven by a shared `Pacer`

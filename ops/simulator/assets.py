@@ -1,5 +1,5 @@
 """Uploads (JSON with base64 content, and multipart; docs/upstream.md, "Uploads"); the CDN
-that serves them is cdn.py."""
+that serves them is cdn.py, the account's file list and delete are assets_list.py."""
 from __future__ import annotations
 
 import asyncio
@@ -8,6 +8,7 @@ import binascii
 
 from aiohttp import BodyPartReader, MultipartReader, StreamReader, web
 
+from ops.simulator.assets_list import add_asset_list_routes
 from ops.simulator.common import FAULT_KEY, JSON_KEY, admit, json_response, sim_state, to_response
 from ops.simulator.errors import bad_request
 from ops.simulator.state import UPLOAD_PATH, UPLOAD_V2_PATH
@@ -88,3 +89,4 @@ async def upload_v2_handler(request: web.Request) -> web.StreamResponse:
 def add_asset_routes(app: web.Application) -> None:
     app.router.add_post(UPLOAD_PATH, upload_handler)
     app.router.add_post(UPLOAD_V2_PATH, upload_v2_handler)
+    add_asset_list_routes(app)

@@ -6,6 +6,7 @@ by an update (quota check + consume, fault lookup + decrement) is atomic on the 
 """
 from __future__ import annotations
 
+import itertools
 import math
 import time
 import uuid
@@ -82,9 +83,16 @@ QUOTA_INFO_PATH = "/rest/media/imagine/quota_info"
 MEDIA_POST_PATH = "/rest/media/post/create"
 SHARE_LINK_PATH = "/rest/media/post/create-link"
 UPSCALE_PATH = "/rest/media/video/upscale"
+#: The account's files (uploads and generated media): list, and delete one by asset id.
+ASSETS_PATH = "/rest/assets"
+ASSET_DELETE_PREFIX = "/rest/assets-metadata/"
 #: Public imagine files (the `imagine-public` host, served on the simulator's one origin).
 PUBLIC_IMAGES_PREFIX = "imagine-public/images/"
 PUBLIC_VIDEOS_PREFIX = "imagine-public/share-videos/"
+
+
+#: Creation order of uploads and generated files (their wall-clock times may tie).
+_CREATED = itertools.count()
 
 
 @dataclass(slots=True)
@@ -155,6 +163,9 @@ class UploadedFile:
     file_name: str
     mime: str
     data: bytes
+    #: wall-clock time of the upload (the asset list's `createdAt`), and its creation order
+    created_at: float = field(default_factory=time.time)
+    order: int = field(default_factory=lambda: next(_CREATED))
 
 
 @dataclass(slots=True)
@@ -171,6 +182,9 @@ class MediaAsset:
     public: bool = False
     #: What made it, for tests: prompt, stage, index, aspect ratio …
     meta: dict[str, Any] = field(default_factory=dict)
+    #: wall-clock time it was made (the asset list's `createdAt`), and its creation order
+    created_at: float = field(default_factory=time.time)
+    order: int = field(default_factory=lambda: next(_CREATED))
 
 
 @dataclass(slots=True)
@@ -414,6 +428,37 @@ class SimulatorState:
         if sim is not None:
             self.media[f"users/{sim.user_id}/{item.asset_id}/content"] = item
         return item
+
+    def assets_of(self, sim: SimToken) -> list[UploadedFile | MediaAsset]:
+        """The files the account holds, newest first: its uploads and the generated files it
+        owns (each once, whatever its aliases; `-part-` previews are not assets)."""
+        found: dict[int, UploadedFile | MediaAsset] = {}
+        for item in self.files.values():
+            if item.token == sim.token:
+                found[id(item)] = item
+        for path, media in self.media.items():
+            if media.token == sim.token and "-part-" not in media.path:
+                found.setdefault(id(media), media)
+        return sorted(found.values(), key=lambda a: a.order, reverse=True)
+
+    def delete_asset(self, sim: SimToken, asset_id: str) -> bool | None:
+        """Forget asset `asset_id` of `sim` (the CDN stops serving it under every path):
+        True when deleted, None when no asset has that id, False when another account owns it."""
+        upload = self.files.get(asset_id)
+        if upload is not None:
+            if upload.token != sim.token:
+                return False
+            del self.files[asset_id]
+            return True
+        paths = [p for p, m in self.media.items() if m.asset_id == asset_id and m.token is not None]
+        if not paths:
+            return None
+        if any(self.media[p].token != sim.token for p in paths):
+            return False
+        for path in paths:
+            del self.media[path]
+        self.videos.pop(asset_id, None)
+        return True
 
     def add_post(self, sim: SimToken, media_type: str, prompt: str | None, media_url: str | None) -> MediaPost:
         post = MediaPost(str(uuid.uuid4()), sim.token, media_type, prompt, media_url)

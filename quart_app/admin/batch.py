@@ -1,4 +1,5 @@
-"""Batch operations with progress: quota refresh and the NSFW sequence over many accounts,
+"""Batch operations with progress: quota refresh and the NSFW sequence over many accounts
+(the online-asset clear is in `assets.py`, on the same machinery: `batch_tokens`, `launch`),
 in the request (`async=false`, the default) or as a background task (`async=true`) followed
 over SSE, cancellable. Tokens are masked in every result.
 
@@ -24,7 +25,7 @@ from quart_app.admin.schemas import BatchQuery, TokensBody, checked_body, checke
 from quart_app.admin.tasks import Action, BatchTask
 from quart_app.admin.views import NSFW_TAG
 
-__all__ = ["bp", "nsfw_outcome", "progress_stream"]
+__all__ = ["batch_tokens", "bp", "launch", "nsfw_outcome", "progress_stream", "ready_services"]
 
 bp = admin_blueprint("batch")
 NSFW_MODULE = "addons.services.nsfw"
@@ -38,7 +39,7 @@ def _task(task_id: str) -> BatchTask:
     return task
 
 
-async def _tokens(*, allow_empty: bool) -> list[str]:
+async def batch_tokens(*, allow_empty: bool) -> list[str]:
     body = checked_body(await read_json(required=not allow_empty), TokensBody)
     raw = body.get("tokens") if isinstance(body, dict) else body
     if body is not None and not isinstance(body, (dict, list)):
@@ -47,7 +48,7 @@ async def _tokens(*, allow_empty: bool) -> list[str]:
     return token_list(raw, allow_empty=allow_empty)
 
 
-async def _launch(kind: str, tokens: list[str], action: Action, default_conc: int) -> Response:
+async def launch(kind: str, tokens: list[str], action: Action, default_conc: int) -> Response:
     args = request.args
     checked_query(args, BatchQuery)
     run_async = query_bool(args, "async", False)
@@ -61,7 +62,7 @@ async def _launch(kind: str, tokens: list[str], action: Action, default_conc: in
     return json_response(task.result())
 
 
-def _ready() -> Any:
+def ready_services() -> Any:
     svc = services()
     if svc.refresher is None:
         raise ApiError(503, "The account directory is not initialised yet",
@@ -72,14 +73,14 @@ def _ready() -> Any:
 @bp.post("/batch/refresh")
 async def batch_refresh() -> Response:
     """Refresh real quota per account; an account fails when no real numbers came back."""
-    tokens = await _tokens(allow_empty=False)
-    svc = _ready()
+    tokens = await batch_tokens(allow_empty=False)
+    svc = ready_services()
 
     async def refresh(token: str) -> tuple[bool, dict[str, Any]]:
         result = await svc.refresher.refresh_account(token)
         return result.ok, result.to_dict()
 
-    return await _launch("refresh", tokens, refresh,
+    return await launch("refresh", tokens, refresh,
                          svc.settings.options.account.refresh.usage_concurrency)
 
 
@@ -127,9 +128,9 @@ async def batch_nsfw() -> Response:
     list means every live account (active or cooling). `batch.nsfw_concurrency` accounts at a
     time unless the query's `concurrency` says otherwise."""
     enabled = query_bool(request.args, "enabled", True)
-    tokens = await _tokens(allow_empty=True)
+    tokens = await batch_tokens(allow_empty=True)
     func = _nsfw_function(enabled)
-    svc = _ready()
+    svc = ready_services()
     if not tokens:
         tokens = [a.token for a in svc.pool.all()
                   if a.deleted_at is None and a.status in ("active", "cooling")]
@@ -144,7 +145,7 @@ async def batch_nsfw() -> Response:
             svc.pool.save_now(acc)
         return ok, detail
 
-    return await _launch("nsfw", tokens, toggle,
+    return await launch("nsfw", tokens, toggle,
                          svc.settings.options.batch.nsfw_concurrency)
 
 
