@@ -68,14 +68,15 @@ def create_app(boot: BootConfig | None = None, settings: Settings | None = None)
     services = Services(boot, settings)
     app.extensions["grok2api"] = services
 
-    from quart_app import (openapi, routes_anthropic, routes_files, routes_misc, routes_responses,
-                           routes_v1, routes_videos)
+    from quart_app import (openapi, routes_anthropic, routes_files, routes_image_edits,
+                           routes_misc, routes_responses, routes_v1, routes_videos)
 
     app.register_blueprint(routes_misc.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(routes_v1.bp)
     app.register_blueprint(routes_files.bp)
     app.register_blueprint(routes_videos.bp)
+    app.register_blueprint(routes_image_edits.bp)
     register_admin(app)  # its after_serving hook runs before `_stop` below
     register_error_handlers(app)
     hot = {**routes_v1.ROUTES, **routes_responses.ROUTES, **routes_anthropic.ROUTES}

@@ -81,7 +81,7 @@ POOL_MODES: dict[str, frozenset[str]] = {
 }
 
 #: Capabilities this build serves end to end.
-SERVED_CAPABILITIES = frozenset({"chat", "video"})
+SERVED_CAPABILITIES = frozenset({"chat", "image_edit", "video"})
 
 
 class Catalogue:
