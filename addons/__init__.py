@@ -13,13 +13,11 @@ Request-side hooks (`requestheaders`, `request`, `attempt`, `responseheaders`, `
   account; and before retry: retry reads its verdict (`attempt.upstream_wide`) to leave the
   account alone when the failure was grok.com's or the egress's as a whole;
 - accounts before retry: retry feeds the outcome of a try back to the account just leased;
-- accounts before attachments and continuation: an upload and a continued conversation
-  belong to the leased account;
-- attachments and continuation before the request builder: it reads `attempt.file_ids`
-  and `attempt.continued` to write the payload;
-- video posts after accounts (its uploads and media posts belong to the leased account) and
-  before the request builder, which writes the video payload on `attempt.parent_post_id`
-  and `attempt.media_refs`.
+- accounts before attachments, image-edit inputs, continuation and video posts: an upload, a
+  media post and a continued conversation belong to the leased account;
+- attachments, image-edit inputs, continuation and video posts before the request builder:
+  it reads `attempt.file_ids`, `attempt.edit`, `attempt.continued`, `attempt.parent_post_id`
+  and `attempt.media_refs` to write the payload.
 
 No addon rewrites what another decided: retry alone decides on a retry (it reads
 `attempt.continued` for a failed continuation), the builder alone writes the payload, the
@@ -51,6 +49,7 @@ def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any
     from addons.citations import Citations
     from addons.clearance import Clearance
     from addons.continuation import Continuation
+    from addons.image_edit_inputs import ImageEditInputs
     from addons.model_resolver import ModelResolver
     from addons.retry import Retry
     from addons.stale_media import StaleMedia
@@ -69,6 +68,7 @@ def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any
         AccountSelector(pool, settings),
         Retry(pool, settings),
         Attachments(settings),
+        ImageEditInputs(settings),
         Continuation(pool, continuations),
         VideoPosts(settings),
         UpstreamRequestBuilder(settings),

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from addons.events import Event, UpstreamFailure
     from addons.services.catalogue import ModelSpec
     from addons.upstream.base import UpstreamStream
+    from addons.upstream.image_edit import EditInputs
     from addons.upstream.wire import UpstreamRequest
     from state.pool import Lease
 
@@ -80,6 +81,8 @@ class Attempt:
     #: content URLs of the reference images uploaded to this account (image-to-video)
     media_refs: list[str] = field(default_factory=list)
     continued: bool = False  # this try continues `flow.continued` on its account
+    #: an image edit's uploads and media post on this account (the image-edit addon)
+    edit: EditInputs | None = None
     #: what was done about the egress after this try was refused by grok.com's edge (a fresh
     #: `x-statsig-id` after an anti-bot refusal, a newly solved Cloudflare clearance after a
     #: challenge), so the same account may try again; None when nothing was

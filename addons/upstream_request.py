@@ -19,6 +19,7 @@ from addons.upstream.headers import build_headers
 from addons.upstream.imagine import IMAGINE_PATH
 from addons.upstream.imagine_chat import DRAWING
 from addons.upstream.imagine_frames import DEFAULT_RATIO
+from addons.upstream.image_edit import build_edit_call
 from addons.upstream.prompt import flatten
 from addons.upstream.wire import UpstreamRequest
 from addons.video_builder import VideoBuilder
@@ -105,9 +106,26 @@ class ImageBuilder:
                                kind="image", count=req.n, fallback=chat)
 
 
+class ImageEditBuilder:
+    """The edit's chat call (`addons/upstream/image_edit.py`), from what the image-edit addon
+    prepared on the try's account (`attempt.edit`: uploads, media post, prompt)."""
+
+    def prepare(self, flow: Flow) -> None:
+        flow.prompt = flow.request.prompt
+        if not flow.prompt.strip():
+            raise validation("prompt must not be empty", "prompt")
+
+    def build(self, flow: Flow, cfg: UpstreamConfig) -> UpstreamRequest:
+        inputs = flow.attempt.edit
+        if inputs is None:  # the addon runs before the builder on every try with a lease
+            raise RuntimeError("image edit: no inputs prepared for this try")
+        return build_edit_call(cfg, flow.lease.token, inputs, flow.request.n,
+                               fresh_statsig=flow.statsig_renewed)
+
+
 #: kind of job → its builder
 BUILDERS: dict[str, Builder] = {"chat": ChatBuilder(), "image": ImageBuilder(),
-                                "video": VideoBuilder()}
+                                "image_edit": ImageEditBuilder(), "video": VideoBuilder()}
 
 
 class UpstreamRequestBuilder:

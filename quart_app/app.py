@@ -68,8 +68,8 @@ def create_app(boot: BootConfig | None = None, settings: Settings | None = None)
     services = Services(boot, settings)
     app.extensions["grok2api"] = services
 
-    from quart_app import (openapi, routes_anthropic, routes_files, routes_images, routes_misc,
-                           routes_responses, routes_v1, routes_videos)
+    from quart_app import (openapi, routes_anthropic, routes_files, routes_image_edits,
+                           routes_images, routes_misc, routes_responses, routes_v1, routes_videos)
 
     app.register_blueprint(routes_misc.bp)
     app.register_blueprint(openapi.bp)
@@ -77,6 +77,7 @@ def create_app(boot: BootConfig | None = None, settings: Settings | None = None)
     app.register_blueprint(routes_files.bp)
     app.register_blueprint(routes_images.bp)
     app.register_blueprint(routes_videos.bp)
+    app.register_blueprint(routes_image_edits.bp)
     register_admin(app)  # its after_serving hook runs before `_stop` below
     register_error_handlers(app)
     hot = {**routes_v1.ROUTES, **routes_responses.ROUTES, **routes_anthropic.ROUTES,

@@ -55,13 +55,6 @@ ANSWERS: dict[str, dict[str, Any]] = {
         ("id", "type", "role", "content"), id={"type": "string"}, type={"const": "message"},
         role={"const": "assistant"}, content={"type": "array", "items": {"type": "object"}},
         stop_reason={"type": ["string", "null"]}, usage={"type": "object"}),
-    "ImagesResponse": _object(
-        ("created", "data"), created={"type": "integer"},
-        data={"type": "array", "items": _object(b64_json={"type": "string"},
-                                                url={"type": "string"})},
-        usage={"type": "object"},
-        moderated={"type": "integer", "minimum": 0,
-                   "description": "requested images the upstream withheld (moderation)"}),
     "ImageMethod": _object(("image_generation_method",),
                            image_generation_method={"type": "string"}),
     "TokenCount": _object(("input_tokens",), input_tokens={"type": "integer", "minimum": 0}),
@@ -87,6 +80,13 @@ ANSWERS: dict[str, dict[str, Any]] = {
         video_url={"type": "string"},
         error={"type": ["object", "null"], "properties": {"code": {"type": "string"},
                                                           "message": {"type": "string"}}}),
+    "ImagesResponse": _object(
+        ("created", "data"), created={"type": "integer"},
+        data={"type": "array", "items": _object(url={"type": "string"},
+                                                b64_json={"type": "string"})},
+        moderated={"type": "integer", "minimum": 1,
+                   "description": "requested images the upstream withheld (moderation)"},
+        usage={"type": "object"}),
     "AdminResult": {"type": "object"},
     # one event of a stream: `data` is a JSON object (or chat's final `[DONE]`)
     "ServerSentEvent": _object(("data",), event={"type": "string"}, data={"type": "string"},
@@ -125,6 +125,8 @@ class Operation:
     content: dict[str, Any] | None = None
     #: no credentials needed (the unguessable id in the link is the credential)
     public: bool = False
+    #: a multipart/form-data body (files), instead of a JSON `body`
+    form: dict[str, Any] | None = None
 
 
 def _bool_query(*names: str) -> list[dict[str, Any]]:
@@ -142,6 +144,21 @@ _FILE_ID = [{"name": "id", "in": "query", "required": True,
 _FILE_ERRORS = (400, 404, 416)
 _VIDEO_CREATE = (400, 401, 405, 408, 413, 415, 429)
 
+_BINARY = {"type": "string", "format": "binary"}
+#: `/v1/images/edits`: the images as `image` (one file) or `image[]` (several)
+IMAGE_EDIT_FORM = _object(
+    ("prompt",),
+    image={"anyOf": [_BINARY, {"type": "array", "items": _BINARY, "maxItems": 7}]},
+    **{"image[]": {"type": "array", "items": _BINARY, "maxItems": 7}},
+    prompt={"type": "string", "minLength": 1},
+    model={"type": "string", "default": "grok-imagine-image-edit"},
+    n={"type": "integer", "minimum": 1, "maximum": 2, "default": 1},
+    size={"type": "string", "enum": ["1024x1024"], "default": "1024x1024"},
+    response_format={"type": "string", "enum": ["url", "b64_json", "base64"],
+                     "default": "url"},
+    stream={"type": "boolean", "default": False},
+    mask={**_BINARY, "description": "Not supported: refused with a 400"})
+
 
 OPERATIONS = (
     Operation("post", "/v1/chat/completions", "Chat completion (OpenAI)", "ChatCompletion",
@@ -156,6 +173,8 @@ OPERATIONS = (
               "ImagesResponse", ImageGenerationBody, stream=True, errors=JOB_ERRORS),
     Operation("get", "/v1/images/method", "How images are generated", "ImageMethod",
               errors=(401,)),
+    Operation("post", "/v1/images/edits", "Edit images (multipart: image or image[], prompt)",
+              "ImagesResponse", stream=True, errors=JOB_ERRORS, form=IMAGE_EDIT_FORM),
     Operation("get", "/v1/models", "Available models", "ModelList", errors=(401,)),
     Operation("get", "/v1/models/{model_id}", "One model", "Model", errors=(401, 404)),
     Operation("get", "/v1/files/image", "A cached image (Range, ETag)", errors=_FILE_ERRORS,
@@ -277,6 +296,9 @@ def _operation(op: Operation, bodies: dict[Any, dict[str, Any]],
         spec["parameters"] = parameters
     if op.body is not None:
         spec["requestBody"] = {"required": op.body_required, "content": _json(bodies[op.body])}
+    elif op.form is not None:
+        spec["requestBody"] = {"required": True,
+                               "content": {"multipart/form-data": {"schema": op.form}}}
     if op.path.startswith(ADMIN):
         spec["security"] = [{"adminBearer": []}, {"adminQuery": []}]
     elif op.public:

@@ -13,6 +13,7 @@ from addons.services.media_cache import MediaCache
 from addons.services.media_output import MediaOutput
 from addons.services.video_jobs import VideoJobs
 from addons.continuation import Continuation
+from addons.image_edit_inputs import ImageEditInputs
 from addons.pipeline import Pipeline
 from addons.services.quota_refresh import QuotaRefresher
 from addons.retry import Retry
@@ -20,6 +21,7 @@ from addons.upstream.base import Transport
 from addons.upstream.config import UpstreamConfig
 from addons.upstream.imagine import ImagineTransport
 from addons.upstream.imagine_chat import ChatImageTransport
+from addons.upstream.image_edit_transport import ImageEditTransport
 from addons.upstream.mgw import DEFAULT_WS_URL, MgwTransport
 from addons.upstream.router import TransportRouter
 from addons.upstream.transport import CurlTransport
@@ -93,6 +95,8 @@ class Services:
         # uploads go through the same client: multipart upload-file-v2 with the mgw chat,
         # else the JSON upload-file call
         self.chain.get(Attachments).bind(self.transport, upload_file_v2 if mgw else upload_file)
+        # an image edit's uploads and media post go through the same client
+        self.chain.get(ImageEditInputs).bind(self.transport)
         # only the mgw gateway can continue an upstream conversation (no REST follow-up call)
         self.chain.get(Continuation).bind(mgw)
         # a video's uploads and media posts, and its segments, go over the REST client
@@ -109,6 +113,7 @@ class Services:
             "chat": self.chat_transport,
             "image": self.image_transport,
             "image_chat": chat_images,
+            "image_edit": ImageEditTransport(self.transport),
             "video": VideoTransport(self.transport),
         }), self.settings)
         await self.videos.start(VideoJobStore(self.accounts.thread, self.accounts.instance),

@@ -36,6 +36,7 @@ DECLARERS: tuple[str, ...] = (
     "addons.services.breaker:CircuitBreaker",
     "addons.services.clearance:ClearanceService",
     "addons.attachments:Attachments",
+    "addons.image_edit_inputs:ImageEditInputs",
     "addons.upstream.config:UpstreamConfig",
     "addons.pipeline:Pipeline",
     "addons.citations:Citations",

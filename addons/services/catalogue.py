@@ -81,7 +81,7 @@ POOL_MODES: dict[str, frozenset[str]] = {
 }
 
 #: Capabilities this build serves end to end.
-SERVED_CAPABILITIES = frozenset({"chat", "image", "video"})
+SERVED_CAPABILITIES = frozenset({"chat", "image", "image_edit", "video"})
 
 
 class Catalogue:

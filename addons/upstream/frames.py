@@ -314,7 +314,9 @@ class FrameParser:
             self._media.generated_urls(urls, out)
         message = model.get("message")
         if isinstance(message, str) or urls:
-            out.append(FinalMessage(message if isinstance(message, str) else "", urls))
+            # the list also names moderated slots: those are no answer
+            out.append(FinalMessage(message if isinstance(message, str) else "",
+                                    self._media.unmoderated(urls)))
         self._complete = True  # the assembled answer: grok.com has finished writing it
         return False
 

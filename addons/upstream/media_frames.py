@@ -90,6 +90,10 @@ class MediaFrames:
             delivered.add(index)
             out.append(MediaResult("image", index, full))
 
+    def unmoderated(self, urls: list[str]) -> list[str]:
+        """`urls` without those of withheld slots."""
+        return [u for u in urls if absolute(u, self.assets_url) not in self._moderated]
+
     def _slot(self, kind: str, index: int, url: Any, progress: int, final: bool, moderated: bool,
               asset_id: Any, post_id: str | None, thumbnail: str | None,
               out: list[Event]) -> None:

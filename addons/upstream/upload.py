@@ -62,13 +62,19 @@ def _quote_name(value: str) -> str:
     return value.replace("\r", "%0D").replace("\n", "%0A").replace('"', "%22")
 
 
-def multipart_body(name: str, mime: str, data: bytes) -> tuple[bytes, str]:
-    """One `file` part (no `file_source`: chat attachments): (body, boundary)."""
+def multipart_body(name: str, mime: str, data: bytes,
+                   file_source: str | None = None) -> tuple[bytes, str]:
+    """One `file` part, then `file_source` when given (Imagine uploads; chat attachments
+    send none): (body, boundary)."""
     boundary = "----WebKitFormBoundary" + base64.b64encode(os.urandom(12), b"AB").decode()[:16]
     head = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
             f'filename="{_quote_name(name or "file.bin")}"\r\n'
             f"Content-Type: {mime or 'application/octet-stream'}\r\n\r\n").encode("utf-8")
-    return head + data + f"\r\n--{boundary}--\r\n".encode("ascii"), boundary
+    tail = ""
+    if file_source:
+        tail = (f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="file_source"'
+                f"\r\n\r\n{file_source}")
+    return head + data + f"{tail}\r\n--{boundary}--\r\n".encode("ascii"), boundary
 
 
 def _rejected(value: Any) -> bool:
@@ -91,13 +97,15 @@ async def upload_file_v2(
     data: bytes,
     *,
     timeout: float | None = None,
+    file_source: str | None = None,
+    referer: str | None = None,
 ) -> UploadedFile:
-    """Multipart upload: no `x-xai-request-id`, no statsig, Referer `https://grok.com/`.
-    The id is `fileMetadata.fileMetadataId`, else `fileId`, else `uploadId`; a non-empty
+    """Multipart upload: no `x-xai-request-id`, no statsig, Referer `https://grok.com/`
+    (an Imagine upload passes its `file_source` and Referer). The id is `fileMetadata.fileMetadataId`, else `fileId`, else `uploadId`; a non-empty
     `terminalError` is grok.com refusing this file (UploadRejected): the file's fault, not the
     account's."""
-    body, boundary = multipart_body(name, mime, data)
-    headers = build_headers(cfg, token, origin=cfg.origin, referer=cfg.referer,
+    body, boundary = multipart_body(name, mime, data, file_source)
+    headers = build_headers(cfg, token, origin=cfg.origin, referer=referer or cfg.referer,
                             content_type=f"multipart/form-data; boundary={boundary}")
     headers.pop("x-statsig-id", None)
     headers.pop("x-xai-request-id", None)
