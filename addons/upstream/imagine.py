@@ -17,10 +17,10 @@ for the next round; a round cut before any frame is sent once more on a new sock
 The handshake is `ws_connect.WsConnector`'s. A refused upgrade with 429 is the try's answer
 (the retry addon cools the account's mode, as for a chat 429), and so is a Cloudflare
 challenge (403 with the challenge page: the clearance addon answers it as for a chat). Any
-other refusal, or a socket
-that cannot be opened, and a first round that fails (an error frame other than a rate
-limit, a socket that breaks or goes silent) before any image arrived, hand the try to
-`request.fallback`, the chat-based image path (`imagine_chat.py`), on the same account.
+other refusal, a socket that cannot be opened, and a first round that fails (an error frame
+other than a rate limit, a socket that breaks or goes silent) before any image arrived hand
+the try to `request.fallback`, the chat-based image path (`imagine_chat.py`), on the same
+account.
 """
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ from addons.events import End, Event, Heartbeat, UpstreamFailure
 from addons.upstream.base import Timeouts, TransportError, UpstreamStream, UpstreamTimeout
 from addons.upstream.classify import is_cloudflare_challenge
 from addons.upstream.config import UpstreamConfig
+from addons.upstream.imagine_chat import ChatImageTransport
 from addons.upstream.imagine_frames import PRO_ROUND, SPEED_ROUND, ImagineRound, request_frames
 from addons.upstream.mgw import handshake_headers, sso_of, ws_base_url
 from addons.upstream.mgw_stream import RefusedStream, buffered, ws_error_message
@@ -85,7 +86,8 @@ class _Conn:
 class ImagineTransport:
     """`Transport` over the imagine socket; `chat_images` serves `request.fallback`."""
 
-    def __init__(self, cfg: UpstreamConfig, rest: CurlTransport, chat_images: Any, *,
+    def __init__(self, cfg: UpstreamConfig, rest: CurlTransport,
+                 chat_images: ChatImageTransport, *,
                  ws_url: str = "", max_clients: int = 64,
                  ping_interval: float = PING_INTERVAL, idle_keep: float = IDLE_KEEP) -> None:
         self.cfg = cfg
