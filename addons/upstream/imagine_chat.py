@@ -14,6 +14,7 @@ with the images already made (or fails the try when there are none).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import AsyncIterator
 
 from addons.events import End, Event, Heartbeat, MediaModerated, MediaProgress, MediaResult, \
@@ -46,6 +47,16 @@ class ChatImageTransport:
         """The REST transport is the services' to close."""
 
 
+@dataclass(slots=True)
+class _Call:
+    """How one chat of the request went."""
+
+    taken: bool = False
+    moderated: bool = False
+    ended: bool = False
+    failure: UpstreamFailure | None = None
+
+
 class ChatImageStream:
     def __init__(self, rest: CurlTransport, request: UpstreamRequest, timeouts: Timeouts,
                  first: UpstreamStream) -> None:
@@ -63,73 +74,64 @@ class ChatImageStream:
         seen: set[str] = set()
         delivered = 0
         try:
-            for call in range(self._request.count):
-                if self._call is None:
-                    try:
-                        self._call = await self._rest.open(self._request, self._timeouts)
-                    except TransportError as exc:
-                        if delivered == 0:
-                            yield [transport_failure(exc)]
-                            return
-                        break
-                    if self._call.status != 200:
-                        body = await self._call.error_body()
-                        if delivered == 0:
-                            yield [UpstreamFailure(self._call.status, excerpt(body), body)]
-                            return
-                        break
-                taken = moderated = ended = False
-                failure: UpstreamFailure | None = None
-                try:
-                    async for batch in self._call.events():
-                        out: list[Event] = []
-                        for ev in batch:
-                            cls = type(ev)
-                            if cls is MediaResult and ev.kind == "image":
-                                key = media_key(ev)
-                                if key in seen:
-                                    continue
-                                seen.add(key)
-                                ev.index = delivered
-                                out.append(ev)
-                                taken = True
-                                break
-                            if cls is MediaProgress and ev.kind == "image":
-                                out.append(MediaProgress("image", delivered, ev.progress,
-                                                         ev.preview))
-                            elif cls is MediaModerated:
-                                moderated = True
-                            elif cls is Heartbeat:
-                                out.append(ev)
-                            elif cls is UpstreamFailure:
-                                failure = ev
-                                break
-                            elif cls is End:
-                                ended = True
-                                break
-                        if out:
-                            yield out
-                        if taken or ended or failure is not None:
-                            break
-                except TransportError as exc:
-                    failure = transport_failure(exc)
-                finally:
-                    call_stream, self._call = self._call, None
-                    await call_stream.aclose()
-                if taken:
+            for _ in range(self._request.count):
+                call = _Call()
+                async for batch in self._one(delivered, seen, call):
+                    yield batch
+                if call.taken:
                     delivered += 1
-                elif failure is not None:
+                elif call.failure is not None:
                     if delivered == 0:
-                        yield [failure]
+                        yield [call.failure]
                         return
-                    break
-                elif moderated:
+                    break  # end with the images already made
+                elif call.moderated:
                     yield [MediaModerated("image", delivered)]
             yield [End()]
         finally:
-            if self._call is not None:
-                await self._call.aclose()
-                self._call = None
+            await self.aclose()
+
+    async def _one(self, index: int, seen: set[str], call: "_Call") -> AsyncIterator[list[Event]]:
+        """One chat: its progress as image `index`, and its first image not in `seen`."""
+        try:
+            if self._call is None:
+                self._call = await self._rest.open(self._request, self._timeouts)
+                if self._call.status != 200:
+                    body = await self._call.error_body()
+                    call.failure = UpstreamFailure(self._call.status, excerpt(body), body)
+                    return
+            async for batch in self._call.events():
+                out: list[Event] = []
+                for ev in batch:
+                    cls = type(ev)
+                    if cls is MediaResult and ev.kind == "image":
+                        key = media_key(ev)
+                        if key not in seen:
+                            seen.add(key)
+                            ev.index = index
+                            out.append(ev)
+                            call.taken = True
+                            break
+                    elif cls is MediaProgress and ev.kind == "image":
+                        out.append(MediaProgress("image", index, ev.progress, ev.preview))
+                    elif cls is MediaModerated:
+                        call.moderated = True
+                    elif cls is Heartbeat:
+                        out.append(ev)
+                    elif cls is UpstreamFailure:
+                        call.failure = ev
+                        break
+                    elif cls is End:
+                        call.ended = True
+                        break
+                if out:
+                    yield out
+                if call.taken or call.ended or call.failure is not None:
+                    return
+        except TransportError as exc:
+            call.failure = transport_failure(exc)
+        finally:
+            await self.aclose()  # the rest of this chat is not needed
 
     async def aclose(self) -> None:
         call, self._call = self._call, None
