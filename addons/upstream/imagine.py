@@ -51,7 +51,8 @@ IMAGINE_PATH = "/ws/imagine/listen"
 PING_INTERVAL = 20.0
 IDLE_KEEP = 120.0
 MAX_IDLE = 256
-#: after every known slot completed, how long to wait for more slots to open
+#: after every known slot completed, how long to wait for more slots to open (or for the full
+#: version of a completed slot that has none yet)
 SETTLE_GRACE = 2.0
 
 
@@ -327,14 +328,16 @@ class ImagineStream:
                 raise UpstreamTimeout("total", t.total)
             if now >= last_data + idle:
                 raise UpstreamTimeout("idle" if got_any else "first_byte", idle)
-            if state.settled and now >= last_data + SETTLE_GRACE:
-                break  # every slot that opened is done and no more are coming
+            if state.finished and now >= last_data + SETTLE_GRACE:
+                # every slot that opened completed and nothing more came: no more slots are
+                # opening, and a completed slot with no full version will not get one
+                break
             if now >= last_beat + t.heartbeat:
                 last_beat = now
                 yield [Heartbeat()]
                 continue
             until = min(total_deadline, last_data + idle, last_beat + t.heartbeat)
-            if state.settled:
+            if state.finished:
                 until = min(until, last_data + SETTLE_GRACE)
             try:
                 message, flags = await self._conn.ws.recv(timeout=max(0.001, until - now))
