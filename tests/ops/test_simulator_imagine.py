@@ -155,3 +155,15 @@ async def test_handshake_needs_the_account_cookies(sim, session):
         async with _connect(session, sim, token=None):
             pass
     assert info.value.status == 401
+
+
+async def test_each_round_draws_new_images_and_stale_repeats_the_last_ones(sim, session):
+    async with _connect(session, sim) as ws:
+        first = _slots(await _round(ws, _reset(), _request("fox", num_generations=2)))
+        second = _slots(await _round(ws, _reset(), _request("fox", num_generations=2)))
+        stale = _slots(await _round(ws, _reset(), _request("owl [[sim stale=1]]", num_generations=2)))
+    def finals(slots):
+        return {s["start_stage"]["order"]: s["images"][-1][1] for s in slots.values()}
+    assert finals(first) == {k: generated_image("fox", "2:3", "final", k) for k in range(2)}
+    assert finals(second) == {k: generated_image("fox", "2:3", "final", 2 + k) for k in range(2)}
+    assert finals(stale) == finals(second) and set(stale) == set(second)  # same ids and bytes
