@@ -128,6 +128,12 @@ def _sweep(me: str, at: int, stale_ms: int) -> int:
     return _interrupt(dead)
 
 
+def _purge(before: int) -> int:
+    return (VideoJobRow.delete()
+            .where(VideoJobRow.status.not_in(ACTIVE) & (VideoJobRow.created_at < before))
+            .execute())
+
+
 class VideoJobStore:
     """The async face of the table for one process (`owner`)."""
 
@@ -159,6 +165,10 @@ class VideoJobStore:
 
     async def sweep(self, stale_ms: int) -> int:
         return await self.db.run(_sweep, self.owner, now_ms(), stale_ms)
+
+    async def purge(self, older_than_ms: int) -> int:
+        """Deletes the finished jobs created more than `older_than_ms` ago."""
+        return await self.db.run(_purge, now_ms() - older_than_ms)
 
     async def fail_owned(self) -> int:
         """At a stop: this process's unfinished jobs are interrupted, never left running."""

@@ -85,6 +85,10 @@ class VideoJobs:
         loader.add_option("video.progress_interval_sec", float, 2.0,
                           "Most frequent progress write of a running video job to the "
                           "database, in seconds.", check=_not_negative)
+        loader.add_option("video.retention_days", float, 7.0,
+                          "Finished /v1/videos jobs older than this many days are deleted "
+                          "(their rows; the MP4 leaves the media cache by its own limit); "
+                          "0 keeps them forever.", check=_not_negative)
         loader.add_option("video.webhook_url", str, "",
                           "POST each finished or failed /v1/videos job object here (http or "
                           "https); empty = no webhook.", check=video_webhook.check_url)
@@ -106,6 +110,7 @@ class VideoJobs:
         self._runs: dict[str, asyncio.Task] = {}
         self._webhooks: set[asyncio.Task] = set()
         self._beat: asyncio.Task | None = None
+        self._next_purge = 0.0
 
     @property
     def _opts(self) -> Any:
@@ -120,6 +125,7 @@ class VideoJobs:
         self.store, self.pipeline = store, pipeline
         try:
             await store.sweep(self.stale_ms)
+            await self._purge()
         except Exception:  # noqa: BLE001 - the heartbeat sweeps again
             log.exception("sweeping interrupted video jobs failed")
         self._beat = asyncio.create_task(self._heartbeat(), name="video-heartbeat")
@@ -131,8 +137,20 @@ class VideoJobs:
             try:
                 await self.store.heartbeat()
                 await self.store.sweep(self.stale_ms)
+                if time.monotonic() >= self._next_purge:
+                    await self._purge()
             except Exception:  # noqa: BLE001 - the next beat tries again
                 log.warning("video job heartbeat failed", exc_info=True)
+
+    async def _purge(self) -> None:
+        """Old finished jobs go, at most once an hour (a month of jobs is a long table)."""
+        assert self.store is not None
+        self._next_purge = time.monotonic() + 3600
+        days = self._opts.retention_days
+        if days > 0:
+            gone = await self.store.purge(int(days * 86_400_000))
+            if gone:
+                log.info("deleted %d video jobs older than %g days", gone, days)
 
     async def stop(self) -> None:
         """Cancels the running jobs and fails their rows (`video_interrupted`)."""

@@ -76,3 +76,17 @@ def test_owner_gone_only_for_a_dead_process_of_this_host() -> None:
     assert not owner_gone(f"{HOST}:{os.getpid()}:x")
     assert not owner_gone(f"otherhost:{dead_pid()}:x")
     assert not owner_gone("garbage")
+
+
+async def test_purge_deletes_only_finished_jobs_older_than_the_retention(dbthread: DBThread) -> None:
+    store = VideoJobStore(dbthread, f"{HOST}:{os.getpid()}:purge")
+    day = 86_400
+    for item in (job("video_old_done", store.owner, age_sec=8 * day, status="completed"),
+                 job("video_old_failed", store.owner, age_sec=8 * day, status="failed"),
+                 job("video_old_running", store.owner, age_sec=8 * day),
+                 job("video_new_done", store.owner, age_sec=day, status="completed")):
+        await store.create(item)
+    assert await store.purge(7 * day * 1000) == 2
+    left = {i for i in ("video_old_done", "video_old_failed", "video_old_running", "video_new_done")
+            if await store.get(i, 10**12) is not None}
+    assert left == {"video_old_running", "video_new_done"}
