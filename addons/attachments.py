@@ -19,15 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from addons.errors import ApiError, validation
-from addons.events import UpstreamFailure
 from addons.flow import Flow
 from addons.jobs import Attachment
 from addons.services.fetch import (
     FetchLimits, Media, MediaError, allow_any_address, decode_data_uri, fetch_url, is_data_uri,
     is_public_address, shown_url,
 )
-from addons.upstream.base import TransportError, UpstreamTimeout
-from addons.upstream.classify import UpstreamHTTPError
+from addons.upstream.base import TransportError
+from addons.upstream.classify import UpstreamHTTPError, call_failure
 from addons.upstream.config import UpstreamConfig
 from addons.upstream.prompt import flatten
 from addons.upstream.ratelimits import ShortCallTransport
@@ -161,15 +160,8 @@ class Attachments:
                 # the file's fault, not the account's: a client error, no account penalty
                 raise validation(f"grok.com refused an attachment: {exc}", "messages",
                                  code="attachment_rejected") from None
-            except UpstreamHTTPError as exc:
-                flow.attempt.failure = UpstreamFailure(
-                    exc.status, f"attachment upload failed: {exc.body}", exc.body)
-                return
-            except UpstreamTimeout as exc:
-                flow.attempt.failure = UpstreamFailure(504, f"attachment upload failed: {exc}")
-                return
-            except TransportError as exc:
-                flow.attempt.failure = UpstreamFailure(502, f"attachment upload failed: {exc}")
+            except (UpstreamHTTPError, TransportError) as exc:  # a timeout is one too
+                flow.attempt.failure = call_failure(exc, "attachment upload")
                 return
             state.uploaded[token] = ids
         flow.attempt.file_ids = list(ids)

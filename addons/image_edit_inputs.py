@@ -19,15 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from addons.errors import ApiError, validation
-from addons.events import UpstreamFailure
 from addons.flow import Flow
 from addons.jobs import Attachment
 from addons.services.fetch import (
     FetchLimits, Media, MediaError, allow_any_address, decode_data_uri, fetch_url, is_data_uri,
     is_public_address, shown_url,
 )
-from addons.upstream.base import TransportError, UpstreamTimeout
-from addons.upstream.classify import UpstreamHTTPError
+from addons.upstream.base import TransportError
+from addons.upstream.classify import UpstreamHTTPError, call_failure
 from addons.upstream.config import UpstreamConfig
 from addons.upstream.image_edit import (
     PAYLOADS, EditInputs, content_url, create_media_post, replace_placeholders, upload_image,
@@ -123,15 +122,8 @@ class ImageEditInputs:
             except UploadRejected as exc:
                 raise validation(f"grok.com refused an image: {exc}", "image",
                                  code="image_rejected") from None
-            except UpstreamHTTPError as exc:
-                flow.attempt.failure = UpstreamFailure(
-                    exc.status, f"image edit preparation failed: {exc.body}", exc.body)
-                return
-            except UpstreamTimeout as exc:
-                flow.attempt.failure = UpstreamFailure(504, f"image edit preparation failed: {exc}")
-                return
-            except TransportError as exc:
-                flow.attempt.failure = UpstreamFailure(502, f"image edit preparation failed: {exc}")
+            except (UpstreamHTTPError, TransportError) as exc:  # a timeout is one too
+                flow.attempt.failure = call_failure(exc, "image edit preparation")
                 return
             state.prepared[token] = inputs
         flow.attempt.edit = inputs

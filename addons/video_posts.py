@@ -21,14 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from addons.errors import validation
-from addons.events import UpstreamFailure
 from addons.flow import Flow
 from addons.services.fetch import (
     FetchLimits, Media, MediaError, allow_any_address, decode_data_uri, fetch_url, is_data_uri,
     is_public_address, shown_url,
 )
-from addons.upstream.base import TransportError, UpstreamTimeout
-from addons.upstream.classify import UpstreamHTTPError
+from addons.upstream.base import TransportError
+from addons.upstream.classify import UpstreamHTTPError, call_failure
 from addons.upstream.config import UpstreamConfig
 from addons.upstream.ratelimits import ShortCallTransport
 from addons.upstream.upload import UploadRejected, Uploader, upload_file
@@ -107,15 +106,8 @@ class VideoPosts:
             except UploadRejected as exc:
                 raise validation(f"grok.com refused a reference image: {exc}",
                                  reference_param(flow), code="attachment_rejected") from None
-            except UpstreamHTTPError as exc:
-                flow.attempt.failure = UpstreamFailure(
-                    exc.status, f"video preparation failed: {exc.body}", exc.body)
-                return
-            except UpstreamTimeout as exc:
-                flow.attempt.failure = UpstreamFailure(504, f"video preparation failed: {exc}")
-                return
-            except TransportError as exc:
-                flow.attempt.failure = UpstreamFailure(502, f"video preparation failed: {exc}")
+            except (UpstreamHTTPError, TransportError) as exc:  # a timeout is one too
+                flow.attempt.failure = call_failure(exc, "video preparation")
                 return
             state.prepared[token] = prepared
         flow.attempt.parent_post_id = prepared.parent_post_id

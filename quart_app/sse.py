@@ -5,11 +5,14 @@ uvicorn), always with `sep="\n"`. Streams are never gzipped, and `Cache-Control:
 with `X-Accel-Buffering: no` keep proxies from buffering them."""
 from __future__ import annotations
 
+import logging
 from typing import AsyncIterator
 
 import orjson
 from quart import Response
 from sse_starlette.event import ServerSentEvent
+
+from addons.errors import ApiError
 
 SSE_HEADERS = {
     "Cache-Control": "no-cache",
@@ -31,6 +34,16 @@ def data(obj: object) -> bytes:
 
 def event(name: str, obj: object) -> bytes:
     return ServerSentEvent(data=orjson.dumps(obj).decode(), event=name, sep="\n").encode()
+
+
+def error_tail(exc: Exception, log: logging.Logger, flow_id: str) -> bytes:
+    """The `error` event that ends an OpenAI-style stream which failed after it started: the
+    flow's ApiError, or (logged) a plain 500 for a crash, so the client still gets a
+    well-formed end of stream."""
+    if not isinstance(exc, ApiError):
+        log.error("stream %s failed", flow_id, exc_info=exc)
+        exc = ApiError(500, "Internal server error", type="server_error", code="internal_error")
+    return event("error", {"error": exc.to_dict()})
 
 
 def sse_response(body: AsyncIterator[bytes]) -> Response:

@@ -211,6 +211,16 @@ def transport_failure(exc: TransportError) -> UpstreamFailure:
     return UpstreamFailure(502, str(exc), code=TRANSPORT_CODE)
 
 
+def call_failure(exc: UpstreamHTTPError | TransportError, what: str) -> UpstreamFailure:
+    """The failure of a try whose preparatory call (`what`: an upload, a media post) failed:
+    grok.com's answer to it, or the transport's failure, classified like the try's own."""
+    if isinstance(exc, UpstreamHTTPError):
+        return UpstreamFailure(exc.status, f"{what} failed: {exc.body}", exc.body)
+    failure = transport_failure(exc)
+    failure.message = f"{what} failed: {failure.message}"
+    return failure
+
+
 def sanitize(text: str) -> str:
     """Replace cookie values, auth headers, URL credentials and JWT-like tokens."""
     for pattern, repl in _SECRET_PATTERNS:

@@ -124,12 +124,8 @@ async def stream_images(pipeline: Any, flow: Flow, items: ImageItems, size: str,
                 yield b"".join(out)
         if not delivered:
             raise nothing_delivered()
-    except ApiError as err:
-        tail = sse.event("error", {"error": err.to_dict()})
-    except Exception:  # noqa: BLE001 - the client still gets a well-formed end of stream
-        log.exception("image stream %s failed", flow.id)
-        err = ApiError(500, "Internal server error", type="server_error", code="internal_error")
-        tail = sse.event("error", {"error": err.to_dict()})
+    except Exception as exc:  # noqa: BLE001 - the client still gets a well-formed end
+        tail = sse.error_tail(exc, log, flow.id)
     finally:
         await pipeline.close(flow)
     yield tail + sse.DONE

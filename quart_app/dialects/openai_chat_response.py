@@ -6,7 +6,6 @@ from typing import Any, AsyncIterator
 
 import orjson
 
-from addons.errors import ApiError
 from addons.events import (
     Citation, End, Heartbeat, ReasoningDelta, Restart, SearchSources, TextDelta, ToolCall,
 )
@@ -129,12 +128,8 @@ async def stream_chat(pipeline: Any, flow: Flow, model: str) -> AsyncIterator[by
                 tail = b"".join(out)
             elif out:
                 yield b"".join(out)
-    except ApiError as err:
-        tail = sse.event("error", {"error": err.to_dict()})
-    except Exception:  # noqa: BLE001 - the client still gets a well-formed end of stream
-        log.exception("stream %s failed", flow.id)
-        err = ApiError(500, "Internal server error", type="server_error", code="internal_error")
-        tail = sse.event("error", {"error": err.to_dict()})
+    except Exception as exc:  # noqa: BLE001 - the client still gets a well-formed end
+        tail = sse.error_tail(exc, log, flow.id)
     finally:
         await pipeline.close(flow)
     yield tail + sse.DONE

@@ -4,8 +4,6 @@ from __future__ import annotations
 import pytest
 
 from addons.errors import ApiError
-from addons.flow import Flow
-from addons.jobs import VideoRequest
 from addons.model_resolver import ModelResolver
 from addons.services.catalogue import Catalogue
 from addons.testflow import tflow
