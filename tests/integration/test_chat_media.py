@@ -79,3 +79,19 @@ async def test_bad_video_options_are_400s_before_anything_goes_upstream(mstack, 
             extra_body=extra)
     assert err.value.body["param"] == param
     assert not mstack.sim.state.requests_to(CHAT_PATH)
+
+
+async def test_the_cache_limit_evicts_the_oldest_file_first(stack):
+    await stack.start_gateway(GROK_APP_API_KEY=KEY, GROK_CACHE_LOCAL_VIDEO_MAX_MB="1")
+    stack.add_account("tok-media-1")
+    client = stack.openai(KEY)
+    links = []
+    for name in ("first", "second"):  # 600 KiB each: the second pushes the first out
+        r = await client.chat.completions.create(
+            model="grok-imagine-video",
+            messages=[{"role": "user", "content": f"{name} [[sim video_kb=600]]"}])
+        links.append(LINK.search(r.choices[0].message.content).group(1))
+    async with aiohttp.ClientSession() as browser:
+        async with browser.get(links[0]) as old, browser.get(links[1]) as new:
+            assert old.status == 404
+            assert new.status == 200 and len(await new.read()) == 600 * 1024
