@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from addons.upstream.wire import UpstreamRequest
     from state.pool import Lease
 
-__all__ = ["Attachment", "Attempt", "ChatRequest", "Continued", "Flow", "JobRequest", "Message",
+__all__ = ["Attachment", "Attempt", "ChatRequest", "ClientKey", "Continued", "Flow", "JobRequest", "Message",
            "ToolSpec", "Usage", "new_id"]
 
 
@@ -43,6 +43,16 @@ class Usage:
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class ClientKey:
+    """Who a request comes from, as usage, audit and metrics name it: a managed client key
+    (`id`, its `name`), or a key of `app.api_key` / open mode (`id` None). Never the key
+    itself."""
+
+    id: str | None
+    name: str
 
 
 @dataclass(slots=True)
@@ -105,6 +115,8 @@ class Flow:
     created: int = field(default_factory=lambda: int(time.time()))
     # resolved by the request-side hooks
     api_key: str | None = None
+    #: the client's identity for usage, audit and metrics (set by auth / the keys addon)
+    client: ClientKey | None = None
     model: ModelSpec | None = None
     prompt: str = ""  # the flattened upstream prompt of a chat
     pinned_token: str | None = None  # the account the first attempt should use, if it can
