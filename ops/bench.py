@@ -29,6 +29,8 @@ from ops.bench_media import MEDIA_SCENARIOS, render_media, run_media
 from ops.bench_report import ratios, render, summarize
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+#: managed client keys the `nonstream-keys` scenario spreads its clients over
+BENCH_KEYS = 50
 HOST = "127.0.0.1"
 
 
@@ -47,10 +49,14 @@ class Scenario:
     duration: float = 0.0  # > 0: clients loop for this long instead of `rounds`
     ramp: float = 0.0  # client i sends its first request at ramp * i / concurrency seconds
     timeout: float = 120.0  # per request
+    keys: bool = False  # gateway clients use the stack's managed keys (one each, in turn)
 
 
 SCENARIOS: dict[str, Scenario] = {
     "nonstream": Scenario("nonstream", False, 32, 50, duration=10.0),
+    # the same load with BENCH_KEYS managed client keys in use (after `nonstream`, which
+    # runs in open mode: creating the keys ends open mode)
+    "nonstream-keys": Scenario("nonstream-keys", False, 32, 50, duration=10.0, keys=True),
     "stream200": Scenario("stream200", True, 200, 200, delay_ms=10, rounds=2),
     "stream500": Scenario("stream500", True, 500, 200, delay_ms=10, rounds=2),
     "stream1000": Scenario("stream1000", True, 1000, 200, delay_ms=10, rounds=2),
@@ -90,6 +96,8 @@ class Stack:
         self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
         self.sim_port, self.gw_port = free_port(), free_port()
+        self.admin_key = "bench-admin-" + os.urandom(12).hex()
+        self.api_keys: list[str] = []
 
     def _spawn(self, args: list[str], log: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
         out = open(self.workdir / log, "wb")  # noqa: SIM115 - closed with the process
@@ -127,7 +135,8 @@ class Stack:
                   "SERVER_WORKERS": "1", "LOG_LEVEL": "WARNING",
                   "GROK_UPSTREAM_BASE_URL": f"http://{HOST}:{self.sim_port}",
                   "GROK_UPSTREAM_ASSETS_URL": f"http://{HOST}:{self.sim_port}",
-                  "GROK_ACCOUNT__SELECTION__MAX_INFLIGHT": str(self.max_inflight)}
+                  "GROK_ACCOUNT__SELECTION__MAX_INFLIGHT": str(self.max_inflight),
+                  "GROK_APP_APP_KEY": self.admin_key}
         done = subprocess.run([sys.executable, "-m", "ops.cli", "accounts", "import", str(tokens_file),
                                "--pool", "heavy"], cwd=self.workdir, env=gw_env, capture_output=True, timeout=120)
         if done.returncode:
@@ -136,6 +145,19 @@ class Stack:
         self._wait(self.sim, f"http://{HOST}:{self.sim_port}/__sim/stats", "simulator", "simulator.log")
         self._wait(self.gateway, f"http://{HOST}:{self.gw_port}/health", "gateway", "gateway.log")
         self.gw_ps, self.sim_ps = psutil.Process(self.gateway.pid), psutil.Process(self.sim.pid)
+
+    def create_keys(self, count: int) -> None:
+        """`count` managed client keys through the admin API (each unlimited)."""
+        for i in range(count):
+            key = f"sk-bench-{i:03d}-{os.urandom(8).hex()}"
+            body = orjson.dumps({"key": key, "name": f"bench-{i:03d}"})
+            req = urllib.request.Request(f"http://{HOST}:{self.gw_port}/admin/api/keys", data=body,
+                                         method="POST", headers={
+                                             "Authorization": f"Bearer {self.admin_key}",
+                                             "Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=10):  # noqa: S310 - loopback only
+                pass
+            self.api_keys.append(key)
 
     def check_alive(self) -> None:
         for proc, name in ((self.sim, "simulator"), (self.gateway, "gateway")):
@@ -170,7 +192,8 @@ def run_load(stack: Stack, sc: Scenario, side: str) -> dict[str, Any]:
     port = stack.gw_port if side == "gateway" else stack.sim_port
     spec = {"host": HOST, "port": port, "side": side, "stream": sc.stream, "concurrency": sc.concurrency,
             "tokens": sc.tokens, "delay_ms": sc.delay_ms, "rounds": sc.rounds, "duration": sc.duration,
-            "timeout": sc.timeout, "ramp": sc.ramp, "sso_tokens": stack.tokens}
+            "timeout": sc.timeout, "ramp": sc.ramp, "sso_tokens": stack.tokens,
+            "api_keys": stack.api_keys if sc.keys else []}
     limit = (sc.duration if sc.duration else sc.rounds * sc.timeout) + sc.ramp + sc.timeout + 60
     cpu0, sim0, rss = _cpu(stack.gw_ps), _cpu(stack.sim_ps), stack.gw_ps.memory_info().rss
     t0 = time.perf_counter()
@@ -227,6 +250,8 @@ def run_bench(scenarios: list[Scenario], *, accounts: int = 64, per_account: int
             for side in ("gateway", "simulator"):
                 run_load(stack, warm, side)
             for sc in scenarios:
+                if sc.keys and not stack.api_keys:
+                    stack.create_keys(BENCH_KEYS)
                 entry: dict[str, Any] = {"scenario": sc.name, "params": asdict(sc)}
                 for side in ("gateway", "simulator"):
                     stack.settle()

@@ -37,9 +37,10 @@ def prompt_for(tokens: int, delay_ms: int) -> str:
     return f"bench [[sim tokens={tokens} delay_ms={delay_ms} think=0]]"
 
 
-def gateway_request(host: str, port: int, prompt: str, stream: bool) -> bytes:
+def gateway_request(host: str, port: int, prompt: str, stream: bool, api_key: str | None = None) -> bytes:
     body = orjson.dumps({"model": MODEL, "stream": stream, "messages": [{"role": "user", "content": prompt}]})
-    return (f"POST {GATEWAY_PATH} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+    auth = f"Authorization: Bearer {api_key}\r\n" if api_key else ""
+    return (f"POST {GATEWAY_PATH} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n{auth}"
             f"Accept: {'text/event-stream' if stream else 'application/json'}\r\n"
             f"Content-Length: {len(body)}\r\n\r\n").encode() + body
 
@@ -251,7 +252,9 @@ async def _run(spec: dict[str, Any]) -> dict[str, Any]:
     ramp = spec.get("ramp", 0.0)  # spread the clients' first requests over this many seconds
     prompt = prompt_for(expect, spec["delay_ms"])
     if side == "gateway":
-        requests = [gateway_request(host, port, prompt, stream)]
+        # each client uses one of the API keys in turn (none: open mode)
+        requests = [gateway_request(host, port, prompt, stream, key)
+                    for key in spec.get("api_keys") or [None]]
     else:
         requests = [simulator_request(host, port, prompt, t) for t in spec["sso_tokens"]]
     samples: dict[str, list[float]] = {"ttfb": [], "ttft": []}

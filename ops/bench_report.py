@@ -8,6 +8,8 @@ TARGET_STREAM1000_ERRORS = 0
 TARGET_STREAM200_TOKEN_RATIO = 0.95
 TARGET_STREAM200_ADDED_TTFT_MS = 25.0
 TARGET_NONSTREAM_RPS = 1000.0
+#: non-stream req/s with managed keys in use, against the same run in open mode
+TARGET_KEYS_RPS_RATIO = 0.90
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -74,6 +76,11 @@ def targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rps = by_name["nonstream"]["gateway"]["req_per_s"]
         out.append({"target": f"nonstream: >= {TARGET_NONSTREAM_RPS:g} req/s", "measured": f"{rps:.0f} req/s",
                     "pass": rps >= TARGET_NONSTREAM_RPS})
+    if "nonstream" in by_name and "nonstream-keys" in by_name:
+        open_rps = by_name["nonstream"]["gateway"]["req_per_s"]
+        keyed = by_name["nonstream-keys"]["gateway"]["req_per_s"] / open_rps if open_rps else 0.0
+        out.append({"target": f"nonstream-keys: >= {TARGET_KEYS_RPS_RATIO:.0%} of open mode's req/s",
+                    "measured": f"{keyed:.1%}", "pass": keyed >= TARGET_KEYS_RPS_RATIO})
     return out
 
 
@@ -88,7 +95,7 @@ def render(results: list[dict[str, Any]], setup: dict[str, Any]) -> str:
     if ramps:
         lines.append("stream clients start spread over " + "/".join(f"{x:g}" for x in ramps) + " s (--ramp)")
     lines.append("")
-    head = (f"{'scenario':<11} {'side':<9} {'req/s':>8} {'tok/s':>9} {'TTFB p50/p99 ms':>17} "
+    head = (f"{'scenario':<14} {'side':<9} {'req/s':>8} {'tok/s':>9} {'TTFB p50/p99 ms':>17} "
             f"{'TTFT p50/p99 ms':>17} {'errors':>6} {'gw CPU s':>8} {'CPU%':>6} {'RSS MB':>7} {'sim CPU%':>8} {'lg CPU%':>7}")
     lines += [head, "-" * len(head)]
     for r in results:
@@ -96,19 +103,19 @@ def render(results: list[dict[str, Any]], setup: dict[str, Any]) -> str:
             s = r[side]
             gw = side == "gateway"
             lines.append(
-                f"{r['scenario']:<11} {side:<9} {_f(s['req_per_s']):>8} {_f(s['tokens_per_s'], '{:.0f}'):>9} "
+                f"{r['scenario']:<14} {side:<9} {_f(s['req_per_s']):>8} {_f(s['tokens_per_s'], '{:.0f}'):>9} "
                 f"{_f(s['ttfb_p50_ms']) + '/' + _f(s['ttfb_p99_ms']):>17} "
                 f"{_f(s['ttft_p50_ms']) + '/' + _f(s['ttft_p99_ms']):>17} {s['errors']:>6} "
                 f"{_f(s.get('cpu_s') if gw else None, '{:.2f}'):>8} {_f(s.get('cpu_pct') if gw else None):>6} "
                 f"{_f(s.get('peak_rss_mb') if gw else None):>7} {_f(s.get('sim_cpu_pct')):>8} "
                 f"{_f(s['loadgen_cpu_pct']):>7}")
             if s["errors"]:
-                lines.append(f"{'':<21} error reasons: {s['error_reasons']}")
+                lines.append(f"{'':<24} error reasons: {s['error_reasons']}")
     lines.append("")
     for r in results:
         ra = r["ratios"]
-        if r["scenario"] == "nonstream":
-            lines.append(f"nonstream: gateway {r['gateway']['req_per_s']:.0f} req/s, simulator alone "
+        if not r["params"]["stream"]:
+            lines.append(f"{r['scenario']}: gateway {r['gateway']['req_per_s']:.0f} req/s, simulator alone "
                          f"{r['simulator']['req_per_s']:.0f} req/s, gateway/simulator req/s = "
                          f"{_f(ra['req_per_s'], '{:.2f}')}")
         else:
