@@ -193,7 +193,8 @@ def run_load(stack: Stack, sc: Scenario, side: str) -> dict[str, Any]:
     spec = {"host": HOST, "port": port, "side": side, "stream": sc.stream, "concurrency": sc.concurrency,
             "tokens": sc.tokens, "delay_ms": sc.delay_ms, "rounds": sc.rounds, "duration": sc.duration,
             "timeout": sc.timeout, "ramp": sc.ramp, "sso_tokens": stack.tokens,
-            "api_keys": stack.api_keys if sc.keys else []}
+            # once managed keys exist the gateway is no longer open: every scenario uses them
+            "api_keys": stack.api_keys}
     limit = (sc.duration if sc.duration else sc.rounds * sc.timeout) + sc.ramp + sc.timeout + 60
     cpu0, sim0, rss = _cpu(stack.gw_ps), _cpu(stack.sim_ps), stack.gw_ps.memory_info().rss
     t0 = time.perf_counter()
@@ -265,7 +266,8 @@ def run_bench(scenarios: list[Scenario], *, accounts: int = 64, per_account: int
                 if progress:
                     click.echo(f"… {', '.join(media)}", err=True)
                 results += run_media(list(media), f"http://{HOST}:{stack.gw_port}",
-                                     f"http://{HOST}:{stack.sim_port}", stack.tokens, stack.gw_ps)
+                                     f"http://{HOST}:{stack.sim_port}", stack.tokens, stack.gw_ps,
+                                     api_key=stack.api_keys[0] if stack.api_keys else None)
         finally:
             stack.close()
     return results, setup

@@ -84,8 +84,8 @@ async def _fetch_all(http: aiohttp.ClientSession, urls: list[str], headers: dict
     return time.perf_counter() - t0, sum(sizes)
 
 
-async def fanout(gw: str, sim: str) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as http:
+async def fanout(gw: str, sim: str, auth: dict[str, str]) -> dict[str, Any]:
+    async with aiohttp.ClientSession(headers=auth) as http:
         link = await _chat(http, gw, "grok-imagine-image-lite", f"fanout {uuid.uuid4()}")
         path, token = await _owner_file(http, sim, "/image.jpg")
         gw_s, size = await _fetch_all(http, [link] * FANOUT_CLIENTS, {})
@@ -114,8 +114,8 @@ async def _ranges(http: aiohttp.ClientSession, url: str, size: int, headers: dic
     return time.perf_counter() - t0
 
 
-async def range_reads(gw: str, sim: str, gw_ps: Any) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as http:
+async def range_reads(gw: str, sim: str, gw_ps: Any, auth: dict[str, str]) -> dict[str, Any]:
+    async with aiohttp.ClientSession(headers=auth) as http:
         link = await _chat(http, gw, "grok-imagine-video",
                            f"range {uuid.uuid4()} [[sim video_kb={VIDEO_MIB * 1024}]]")
         async with http.head(link) as resp:
@@ -190,8 +190,8 @@ async def _loop(duration: float, work: Any) -> tuple[int, float]:
     return sum(counts), time.perf_counter() - t0
 
 
-async def images(gw: str, sim: str, tokens: list[str]) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as http:
+async def images(gw: str, sim: str, tokens: list[str], auth: dict[str, str]) -> dict[str, Any]:
+    async with aiohttp.ClientSession(headers=auth) as http:
         async def via_gateway(i: int) -> int:
             body = {"model": "grok-imagine-image", "prompt": f"bench {uuid.uuid4()}",
                     "n": IMAGES_PER_REQUEST, "response_format": "b64_json"}
@@ -212,16 +212,21 @@ async def images(gw: str, sim: str, tokens: list[str]) -> dict[str, Any]:
             "ratio": round(gw_rate / sim_rate, 3) if sim_rate else None}
 
 
-def run_media(names: list[str], gw: str, sim: str, tokens: list[str], gw_ps: Any) -> list[dict[str, Any]]:
+def run_media(names: list[str], gw: str, sim: str, tokens: list[str], gw_ps: Any,
+              api_key: str | None = None) -> list[dict[str, Any]]:
+    """`api_key`: the client key the gateway wants (None: open mode; the simulator ignores
+    the header)."""
+    auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
     async def run() -> list[dict[str, Any]]:
         out = []
         for name in names:
             if name == "media-fanout":
-                out.append(await fanout(gw, sim))
+                out.append(await fanout(gw, sim, auth))
             elif name == "media-range":
-                out.append(await range_reads(gw, sim, gw_ps))
+                out.append(await range_reads(gw, sim, gw_ps, auth))
             elif name == "images":
-                out.append(await images(gw, sim, tokens))
+                out.append(await images(gw, sim, tokens, auth))
         return out
 
     return asyncio.run(run())
