@@ -4,6 +4,8 @@ Request-side hooks (`requestheaders`, `request`, `attempt`, `responseheaders`, `
 `error`) run in list order; `finish` in reverse. What must come before what, and why:
 
 - auth first: nothing else runs for a client that is not let in;
+- metrics right after auth: it counts only admitted requests as in flight, and its `finish`
+  (reverse order) runs after the others settled usage and the outcome; it decides nothing;
 - model resolution before accounts: the model names the pools and the quota mode;
 - the clearance addon before the breaker and retry: it answers an anti-bot refusal or a
   Cloudflare challenge (a fresh statsig, a new clearance) and says so in `attempt.remedy`,
@@ -50,6 +52,7 @@ def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any
     from addons.clearance import Clearance
     from addons.continuation import Continuation
     from addons.image_edit_inputs import ImageEditInputs
+    from addons.metrics import Metrics
     from addons.model_resolver import ModelResolver
     from addons.retry import Retry
     from addons.stale_media import StaleMedia
@@ -62,6 +65,7 @@ def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any
 
     return Chain([
         Auth(settings),
+        Metrics(),
         ModelResolver(catalogue),
         Clearance(settings),
         Breaker(settings, pool),

@@ -113,6 +113,8 @@ class Flow:
     dialect: str = "openai.chat"
     id: str = field(default_factory=lambda: new_id("chatcmpl-"))
     created: int = field(default_factory=lambda: int(time.time()))
+    #: `time.perf_counter()` when the flow was made (request latency, time to first token)
+    started: float = field(default_factory=time.perf_counter)
     # resolved by the request-side hooks
     api_key: str | None = None
     #: the client's identity for usage, audit and metrics (set by auth / the keys addon)
@@ -137,4 +139,7 @@ class Flow:
     finish_reason: str = "stop"
     stop_sequence: str | None = None  # the stop sequence that ended the answer, if one did
     usage: Usage = field(default_factory=Usage)
+    #: `time.perf_counter()` when the first answer event (text, reasoning, a tool call,
+    #: media) came out of the pipeline, counting from the request: failed tries included
+    first_token_at: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from contextlib import aclosing
 from typing import Any, AsyncIterator, Callable
@@ -56,6 +57,14 @@ def _is_answer(ev: Event) -> bool:
         card = ev.card
         return bool(card.get("image") or card.get("imageUrl") or card.get("image_chunk"))
     return False
+
+
+def _first_token(flow: Flow, events: list[Event]) -> None:
+    """Notes when the first answer event (not a keep-alive) left the pipeline."""
+    for ev in events:
+        if type(ev) is not Heartbeat:
+            flow.first_token_at = time.perf_counter()
+            return
 
 
 class Pipeline:
@@ -229,6 +238,8 @@ class Pipeline:
                                     break
                             if out:
                                 self._commit(flow, out)
+                                if flow.first_token_at is None:
+                                    _first_token(flow, out)
                                 yield out
                             if failure is not None or ended:
                                 break
@@ -256,6 +267,8 @@ class Pipeline:
                     flow.metadata[_OUTCOME] = "response"
                     await self.chain.response(flow)
                     tail.append(End(flow.finish_reason))
+                    if flow.first_token_at is None:
+                        _first_token(flow, tail)
                     yield tail
                     return
                 answer, attempt.answer = attempt.answer, None

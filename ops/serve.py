@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 
 from hypercorn.config import Config
 from hypercorn.run import run
 from quart import Quart
 
-from ops.logs import configure_logging
+from ops.logs import configure_file_logging, configure_logging
 from quart_app.connections import MAX_LINGERING, ConnectionLimits, configure
 from state.boot import BootConfig
 from state.config_values import SettingsError
@@ -43,10 +45,29 @@ def load(loader: Loader) -> None:
 def worker_app() -> Quart:
     """The app as each serving process loads it: logging first, as a spawned worker has none."""
     boot = BootConfig.from_env()
-    configure_logging(boot.log_level)
+    configure_logging(boot.log_level, env=boot.environ)
     from quart_app.app import create_app
 
-    return create_app(boot)
+    app = create_app(boot)
+    settings = app.extensions["grok2api"].settings
+    configure_file_logging(boot.data_dir, settings.options.logging.max_files, env=boot.environ)
+    return app
+
+
+def prepare_multiprocess_metrics(boot: BootConfig, environ: dict | None = None) -> Path | None:
+    """With several workers, `prometheus_client` keeps each worker's values in files that
+    the scrape merges: point `PROMETHEUS_MULTIPROC_DIR` at `${DATA_DIR}/prometheus` (or the
+    operator's own) before the workers start, and empty it of the last run's files, whose
+    counters would otherwise be added to this run's. One process: nothing to share."""
+    environ = os.environ if environ is None else environ
+    if boot.workers <= 1:
+        return None
+    directory = Path(environ.get("PROMETHEUS_MULTIPROC_DIR") or boot.data_dir / "prometheus")
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink(missing_ok=True)
+    environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    return directory
 
 
 def hypercorn_config(boot: BootConfig, options: Options, fd_limit: int | None = None) -> Config:
@@ -114,7 +135,8 @@ def connection_cap(wanted: int, fd_limit: int | None) -> int:
 
 def serve(boot: BootConfig | None = None) -> int:
     boot = boot or BootConfig.from_env()
-    configure_logging(boot.log_level)
+    configure_logging(boot.log_level, env=boot.environ)
+    prepare_multiprocess_metrics(boot)
     try:
         settings = Settings.from_boot(boot)
     except SettingsError as exc:

@@ -13,6 +13,7 @@ from quart import Quart, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed as WerkzeugMethodNotAllowed
 
 from addons.errors import ApiError
+from quart_app.request_log import current as current_request
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +26,32 @@ def anthropic_path(path: str) -> bool:
     return path.startswith("/v1/messages")
 
 
+def request_id() -> str | None:
+    """The id of the request being served (`X-Request-Id`), None outside one."""
+    info = current_request()
+    return None if info is None else info.id
+
+
+def error_payload(err: ApiError, *, anthropic: bool = False) -> dict:
+    """The envelope of `err`, with the request's id beside `error` (Anthropic's API puts a
+    top-level `request_id` there; OpenAI's SDKs ignore unknown top-level fields), so a
+    client that kept a failed body can name the request in a report."""
+    payload: dict = {"type": "error", "error": err.to_dict()} if anthropic else {
+        "error": err.to_dict()}
+    rid = request_id()
+    if rid is not None:
+        payload["request_id"] = rid
+    return payload
+
+
+def request_id_field() -> dict[str, str]:
+    """`{"request_id": …}` for an event that carries the error's fields flat (Responses)."""
+    rid = request_id()
+    return {} if rid is None else {"request_id": rid}
+
+
 def error_body(err: ApiError, path: str) -> bytes:
-    payload: dict = {"error": err.to_dict()}
-    if anthropic_path(path):
-        payload = {"type": "error", **payload}
-    return orjson.dumps(payload)
+    return orjson.dumps(error_payload(err, anthropic=anthropic_path(path)))
 
 
 def error_headers(err: ApiError) -> list[tuple[bytes, bytes]]:

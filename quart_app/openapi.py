@@ -17,6 +17,7 @@ from quart import Blueprint, Response
 
 from quart_app.admin import assets_schemas as media_admin
 from quart_app.admin import schemas as admin
+from quart_app.admin.logs import LogTailQuery
 from quart_app.dialects.anthropic_model import MessagesBody
 from quart_app.dialects.chat_model import ChatBody
 from quart_app.dialects.images_model import ImageGenerationBody
@@ -67,9 +68,11 @@ ANSWERS: dict[str, dict[str, Any]] = {
         ("message", "type"), message={"type": "string"}, type={"type": "string"},
         code={"type": ["string", "null"]}, param={"type": ["string", "null"]},
         status={"type": "integer"}),
-    "Error": _object(("error",), error=_ref("ErrorDetail")),
+    "Error": _object(("error",), error=_ref("ErrorDetail"),
+                     request_id={"type": "string", "description": "the X-Request-Id"}),
     "AnthropicError": _object(("type", "error"), type={"const": "error"},
-                              error=_ref("ErrorDetail")),
+                              error=_ref("ErrorDetail"),
+                              request_id={"type": "string", "description": "the X-Request-Id"}),
     "Video": _object(
         ("id", "object", "created_at", "status", "model", "progress", "seconds", "size"),
         id={"type": "string"}, object={"const": "video"}, created_at={"type": "integer"},
@@ -242,6 +245,11 @@ OPERATIONS = (
               body=media_admin.CacheItemDelete, errors=(*ADMIN_ERRORS, 404)),
     Operation("post", f"{ADMIN}/cache/items/delete", "Delete cached files",
               body=media_admin.CacheItemsDelete),
+    Operation("get", f"{ADMIN}/logs/files", "The log files, newest first",
+              errors=(401, 403, 429)),
+    Operation("get", f"{ADMIN}/logs/tail", "The last lines of a log file (default: the "
+              "newest; lines clamped to 1-5000)", query=LogTailQuery,
+              errors=(400, 401, 403, 404, 429)),
 )
 
 #: Models the operations refer to that no request model reaches on its own.

@@ -1,11 +1,16 @@
-"""Unauthenticated routes: health and version."""
+"""Unauthenticated routes: health (`/health`, the liveness `/healthz`, the readiness
+`/readyz`), version and the Prometheus scrape (`/metrics`, its own optional token)."""
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from quart import Blueprint, Response, current_app
+from quart import Blueprint, Response, current_app, request
 
 from addons.accounts import AccountSelector
+from addons.errors import ApiError
+from addons.metrics import Metrics
+from quart_app import metrics
+from quart_app.health import not_ready_reason
 from quart_app.routes_v1 import json_response
 
 bp = Blueprint("misc", __name__)
@@ -28,6 +33,35 @@ async def health() -> Response:
                           "breaker": svc.breaker.snapshot(),
                           # requests waiting for a busy account (account.selection.queue_timeout_sec)
                           "queued": svc.chain.get(AccountSelector).queued})
+
+
+@bp.get("/healthz")
+async def healthz() -> Response:
+    """Liveness: the process serves requests. No I/O, so a busy database or an upstream
+    outage never gets a live process restarted."""
+    return json_response({"ok": True})
+
+
+@bp.get("/readyz")
+async def readyz() -> Response:
+    """Readiness: the database answers, the pool is loaded, an account is usable; else 503
+    with the reason."""
+    reason = await not_ready_reason(current_app.extensions["grok2api"])
+    if reason is not None:
+        return json_response({"ok": False, "reason": reason}, status=503)
+    return json_response({"ok": True})
+
+
+@bp.get("/metrics")
+async def prometheus_metrics() -> Response:
+    """Prometheus text format; `metrics.token` (Bearer) when set."""
+    svc = current_app.extensions["grok2api"]
+    svc.settings.reload_if_changed()  # a changed token applies at once
+    if not metrics.authorized(svc.settings, request.headers.get("authorization")):
+        raise ApiError(401, "GET /metrics needs Authorization: Bearer <metrics.token>",
+                       type="authentication_error", code="invalid_api_key")
+    registry = svc.chain.get(Metrics).metrics.registry
+    return Response(await metrics.render(svc, registry), content_type=metrics.CONTENT_TYPE)
 
 
 @bp.get("/version")

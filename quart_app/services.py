@@ -14,6 +14,8 @@ from addons.services.media_output import MediaOutput
 from addons.services.video_jobs import VideoJobs
 from addons.continuation import Continuation
 from addons.image_edit_inputs import ImageEditInputs
+from addons.metrics import Metrics
+from quart_app.metrics import endpoint_label
 from addons.pipeline import Pipeline
 from addons.services.quota_refresh import QuotaRefresher
 from addons.retry import Retry
@@ -65,6 +67,8 @@ class Services:
         self.chain = build_chain(settings=settings, pool=self.pool, catalogue=self.catalogue,
                                  ledger=self.accounts.ledger,
                                  continuations=self.accounts.continuations)
+        # metrics name a request by its route (a bounded label the HTTP layer knows)
+        self.chain.get(Metrics).bind(endpoint_label)
         #: the upstream circuit breaker of this process (its state is on /health)
         self.breaker = self.chain.get(Breaker).service
         #: the Cloudflare clearances of this process, by egress (shown in the admin status)

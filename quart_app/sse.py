@@ -13,6 +13,7 @@ from quart import Response
 from sse_starlette.event import ServerSentEvent
 
 from addons.errors import ApiError
+from quart_app.errors import error_payload
 
 SSE_HEADERS = {
     "Cache-Control": "no-cache",
@@ -43,7 +44,7 @@ def error_tail(exc: Exception, log: logging.Logger, flow_id: str) -> bytes:
     if not isinstance(exc, ApiError):
         log.error("stream %s failed", flow_id, exc_info=exc)
         exc = ApiError(500, "Internal server error", type="server_error", code="internal_error")
-    return event("error", {"error": exc.to_dict()})
+    return event("error", error_payload(exc))
 
 
 def sse_response(body: AsyncIterator[bytes]) -> Response:

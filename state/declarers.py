@@ -25,6 +25,8 @@ DECLARERS: tuple[str, ...] = (
     "quart_app.admin.auth",
     "quart_app.admin.throttle",
     "quart_app.client_address",
+    "quart_app.metrics",
+    "ops.logs",
     "addons.services.links",
     "quart_app.dialects.common_request",
     "quart_app.services:Services",

@@ -31,7 +31,8 @@ __all__ = ["MASK", "SECRET_OPTIONS", "RedactFilter", "Redactor", "mask_setting",
 
 #: Options whose values are secrets: masked in `grok2api config` and in every log line.
 SECRET_OPTIONS: tuple[str, ...] = ("app.app_key", "app.api_key", "proxy.clearance.cf_cookies",
-                                   "proxy.egress.proxy_url", "proxy.egress.proxy_pool")
+                                   "proxy.egress.proxy_url", "proxy.egress.proxy_pool",
+                                   "metrics.token")
 #: Options holding URLs: only the password inside is secret.
 URL_OPTIONS: frozenset[str] = frozenset({"proxy.egress.proxy_url", "proxy.egress.proxy_pool"})
 #: Public values never masked as literals (the shipped admin secret: everyone knows it, and

@@ -20,6 +20,7 @@ from addons.flow import Flow
 from addons.services.token_estimate import estimate_tokens
 from addons.usage import PROMPT_OVERHEAD
 from quart_app.dialects.collect import Sources, collect
+from quart_app.errors import error_payload
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ MESSAGE_STOP = frame("message_stop", {"type": "message_stop"})
 
 
 def error_frame(err: ApiError) -> bytes:
-    return frame("error", {"type": "error", "error": err.to_dict()})
+    return frame("error", error_payload(err, anthropic=True))
 
 
 def input_tokens(flow: Flow) -> int:

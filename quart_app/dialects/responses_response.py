@@ -17,6 +17,7 @@ from addons.events import (
 from addons.flow import Flow, Usage, new_id
 from quart_app import sse
 from quart_app.dialects.collect import Sources, drain
+from quart_app.errors import request_id_field
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,8 @@ class ResponseBuilder:
 
     def fail(self, err: ApiError) -> None:
         """`error`, then `response.failed` (the stream then ends with [DONE])."""
-        self.emit("error", {"message": err.message, "code": err.code, "param": err.param})
+        self.emit("error", {"message": err.message, "code": err.code, "param": err.param,
+                            **request_id_field()})
         failed = self.response("failed", usage=usage_block(self.flow.usage),
                                error={"code": err.code or err.type, "message": err.message})
         self.emit("response.failed", {"response": failed})

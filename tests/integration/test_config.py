@@ -65,9 +65,11 @@ async def test_an_old_config_file_starts_the_gateway(stack, cli, caplog) -> None
         '[logging]\nmax_files = 7\n[cache]\nkeep_base64_cache = true\n')
     with caplog.at_level(logging.WARNING, logger="state.settings"):
         await stack.start_gateway()
-    assert "logging.max_files is ignored: nothing in this version reads it" in caplog.text
+    assert "cache.keep_base64_cache is ignored: nothing in this version reads it" in caplog.text
+    # logging.max_files is read now (the daily log files)
     assert sorted(stack.gateway.services.settings.ignored_keys()) == [
-        "app.webui_enabled", "cache.keep_base64_cache", "logging.max_files"]
+        "app.webui_enabled", "cache.keep_base64_cache"]
+    assert stack.gateway.services.settings.options.logging.max_files == 7
     stack.add_account("tok-a", "super")
     r = await stack.openai(api_key="sk-old").chat.completions.create(
         model="grok-4.20-auto", messages=[{"role": "user", "content": "hi"}])

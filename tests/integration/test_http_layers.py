@@ -38,9 +38,11 @@ def envelope_shape(status: int, headers: dict[str, str], body: object, anthropic
     assert HEX16.match(headers["x-request-id"])
     assert isinstance(body, dict)
     if anthropic:
-        assert body["type"] == "error" and set(body) == {"type", "error"}
+        assert body["type"] == "error" and set(body) == {"type", "error", "request_id"}
     else:
-        assert set(body) == {"error"}
+        assert set(body) == {"error", "request_id"}
+    # the body names the request as the header does (a client may keep only the body)
+    assert body["request_id"] == headers["x-request-id"]
     err = body["error"]
     assert set(err) == {"message", "type", "code", "param", "status"} and err["message"]
     assert err["status"] == status

@@ -82,7 +82,7 @@ def test_set_warns_when_env_overrides(data_dir: Path, monkeypatch: pytest.Monkey
 def test_set_refuses_a_key_nothing_reads(data_dir: Path) -> None:
     """Keys whose feature is not built (media formats, log files, …) cannot be set."""
     runner = CliRunner()
-    for key, value in [("logging.max_files", "3"), ("cache.keep_base64_cache", "true"),
+    for key, value in [("cache.keep_base64_cache", "true"),
                        ("retry.reset_session_status_codes", "[403]")]:
         result = runner.invoke(config, ["set", key, value])
         assert result.exit_code == 2
@@ -104,19 +104,21 @@ def test_chat_transport_mgw_can_be_set(data_dir: Path) -> None:
 def test_an_old_config_file_loads_and_reports_ignored_keys(data_dir: Path) -> None:
     data_dir.mkdir()
     (data_dir / "config.toml").write_text(
-        '[app]\napp_key = "pw"\n[logging]\nmax_files = 7\n[token]\nsave_delay_ms = 250\n')
+        '[app]\napp_key = "pw"\n[cache]\nkeep_base64_cache = true\n[token]\n'
+        'save_delay_ms = 250\n')
     runner = CliRunner()
-    result = runner.invoke(config, ["get", "logging.max_files"])
+    result = runner.invoke(config, ["get", "cache.keep_base64_cache"])
     assert result.exit_code == 1
-    assert "logging.max_files is ignored: nothing in this version reads it" in result.output
+    assert "cache.keep_base64_cache is ignored: nothing in this version reads it" in result.output
     assert runner.invoke(config, ["get", "app.app_key", "--show-secrets"]).stdout.strip() == "pw"
     old = runner.invoke(config, ["get", "token.save_delay_ms"])
     assert old.exit_code == 0 and old.stdout.splitlines()[0] == "250"
     assert "older name of account.save_delay_ms" in old.output
     listed = runner.invoke(config, ["list"]).output.splitlines()
-    assert any(line.startswith("logging.max_files ") and "ignored" in line for line in listed)
+    assert any(line.startswith("cache.keep_base64_cache ") and "ignored" in line
+               for line in listed)
     full = orjson.loads(runner.invoke(config, ["list", "--json"]).output)
-    assert full["logging.max_files"]["ignored"] is True
+    assert full["cache.keep_base64_cache"]["ignored"] is True
     assert full["account.save_delay_ms"] == {"value": 250, "source": "file"}
 
 
