@@ -14,12 +14,13 @@ def _ping(db: Any) -> None:
     db.execute_sql("SELECT 1")
 
 
-async def not_ready_reason(svc: Any, timeout: float = DB_TIMEOUT_SEC) -> str | None:
+async def not_ready_reason(svc: Any, timeout: float | None = None) -> str | None:
     """None when the process is ready, else why not: the services have not started (the
     pool is not loaded), the database does not answer within `timeout` on its thread, or no
     account is usable (every one expired, disabled, deleted or cooling)."""
     if svc.pipeline is None:
         return "starting: the account pool is not loaded yet"
+    timeout = DB_TIMEOUT_SEC if timeout is None else timeout
     accounts = svc.accounts
     try:
         await asyncio.wait_for(accounts.thread.run(_ping, accounts.db), timeout)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import threading
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram,
+                               disable_created_metrics)
 
 __all__ = ["GatewayMetrics", "LabelCap", "OTHER", "status_class"]
 
@@ -56,6 +57,9 @@ class GatewayMetrics:
     request costs a few dictionary look-ups and increments."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        # no `_created` series: a timestamp per labelled child doubles the scrape for
+        # nothing a dashboard reads (process-wide, and the same for every app)
+        disable_created_metrics()
         self.registry = registry or CollectorRegistry()
         reg = self.registry
         self.requests = Counter(
