@@ -64,7 +64,8 @@ class Services:
         self.catalogue = Catalogue(settings)
         self.chain = build_chain(settings=settings, pool=self.pool, catalogue=self.catalogue,
                                  ledger=self.accounts.ledger,
-                                 continuations=self.accounts.continuations)
+                                 continuations=self.accounts.continuations,
+                                 usage_book=self.accounts.usage_book)
         #: the upstream circuit breaker of this process (its state is on /health)
         self.breaker = self.chain.get(Breaker).service
         #: the Cloudflare clearances of this process, by egress (shown in the admin status)

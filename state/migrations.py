@@ -12,7 +12,8 @@ from collections.abc import Callable
 import peewee
 
 from state.models import (
-    AccountMeta, AccountRow, ContinuationRow, LeaseRow, ModelUsageRow, SchemaVersion, VideoJobRow,
+    AccountMeta, AccountRow, ContinuationRow, LeaseRow, ModelUsageRow, RequestAuditRow, SchemaVersion, UsageDayRow,
+    UsageHourRow, VideoJobRow,
     bound,
 )
 
@@ -43,7 +44,14 @@ def _m4_video_jobs(db: peewee.Database) -> None:
     db.create_tables([VideoJobRow], safe=True)
 
 
-MIGRATIONS: list[Migration] = [_m1_initial, _m2_continuations, _m3_leases, _m4_video_jobs]
+def _m_usage_audit(db: peewee.Database) -> None:
+    """Usage per hour and per day (client key, model, endpoint, tier) and the request audit
+    log (`state.usage_book`)."""
+    db.create_tables([UsageHourRow, UsageDayRow, RequestAuditRow], safe=True)
+
+
+MIGRATIONS: list[Migration] = [_m1_initial, _m2_continuations, _m3_leases, _m4_video_jobs,
+                               _m_usage_audit]
 
 
 def latest_version() -> int:

@@ -21,6 +21,7 @@ from state.pool import AccountPool
 from state.store import AccountStore
 from state.sync import AccountSync
 from state.usage import UsageLedger
+from state.usage_book import UsageBook
 from state.writer import WriteBehind
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -61,6 +62,11 @@ class AccountState:
                                   delay_ms=opts.save_delay_ms,
                                   usage=self.ledger)
         self.pool = AccountPool(self.writer)
+        #: usage per hour and day, and the request audit log (written behind)
+        self.usage_book = UsageBook(
+            self.thread, delay_ms=opts.save_delay_ms,
+            limits=lambda: (settings.options.audit.retention_days,
+                            settings.options.audit.max_rows))
         self.continuations = ContinuationStore(
             self.thread, delay_ms=opts.save_delay_ms,
             ttl_sec=lambda: settings.options.responses.continuation_ttl_sec)
@@ -93,6 +99,7 @@ class AccountState:
         if self.redis is not None:
             await self.redis.start(self.pool, self.sync.poke)
         await self.continuations.start()
+        await self.usage_book.start()
 
     async def sync_now(self) -> int:
         """The forced sync (`POST /admin/api/sync`): save what is pending here, then merge what
@@ -138,6 +145,7 @@ class AccountState:
                 if self.redis is not None:
                     await self.redis.stop()
                 await self.continuations.stop()
+                await self.usage_book.stop()
             finally:
                 await self.writer.stop()
         finally:
