@@ -42,7 +42,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any | None,
-                continuations: Any | None = None, usage_book: Any | None = None) -> "Chain":
+                continuations: Any | None = None) -> "Chain":
+    """`ledger`: where the request recorder puts each finished request
+    (`state.usage_book.UsageBook`); None records nothing."""
     # imported here so that importing one addon module does not import every addon
     from addons.accounts import AccountSelector
     from addons.attachments import Attachments
@@ -77,8 +79,8 @@ def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any
         VideoPosts(settings),
         UpstreamRequestBuilder(settings),
         StaleMedia(settings),
-        UsageCounter(ledger),
-        RequestRecorder(settings, usage_book),
+        UsageCounter(),
+        RequestRecorder(settings, ledger),
         ToolSieve(),
         Citations(settings),
         TagFilter(settings),

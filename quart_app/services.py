@@ -64,8 +64,7 @@ class Services:
         self.catalogue = Catalogue(settings)
         self.chain = build_chain(settings=settings, pool=self.pool, catalogue=self.catalogue,
                                  ledger=self.accounts.ledger,
-                                 continuations=self.accounts.continuations,
-                                 usage_book=self.accounts.usage_book)
+                                 continuations=self.accounts.continuations)
         #: the upstream circuit breaker of this process (its state is on /health)
         self.breaker = self.chain.get(Breaker).service
         #: the Cloudflare clearances of this process, by egress (shown in the admin status)

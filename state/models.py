@@ -66,6 +66,9 @@ class AccountRow(BaseModel):
 
 
 class ModelUsageRow(BaseModel):
+    """The per-model daily counters of schema versions before the usage book; only the
+    migration that moves them into `usage_daily` (`state.migrations`) reads it."""
+
     id = peewee.AutoField()
     model = peewee.CharField(max_length=191)
     day = peewee.CharField(max_length=10)  # YYYY-MM-DD (UTC)

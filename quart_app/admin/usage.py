@@ -32,7 +32,7 @@ async def save_pending() -> None:
     """This process's usage and audit rows, saved now (a failure leaves them pending: the
     answer then shows what the database holds)."""
     try:
-        await services().accounts.usage_book.flush_now()
+        await services().accounts.ledger.flush_now()
     except Exception:  # noqa: BLE001 - logged by the book; the read goes on
         log.debug("saving pending usage before a read failed", exc_info=True)
 

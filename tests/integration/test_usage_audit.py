@@ -48,7 +48,7 @@ async def admin_json(stack, path: str) -> dict:
 
 async def db_rows(stack, model) -> list[dict]:
     accounts = stack.gateway.services.accounts
-    await accounts.usage_book.flush_now()
+    await accounts.ledger.flush_now()
     return await accounts.thread.run(lambda: [dict(r) for r in model.select().dicts()])
 
 
