@@ -290,7 +290,7 @@ def _operation(op: Operation, bodies: dict[Any, dict[str, Any]],
     else:
         ok = {**_json(_ref(op.answer)), **(sse if op.stream else {})}
     responses: dict[str, Any] = {"200": {"description": op.summary, "content": ok}}
-    if op.content is not None:
+    if op.content is not None and 416 in op.errors:  # a file served with Range and ETag
         responses["206"] = {"description": "The byte range asked for", "content": ok}
         responses["304"] = {"description": "Not modified (If-None-Match)"}
     for status in sorted(set(op.errors) | {405}):
