@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 import peewee
@@ -86,10 +86,15 @@ def _upsert(model: type[peewee.Model], items: dict[BucketKey, list[Any]], mysql:
         query.execute()
 
 
+#: the audit row's columns, as `RequestRecord` names them
+_RECORD_FIELDS = tuple(f.name for f in fields(RequestRecord))
+
+
 def _write(hours: dict[BucketKey, list[Any]], days: dict[BucketKey, list[Any]],
-           audit: list[dict[str, Any]], prune: tuple[int, int, int] | None) -> None:
-    """On the database thread, in one transaction. `prune`: (now in s, audit retention in
-    days, audit row cap), or None."""
+           records: list[RequestRecord], prune: tuple[int, int, int] | None) -> None:
+    """On the database thread, in one transaction (the rows are built here too, off the
+    event loop). `prune`: (now in s, audit retention in days, audit row cap), or None."""
+    audit = [{name: getattr(r, name) for name in _RECORD_FIELDS} for r in records]
     db = RequestAuditRow._meta.database
     mysql = isinstance(db, peewee.MySQLDatabase)
     with db.atomic():
@@ -181,10 +186,9 @@ class UsageBook(DebouncedFlush):
                 return
             hours, days, audit = self._hours, self._days, self._audit
             self._hours, self._days, self._audit = {}, {}, []
-            rows = [asdict(r) for r in audit]
             limits = (int(time.time()), *self.limits()) if prune else None
             try:
-                await self.db.run(_write, hours, days, rows, limits)
+                await self.db.run(_write, hours, days, audit, limits)
             except Exception:
                 self._restore(hours, days, audit)
                 self._failures += 1
