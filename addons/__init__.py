@@ -17,7 +17,9 @@ Request-side hooks (`requestheaders`, `request`, `attempt`, `responseheaders`, `
   media post and a continued conversation belong to the leased account;
 - attachments, image-edit inputs, continuation and video posts before the request builder:
   it reads `attempt.file_ids`, `attempt.edit`, `attempt.continued`, `attempt.parent_post_id`
-  and `attempt.media_refs` to write the payload.
+  and `attempt.media_refs` to write the payload;
+- the request recorder after the usage counter: its `finish` (reverse order) runs first and
+  reads `flow.usage` and the last lease, which stays readable after the release.
 
 No addon rewrites what another decided: retry alone decides on a retry (it reads
 `attempt.continued` for a failed continuation), the builder alone writes the payload, the
@@ -25,7 +27,8 @@ breaker alone refuses a try for grok.com's sake.
 
 Stream transforms (`transform`) also run in list order, so upstream events reach the
 breaker's probe watch first (it only looks), then the stale-media check (a stale file fails
-the try before anything else sees it), then the continuation's id notes and usage first (raw text), then the tool sieve, then citations
+the try before anything else sees it), then the continuation's id notes and usage first (raw text), then the request recorder's
+answer capture (raw text; only with `audit.store_content`), then the tool sieve, then citations
 (which render `<grok:render>` cards), then the tag filter (which removes what citations did
 not render), and stop sequences last: they match the text exactly as the dialect renders it.
 """
@@ -40,9 +43,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any | None,
                 continuations: Any | None = None) -> "Chain":
+    """`ledger`: where the request recorder puts each finished request
+    (`state.usage_book.UsageBook`); None records nothing."""
     # imported here so that importing one addon module does not import every addon
     from addons.accounts import AccountSelector
     from addons.attachments import Attachments
+    from addons.audit import RequestRecorder
     from addons.auth import Auth
     from addons.breaker import Breaker
     from addons.chain import Chain
@@ -73,7 +79,8 @@ def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any
         VideoPosts(settings),
         UpstreamRequestBuilder(settings),
         StaleMedia(settings),
-        UsageCounter(ledger),
+        UsageCounter(),
+        RequestRecorder(settings, ledger),
         ToolSieve(),
         Citations(settings),
         TagFilter(settings),

@@ -113,6 +113,8 @@ class Flow:
     dialect: str = "openai.chat"
     id: str = field(default_factory=lambda: new_id("chatcmpl-"))
     created: int = field(default_factory=lambda: int(time.time()))
+    #: `time.perf_counter()` when the flow was made (durations without a request scope)
+    started: float = field(default_factory=time.perf_counter)
     # resolved by the request-side hooks
     api_key: str | None = None
     #: the client's identity for usage, audit and metrics (set by auth / the keys addon)
@@ -132,6 +134,8 @@ class Flow:
     last_error: ApiError | None = None  # what ends the flow if no account is left to try
     # outcome
     committed: bool = False  # a first content byte went to the client: no failover after it
+    #: `time.perf_counter()` when a stream committed (its first content left): the TTFT
+    committed_at: float | None = None
     reply: list[Event] | None = None  # set by a request hook: answer with these, no upstream
     error: ApiError | None = None
     finish_reason: str = "stop"

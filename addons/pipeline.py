@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from contextlib import aclosing
 from typing import Any, AsyncIterator, Callable
@@ -287,6 +288,7 @@ class Pipeline:
                 if isinstance(ev, CONTENT_EVENTS) and (type(ev) is ToolCall or ev.text) \
                         or type(ev) is MediaResult:
                     flow.committed = True
+                    flow.committed_at = time.perf_counter()
                     return
 
     async def _fail(self, flow: Flow, exc: ApiError) -> None:

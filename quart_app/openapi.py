@@ -17,6 +17,7 @@ from quart import Blueprint, Response
 
 from quart_app.admin import assets_schemas as media_admin
 from quart_app.admin import schemas as admin
+from quart_app.admin import usage_schemas as usage_admin
 from quart_app.dialects.anthropic_model import MessagesBody
 from quart_app.dialects.chat_model import ChatBody
 from quart_app.dialects.images_model import ImageGenerationBody
@@ -242,6 +243,16 @@ OPERATIONS = (
               body=media_admin.CacheItemDelete, errors=(*ADMIN_ERRORS, 404)),
     Operation("post", f"{ADMIN}/cache/items/delete", "Delete cached files",
               body=media_admin.CacheItemsDelete),
+    Operation("get", f"{ADMIN}/metrics", "Datacenter numbers: accounts, media cache, "
+              "request statistics", errors=(401, 403, 429)),
+    Operation("get", f"{ADMIN}/usage", "Usage series (hourly within 48 h, else daily)",
+              query=usage_admin.UsageQuery, errors=(400, 401, 403, 429)),
+    Operation("get", f"{ADMIN}/requests", "The request audit log, newest first, paged",
+              query=usage_admin.RequestsQuery, errors=(400, 401, 403, 429)),
+    Operation("get", f"{ADMIN}/requests/export", "The request audit log as CSV or JSON Lines",
+              query=usage_admin.ExportQuery, errors=(400, 401, 403, 429),
+              content={"text/csv": {"schema": {"type": "string"}},
+                       "application/x-ndjson": {"schema": {"type": "string"}}}),
 )
 
 #: Models the operations refer to that no request model reaches on its own.
@@ -279,7 +290,7 @@ def _operation(op: Operation, bodies: dict[Any, dict[str, Any]],
     else:
         ok = {**_json(_ref(op.answer)), **(sse if op.stream else {})}
     responses: dict[str, Any] = {"200": {"description": op.summary, "content": ok}}
-    if op.content is not None:
+    if op.content is not None and 416 in op.errors:  # a file served with Range and ETag
         responses["206"] = {"description": "The byte range asked for", "content": ok}
         responses["304"] = {"description": "Not modified (If-None-Match)"}
     for status in sorted(set(op.errors) | {405}):

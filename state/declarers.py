@@ -48,6 +48,8 @@ DECLARERS: tuple[str, ...] = (
     "addons.services.media_output:MediaOutput",
     "addons.services.video_jobs:VideoJobs",
     "state.runtime:AccountState",
+    "state.usage_book:UsageBook",
+    "addons.audit:RequestRecorder",
 )
 
 

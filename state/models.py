@@ -17,7 +17,10 @@ __all__ = [
     "ContinuationRow",
     "LeaseRow",
     "ModelUsageRow",
+    "RequestAuditRow",
     "SchemaVersion",
+    "UsageDayRow",
+    "UsageHourRow",
     "VideoJobRow",
     "bound",
 ]
@@ -63,6 +66,9 @@ class AccountRow(BaseModel):
 
 
 class ModelUsageRow(BaseModel):
+    """The per-model daily counters of schema versions before the usage book; only the
+    migration that moves them into `usage_daily` (`state.migrations`) reads it."""
+
     id = peewee.AutoField()
     model = peewee.CharField(max_length=191)
     day = peewee.CharField(max_length=10)  # YYYY-MM-DD (UTC)
@@ -139,6 +145,78 @@ class VideoJobRow(BaseModel):
         table_name = "video_jobs"
 
 
+class _UsageBucket(BaseModel):
+    """Usage added up per time bucket, client key, model, endpoint and account tier
+    (`state.usage_book`). Every process adds its own increments, so the rows are the sum of
+    all workers and instances. `key` is the managed key's id, or the name of an unmanaged
+    client (`app`, `open`); `key_name` is the name it had when last written."""
+
+    id = peewee.AutoField()
+    bucket = peewee.BigIntegerField()  # the bucket's start, unix seconds (UTC)
+    key = peewee.CharField(max_length=64)
+    key_name = peewee.CharField(max_length=191, default="")
+    model = peewee.CharField(max_length=128)
+    endpoint = peewee.CharField(max_length=32)
+    tier = peewee.CharField(max_length=16)  # the serving account's pool; "" when none served
+    requests = peewee.BigIntegerField(default=0)
+    failures = peewee.BigIntegerField(default=0)  # status >= 400
+    client_errors = peewee.BigIntegerField(default=0)  # 4xx
+    prompt_tokens = peewee.BigIntegerField(default=0)
+    completion_tokens = peewee.BigIntegerField(default=0)
+    reasoning_tokens = peewee.BigIntegerField(default=0)
+    bytes_in = peewee.BigIntegerField(default=0)
+    bytes_out = peewee.BigIntegerField(default=0)
+    duration_ms = peewee.BigIntegerField(default=0)  # sum
+    ttft_ms = peewee.BigIntegerField(default=0)  # sum over the requests with a TTFT
+    ttft_count = peewee.BigIntegerField(default=0)
+    streams = peewee.BigIntegerField(default=0)
+    failovers = peewee.BigIntegerField(default=0)
+
+
+class UsageHourRow(_UsageBucket):
+    class Meta:
+        table_name = "usage_hourly"
+        indexes = ((("bucket", "key", "model", "endpoint", "tier"), True),)
+
+
+class UsageDayRow(_UsageBucket):
+    class Meta:
+        table_name = "usage_daily"
+        indexes = ((("bucket", "key", "model", "endpoint", "tier"), True),)
+
+
+class RequestAuditRow(BaseModel):
+    """One served request (`state.usage_book`): who, what, on which account tier, how it
+    ended and how long it took. `account` is the masked account id, never the token; the
+    prompt and answer are stored only with `audit.store_content`."""
+
+    id = peewee.AutoField()
+    at = peewee.BigIntegerField(index=True)  # ms, when the request arrived
+    request_id = peewee.CharField(max_length=128)
+    key = peewee.CharField(max_length=64, index=True)
+    key_name = peewee.CharField(max_length=191, default="")
+    model = peewee.CharField(max_length=128, index=True)
+    endpoint = peewee.CharField(max_length=32)
+    account = peewee.CharField(max_length=32, default="")
+    tier = peewee.CharField(max_length=16, default="")
+    status = peewee.IntegerField(index=True)
+    error_code = peewee.CharField(max_length=64, default="")
+    prompt_tokens = peewee.IntegerField(default=0)
+    completion_tokens = peewee.IntegerField(default=0)
+    reasoning_tokens = peewee.IntegerField(default=0)
+    bytes_in = peewee.BigIntegerField(default=0)
+    bytes_out = peewee.BigIntegerField(default=0)
+    ttft_ms = peewee.IntegerField(null=True)
+    duration_ms = peewee.IntegerField(default=0)
+    stream = peewee.BooleanField(default=False)
+    failovers = peewee.IntegerField(default=0)
+    prompt = peewee.TextField(null=True)
+    answer = peewee.TextField(null=True)
+
+    class Meta:
+        table_name = "request_audit"
+
+
 class SchemaVersion(BaseModel):
     version = peewee.IntegerField(primary_key=True)
     applied_at = peewee.BigIntegerField()
@@ -148,7 +226,8 @@ class SchemaVersion(BaseModel):
 
 
 ALL_MODELS: tuple[type[BaseModel], ...] = (AccountRow, ModelUsageRow, AccountMeta, ContinuationRow,
-                                           LeaseRow, VideoJobRow, SchemaVersion)
+                                           LeaseRow, VideoJobRow, SchemaVersion, UsageHourRow,
+                                           UsageDayRow, RequestAuditRow)
 
 
 def bound(db: peewee.Database) -> AbstractContextManager[Any]:
