@@ -48,6 +48,7 @@ DECLARERS: tuple[str, ...] = (
     "addons.services.media_output:MediaOutput",
     "addons.services.video_jobs:VideoJobs",
     "state.runtime:AccountState",
+    "state.keys_service:KeyService",
 )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import peewee
 
 from state.models import (
-    AccountMeta, AccountRow, ContinuationRow, LeaseRow, ModelUsageRow, SchemaVersion, VideoJobRow,
+    AccountMeta, AccountRow, ClientKeyCounterRow, ClientKeyRow, ContinuationRow, LeaseRow, ModelUsageRow, SchemaVersion, VideoJobRow,
     bound,
 )
 
@@ -43,7 +43,15 @@ def _m4_video_jobs(db: peewee.Database) -> None:
     db.create_tables([VideoJobRow], safe=True)
 
 
-MIGRATIONS: list[Migration] = [_m1_initial, _m2_continuations, _m3_leases, _m4_video_jobs]
+def _m_client_keys(db: peewee.Database) -> None:
+    """Managed client keys (hash only) and their shared usage counters."""
+    db.create_tables([ClientKeyRow, ClientKeyCounterRow], safe=True)
+    if not AccountMeta.select().where(AccountMeta.key == "keys_revision").exists():
+        AccountMeta.create(key="keys_revision", value=0)
+
+
+MIGRATIONS: list[Migration] = [_m1_initial, _m2_continuations, _m3_leases, _m4_video_jobs,
+                               _m_client_keys]
 
 
 def latest_version() -> int:
