@@ -4,7 +4,8 @@ One blueprint per concern, each guarded by the admin secret (`auth.admin_bluepri
 `auth` (verify), `setup` (first run: is the secret the default, set a new one), `system`
 (status, storage, sync), `tokens` (the account table), `replace` (pool imports), `batch`
 (refresh / NSFW over many accounts, with SSE progress), `assets` (the files accounts hold on
-grok.com, and their batch clear), `cache` (the local media cache). Everything is built in
+grok.com, and their batch clear), `cache` (the local media cache), `keys` (managed client
+keys). Everything is built in
 `register_admin`, called from `create_app`; nothing happens at import.
 """
 from __future__ import annotations
@@ -21,12 +22,12 @@ log = logging.getLogger(__name__)
 
 
 def register_admin(app: Quart) -> AdminState:
-    from quart_app.admin import assets, auth, batch, cache, replace, setup, system, tokens
+    from quart_app.admin import assets, auth, batch, cache, keys, replace, setup, system, tokens
 
     settings = app.extensions["grok2api"].settings
     state = AdminState(settings)
     app.extensions[ADMIN_EXTENSION] = state
-    for module in (auth, setup, system, tokens, replace, batch, assets, cache):
+    for module in (auth, setup, system, tokens, replace, batch, assets, cache, keys):
         app.register_blueprint(module.bp)
 
     @app.before_serving
