@@ -11,7 +11,7 @@
   daily charges are given back.
 
 Keys of `app.api_key` and open mode (`flow.client.id` None) are unlimited: nothing here runs
-for them. A request hook that answers by itself (`flow.reply`) never reaches `attempt`, so it
+for them. A managed key without limits is still counted (its usage today is shown). A request hook that answers by itself (`flow.reply`) never reaches `attempt`, so it
 costs no quota.
 """
 from __future__ import annotations
@@ -84,10 +84,6 @@ class Keys:
             return
         record = self._record(flow)
         if record is None:
-            return
-        if not record.policy.limited:
-            self.keys.mark_used(record.id)
-            flow.metadata[_ADMITTED] = None
             return
         verdict = self.keys.admit(record, charges(flow))
         if isinstance(verdict, Refusal):

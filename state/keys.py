@@ -81,11 +81,6 @@ class KeyPolicy:
     def limit(self, name: str) -> int | None:
         return self.limits.get(name)
 
-    @property
-    def limited(self) -> bool:
-        """Something here needs counting (a key without limits costs no counter work)."""
-        return bool(self.rpm is not None or self.max_concurrency is not None or self.limits)
-
     def to_json(self) -> str:
         return orjson.dumps({
             "models": list(self.models), "rpm": self.rpm,

@@ -77,6 +77,8 @@ class KeyCounters:
     def __init__(self) -> None:
         self.shared: dict[Bucket, list[int]] = {}
         self.pending: dict[Bucket, list[int]] = {}
+        #: increments being sent: still counted until the totals that include them arrive
+        self.sending: dict[Bucket, list[int]] = {}
         #: open requests of this process per key, and the other processes' (Redis)
         self.local: dict[str, int] = {}
         self.peers: dict[str, int] = {}
@@ -85,9 +87,12 @@ class KeyCounters:
 
     # ------------------------------------------------------------------ reading
     def count(self, key_id: str, bucket: str, index: int) -> int:
-        shared = self.shared.get((key_id, bucket))
-        pending = self.pending.get((key_id, bucket))
-        return (shared[index] if shared else 0) + (pending[index] if pending else 0)
+        n = 0
+        for table in (self.shared, self.sending, self.pending):
+            row = table.get((key_id, bucket))
+            if row is not None:
+                n += row[index]
+        return n
 
     def day_counts(self, key_id: str, now: float | None = None) -> dict[str, int]:
         """Today's counts of a key, as far as this process knows."""
@@ -172,11 +177,15 @@ class KeyCounters:
 
     # ------------------------------------------------------------------ sync
     def drain(self) -> dict[Bucket, list[int]]:
-        pending, self.pending = self.pending, {}
-        return pending
+        """The increments to send now; they count as `sending` until `take_totals`."""
+        self.restore(self.sending)
+        self.sending, self.pending = self.pending, {}
+        return self.sending
 
     def restore(self, deltas: dict[Bucket, list[int]]) -> None:
         """Put back increments whose sending failed."""
+        if deltas is self.sending:
+            self.sending = {}
         for bucket, values in deltas.items():
             row = self.pending.setdefault(bucket, [0] * len(COUNTER_FIELDS))
             for i, v in enumerate(values):
@@ -187,6 +196,7 @@ class KeyCounters:
         no longer watched are forgotten."""
         zero = [0] * len(COUNTER_FIELDS)
         self.shared = {b: list(totals.get(b, zero)) for b in watched}
+        self.sending = {}
 
 
 def _rpm_wait(rpm: int, cur: int, prev: int, frac: float) -> float:

@@ -190,10 +190,6 @@ class KeyService:
     def admit(self, rec: KeyRecord, charges: dict[str, int]) -> Admission | Refusal:
         return self.counters.admit(rec, charges)
 
-    def mark_used(self, key_id: str) -> None:
-        """A request of a key without limits (only `last_used_at` follows it)."""
-        self.counters.used[key_id] = int(time.time() * 1000)
-
     def settle(self, admission: Admission, tokens: int, failed: bool) -> None:
         self.counters.settle(admission, tokens, failed)
 
