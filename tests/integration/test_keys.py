@@ -312,3 +312,17 @@ async def test_no_key_value_reaches_the_log(stack, caplog):
     assert text  # the gateway did log these requests
     for key in used:
         assert key not in text
+
+
+async def test_a_key_without_nsfw_gets_no_r_rated_images_even_from_an_nsfw_account(stack):
+    await stack.start_gateway(GROK_APP_APP_KEY=ADMIN)
+    stack.sim.state.add_token("tok-nsfw", tier="super").nsfw = True
+    stack.gateway.pool.add("tok-nsfw", pool="super", tags=["nsfw"])
+    prompt = "beach [[sim rrated=0]]"
+    for nsfw, images, withheld in ((False, 1, 1), (True, 2, None)):
+        key = (await new_key(stack, name=f"nsfw-{nsfw}", nsfw=nsfw))["key"]
+        got = await stack.openai(key).images.generate(model="grok-imagine-image", prompt=prompt,
+                                                      n=2, response_format="b64_json")
+        assert len(got.data) == images and got.model_extra.get("moderated") == withheld
+        frame = stack.sim.state.imagine_sessions[-1].frames[-1]
+        assert frame["item"]["content"][0]["properties"]["enable_nsfw"] is nsfw
