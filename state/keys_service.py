@@ -133,6 +133,7 @@ class KeyService:
                     log.warning("client keys sync failed; limits use local counts until it "
                                 "works again", exc_info=True)
                 self._healthy = False
+                self.counters.peers = {}  # stale counts of other processes would block keys
 
     async def sync_once(self) -> None:
         assert self._lock is not None

@@ -12,7 +12,8 @@ from collections.abc import Callable
 import peewee
 
 from state.models import (
-    AccountMeta, AccountRow, ClientKeyCounterRow, ClientKeyRow, ContinuationRow, LeaseRow, ModelUsageRow, SchemaVersion, VideoJobRow,
+    AccountMeta, AccountRow, ClientKeyCounterRow, ClientKeyRow, ContinuationRow, LeaseRow,
+    ModelUsageRow, SchemaVersion, VideoJobRow,
     bound,
 )
 
