@@ -4,6 +4,11 @@ Request-side hooks (`requestheaders`, `request`, `attempt`, `responseheaders`, `
 `error`) run in list order; `finish` in reverse. What must come before what, and why:
 
 - auth first: nothing else runs for a client that is not let in;
+- keys (a managed key's policy) right after auth and before model resolution: a model
+  outside the key's allow-list gets the same 404 whether it exists or not; its limits are
+  judged in its `attempt` hook, before the clearance, breaker and accounts ones, so a refused
+  request leases no account; its `finish` runs after theirs (reverse order) and reads the
+  usage the stream tally set;
 - model resolution before accounts: the model names the pools and the quota mode;
 - the clearance addon before the breaker and retry: it answers an anti-bot refusal or a
   Cloudflare challenge (a fresh statsig, a new clearance) and says so in `attempt.remedy`,
@@ -42,9 +47,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any | None,
-                continuations: Any | None = None) -> "Chain":
+                continuations: Any | None = None, keys: Any | None = None) -> "Chain":
     """`ledger`: where the request recorder puts each finished request
-    (`state.usage_book.UsageBook`); None records nothing."""
+    (`state.usage_book.UsageBook`); None records nothing. `keys`: the managed client keys
+    (`state.keys_service.KeyService`); None when there are none to check."""
     # imported here so that importing one addon module does not import every addon
     from addons.accounts import AccountSelector
     from addons.attachments import Attachments
@@ -56,6 +62,7 @@ def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any
     from addons.clearance import Clearance
     from addons.continuation import Continuation
     from addons.image_edit_inputs import ImageEditInputs
+    from addons.keys import Keys
     from addons.model_resolver import ModelResolver
     from addons.retry import Retry
     from addons.stale_media import StaleMedia
@@ -67,7 +74,8 @@ def build_chain(*, settings: Any, pool: Any, catalogue: "Catalogue", ledger: Any
     from addons.video_posts import VideoPosts
 
     return Chain([
-        Auth(settings),
+        Auth(settings, keys),
+        Keys(keys, catalogue),
         ModelResolver(catalogue),
         Clearance(settings),
         Breaker(settings, pool),

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from addons.upstream.base import UpstreamStream
     from addons.upstream.image_edit import EditInputs
     from addons.upstream.wire import UpstreamRequest
+    from state.keys import Scope
     from state.pool import Lease
 
 __all__ = ["Attachment", "Attempt", "ChatRequest", "ClientKey", "Continued", "Flow", "JobRequest", "Message",
@@ -119,6 +120,12 @@ class Flow:
     api_key: str | None = None
     #: the client's identity for usage, audit and metrics (set by auth / the keys addon)
     client: ClientKey | None = None
+    #: the accounts that may serve this flow (a managed key's scope: pools and tags); None =
+    #: any (set by the keys addon, honoured by the account selector)
+    account_scope: Scope | None = None
+    #: media of this flow may be NSFW (a managed key's policy; the media builders turn
+    #: `enable_nsfw` off when False)
+    nsfw_allowed: bool = True
     model: ModelSpec | None = None
     prompt: str = ""  # the flattened upstream prompt of a chat
     pinned_token: str | None = None  # the account the first attempt should use, if it can

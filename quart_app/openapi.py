@@ -16,6 +16,7 @@ import orjson
 from quart import Blueprint, Response
 
 from quart_app.admin import assets_schemas as media_admin
+from quart_app.admin import keys_schemas as keys_admin
 from quart_app.admin import schemas as admin
 from quart_app.admin import usage_schemas as usage_admin
 from quart_app.dialects.anthropic_model import MessagesBody
@@ -101,11 +102,13 @@ ERRORS = {400: "Invalid request: the error names the parameter",
           405: "Method not allowed", 408: "The body did not arrive in time",
           409: "Conflict", 413: "Body larger than app.max_body_mb",
           415: "Content-Type is not JSON",
-          429: "No account can serve the request now, or too many wrong admin secrets",
+          429: "No account can serve the request now, a limit of the API key is reached "
+               "(the code names it; Retry-After), or too many wrong admin secrets",
           416: "The Range starts past the end of the file",
           501: "Not available in this build", 502: "Upstream failure",
           503: "Not ready, or upstream unavailable", 504: "Upstream timed out"}
-JOB_ERRORS = (400, 401, 405, 408, 413, 415, 429, 501, 502, 503, 504)
+#: 404: a model outside the allow-list of a managed key
+JOB_ERRORS = (400, 401, 404, 405, 408, 413, 415, 429, 501, 502, 503, 504)
 #: 403: refused while the admin secret is the shipped default; 429: wrong secrets throttled
 ADMIN_ERRORS = (400, 401, 403, 405, 408, 413, 415, 429)
 
@@ -253,6 +256,18 @@ OPERATIONS = (
               query=usage_admin.ExportQuery, errors=(400, 401, 403, 429),
               content={"text/csv": {"schema": {"type": "string"}},
                        "application/x-ndjson": {"schema": {"type": "string"}}}),
+    Operation("get", f"{ADMIN}/keys", "Managed client keys, with today's usage and remaining "
+              "quota", errors=(401, 403, 429)),
+    Operation("post", f"{ADMIN}/keys", "Create a client key (its value is in this answer "
+              "only)", body=keys_admin.CreateKey),
+    Operation("post", f"{ADMIN}/keys/batch", "Create client keys with generated values",
+              body=keys_admin.BatchCreateKeys),
+    Operation("post", f"{ADMIN}/keys/update", "Change a client key (by id or value)",
+              body=keys_admin.UpdateKey, errors=(*ADMIN_ERRORS, 404)),
+    Operation("post", f"{ADMIN}/keys/delete", "Delete a client key (by id or value)",
+              body=keys_admin.DeleteKey, errors=(*ADMIN_ERRORS, 404)),
+    Operation("post", f"{ADMIN}/keys/batch-status", "Enable or disable client keys",
+              body=keys_admin.BatchKeyStatus, errors=(*ADMIN_ERRORS, 404)),
 )
 
 #: Models the operations refer to that no request model reaches on its own.

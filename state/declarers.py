@@ -50,6 +50,7 @@ DECLARERS: tuple[str, ...] = (
     "state.runtime:AccountState",
     "state.usage_book:UsageBook",
     "addons.audit:RequestRecorder",
+    "state.keys_service:KeyService",
 )
 
 

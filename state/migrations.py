@@ -13,8 +13,8 @@ from collections.abc import Callable
 import peewee
 
 from state.models import (
-    AccountMeta, AccountRow, ContinuationRow, LeaseRow, ModelUsageRow, RequestAuditRow, SchemaVersion, UsageDayRow,
-    UsageHourRow, VideoJobRow,
+    AccountMeta, AccountRow, ClientKeyCounterRow, ClientKeyRow, ContinuationRow, LeaseRow,
+    ModelUsageRow, RequestAuditRow, SchemaVersion, UsageDayRow, UsageHourRow, VideoJobRow,
     bound,
 )
 
@@ -70,8 +70,15 @@ def _m_usage_audit(db: peewee.Database) -> None:
     db.drop_tables([ModelUsageRow], safe=True)
 
 
+def _m_client_keys(db: peewee.Database) -> None:
+    """Managed client keys (hash only) and their shared usage counters."""
+    db.create_tables([ClientKeyRow, ClientKeyCounterRow], safe=True)
+    if not AccountMeta.select().where(AccountMeta.key == "keys_revision").exists():
+        AccountMeta.create(key="keys_revision", value=0)
+
+
 MIGRATIONS: list[Migration] = [_m1_initial, _m2_continuations, _m3_leases, _m4_video_jobs,
-                               _m_usage_audit]
+                               _m_usage_audit, _m_client_keys]
 
 
 def latest_version() -> int:

@@ -14,6 +14,8 @@ __all__ = [
     "AccountMeta",
     "AccountRow",
     "BaseModel",
+    "ClientKeyCounterRow",
+    "ClientKeyRow",
     "ContinuationRow",
     "LeaseRow",
     "ModelUsageRow",
@@ -217,6 +219,49 @@ class RequestAuditRow(BaseModel):
         table_name = "request_audit"
 
 
+class ClientKeyRow(BaseModel):
+    """A managed client key (`state.keys`): only the SHA-256 of the key is stored; the key
+    itself is shown once, when it is created. `policy` is JSON (allow-list, rpm,
+    concurrency, daily quotas, scope, nsfw). `revision` is the keys' global revision (the
+    `keys_revision` row of `account_meta`) at its last write, so every process notices a
+    change with one cheap poll."""
+
+    id = peewee.CharField(max_length=40, primary_key=True)  # key_…
+    name = peewee.CharField(max_length=191)
+    key_hash = peewee.CharField(max_length=64, unique=True)  # sha256 hex of the key
+    display_key = peewee.CharField(max_length=32)  # first 6 + "..." + last 4
+    enabled = peewee.BooleanField(default=True)
+    policy = peewee.TextField(default="{}")
+    created_at = peewee.BigIntegerField()
+    updated_at = peewee.BigIntegerField()
+    last_used_at = peewee.BigIntegerField(null=True)  # written behind, coarse
+    expires_at = peewee.BigIntegerField(null=True)  # ms
+    revision = peewee.BigIntegerField(default=0, index=True)
+
+    class Meta:
+        table_name = "client_keys"
+
+
+class ClientKeyCounterRow(BaseModel):
+    """Usage counters of a client key in one bucket (`d:YYYY-MM-DD` for the daily quotas,
+    `m:<minute>` for requests per minute), shared by the processes on this database when
+    there is no Redis; each process adds its increments behind the request path."""
+
+    key_id = peewee.CharField(max_length=40)
+    bucket = peewee.CharField(max_length=24)
+    requests = peewee.BigIntegerField(default=0)
+    chat = peewee.BigIntegerField(default=0)
+    heavy = peewee.BigIntegerField(default=0)
+    image = peewee.BigIntegerField(default=0)
+    video = peewee.BigIntegerField(default=0)
+    tokens = peewee.BigIntegerField(default=0)
+    expires_at = peewee.BigIntegerField(index=True)  # ms: pruned after
+
+    class Meta:
+        table_name = "client_key_counters"
+        indexes = ((("key_id", "bucket"), True),)
+
+
 class SchemaVersion(BaseModel):
     version = peewee.IntegerField(primary_key=True)
     applied_at = peewee.BigIntegerField()
@@ -227,7 +272,8 @@ class SchemaVersion(BaseModel):
 
 ALL_MODELS: tuple[type[BaseModel], ...] = (AccountRow, ModelUsageRow, AccountMeta, ContinuationRow,
                                            LeaseRow, VideoJobRow, SchemaVersion, UsageHourRow,
-                                           UsageDayRow, RequestAuditRow)
+                                           UsageDayRow, RequestAuditRow, ClientKeyRow,
+                                           ClientKeyCounterRow)
 
 
 def bound(db: peewee.Database) -> AbstractContextManager[Any]:

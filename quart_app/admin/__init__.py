@@ -4,8 +4,9 @@ One blueprint per concern, each guarded by the admin secret (`auth.admin_bluepri
 `auth` (verify), `setup` (first run: is the secret the default, set a new one), `system`
 (status, storage, sync), `tokens` (the account table), `replace` (pool imports), `batch`
 (refresh / NSFW over many accounts, with SSE progress), `assets` (the files accounts hold on
-grok.com, and their batch clear), `cache` (the local media cache), `usage` (the datacenter metrics, usage series) and
-`requests` (the request audit log and its export). Everything is built in
+grok.com, and their batch clear), `cache` (the local media cache), `usage` (the datacenter
+metrics, usage series), `requests` (the request audit log and its export) and `keys`
+(managed client keys). Everything is built in
 `register_admin`, called from `create_app`; nothing happens at import.
 """
 from __future__ import annotations
@@ -23,14 +24,14 @@ log = logging.getLogger(__name__)
 
 def register_admin(app: Quart) -> AdminState:
     from quart_app.admin import (
-        assets, auth, batch, cache, replace, requests, setup, system, tokens, usage,
+        assets, auth, batch, cache, keys, replace, requests, setup, system, tokens, usage,
     )
 
     settings = app.extensions["grok2api"].settings
     state = AdminState(settings)
     app.extensions[ADMIN_EXTENSION] = state
     for module in (auth, setup, system, tokens, replace, batch, assets, cache, usage,
-                   requests):
+                   requests, keys):
         app.register_blueprint(module.bp)
 
     @app.before_serving
