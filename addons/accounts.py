@@ -8,6 +8,10 @@ continuation addon does, for the account that holds the upstream conversation). 
 tried first, with the usual checks, and only once; when it cannot be leased, selection goes
 on as if there were no pin.
 
+A managed client key's scope (`flow.account_scope`, set by the keys addon) narrows every
+choice: only the pools it names, and only accounts carrying one of its tags; a request whose
+scope leaves nothing gets the 429 of an empty pool, never another account.
+
 The strategy (quota scoring or uniform random) follows `account.refresh.enabled` at every
 attempt, so switching it takes effect at once.
 
@@ -90,6 +94,20 @@ class AccountSelector:
         """The `QuotaRefresher` (built with the transport, after the chain)."""
         self.refresher = refresher
 
+    @staticmethod
+    def _pools(flow: Flow, mode: str) -> tuple[str, ...]:
+        """The model's pools for `mode`, narrowed to the client key's scope."""
+        pools = Catalogue.usable_pools(flow.model, mode)
+        scope = flow.account_scope
+        if scope is not None and scope.pools:
+            return tuple(p for p in pools if p in scope.pools)
+        return pools
+
+    @staticmethod
+    def _tags(flow: Flow) -> frozenset[str] | None:
+        scope = flow.account_scope
+        return scope.tags if scope is not None and scope.tags else None
+
     def _modes(self, flow: Flow) -> tuple[str, ...]:
         mode = flow.model.mode
         if (mode == "auto" and flow.model.capability == "chat"
@@ -102,7 +120,7 @@ class AccountSelector:
         if len(flow.tried) >= MAX_ACCOUNTS_PER_REQUEST:
             raise flow.last_error or no_account(flow.model.id)
         pinned, flow.pinned_token = flow.pinned_token, None
-        key = (flow.model.id, tuple(flow.tried))
+        key = (flow.model.id, tuple(flow.tried), flow.account_scope)
         if pinned and self._select(flow, pinned, pinned_only=True):
             return
         busy = self.queue.has(key)  # others like it wait: queue behind them
@@ -143,16 +161,16 @@ class AccountSelector:
 
     def _saturated(self, flow: Flow) -> bool:
         how = strategy(self.settings)
-        return any(self.pool.saturated(Catalogue.usable_pools(flow.model, mode), mode,
-                                       exclude=flow.tried, strategy=how)
+        tags = self._tags(flow)
+        return any(self.pool.saturated(self._pools(flow, mode), mode, exclude=flow.tried,
+                                       strategy=how, tags=tags)
                    for mode in self._modes(flow))
 
     def _none_left(self, flow: Flow) -> ApiError:
         """The 429 when no account has quota: Retry-After says when the first cooldown or
         quota window of the model's accounts ends."""
         times = [t for mode in self._modes(flow)
-                 if (t := self.pool.next_ready_at(Catalogue.usable_pools(flow.model, mode),
-                                                  mode)) is not None]
+                 if (t := self.pool.next_ready_at(self._pools(flow, mode), mode)) is not None]
         wait = NO_ACCOUNT_RETRY_AFTER_SEC
         if times:
             wait = max(1, math.ceil(min(times) / 1000 - time.time()))
@@ -162,12 +180,13 @@ class AccountSelector:
         max_inflight = self.settings.options.account.selection.max_inflight
         how = strategy(self.settings)
         tries = (pinned,) if pinned_only else ((pinned, None) if pinned else (None,))
+        tags = self._tags(flow)
         for only in tries:
             for mode in self._modes(flow):
-                pools = Catalogue.usable_pools(flow.model, mode)
+                pools = self._pools(flow, mode)
                 lease = self.pool.select(pools, mode, exclude=flow.tried,
                                          max_inflight=max_inflight, only=only,
-                                         strategy=how)
+                                         strategy=how, tags=tags)
                 if lease is not None:
                     flow.lease = lease
                     flow.attempt.mode = mode

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from addons.upstream.base import UpstreamStream
     from addons.upstream.image_edit import EditInputs
     from addons.upstream.wire import UpstreamRequest
+    from state.keys import Scope
     from state.pool import Lease
 
 __all__ = ["Attachment", "Attempt", "ChatRequest", "ClientKey", "Continued", "Flow", "JobRequest", "Message",
@@ -113,12 +114,19 @@ class Flow:
     dialect: str = "openai.chat"
     id: str = field(default_factory=lambda: new_id("chatcmpl-"))
     created: int = field(default_factory=lambda: int(time.time()))
-    #: `time.perf_counter()` when the flow was made (request latency, time to first token)
+    #: `time.perf_counter()` when the flow was made (latency, TTFT, durations without a request
+    #: scope)
     started: float = field(default_factory=time.perf_counter)
     # resolved by the request-side hooks
     api_key: str | None = None
     #: the client's identity for usage, audit and metrics (set by auth / the keys addon)
     client: ClientKey | None = None
+    #: the accounts that may serve this flow (a managed key's scope: pools and tags); None =
+    #: any (set by the keys addon, honoured by the account selector)
+    account_scope: Scope | None = None
+    #: media of this flow may be NSFW (a managed key's policy; the media builders turn
+    #: `enable_nsfw` off when False)
+    nsfw_allowed: bool = True
     model: ModelSpec | None = None
     prompt: str = ""  # the flattened upstream prompt of a chat
     pinned_token: str | None = None  # the account the first attempt should use, if it can
@@ -134,12 +142,11 @@ class Flow:
     last_error: ApiError | None = None  # what ends the flow if no account is left to try
     # outcome
     committed: bool = False  # a first content byte went to the client: no failover after it
+    #: `time.perf_counter()` when a stream committed (its first content left): the TTFT
+    committed_at: float | None = None
     reply: list[Event] | None = None  # set by a request hook: answer with these, no upstream
     error: ApiError | None = None
     finish_reason: str = "stop"
     stop_sequence: str | None = None  # the stop sequence that ended the answer, if one did
     usage: Usage = field(default_factory=Usage)
-    #: `time.perf_counter()` when the first answer event (text, reasoning, a tool call,
-    #: media) came out of the pipeline, counting from the request: failed tries included
-    first_token_at: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)

@@ -9,15 +9,35 @@ outcome are settled when it records them.
 from __future__ import annotations
 
 import time
-from typing import Callable
 
 from addons.flow import Flow
+from addons.request_scope import current as current_request
 from addons.services.metrics import GatewayMetrics, status_class
 from addons.upstream import classify as kinds
 
 NAME = "metrics"
+#: The routes whose requests run the chain; any other path is `other` (a bounded label).
+ENDPOINTS = frozenset({
+    "/v1/chat/completions", "/v1/responses", "/v1/messages", "/v1/messages/count_tokens",
+    "/v1/images/generations", "/v1/images/edits", "/v1/videos", "/v1/videos/generations",
+    "/v1/models",
+})
 #: flow.metadata[NAME] bits: counted in flight, counted as a stream, the try counted
 _INFLIGHT, _STREAM = 1, 2
+
+
+def endpoint_label(flow: Flow) -> str:
+    """The route of the request being served, when it is one of `ENDPOINTS`; outside a
+    request (a video job resumed at start, a unit test) the flow's dialect."""
+    info = current_request()
+    if info is None:
+        return flow.dialect
+    path = info.path
+    if path in ENDPOINTS:
+        return path
+    if path.startswith("/v1/models/"):
+        return "/v1/models/{model_id}"
+    return "other"
 
 
 def _key_label(flow: Flow) -> str:
@@ -35,11 +55,6 @@ def _key_label(flow: Flow) -> str:
 class Metrics:
     def __init__(self, metrics: GatewayMetrics | None = None) -> None:
         self.metrics = metrics or GatewayMetrics()
-        #: names the flow's route (bounded); bound by the HTTP layer, the dialect otherwise
-        self.endpoint: Callable[[Flow], str] = lambda flow: flow.dialect
-
-    def bind(self, endpoint: Callable[[Flow], str]) -> None:
-        self.endpoint = endpoint
 
     def requestheaders(self, flow: Flow) -> None:
         flow.metadata[NAME] = [_INFLIGHT, 0]  # flags, the number of the last try counted
@@ -79,13 +94,13 @@ class Metrics:
             elif attempt.status == 200:
                 self._upstream(200, "ok")
         status = 200 if flow.error is None else flow.error.status
-        endpoint = self.endpoint(flow)
+        endpoint = endpoint_label(flow)
         model = m.model_cap(flow.model.id) if flow.model is not None else "-"
         key = m.key_cap(_key_label(flow))
         m.child(m.requests, endpoint, model, status_class(status), key).inc()
         m.child(m.latency, endpoint, model).observe(now - flow.started)
-        if flow.first_token_at is not None:
-            m.child(m.ttft, endpoint, model).observe(flow.first_token_at - flow.started)
+        if flow.committed_at is not None:  # a stream's first content
+            m.child(m.ttft, endpoint, model).observe(flow.committed_at - flow.started)
         usage = flow.usage
         if flow.error is None and (usage.prompt_tokens or usage.completion_tokens):
             m.child(m.tokens, "prompt", model, key).inc(usage.prompt_tokens)

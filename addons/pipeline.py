@@ -59,14 +59,6 @@ def _is_answer(ev: Event) -> bool:
     return False
 
 
-def _first_token(flow: Flow, events: list[Event]) -> None:
-    """Notes when the first answer event (not a keep-alive) left the pipeline."""
-    for ev in events:
-        if type(ev) is not Heartbeat:
-            flow.first_token_at = time.perf_counter()
-            return
-
-
 class Pipeline:
     @staticmethod
     def load(loader: Loader) -> None:
@@ -238,8 +230,6 @@ class Pipeline:
                                     break
                             if out:
                                 self._commit(flow, out)
-                                if flow.first_token_at is None:
-                                    _first_token(flow, out)
                                 yield out
                             if failure is not None or ended:
                                 break
@@ -267,8 +257,6 @@ class Pipeline:
                     flow.metadata[_OUTCOME] = "response"
                     await self.chain.response(flow)
                     tail.append(End(flow.finish_reason))
-                    if flow.first_token_at is None:
-                        _first_token(flow, tail)
                     yield tail
                     return
                 answer, attempt.answer = attempt.answer, None
@@ -300,6 +288,7 @@ class Pipeline:
                 if isinstance(ev, CONTENT_EVENTS) and (type(ev) is ToolCall or ev.text) \
                         or type(ev) is MediaResult:
                     flow.committed = True
+                    flow.committed_at = time.perf_counter()
                     return
 
     async def _fail(self, flow: Flow, exc: ApiError) -> None:

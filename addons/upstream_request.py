@@ -78,8 +78,9 @@ class ImageBuilder:
     """Images from a prompt: the imagine WebSocket (`image`), with the chat-based path
     (`image_chat`: "Drawing: <prompt>" in the `fast` mode, one call per image) as its
     `fallback` in the same try when the socket cannot serve it; the lite model always takes
-    the chat-based path. NSFW is asked for when `features.enable_nsfw` is on and the account
-    went through the NSFW sequence (its `nsfw` tag); R-rated results are only kept then."""
+    the chat-based path. NSFW is asked for when `features.enable_nsfw` is on, the client's key
+    allows it (`flow.nsfw_allowed`) and the account went through the NSFW sequence (its `nsfw`
+    tag); R-rated results are only kept then."""
 
     def prepare(self, flow: Flow) -> None:
         flow.prompt = flow.request.prompt.strip()
@@ -99,7 +100,7 @@ class ImageBuilder:
             return chat
         headers = build_headers(cfg, token, origin=ORIGIN, referer=ORIGIN + "/imagine",
                                 fresh_statsig=flow.statsig_renewed)
-        nsfw = cfg.enable_nsfw and NSFW_TAG in flow.lease.account.tags
+        nsfw = cfg.enable_nsfw and flow.nsfw_allowed and NSFW_TAG in flow.lease.account.tags
         params = {"prompt": flow.prompt, "aspect_ratio": IMAGE_SIZES.get(req.size, DEFAULT_RATIO),
                   "enable_nsfw": nsfw, "enable_pro": model == PRO_IMAGE_MODEL}
         return UpstreamRequest("GET", cfg.base_url + IMAGINE_PATH, headers, params,

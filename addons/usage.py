@@ -1,10 +1,9 @@
-"""Usage accounting: estimates the flow's token usage and records it per model (written behind).
+"""Token usage: estimates the flow's token usage from the try that answered (`flow.usage`),
+which the dialects report and the request recorder (`addons/audit.py`) accounts.
 
 Per-account use counts are kept by the pool's success/failure feedback.
 """
 from __future__ import annotations
-
-from typing import Any
 
 from addons.events import Event, ReasoningDelta, TextDelta
 from addons.flow import Flow
@@ -40,14 +39,5 @@ class UsageTally:
 
 
 class UsageCounter:
-    def __init__(self, ledger: Any | None) -> None:
-        self.ledger = ledger
-
     def transform(self, flow: Flow) -> UsageTally:
         return UsageTally(flow)
-
-    def finish(self, flow: Flow) -> None:
-        if self.ledger is None or flow.model is None or flow.lease is None:
-            return
-        ok = flow.error is None
-        self.ledger.record(flow.model.id, ok, flow.usage.prompt_tokens, flow.usage.completion_tokens)

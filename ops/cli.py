@@ -1,4 +1,4 @@
-"""The `grok2api` command line: serve, simulate, bench, config, accounts, cache, db."""
+"""The `grok2api` command line: serve, simulate, bench, config, accounts, keys, cache, db."""
 from __future__ import annotations
 
 import click
@@ -14,6 +14,7 @@ class LazyGroup(click.Group):
         "bench-pool": ("ops.bench_pool", "bench_pool"),
         "config": ("ops.cli_config", "config"),
         "accounts": ("ops.cli_accounts", "accounts"),
+        "keys": ("ops.cli_keys", "keys"),
         "cache": ("ops.cli_cache", "cache"),
         "db": ("ops.cli_db", "db"),
     }

@@ -22,6 +22,7 @@ import logging
 from typing import Any, Awaitable, Callable
 
 from addons.errors import ApiError
+from addons.request_scope import current as current_request
 from quart_app.errors import body_timeout, error_body, error_headers, internal_error, too_large
 
 log = logging.getLogger(__name__)
@@ -67,8 +68,12 @@ class HttpPolicy:
             return
         if isinstance(first, ApiError):
             return await _reject(send, first, path)
-        if len(first.get("body", b"")) > self.max_body:
+        size = len(first.get("body", b""))
+        if size > self.max_body:
             return await _reject(send, too_large(self.max_body), path)
+        info = current_request()
+        if info is not None:
+            info.bytes_in = size  # the request's size, for usage accounting
         pending: dict | None = first
 
         # Plain functions that return the awaitable: no extra coroutine per message.

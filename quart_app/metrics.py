@@ -20,21 +20,13 @@ from typing import Any, Iterator
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from addons.flow import Flow
 from addons.services.media_index import KINDS
-from quart_app.request_log import current as current_request
 from state.account import POOLS, STATUSES
 from state.options import Loader
 
-__all__ = ["CONTENT_TYPE", "authorized", "endpoint_label", "load", "render"]
+__all__ = ["CONTENT_TYPE", "authorized", "load", "render"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-#: The routes whose requests run the chain; anything else is `other` (a bounded label).
-ENDPOINTS = frozenset({
-    "/v1/chat/completions", "/v1/responses", "/v1/messages", "/v1/messages/count_tokens",
-    "/v1/images/generations", "/v1/images/edits", "/v1/videos", "/v1/videos/generations",
-    "/v1/models",
-})
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
@@ -42,19 +34,6 @@ def load(loader: Loader) -> None:
     loader.add_option("metrics.token", str, "",
                       "Bearer token GET /metrics requires; empty = /metrics is open (scrape "
                       "from inside the deployment, keep it off the public side of a proxy).")
-
-
-def endpoint_label(flow: Flow) -> str:
-    """The route of the request being served, when it is one of `ENDPOINTS`."""
-    info = current_request()
-    if info is None:
-        return flow.dialect
-    path = info.path
-    if path in ENDPOINTS:
-        return path
-    if path.startswith("/v1/models/"):
-        return "/v1/models/{model_id}"
-    return "other"
 
 
 def authorized(settings: Any, authorization: str | None) -> bool:

@@ -16,8 +16,10 @@ import orjson
 from quart import Blueprint, Response
 
 from quart_app.admin import assets_schemas as media_admin
+from quart_app.admin import keys_schemas as keys_admin
 from quart_app.admin import schemas as admin
 from quart_app.admin.logs import LogTailQuery
+from quart_app.admin import usage_schemas as usage_admin
 from quart_app.dialects.anthropic_model import MessagesBody
 from quart_app.dialects.chat_model import ChatBody
 from quart_app.dialects.images_model import ImageGenerationBody
@@ -103,11 +105,13 @@ ERRORS = {400: "Invalid request: the error names the parameter",
           405: "Method not allowed", 408: "The body did not arrive in time",
           409: "Conflict", 413: "Body larger than app.max_body_mb",
           415: "Content-Type is not JSON",
-          429: "No account can serve the request now, or too many wrong admin secrets",
+          429: "No account can serve the request now, a limit of the API key is reached "
+               "(the code names it; Retry-After), or too many wrong admin secrets",
           416: "The Range starts past the end of the file",
           501: "Not available in this build", 502: "Upstream failure",
           503: "Not ready, or upstream unavailable", 504: "Upstream timed out"}
-JOB_ERRORS = (400, 401, 405, 408, 413, 415, 429, 501, 502, 503, 504)
+#: 404: a model outside the allow-list of a managed key
+JOB_ERRORS = (400, 401, 404, 405, 408, 413, 415, 429, 501, 502, 503, 504)
 #: 403: refused while the admin secret is the shipped default; 429: wrong secrets throttled
 ADMIN_ERRORS = (400, 401, 403, 405, 408, 413, 415, 429)
 
@@ -245,6 +249,28 @@ OPERATIONS = (
               body=media_admin.CacheItemDelete, errors=(*ADMIN_ERRORS, 404)),
     Operation("post", f"{ADMIN}/cache/items/delete", "Delete cached files",
               body=media_admin.CacheItemsDelete),
+    Operation("get", f"{ADMIN}/metrics", "Datacenter numbers: accounts, media cache, "
+              "request statistics", errors=(401, 403, 429)),
+    Operation("get", f"{ADMIN}/usage", "Usage series (hourly within 48 h, else daily)",
+              query=usage_admin.UsageQuery, errors=(400, 401, 403, 429)),
+    Operation("get", f"{ADMIN}/requests", "The request audit log, newest first, paged",
+              query=usage_admin.RequestsQuery, errors=(400, 401, 403, 429)),
+    Operation("get", f"{ADMIN}/requests/export", "The request audit log as CSV or JSON Lines",
+              query=usage_admin.ExportQuery, errors=(400, 401, 403, 429),
+              content={"text/csv": {"schema": {"type": "string"}},
+                       "application/x-ndjson": {"schema": {"type": "string"}}}),
+    Operation("get", f"{ADMIN}/keys", "Managed client keys, with today's usage and remaining "
+              "quota", errors=(401, 403, 429)),
+    Operation("post", f"{ADMIN}/keys", "Create a client key (its value is in this answer "
+              "only)", body=keys_admin.CreateKey),
+    Operation("post", f"{ADMIN}/keys/batch", "Create client keys with generated values",
+              body=keys_admin.BatchCreateKeys),
+    Operation("post", f"{ADMIN}/keys/update", "Change a client key (by id or value)",
+              body=keys_admin.UpdateKey, errors=(*ADMIN_ERRORS, 404)),
+    Operation("post", f"{ADMIN}/keys/delete", "Delete a client key (by id or value)",
+              body=keys_admin.DeleteKey, errors=(*ADMIN_ERRORS, 404)),
+    Operation("post", f"{ADMIN}/keys/batch-status", "Enable or disable client keys",
+              body=keys_admin.BatchKeyStatus, errors=(*ADMIN_ERRORS, 404)),
     Operation("get", f"{ADMIN}/logs/files", "The log files, newest first",
               errors=(401, 403, 429)),
     Operation("get", f"{ADMIN}/logs/tail", "The last lines of a log file (default: the "
@@ -287,7 +313,7 @@ def _operation(op: Operation, bodies: dict[Any, dict[str, Any]],
     else:
         ok = {**_json(_ref(op.answer)), **(sse if op.stream else {})}
     responses: dict[str, Any] = {"200": {"description": op.summary, "content": ok}}
-    if op.content is not None:
+    if op.content is not None and 416 in op.errors:  # a file served with Range and ETag
         responses["206"] = {"description": "The byte range asked for", "content": ok}
         responses["304"] = {"description": "Not modified (If-None-Match)"}
     for status in sorted(set(op.errors) | {405}):

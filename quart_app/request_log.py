@@ -12,36 +12,16 @@ import hashlib
 import logging
 import os
 import time
-from contextvars import ContextVar
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Awaitable, Callable
+
+from addons.request_scope import RequestInfo, current, scope_var  # noqa: F401 - re-exported
 
 access_log = logging.getLogger("grok2api.access")
 
 HEADER = b"x-request-id"
 MAX_ID_LEN = 128
-_current: ContextVar["RequestInfo | None"] = ContextVar("grok2api_request", default=None)
-
-
-@dataclass(slots=True)
-class RequestInfo:
-    id: str
-    method: str
-    path: str
-    started: float
-    #: The response's status once it started; None while nothing was sent.
-    status: int | None = None
-    #: True once the last body byte went out (False: the client left or the server failed).
-    complete: bool = False
-    #: A name for the client's key, for whoever knows one (an auth layer with named keys);
-    #: without it the access log shows a fingerprint of the credential.
-    key_name: str | None = None
-
-
-def current() -> RequestInfo | None:
-    """The request being served in this task, if any."""
-    return _current.get()
+_current = scope_var
 
 
 def new_id() -> str:
@@ -119,17 +99,25 @@ class RequestLog:
         # which matters for streams of many small chunks.
         def send_with_id(message: dict) -> Awaitable[None]:
             kind = message["type"]
-            if kind == "http.response.start":
+            if kind == "http.response.body":
+                info.bytes_out += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    info.complete = True
+            elif kind == "http.response.start":
                 info.status = message["status"]
                 message["headers"] = [*message.get("headers", ()), id_header]
-            elif kind == "http.response.body" and not message.get("more_body", False):
-                info.complete = True
             return send(message)
 
         token = _current.set(info)
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            info.ended = True
+            if info.on_end is not None:
+                try:
+                    info.on_end(info)
+                except Exception:  # noqa: BLE001 - accounting must never break a response
+                    access_log.exception("request accounting failed")
             if access_log.isEnabledFor(logging.INFO):
                 self._log(info, scope)
             _current.reset(token)

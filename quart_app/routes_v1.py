@@ -51,24 +51,38 @@ def model_object(spec) -> dict:
     return data
 
 
-async def authenticate() -> None:
-    """The chain's request-header hooks (auth) for a route that runs no job."""
+async def authenticate() -> Flow:
+    """The chain's request-header hooks (auth) for a route that runs no job; the flow says
+    who the client is."""
     svc = services()
-    await svc.pipeline.prepare(new_flow(svc, request.headers))
+    flow = new_flow(svc, request.headers)
+    await svc.pipeline.prepare(flow)
+    return flow
+
+
+def visible_models(flow: Flow) -> list:
+    """The available models, only those on the allow-list of the client's managed key."""
+    svc = services()
+    models = svc.available_models()
+    client = flow.client
+    record = svc.keys.get(client.id) if client is not None and client.id is not None else None
+    if record is not None and record.policy.models:
+        allowed = set(record.policy.models)
+        models = [m for m in models if m.id in allowed]
+    return models
 
 
 @bp.get("/models")
 async def list_models() -> Response:
-    await authenticate()
-    svc = services()
-    data = [model_object(m) for m in svc.available_models()]
+    flow = await authenticate()
+    data = [model_object(m) for m in visible_models(flow)]
     return json_response({"object": "list", "data": data})
 
 
 @bp.get("/models/<path:model_id>")
 async def get_model(model_id: str) -> Response:
-    await authenticate()
-    for spec in services().available_models():
+    flow = await authenticate()
+    for spec in visible_models(flow):
         if spec.id == model_id:
             return json_response(model_object(spec))
     raise ApiError(404, f"Model '{model_id}' does not exist or is not available.",

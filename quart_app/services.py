@@ -14,8 +14,6 @@ from addons.services.media_output import MediaOutput
 from addons.services.video_jobs import VideoJobs
 from addons.continuation import Continuation
 from addons.image_edit_inputs import ImageEditInputs
-from addons.metrics import Metrics
-from quart_app.metrics import endpoint_label
 from addons.pipeline import Pipeline
 from addons.services.quota_refresh import QuotaRefresher
 from addons.retry import Retry
@@ -31,6 +29,7 @@ from addons.upstream.upload import upload_file, upload_file_v2
 from addons.upstream.video_transport import VideoTransport
 from addons.video_posts import VideoPosts
 from state.boot import BootConfig
+from state.keys_service import KeyService
 from state.options import Loader
 from state.runtime import AccountState
 from state.settings import Settings
@@ -64,11 +63,11 @@ class Services:
         self.accounts = AccountState(boot, settings)
         self.pool = self.accounts.pool
         self.catalogue = Catalogue(settings)
+        #: the managed client keys and their limits (in memory, synced behind)
+        self.keys = KeyService(self.accounts.thread, settings, self.accounts.redis)
         self.chain = build_chain(settings=settings, pool=self.pool, catalogue=self.catalogue,
                                  ledger=self.accounts.ledger,
-                                 continuations=self.accounts.continuations)
-        # metrics name a request by its route (a bounded label the HTTP layer knows)
-        self.chain.get(Metrics).bind(endpoint_label)
+                                 continuations=self.accounts.continuations, keys=self.keys)
         #: the upstream circuit breaker of this process (its state is on /health)
         self.breaker = self.chain.get(Breaker).service
         #: the Cloudflare clearances of this process, by egress (shown in the admin status)
@@ -88,6 +87,7 @@ class Services:
     async def start(self) -> None:
         self.boot.ensure_data_dir()
         await self.accounts.start()
+        await self.keys.start()
         self.transport = CurlTransport(UpstreamConfig.from_settings(self.settings),
                                        max_clients=self.settings.options.server.max_upstream_clients,
                                        clearance=self.clearance.store)
@@ -159,7 +159,10 @@ class Services:
             if self.transport is not None:
                 await self.transport.aclose()
         finally:
-            await self.accounts.stop()
+            try:
+                await self.keys.stop()
+            finally:
+                await self.accounts.stop()
 
     def available_models(self) -> list[ModelSpec]:
         """Enabled models that at least one usable account can serve."""

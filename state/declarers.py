@@ -50,6 +50,9 @@ DECLARERS: tuple[str, ...] = (
     "addons.services.media_output:MediaOutput",
     "addons.services.video_jobs:VideoJobs",
     "state.runtime:AccountState",
+    "state.usage_book:UsageBook",
+    "addons.audit:RequestRecorder",
+    "state.keys_service:KeyService",
 )
 
 

@@ -5,6 +5,7 @@ Each runs in a transaction with its version row (MySQL commits DDL implicitly, s
 must also be safe to re-run: `safe=True` creates)."""
 from __future__ import annotations
 
+import calendar
 import logging
 import time
 from collections.abc import Callable
@@ -12,7 +13,8 @@ from collections.abc import Callable
 import peewee
 
 from state.models import (
-    AccountMeta, AccountRow, ContinuationRow, LeaseRow, ModelUsageRow, SchemaVersion, VideoJobRow,
+    AccountMeta, AccountRow, ClientKeyCounterRow, ClientKeyRow, ContinuationRow, LeaseRow,
+    ModelUsageRow, RequestAuditRow, SchemaVersion, UsageDayRow, UsageHourRow, VideoJobRow,
     bound,
 )
 
@@ -43,7 +45,40 @@ def _m4_video_jobs(db: peewee.Database) -> None:
     db.create_tables([VideoJobRow], safe=True)
 
 
-MIGRATIONS: list[Migration] = [_m1_initial, _m2_continuations, _m3_leases, _m4_video_jobs]
+def _m_usage_audit(db: peewee.Database) -> None:
+    """Usage per hour and per day (client key, model, endpoint, tier) and the request audit
+    log (`state.usage_book`). The per-model daily counters of `model_usage` are the same
+    facts with less detail: their history moves into `usage_daily` (key `history`, no
+    endpoint or tier) and the table goes, so one ledger remains."""
+    db.create_tables([UsageHourRow, UsageDayRow, RequestAuditRow], safe=True)
+    if not db.table_exists(ModelUsageRow._meta.table_name):
+        return
+    rows = []
+    for old in ModelUsageRow.select():
+        try:
+            day = calendar.timegm(time.strptime(old.day, "%Y-%m-%d"))
+        except ValueError:
+            continue
+        rows.append({"bucket": day, "key": "history", "key_name": "history",
+                     "model": old.model[:128], "endpoint": "", "tier": "",
+                     "requests": old.requests, "failures": old.failures,
+                     "prompt_tokens": old.prompt_tokens,
+                     "completion_tokens": old.completion_tokens})
+    for chunk in peewee.chunked(rows, 100):
+        # ignored when present: a re-run (MySQL commits DDL implicitly) adds nothing twice
+        UsageDayRow.insert_many(chunk).on_conflict_ignore().execute()
+    db.drop_tables([ModelUsageRow], safe=True)
+
+
+def _m_client_keys(db: peewee.Database) -> None:
+    """Managed client keys (hash only) and their shared usage counters."""
+    db.create_tables([ClientKeyRow, ClientKeyCounterRow], safe=True)
+    if not AccountMeta.select().where(AccountMeta.key == "keys_revision").exists():
+        AccountMeta.create(key="keys_revision", value=0)
+
+
+MIGRATIONS: list[Migration] = [_m1_initial, _m2_continuations, _m3_leases, _m4_video_jobs,
+                               _m_usage_audit, _m_client_keys]
 
 
 def latest_version() -> int:

@@ -14,10 +14,15 @@ __all__ = [
     "AccountMeta",
     "AccountRow",
     "BaseModel",
+    "ClientKeyCounterRow",
+    "ClientKeyRow",
     "ContinuationRow",
     "LeaseRow",
     "ModelUsageRow",
+    "RequestAuditRow",
     "SchemaVersion",
+    "UsageDayRow",
+    "UsageHourRow",
     "VideoJobRow",
     "bound",
 ]
@@ -63,6 +68,9 @@ class AccountRow(BaseModel):
 
 
 class ModelUsageRow(BaseModel):
+    """The per-model daily counters of schema versions before the usage book; only the
+    migration that moves them into `usage_daily` (`state.migrations`) reads it."""
+
     id = peewee.AutoField()
     model = peewee.CharField(max_length=191)
     day = peewee.CharField(max_length=10)  # YYYY-MM-DD (UTC)
@@ -139,6 +147,121 @@ class VideoJobRow(BaseModel):
         table_name = "video_jobs"
 
 
+class _UsageBucket(BaseModel):
+    """Usage added up per time bucket, client key, model, endpoint and account tier
+    (`state.usage_book`). Every process adds its own increments, so the rows are the sum of
+    all workers and instances. `key` is the managed key's id, or the name of an unmanaged
+    client (`app`, `open`); `key_name` is the name it had when last written."""
+
+    id = peewee.AutoField()
+    bucket = peewee.BigIntegerField()  # the bucket's start, unix seconds (UTC)
+    key = peewee.CharField(max_length=64)
+    key_name = peewee.CharField(max_length=191, default="")
+    model = peewee.CharField(max_length=128)
+    endpoint = peewee.CharField(max_length=32)
+    tier = peewee.CharField(max_length=16)  # the serving account's pool; "" when none served
+    requests = peewee.BigIntegerField(default=0)
+    failures = peewee.BigIntegerField(default=0)  # status >= 400
+    client_errors = peewee.BigIntegerField(default=0)  # 4xx
+    prompt_tokens = peewee.BigIntegerField(default=0)
+    completion_tokens = peewee.BigIntegerField(default=0)
+    reasoning_tokens = peewee.BigIntegerField(default=0)
+    bytes_in = peewee.BigIntegerField(default=0)
+    bytes_out = peewee.BigIntegerField(default=0)
+    duration_ms = peewee.BigIntegerField(default=0)  # sum
+    ttft_ms = peewee.BigIntegerField(default=0)  # sum over the requests with a TTFT
+    ttft_count = peewee.BigIntegerField(default=0)
+    streams = peewee.BigIntegerField(default=0)
+    failovers = peewee.BigIntegerField(default=0)
+
+
+class UsageHourRow(_UsageBucket):
+    class Meta:
+        table_name = "usage_hourly"
+        indexes = ((("bucket", "key", "model", "endpoint", "tier"), True),)
+
+
+class UsageDayRow(_UsageBucket):
+    class Meta:
+        table_name = "usage_daily"
+        indexes = ((("bucket", "key", "model", "endpoint", "tier"), True),)
+
+
+class RequestAuditRow(BaseModel):
+    """One served request (`state.usage_book`): who, what, on which account tier, how it
+    ended and how long it took. `account` is the masked account id, never the token; the
+    prompt and answer are stored only with `audit.store_content`."""
+
+    id = peewee.AutoField()
+    at = peewee.BigIntegerField(index=True)  # ms, when the request arrived
+    request_id = peewee.CharField(max_length=128)
+    key = peewee.CharField(max_length=64, index=True)
+    key_name = peewee.CharField(max_length=191, default="")
+    model = peewee.CharField(max_length=128, index=True)
+    endpoint = peewee.CharField(max_length=32)
+    account = peewee.CharField(max_length=32, default="")
+    tier = peewee.CharField(max_length=16, default="")
+    status = peewee.IntegerField(index=True)
+    error_code = peewee.CharField(max_length=64, default="")
+    prompt_tokens = peewee.IntegerField(default=0)
+    completion_tokens = peewee.IntegerField(default=0)
+    reasoning_tokens = peewee.IntegerField(default=0)
+    bytes_in = peewee.BigIntegerField(default=0)
+    bytes_out = peewee.BigIntegerField(default=0)
+    ttft_ms = peewee.IntegerField(null=True)
+    duration_ms = peewee.IntegerField(default=0)
+    stream = peewee.BooleanField(default=False)
+    failovers = peewee.IntegerField(default=0)
+    prompt = peewee.TextField(null=True)
+    answer = peewee.TextField(null=True)
+
+    class Meta:
+        table_name = "request_audit"
+
+
+class ClientKeyRow(BaseModel):
+    """A managed client key (`state.keys`): only the SHA-256 of the key is stored; the key
+    itself is shown once, when it is created. `policy` is JSON (allow-list, rpm,
+    concurrency, daily quotas, scope, nsfw). `revision` is the keys' global revision (the
+    `keys_revision` row of `account_meta`) at its last write, so every process notices a
+    change with one cheap poll."""
+
+    id = peewee.CharField(max_length=40, primary_key=True)  # key_…
+    name = peewee.CharField(max_length=191)
+    key_hash = peewee.CharField(max_length=64, unique=True)  # sha256 hex of the key
+    display_key = peewee.CharField(max_length=32)  # first 6 + "..." + last 4
+    enabled = peewee.BooleanField(default=True)
+    policy = peewee.TextField(default="{}")
+    created_at = peewee.BigIntegerField()
+    updated_at = peewee.BigIntegerField()
+    last_used_at = peewee.BigIntegerField(null=True)  # written behind, coarse
+    expires_at = peewee.BigIntegerField(null=True)  # ms
+    revision = peewee.BigIntegerField(default=0, index=True)
+
+    class Meta:
+        table_name = "client_keys"
+
+
+class ClientKeyCounterRow(BaseModel):
+    """Usage counters of a client key in one bucket (`d:YYYY-MM-DD` for the daily quotas,
+    `m:<minute>` for requests per minute), shared by the processes on this database when
+    there is no Redis; each process adds its increments behind the request path."""
+
+    key_id = peewee.CharField(max_length=40)
+    bucket = peewee.CharField(max_length=24)
+    requests = peewee.BigIntegerField(default=0)
+    chat = peewee.BigIntegerField(default=0)
+    heavy = peewee.BigIntegerField(default=0)
+    image = peewee.BigIntegerField(default=0)
+    video = peewee.BigIntegerField(default=0)
+    tokens = peewee.BigIntegerField(default=0)
+    expires_at = peewee.BigIntegerField(index=True)  # ms: pruned after
+
+    class Meta:
+        table_name = "client_key_counters"
+        indexes = ((("key_id", "bucket"), True),)
+
+
 class SchemaVersion(BaseModel):
     version = peewee.IntegerField(primary_key=True)
     applied_at = peewee.BigIntegerField()
@@ -148,7 +271,9 @@ class SchemaVersion(BaseModel):
 
 
 ALL_MODELS: tuple[type[BaseModel], ...] = (AccountRow, ModelUsageRow, AccountMeta, ContinuationRow,
-                                           LeaseRow, VideoJobRow, SchemaVersion)
+                                           LeaseRow, VideoJobRow, SchemaVersion, UsageHourRow,
+                                           UsageDayRow, RequestAuditRow, ClientKeyRow,
+                                           ClientKeyCounterRow)
 
 
 def bound(db: peewee.Database) -> AbstractContextManager[Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import random
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -94,6 +95,10 @@ class AccountPool:
         self._by_token: dict[str, Account] = {}
         self._by_pool: dict[str, dict[str, Account]] = {p: {} for p in POOLS}
         self._index = SelectionIndex()
+        #: tag → its accounts, for selection scoped to tags (a client key's scope); kept by
+        #: `_place`, which every change reaches, and re-checked by the walks
+        self._by_tag: dict[str, dict[str, Account]] = {}
+        self._tags_of: dict[str, tuple[str, ...]] = {}
         #: Called when an account may have become leasable (a lease ended, an account came
         #: back): the wait queue of the account selector listens here.
         self.on_capacity: Callable[[], None] | None = None
@@ -104,6 +109,7 @@ class AccountPool:
         old = self._by_token
         self._by_token = {}
         self._by_pool = {p: {} for p in POOLS}
+        self._by_tag, self._tags_of = {}, {}
         for acc in accounts:
             prev = old.get(acc.token)
             if prev is not None:
@@ -111,6 +117,7 @@ class AccountPool:
                     prev.inflight, prev.health, prev.runtime_expired)
             self._by_token[acc.token] = acc
             self._by_pool.setdefault(acc.pool, {})[acc.token] = acc
+            self._retag(acc)
         self._index = SelectionIndex(self._index.cap)
         self._index.rebuild(self._by_token.values(), self._index.cap, now_ms())
         self._capacity()
@@ -146,6 +153,7 @@ class AccountPool:
     def _add_member(self, acc: Account) -> None:
         self._by_token[acc.token] = acc
         self._by_pool.setdefault(acc.pool, {})[acc.token] = acc
+        self._retag(acc)
         self._index.join(acc, now_ms())
         self._capacity()
 
@@ -155,8 +163,29 @@ class AccountPool:
 
     def _place(self, acc: Account, now: int | None = None) -> None:
         """Re-place `acc` in the selection index after a change of its fields."""
+        self._retag(acc)
         if self._index.place(acc, now_ms() if now is None else now):
             self._capacity()
+
+    def _retag(self, acc: Account) -> None:
+        """Keep the tag map in step with `acc.tags` (a tuple compare when nothing changed)."""
+        tags = tuple(acc.tags) if acc.tags else ()
+        token = acc.token
+        old = self._tags_of.get(token, ())
+        if old == tags and (not tags or self._by_tag.get(tags[0], {}).get(token) is acc):
+            return
+        for tag in old:
+            members = self._by_tag.get(tag)
+            if members is not None:
+                members.pop(token, None)
+                if not members:
+                    del self._by_tag[tag]
+        for tag in tags:
+            self._by_tag.setdefault(tag, {})[token] = acc
+        if tags:
+            self._tags_of[token] = tags
+        else:
+            self._tags_of.pop(token, None)
 
     def _capacity(self) -> None:
         if self.on_capacity is not None:
@@ -190,7 +219,8 @@ class AccountPool:
     # ------------------------------------------------------------------ selection
     def select(self, pools: Sequence[str], mode: str, *, exclude: Collection[str] = (),
                max_inflight: int = 8, now: float | None = None,
-               only: str | None = None, strategy: str = QUOTA) -> Lease | None:
+               only: str | None = None, strategy: str = QUOTA,
+               tags: Collection[str] | None = None) -> Lease | None:
         """Lease an account for `mode`, trying `pools` in order: a later pool only when no
         account of an earlier one fits. `only` restricts the choice to that one
         account (a pinned continuation), with the same checks.
@@ -199,8 +229,9 @@ class AccountPool:
         `score()` wins (ties: least recently used, then the earlier member of the pool).
         RANDOM: a uniform choice among the accounts that are not cooling, quota ignored.
         Both skip accounts with `inflight >= max_inflight` and accounts whose `mode` a chat
-        429 cools. No I/O; the index makes it a few ordered-list operations whatever the size
-        of the pool."""
+        429 cools. `tags` (a client key's scope) restricts the choice to accounts carrying
+        one of them. No I/O; the index makes it a few ordered-list operations whatever the
+        size of the pool (with `tags`, a pass over the accounts carrying them)."""
         ts = now_ms() if now is None else to_ms(now)
         skip = exclude if isinstance(exclude, (set, frozenset, dict)) else set(exclude)
         by_quota = strategy != RANDOM
@@ -214,6 +245,10 @@ class AccountPool:
                 self._wake(acc, mode, ts)
             if only is not None:
                 best = self._pinned(pool, mode, only, skip, max_inflight, ts, by_quota)
+                if best is not None and tags and not any(t in best.tags for t in tags):
+                    best = None
+            elif tags:
+                best = self._tagged(pool, mode, tags, skip, max_inflight, ts, by_quota)
             elif by_quota:
                 best = index.best(pool, mode, ts, skip)
             else:
@@ -261,11 +296,68 @@ class AccountPool:
             self._mark(acc)
         return acc if win.remaining > 0 else None
 
+    def _tag_members(self, tags: Collection[str]) -> list[Account]:
+        """The accounts carrying one of `tags` (each once), as the map has them."""
+        if len(tags) == 1:
+            return list(self._by_tag.get(next(iter(tags)), {}).values())
+        seen: dict[str, Account] = {}
+        for tag in tags:
+            seen.update(self._by_tag.get(tag, {}))
+        return list(seen.values())
+
+    def _ready(self, acc: Account, pool: str, mode: str, tags: Collection[str], ts: int,
+               by_quota: bool) -> int | None:
+        """The quota left in `mode` if `acc` could serve a request scoped to `tags` but for
+        the in-flight cap (1 for the random strategy); None when it could not."""
+        if acc.pool != pool or acc.deleted_at is not None or acc.runtime_expired \
+                or acc.status != "active" or acc.mode_cooling(mode, ts) \
+                or not any(t in acc.tags for t in tags) \
+                or self._by_token.get(acc.token) is not acc:
+            return None
+        if not by_quota:
+            return 1
+        win = acc.quota.get(mode) or acc.window(mode)
+        if win is None:
+            return None
+        if win.reset_at is not None and win.reset_at <= ts and win.refill_if_due(ts):
+            self._mark(acc)
+        return win.remaining if win.remaining > 0 else None
+
+    def _tagged(self, pool: str, mode: str, tags: Collection[str], skip: Collection[str],
+                max_inflight: int, ts: int, by_quota: bool) -> Account | None:
+        """The choice among the accounts of `pool` carrying one of `tags`, by the same rules
+        as the index (score with recency, ties to the least recently used; or uniform)."""
+        best: Account | None = None
+        best_key: tuple[float, int] | None = None
+        fits: list[Account] = []
+        for acc in self._tag_members(tags):
+            if acc.token in skip or acc.local_inflight + acc.peer_inflight >= max_inflight:
+                continue
+            remaining = self._ready(acc, pool, mode, tags, ts, by_quota)
+            if remaining is None:
+                continue
+            if not by_quota:
+                fits.append(acc)
+                continue
+            key = (-score(acc, remaining, ts), acc.last_use_at or 0)
+            if best_key is None or key < best_key:
+                best, best_key = acc, key
+        if not by_quota:
+            return random.choice(fits) if fits else None
+        return best
+
     def saturated(self, pools: Sequence[str], mode: str, *, exclude: Collection[str] = (),
-                  strategy: str = QUOTA) -> bool:
+                  strategy: str = QUOTA, tags: Collection[str] | None = None) -> bool:
         """Nothing could be leased, but an account of `pools` would serve `mode` if it were
         not at the in-flight cap: a lease ending soon will free it."""
         skip = exclude if isinstance(exclude, (set, frozenset, dict)) else set(exclude)
+        if tags:
+            ts, cap, by_quota = now_ms(), self._index.cap, strategy != RANDOM
+            return any(acc.token not in skip
+                       and acc.local_inflight + acc.peer_inflight >= cap
+                       and self._ready(acc, acc.pool, mode, tags, ts, by_quota) is not None
+                       for acc in self._tag_members(tags)
+                       if acc.pool in pools and mode in TIER_MODES.get(acc.pool, ()))
         return any(self._index.saturated(pool, mode, skip, strategy != RANDOM)
                    for pool in pools if mode in TIER_MODES.get(pool, ()))
 

@@ -3,7 +3,8 @@ passwords.
 
 A line is cleaned by one regular expression that knows the *shapes* secrets take (grok.com's
 sso tokens are JWTs, `eyJ…`; `sso=` / `sso-rw=` / `cf_clearance=` cookie values;
-`Bearer …`; `x-api-key: …`; `?app_key=…`; `"token": "…"` fields; the password of a URL),
+`Bearer …`; `x-api-key: …`; `?app_key=…`; `"token": "…"` fields; generated client keys,
+`sk-…`; the password of a URL),
 plus the few secrets the settings hold (`SECRET_OPTIONS`) as literals. A token of another
 shape is caught by the account pool: each long token-like word of a line is looked up in it
 (one hash look-up per word, never a scan of the pool, so 100,000 accounts cost no more than
@@ -63,6 +64,8 @@ _SHAPES: tuple[tuple[str, str], ...] = (
     # JSON / dict fields: `"token": "…"`
     ("field", r"['\"](?:token|old_token|app_key|api_key|password|sso|cf_cookies|cf_clearance)"
               r"['\"]\s*:\s*(?-i:b)?['\"](?P<field_s>(?!<)[^'\"]+)"),
+    # managed client keys as the gateway generates them: `sk-` and 32 URL-safe characters
+    ("client_key", r"\b(?P<client_key_s>sk-[A-Za-z0-9_-]{20,})"),
     # the password of a URL: `scheme://user:password@host`
     ("url", r"\b[a-z][a-z0-9+.-]*://[^:/?#@\s]*:(?P<url_s>(?!<)[^@/?#\s]+)@"),
 )
@@ -73,7 +76,7 @@ _SHAPES: tuple[tuple[str, str], ...] = (
 #: length, so the `eyJh…6789` labels of accounts in ordinary lines do not trigger.
 _TRIGGERS: tuple[str, ...] = (r"eyj[a-z0-9_-]{10}", "sso", "cf_", "_cfuvid", "bearer",
                               "api-key", "apikey", "authorization", "app_key", "api_key",
-                              r"[?&]key=", "token", "password", "@")
+                              r"[?&]key=", "token", "password", "@", r"\bsk-[a-z0-9_-]{20}")
 
 
 #: A word that could be an account token (the characters an sso cookie value may hold).

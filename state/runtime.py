@@ -1,4 +1,4 @@
-"""Wiring of the account state for one process: database thread, store, usage ledger,
+"""Wiring of the account state for one process: database thread, store, usage book,
 write-behind writer, pool, the sync poller, optional Redis and the Responses continuation map.
 Built without I/O; `start()` migrates, loads and starts the poller."""
 from __future__ import annotations
@@ -20,7 +20,7 @@ from state.migrations import migrate
 from state.pool import AccountPool
 from state.store import AccountStore
 from state.sync import AccountSync
-from state.usage import UsageLedger
+from state.usage_book import UsageBook
 from state.writer import WriteBehind
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -55,12 +55,14 @@ class AccountState:
         self.instance = f"{socket.gethostname()[:100]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.thread = DBThread(self.db)
         self.store = AccountStore(self.db)
-        self.ledger = UsageLedger()
         opts = settings.options.account
-        self.writer = WriteBehind(self.thread, self.store,
-                                  delay_ms=opts.save_delay_ms,
-                                  usage=self.ledger)
+        self.writer = WriteBehind(self.thread, self.store, delay_ms=opts.save_delay_ms)
         self.pool = AccountPool(self.writer)
+        #: the usage ledger: usage per hour and day, and the request audit log (written behind)
+        self.ledger = UsageBook(
+            self.thread, delay_ms=opts.save_delay_ms,
+            limits=lambda: (settings.options.audit.retention_days,
+                            settings.options.audit.max_rows))
         self.continuations = ContinuationStore(
             self.thread, delay_ms=opts.save_delay_ms,
             ttl_sec=lambda: settings.options.responses.continuation_ttl_sec)
@@ -93,6 +95,7 @@ class AccountState:
         if self.redis is not None:
             await self.redis.start(self.pool, self.sync.poke)
         await self.continuations.start()
+        await self.ledger.start()
 
     async def sync_now(self) -> int:
         """The forced sync (`POST /admin/api/sync`): save what is pending here, then merge what
@@ -138,6 +141,7 @@ class AccountState:
                 if self.redis is not None:
                     await self.redis.stop()
                 await self.continuations.stop()
+                await self.ledger.stop()
             finally:
                 await self.writer.stop()
         finally:

@@ -12,8 +12,7 @@ import peewee
 
 from state.account import POOLS, Account, QuotaWindow, now_ms
 from state.merge import Record, account_record, merge_records, record_row
-from state.models import AccountMeta, AccountRow, ModelUsageRow
-from state.usage import UsageKey
+from state.models import AccountMeta, AccountRow
 
 __all__ = ["AccountStore", "ImportSummary", "account_to_row", "row_to_account"]
 
@@ -105,13 +104,6 @@ class AccountStore:
         query = AccountRow.select().where(AccountRow.revision > revision).order_by(AccountRow.id)
         return [row_to_account(r) for r in query]
 
-    def usage(self, since_day: str | None = None) -> builtins.list[dict[str, Any]]:
-        query = ModelUsageRow.select().order_by(ModelUsageRow.day, ModelUsageRow.model)
-        if since_day:
-            query = query.where(ModelUsageRow.day >= since_day)
-        rows: Any = query.dicts()  # peewee's stubs type this as a model query
-        return [dict(r) for r in rows]
-
     # ------------------------------------------------------------------ writing
     def _bump_revision(self) -> int:
         updated = (AccountMeta.update(value=AccountMeta.value + 1)
@@ -130,35 +122,16 @@ class AccountStore:
                 query = query.on_conflict(conflict_target=[AccountRow.token], preserve=preserve)
             query.execute()
 
-    def _add_usage(self, usage: dict[UsageKey, builtins.list[int]]) -> None:
-        m = ModelUsageRow
-        for (model, day), (req, fail, prompt, completion) in usage.items():
-            # the increments are bound as parameters: portable (MySQL has no EXCLUDED)
-            update = {m.requests: m.requests + req, m.failures: m.failures + fail,
-                      m.prompt_tokens: m.prompt_tokens + prompt,
-                      m.completion_tokens: m.completion_tokens + completion}
-            query = m.insert(model=model[:191], day=day, requests=req, failures=fail,
-                             prompt_tokens=prompt, completion_tokens=completion)
-            if self._mysql:
-                query = query.on_conflict(update=update)
-            else:
-                query = query.on_conflict(conflict_target=[m.model, m.day], update=update)
-            query.execute()
-
-    def write_batch(self, rows: Sequence[dict[str, Any]],
-                    usage: dict[UsageKey, builtins.list[int]] | None = None) -> int:
-        """Upsert account snapshots and add usage increments in ONE transaction.
+    def write_batch(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Upsert account snapshots in ONE transaction.
         Returns the revision the rows were written under."""
         with self._write_tx():
             revision = self._bump_revision() if rows else self.revision()
             if rows:
                 self._upsert_rows([{**r, "revision": revision} for r in rows])
-            if usage:
-                self._add_usage(usage)
         return revision
 
-    def write_merged(self, items: Sequence[tuple[Record | None, Record]],
-                     usage: dict[UsageKey, builtins.list[int]] | None = None) -> int:
+    def write_merged(self, items: Sequence[tuple[Record | None, Record]]) -> int:
         """The write-behind's save: each item is (synced, mine) of one account; the row written
         is `mine` three-way merged with the row the database holds now (`state.merge`), so
         another process's newer status or counters are not clobbered. One transaction;
@@ -182,8 +155,6 @@ class AccountStore:
                     merged = mine if theirs is None else merge_records(base, mine, theirs, ts)
                     rows.append(record_row(merged, revision))
                 self._upsert_rows(rows)
-            if usage:
-                self._add_usage(usage)
         return revision
 
     def save(self, accounts: Iterable[Account]) -> int:

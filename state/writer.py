@@ -1,4 +1,4 @@
-"""Write-behind: dirty accounts and usage increments are saved in ONE transaction on the
+"""Write-behind: dirty accounts are saved in ONE transaction on the
 database thread, at most `delay_ms` after the first change of a burst (a throttle rather than
 a sliding debounce, so a steady stream of requests still gets saved).
 
@@ -27,7 +27,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from state.account import Account
     from state.dbthread import DBThread
     from state.store import AccountStore
-    from state.usage import UsageLedger
 
 __all__ = ["SLICE", "WriteBehind"]
 
@@ -38,14 +37,10 @@ SLICE = 500
 
 
 class WriteBehind(DebouncedFlush):
-    def __init__(self, db: DBThread, store: AccountStore, *, delay_ms: int = 500,
-                 usage: UsageLedger | None = None) -> None:
+    def __init__(self, db: DBThread, store: AccountStore, *, delay_ms: int = 500) -> None:
         super().__init__(delay_ms)
         self.db = db
         self.store = store
-        self.usage = usage
-        if usage is not None:
-            usage.on_change = self._schedule
         self._dirty: dict[str, Account] = {}
         #: Transactions written so far (for tests and metrics).
         self.transactions = 0
@@ -63,7 +58,7 @@ class WriteBehind(DebouncedFlush):
 
     @property
     def pending(self) -> int:
-        return len(self._dirty) + (len(self.usage) if self.usage is not None else 0)
+        return len(self._dirty)
 
     def start(self) -> None:
         """Bind to the running event loop; changes marked before are scheduled now."""
@@ -88,14 +83,11 @@ class WriteBehind(DebouncedFlush):
                 if first:
                     await asyncio.sleep(0)  # let the requests run
                 items.extend((a.synced, account_record(a)) for a in accounts[first:first + SLICE])
-            usage = self.usage.drain() if self.usage is not None else {}
             try:
-                revision = await self.db.run(self.store.write_merged, items, usage)
+                revision = await self.db.run(self.store.write_merged, items)
             except Exception:
                 for acc in accounts:
                     self._dirty.setdefault(acc.token, acc)
-                if self.usage is not None and usage:
-                    self.usage.restore(usage)
                 self._failures += 1
                 log.exception("write-behind flush failed (%d accounts); retrying", len(items))
                 self._retry_later()

@@ -4,8 +4,10 @@ One blueprint per concern, each guarded by the admin secret (`auth.admin_bluepri
 `auth` (verify), `setup` (first run: is the secret the default, set a new one), `system`
 (status, storage, sync), `tokens` (the account table), `replace` (pool imports), `batch`
 (refresh / NSFW over many accounts, with SSE progress), `assets` (the files accounts hold on
-grok.com, and their batch clear), `cache` (the local media cache), `logs` (the log files).
-Everything is built in `register_admin`, called from `create_app`; nothing happens at import.
+grok.com, and their batch clear), `cache` (the local media cache), `usage` (the datacenter
+metrics, usage series), `requests` (the request audit log and its export), `keys`
+(managed client keys) and `logs` (the log files). Everything is built in
+`register_admin`, called from `create_app`; nothing happens at import.
 """
 from __future__ import annotations
 
@@ -21,13 +23,16 @@ log = logging.getLogger(__name__)
 
 
 def register_admin(app: Quart) -> AdminState:
-    from quart_app.admin import (assets, auth, batch, cache, logs, replace, setup, system,
-                                 tokens)
+    from quart_app.admin import (
+        assets, auth, batch, cache, keys, logs, replace, requests, setup, system, tokens,
+        usage,
+    )
 
     settings = app.extensions["grok2api"].settings
     state = AdminState(settings)
     app.extensions[ADMIN_EXTENSION] = state
-    for module in (auth, setup, system, tokens, replace, batch, assets, cache, logs):
+    for module in (auth, setup, system, tokens, replace, batch, assets, cache, usage,
+                   requests, keys, logs):
         app.register_blueprint(module.bp)
 
     @app.before_serving

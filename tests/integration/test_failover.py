@@ -8,6 +8,7 @@ import openai
 import pytest
 
 from ops.simulator.content import answer_tokens
+from state.usage_query import usage_series
 from tests.integration.sse_client import chunks, read_sse
 
 def chat_tokens(stack) -> list[str]:
@@ -163,9 +164,11 @@ async def test_pool_counters_are_written_behind_and_survive_restart(stack):
     assert acc.usage_use_count == 3 and acc.usage_fail_count == 1
     assert acc.window("fast").remaining == acc.window("fast").total - 3
     accounts = stack.gateway.services.accounts
-    usage = await accounts.thread.run(accounts.store.usage)
-    assert [(u["model"], u["requests"], u["failures"]) for u in usage] == [("grok-4.20-fast", 4, 1)]
-    assert usage[0]["prompt_tokens"] > 0 and usage[0]["completion_tokens"] > 0
+    now = int(time.time())
+    usage = await accounts.thread.run(usage_series, now - 3600, now, "model", None)
+    assert [(u["group"], u["requests"], u["failures"]) for u in usage["series"]] == [
+        ("grok-4.20-fast", 4, 1)]
+    assert usage["totals"]["prompt_tokens"] > 0 and usage["totals"]["completion_tokens"] > 0
 
 
 @pytest.mark.parametrize("stream", [True, False])

@@ -61,7 +61,7 @@ def test_migrations_idempotent(tmp_path: Path) -> None:
         assert thread.run_sync(migrate, db) == latest_version() == len(MIGRATIONS)
         assert thread.run_sync(migrate, db) == latest_version()
         tables = set(thread.run_sync(db.get_tables))
-        assert {"accounts", "model_usage", "account_meta", "schema_version"} <= tables
+        assert {"accounts", "usage_daily", "account_meta", "schema_version"} <= tables
     finally:
         thread.close()
     # a fresh handle on the same file sees the applied version

@@ -53,5 +53,5 @@ def test_options_by_attribute_and_by_name() -> None:
 
 def test_fixed_settings_take_only_declared_keys() -> None:
     assert FixedSettings({"retry.max_retries": "3"}).options.retry.max_retries == 3
-    with pytest.raises(SettingsError, match="logging.max_files: unknown setting"):
-        FixedSettings({"logging.max_files": 3})
+    with pytest.raises(SettingsError, match="cache.keep_base64_cache: unknown setting"):
+        FixedSettings({"cache.keep_base64_cache": True})

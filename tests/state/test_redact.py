@@ -28,6 +28,7 @@ TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzZXNzaW9uX2lkIjoiYWJjIn0.c2lnbmF0dXJlLTAxMjM0NT
     ('{"token": "short-tok", "pool": "basic"}', "short-tok"),
     ("proxy socks5h://user:pa55word@10.0.0.1:1080 refused", "pa55word"),
     ("redis://:redispass@127.0.0.1:6379/0", "redispass"),
+    ("created key sk-AbCdEfGhIjKlMnOpQrStUvWx_-012345 for team", "sk-AbCdEfGhIjKlMnOpQrStUvWx_-012345"),
 ])
 def test_secret_shapes_are_masked(line: str, secret: str) -> None:
     out = Redactor().redact(line)
@@ -40,6 +41,7 @@ def test_secret_shapes_are_masked(line: str, secret: str) -> None:
     "send Authorization: Bearer <app_key> or ?app_key=",
     "grok2api ready: 3 accounts, upstream http://127.0.0.1:8000",
     "quota scheduler: this process leads (.scheduler.lock, lease quota-refresh)",
+    "task-grok2api-keys-sync-0123456789abcdef done; disk-usage-0123456789abcdefgh ok",
 ])
 def test_ordinary_lines_are_left_alone(line: str) -> None:
     assert Redactor(["sk-configured-key"]).redact(line) == line

@@ -166,7 +166,8 @@ def test_set_creates_file_private(tmp_path: Path) -> None:
     ("proxy.egress.mode", "vpn", "must be one of"),
     ("upstream.chat_transport", "grpc", "must be one of rest | mgw"),
     ("no.such_key", "1", "unknown setting"),
-    ("logging.max_files", "3", "nothing in this version reads it"),
+    ("cache.keep_base64_cache", "true", "nothing in this version reads it"),
+    ("logging.max_files", "0", "must be at least 1"),
     ("features.image_format", "gif", "must be one of"),
     ("retry.on_codes", "403,abc", "list of integers"),
     ("app.app_key", 5.5, "expected a string"),
@@ -248,7 +249,8 @@ def test_legacy_alias_does_not_beat_canonical_key(tmp_path: Path) -> None:
 def test_reference_config_keeps_working(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A config.toml of an earlier version or of the FastAPI gateway loads: the keys this
     version reads apply, every other key is logged once as ignored and listed."""
-    text = ('[app]\napi_key = "sk-1"\nwebui_enabled = true\n[logging]\nmax_files = 14\n'
+    text = ('[app]\napi_key = "sk-1"\nwebui_enabled = true\n[cache]\nkeep_base64_cache = true\n'
+            '[logging]\nmax_files = 14\n'
             '[proxy.egress]\nmode = "single_proxy"\nproxy_url = "socks5://127.0.0.1:1080"\n'
             '[proxy.clearance]\nmode = "flaresolverr"\n'
             '[account.refresh]\nenabled = false\n[asset.cleanup]\nmax_age_days = 7\n'
@@ -264,14 +266,16 @@ def test_reference_config_keeps_working(tmp_path: Path, caplog: pytest.LogCaptur
     assert s.options.cache.local.image_max_mb == 12  # the earlier env spelling is read
     path = str(tmp_path / "config.toml")
     assert s.ignored_keys() == {
-        "app.webui_enabled": path, "logging.max_files": path,
+        "app.webui_enabled": path, "cache.keep_base64_cache": path,
         "asset.cleanup.max_age_days": path, "some_future.thing": path,
         "cache.local_audio_max_mb": "environment variable GROK_CACHE_LOCAL_AUDIO_MAX_MB",
     }
-    assert s.get("logging.max_files") is None
+    assert s.get("cache.keep_base64_cache") is None
+    assert s.options.logging.max_files == 14  # read now: the daily log files
     lines = [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
     assert len(lines) == 5
-    assert f"{path}: logging.max_files is ignored: nothing in this version reads it" in lines
+    assert (f"{path}: cache.keep_base64_cache is ignored: nothing in this version reads it"
+            in lines)
     assert ("environment variable GROK_CACHE_LOCAL_AUDIO_MAX_MB: cache.local_audio_max_mb is "
             "ignored: nothing in this version reads it") in lines
 

@@ -10,22 +10,20 @@ from state.dbthread import DBThread
 from state.migrations import migrate
 from state.pool import AccountPool
 from state.store import AccountStore
-from state.usage import UsageLedger
 from state.writer import WriteBehind
 
 
-async def _setup(thread: DBThread, delay_ms: int = 50) -> tuple[AccountStore, WriteBehind, AccountPool, UsageLedger]:
+async def _setup(thread: DBThread, delay_ms: int = 50) -> tuple[AccountStore, WriteBehind, AccountPool]:
     store = AccountStore(thread.db)
-    ledger = UsageLedger()
-    writer = WriteBehind(thread, store, delay_ms=delay_ms, usage=ledger)
+    writer = WriteBehind(thread, store, delay_ms=delay_ms)
     writer.start()
     pool = AccountPool(writer)
     pool.load(await thread.run(store.load_all))
-    return store, writer, pool, ledger
+    return store, writer, pool
 
 
 async def test_burst_is_one_transaction(sqlite_thread: DBThread) -> None:
-    store, writer, pool, ledger = await _setup(sqlite_thread, delay_ms=100)
+    store, writer, pool = await _setup(sqlite_thread, delay_ms=100)
     for i in range(20):
         pool.add(f"tok{i}", "super")  # urgent marks
     await asyncio.sleep(0.05)
@@ -35,19 +33,16 @@ async def test_burst_is_one_transaction(sqlite_thread: DBThread) -> None:
         lease = pool.select(["super"], "auto")
         pool.on_success(lease)
         pool.release(lease)
-        ledger.record("grok-4.20-auto", True, 10, 3)
     assert writer.transactions == base  # nothing written yet: debounced
     await asyncio.sleep(0.3)
     assert writer.transactions == base + 1
     rows = await sqlite_thread.run(store.load_all)
     assert sum(a.usage_use_count for a in rows) == 50
-    usage = await sqlite_thread.run(store.usage)
-    assert usage[0]["requests"] == 50 and usage[0]["prompt_tokens"] == 500
     await writer.stop()
 
 
 async def test_urgent_mark_flushes_without_delay(sqlite_thread: DBThread) -> None:
-    store, writer, pool, _ = await _setup(sqlite_thread, delay_ms=10_000)
+    store, writer, pool = await _setup(sqlite_thread, delay_ms=10_000)
     pool.add("tok.a")
     await asyncio.sleep(0.1)
     assert writer.transactions == 1
@@ -61,13 +56,12 @@ async def test_stop_flushes_and_data_survives_reopen(tmp_path: Path) -> None:
     path = tmp_path / "accounts.db"
     thread = DBThread(open_sqlite(path))
     thread.run_sync(migrate, thread.db)
-    _, writer, pool, ledger = await _setup(thread, delay_ms=60_000)
+    _, writer, pool = await _setup(thread, delay_ms=60_000)
     pool.add("tok.keep", "heavy", tags=["nsfw"], note="mine")
     lease = pool.select(["heavy"], "heavy")
     pool.on_success(lease)
     pool.on_failure(lease, "502")
     pool.release(lease)
-    ledger.record("m", False, 1, 2)
     await writer.stop()
     thread.close()
 
@@ -81,13 +75,12 @@ async def test_stop_flushes_and_data_survives_reopen(tmp_path: Path) -> None:
         assert (a.token, a.pool, a.tags, a.note) == ("tok.keep", "heavy", ["nsfw"], "mine")
         assert a.usage_use_count == 1 and a.usage_fail_count == 1 and a.last_fail_reason == "502"
         assert a.quota["heavy"].remaining == 19 and a.inflight == 0
-        assert (await thread.run(again.usage))[0]["failures"] == 1
     finally:
         thread.close()
 
 
 async def test_failed_flush_keeps_changes(sqlite_thread: DBThread) -> None:
-    store, writer, pool, ledger = await _setup(sqlite_thread, delay_ms=60_000)
+    store, writer, pool = await _setup(sqlite_thread, delay_ms=60_000)
     pool.add("tok.x")
     await asyncio.sleep(0.05)
     calls = {"n": 0}
@@ -100,10 +93,9 @@ async def test_failed_flush_keeps_changes(sqlite_thread: DBThread) -> None:
     store.write_merged = broken  # type: ignore[method-assign]
     lease = pool.select(["basic"], "fast")
     pool.on_success(lease)
-    ledger.record("m", True, 1, 1)
     with pytest.raises(RuntimeError):
         await writer.flush_now()
-    assert writer.pending == 2  # the account and the usage row are still pending
+    assert writer.pending == 1  # the account is still pending
     store.write_merged = real  # type: ignore[method-assign]
     await writer.stop()
     assert writer.pending == 0
