@@ -9,7 +9,7 @@ from addons import build_chain
 from addons.errors import ApiError
 from addons.events import TextDelta, UpstreamFailure
 from addons.flow import ClientKey
-from addons.metrics import Metrics
+from addons.metrics import Metrics, _key_label
 from addons.pipeline import Pipeline
 from addons.services.catalogue import Catalogue
 from addons.testflow import run_flow, tflow
@@ -49,14 +49,13 @@ async def test_an_inband_failure_after_a_200_is_one_failed_try(settings):
     broken = MockResponse(200, [[UpstreamFailure(429, "Too many requests")]])
     pipeline, metrics = setup(settings, broken, MockResponse.text("fine"))
     flow = tflow("hi", stream=True)
-    flow.client = ClientKey("k1", "team-a")
     await run_flow(pipeline, flow)
     assert count(metrics, "grok2api_upstream_calls_total", "429", "rate_limited") == 1
     assert count(metrics, "grok2api_upstream_calls_total", "200", "ok") == 1
     assert count(metrics, "grok2api_requests_total", "openai.chat", "grok-4.20-fast", "2xx",
-                 "team-a") == 1
+                 "open") == 1
     assert count(metrics, "grok2api_tokens_total", "completion", "grok-4.20-fast",
-                 "team-a") == flow.usage.completion_tokens > 0
+                 "open") == flow.usage.completion_tokens > 0
     assert count(metrics, "grok2api_time_to_first_token_seconds_count", "openai.chat",
                  "grok-4.20-fast") == 1
     assert count(metrics, "grok2api_requests_in_flight") == 0
@@ -83,6 +82,18 @@ async def test_a_model_nobody_serves_is_a_4xx_without_a_model_label(settings):
         await run_flow(pipeline, tflow("hi", model="no-such-model", stream=False))
     assert count(metrics, "grok2api_requests_total", "openai.chat", "-", "4xx", "open") == 1
     assert count(metrics, "grok2api_upstream_calls_total", "200", "ok") == 0
+
+
+def test_the_key_label_is_a_name_never_a_key():
+    flow = tflow("hi")
+    flow.api_key = "sk-secret-value-0123456789"
+    assert _key_label(flow) == "app"
+    flow.client = ClientKey("k1", "team-a")
+    assert _key_label(flow) == "team-a"
+    refused = tflow("hi")
+    refused.error = ApiError(401, "Invalid API key")
+    assert _key_label(refused) == "none"
+    assert _key_label(tflow("hi")) == "open"
 
 
 def test_label_values_are_capped():

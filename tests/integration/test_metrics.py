@@ -149,3 +149,28 @@ async def test_the_account_gauges_follow_the_pool(stack):
     assert value(found, "grok2api_accounts", pool="super", state="active") == 1
     assert value(found, "grok2api_accounts", pool="basic", state="disabled") == 1
     assert value(found, "grok2api_accounts", pool="basic", state="active") == 0
+
+
+async def test_a_managed_key_is_labelled_by_its_name_and_its_rpm_refusal_counted(stack):
+    admin = {"Authorization": "Bearer metrics-admin-secret"}
+    await stack.start_gateway(GROK_APP_APP_KEY="metrics-admin-secret")
+    stack.add_account(SSO[0], "super")
+    async with stack.http(headers=admin) as http:
+        async with http.post("/admin/api/keys", json={"name": "team-a", "rpm": 2}) as resp:
+            assert resp.status == 200
+            key = (await resp.json())["data"]["key"]
+    client = stack.openai(api_key=key)
+    for _ in range(2):
+        await client.chat.completions.create(model=MODEL,
+                                             messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(openai.RateLimitError):  # over the key's requests per minute
+        await client.chat.completions.create(model=MODEL,
+                                             messages=[{"role": "user", "content": "hi"}])
+    text = (await scrape(stack, token=None))[1]
+    found = samples(text)
+    assert value(found, "grok2api_requests_total", endpoint=CHAT, model=MODEL, status="2xx",
+                 key="team-a") == 2
+    assert total(found, "grok2api_requests_total", endpoint=CHAT, status="4xx",
+                 key="team-a") == 1
+    assert value(found, "grok2api_requests_in_flight") == 0
+    assert key not in text and key[:12] not in text
