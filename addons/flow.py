@@ -114,8 +114,7 @@ class Flow:
     dialect: str = "openai.chat"
     id: str = field(default_factory=lambda: new_id("chatcmpl-"))
     created: int = field(default_factory=lambda: int(time.time()))
-    #: `time.perf_counter()` when the flow was made (latency, TTFT, durations without a request
-    #: scope)
+    #: `time.perf_counter()` when the flow was made (durations without a request scope)
     started: float = field(default_factory=time.perf_counter)
     # resolved by the request-side hooks
     api_key: str | None = None
