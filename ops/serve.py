@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
+import signal
 from pathlib import Path
 
 from hypercorn.config import Config
@@ -48,6 +50,12 @@ def worker_app() -> Quart:
     configure_logging(boot.log_level, env=boot.environ)
     from quart_app.app import create_app
 
+    if multiprocessing.parent_process() is not None:
+        # A worker stops when the parent sets Hypercorn's shared shutdown event (on its own
+        # SIGTERM). Once the first worker has exited, Hypercorn's parent SIGTERMs the others,
+        # which would kill a worker still saving its usage, audit rows and account counters:
+        # a worker ignores SIGTERM and finishes its graceful stop instead.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     app = create_app(boot)
     settings = app.extensions["grok2api"].settings
     configure_file_logging(boot.data_dir, settings.options.logging.max_files, env=boot.environ)
