@@ -60,7 +60,7 @@ class AccountState:
         self.pool = AccountPool(self.writer)
         #: the usage ledger: usage per hour and day, and the request audit log (written behind)
         self.ledger = UsageBook(
-            self.thread, delay_ms=opts.save_delay_ms,
+            self.thread, delay_ms=settings.options.audit.save_delay_ms,
             limits=lambda: (settings.options.audit.retention_days,
                             settings.options.audit.max_rows))
         self.continuations = ContinuationStore(

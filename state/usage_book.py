@@ -132,6 +132,11 @@ class UsageBook(DebouncedFlush):
 
     @staticmethod
     def load(loader: Loader) -> None:
+        loader.add_option("audit.save_delay_ms", int, 5000,
+                          "Usage totals and audit rows are saved at most this long after a "
+                          "request (one transaction for everything gathered meanwhile, so "
+                          "many keys or models cost few writes); a crash loses at most this "
+                          "much. Read at startup.", check=_not_negative)
         loader.add_option("audit.retention_days", int, 7,
                           "Days a row of the request audit log is kept (0 = no age limit). "
                           "Pruned in the background every 10 minutes.", check=_not_negative)
