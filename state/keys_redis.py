@@ -13,6 +13,7 @@ from typing import Any
 
 from state.keys_limits import Bucket
 from state.keys_store import COUNTER_FIELDS
+from state.redis_link import exchange_counts
 
 __all__ = ["RedisKeyCounters"]
 
@@ -52,23 +53,8 @@ class RedisKeyCounters:
 
     async def exchange_concurrency(self, local: dict[str, int], ttl_ms: int) -> dict[str, int]:
         """Publish this process's open requests per key; the other processes' sums."""
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.delete(self.conc_key)
-            if local:
-                pipe.hset(self.conc_key, mapping=local)
-                pipe.pexpire(self.conc_key, ttl_ms)
-            await pipe.execute()
-        keys = [k async for k in self.client.scan_iter(match=self.prefix + "keyconc:*",
-                                                        count=200) if k != self.conc_key]
-        totals: dict[str, int] = {}
-        if keys:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.hgetall(key)
-                for counts in await pipe.execute():
-                    for key_id, n in (counts or {}).items():
-                        totals[key_id] = totals.get(key_id, 0) + int(n)
-        return totals
+        return await exchange_counts(self.client, self.conc_key, self.prefix + "keyconc:*",
+                                     local, ttl_ms)
 
     async def forget(self) -> None:
         await self.client.delete(self.conc_key)

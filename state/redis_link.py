@@ -147,23 +147,8 @@ class RedisLink:
         assert self._pool is not None
         local = {a.token: a.local_inflight for a in self._pool.all() if a.local_inflight}
         ttl_ms = int(max(2.0, self.interval * 6) * 1000)
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.delete(self.inflight_key)
-            if local:
-                pipe.hset(self.inflight_key, mapping=local)
-                pipe.pexpire(self.inflight_key, ttl_ms)
-            await pipe.execute()
-        keys = [k async for k in self.client.scan_iter(match=self.prefix + "inflight:*", count=200)
-                if k != self.inflight_key]
-        totals: dict[str, int] = {}
-        if keys:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.hgetall(key)
-                for counts in await pipe.execute():
-                    for token, n in (counts or {}).items():
-                        totals[token] = totals.get(token, 0) + int(n)
-        self._apply_peers(totals)
+        self._apply_peers(await exchange_counts(self.client, self.inflight_key,
+                                                self.prefix + "inflight:*", local, ttl_ms))
 
     def _apply_peers(self, totals: dict[str, int]) -> None:
         if self._pool is None:
@@ -196,3 +181,26 @@ class RedisLink:
             self._trouble("lease")
             return True
         return bool(held)
+
+
+async def exchange_counts(client: Any, own_key: str, pattern: str, local: dict[str, int],
+                          ttl_ms: int) -> dict[str, int]:
+    """Publish this process's counts (a hash under `own_key` that expires unless renewed, so
+    a dead process's counts vanish) and return the sums of every other process's hash
+    matching `pattern`."""
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.delete(own_key)
+        if local:
+            pipe.hset(own_key, mapping=local)
+            pipe.pexpire(own_key, ttl_ms)
+        await pipe.execute()
+    keys = [k async for k in client.scan_iter(match=pattern, count=200) if k != own_key]
+    totals: dict[str, int] = {}
+    if keys:
+        async with client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hgetall(key)
+            for counts in await pipe.execute():
+                for name, n in (counts or {}).items():
+                    totals[name] = totals.get(name, 0) + int(n)
+    return totals
