@@ -54,8 +54,8 @@ class Scenario:
 
 SCENARIOS: dict[str, Scenario] = {
     "nonstream": Scenario("nonstream", False, 32, 50, duration=10.0),
-    # the same load with BENCH_KEYS managed client keys in use (after `nonstream`, which
-    # runs in open mode: creating the keys ends open mode)
+    # the nonstream load spread over BENCH_KEYS managed client keys, against the same load
+    # in open mode right before and after it
     "nonstream-keys": Scenario("nonstream-keys", False, 32, 50, duration=10.0, keys=True),
     "stream200": Scenario("stream200", True, 200, 200, delay_ms=10, rounds=2),
     "stream500": Scenario("stream500", True, 500, 200, delay_ms=10, rounds=2),
@@ -146,18 +146,26 @@ class Stack:
         self._wait(self.gateway, f"http://{HOST}:{self.gw_port}/health", "gateway", "gateway.log")
         self.gw_ps, self.sim_ps = psutil.Process(self.gateway.pid), psutil.Process(self.sim.pid)
 
+    def _admin(self, path: str, body: dict[str, Any]) -> None:
+        req = urllib.request.Request(f"http://{HOST}:{self.gw_port}/admin/api/{path}",
+                                     data=orjson.dumps(body), method="POST", headers={
+                                         "Authorization": f"Bearer {self.admin_key}",
+                                         "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10):  # noqa: S310 - loopback only
+            pass
+
     def create_keys(self, count: int) -> None:
         """`count` managed client keys through the admin API (each unlimited)."""
         for i in range(count):
             key = f"sk-bench-{i:03d}-{os.urandom(8).hex()}"
-            body = orjson.dumps({"key": key, "name": f"bench-{i:03d}"})
-            req = urllib.request.Request(f"http://{HOST}:{self.gw_port}/admin/api/keys", data=body,
-                                         method="POST", headers={
-                                             "Authorization": f"Bearer {self.admin_key}",
-                                             "Content-Type": "application/json"})
-            with urllib.request.urlopen(req, timeout=10):  # noqa: S310 - loopback only
-                pass
+            self._admin("keys", {"key": key, "name": f"bench-{i:03d}"})
             self.api_keys.append(key)
+
+    def delete_keys(self) -> None:
+        """Back to open mode."""
+        for key in self.api_keys:
+            self._admin("keys/delete", {"key": key})
+        self.api_keys = []
 
     def check_alive(self) -> None:
         for proc, name in ((self.sim, "simulator"), (self.gateway, "gateway")):
@@ -193,8 +201,7 @@ def run_load(stack: Stack, sc: Scenario, side: str) -> dict[str, Any]:
     spec = {"host": HOST, "port": port, "side": side, "stream": sc.stream, "concurrency": sc.concurrency,
             "tokens": sc.tokens, "delay_ms": sc.delay_ms, "rounds": sc.rounds, "duration": sc.duration,
             "timeout": sc.timeout, "ramp": sc.ramp, "sso_tokens": stack.tokens,
-            # once managed keys exist the gateway is no longer open: every scenario uses them
-            "api_keys": stack.api_keys}
+            "api_keys": stack.api_keys}  # none: open mode
     limit = (sc.duration if sc.duration else sc.rounds * sc.timeout) + sc.ramp + sc.timeout + 60
     cpu0, sim0, rss = _cpu(stack.gw_ps), _cpu(stack.sim_ps), stack.gw_ps.memory_info().rss
     t0 = time.perf_counter()
@@ -251,14 +258,22 @@ def run_bench(scenarios: list[Scenario], *, accounts: int = 64, per_account: int
             for side in ("gateway", "simulator"):
                 run_load(stack, warm, side)
             for sc in scenarios:
-                if sc.keys and not stack.api_keys:
-                    stack.create_keys(BENCH_KEYS)
                 entry: dict[str, Any] = {"scenario": sc.name, "params": asdict(sc)}
+                if sc.keys:
+                    # open mode right before and right after: the gateway's drift over a run
+                    # (its tables grow) falls on both sides of the keyed load alike
+                    entry["open_before"] = run_load(stack, sc, "gateway")
+                    stack.create_keys(BENCH_KEYS)
+                    entry["keys"] = BENCH_KEYS
                 for side in ("gateway", "simulator"):
                     stack.settle()
                     if progress:
                         click.echo(f"… {sc.name} / {side}", err=True)
                     entry[side] = run_load(stack, sc, side)
+                if sc.keys:
+                    stack.delete_keys()
+                    stack.settle()
+                    entry["open_after"] = run_load(stack, sc, "gateway")
                 entry["ratios"] = ratios(entry)
                 results.append(entry)
             if media:
@@ -266,8 +281,7 @@ def run_bench(scenarios: list[Scenario], *, accounts: int = 64, per_account: int
                 if progress:
                     click.echo(f"… {', '.join(media)}", err=True)
                 results += run_media(list(media), f"http://{HOST}:{stack.gw_port}",
-                                     f"http://{HOST}:{stack.sim_port}", stack.tokens, stack.gw_ps,
-                                     api_key=stack.api_keys[0] if stack.api_keys else None)
+                                     f"http://{HOST}:{stack.sim_port}", stack.tokens, stack.gw_ps)
         finally:
             stack.close()
     return results, setup

@@ -212,11 +212,8 @@ async def images(gw: str, sim: str, tokens: list[str], auth: dict[str, str]) -> 
             "ratio": round(gw_rate / sim_rate, 3) if sim_rate else None}
 
 
-def run_media(names: list[str], gw: str, sim: str, tokens: list[str], gw_ps: Any,
-              api_key: str | None = None) -> list[dict[str, Any]]:
-    """`api_key`: the client key the gateway wants (None: open mode; the simulator ignores
-    the header)."""
-    auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+def run_media(names: list[str], gw: str, sim: str, tokens: list[str], gw_ps: Any) -> list[dict[str, Any]]:
+    auth: dict[str, str] = {}  # the gateway runs in open mode
 
     async def run() -> list[dict[str, Any]]:
         out = []
