@@ -150,6 +150,9 @@ class CircuitBreaker:
         self._opened_at = 0.0
         self._open_until = 0.0
         self._probe: str | None = None  # the flow holding the half-open slot
+        #: the probe that closed the breaker at its first content, until its flow ends: if
+        #: its answer then fails (cut, truncated), grok.com is not back after all
+        self._closed_by: str | None = None
         self._probe_since = 0.0
         #: When the latest try that then succeeded was sent: 429s after it are a throttle
         #: once they span enough accounts (see `_throttle_run`).
@@ -197,6 +200,8 @@ class CircuitBreaker:
         """The flow ended without saying whether grok.com is back: the next request probes."""
         if self._probe == flow_id:
             self._probe = None
+        if self._closed_by == flow_id:
+            self._closed_by = None
 
     # ------------------------------------------------------------------ outcomes
     def record_success(self, account: str, flow_id: str, started: float | None = None) -> None:
@@ -207,6 +212,7 @@ class CircuitBreaker:
         self._add(_Call(now, None, account, 200, None), now)
         if self.state == HALF_OPEN and self._probe == flow_id:
             self._close(f"a probe succeeded after {now - self._opened_at:.1f} s")
+            self._closed_by = flow_id
 
     def record_failure(self, kind: str, status: int, account: str, flow_id: str,
                        key: Hashable | None = None) -> Verdict:
@@ -218,6 +224,11 @@ class CircuitBreaker:
         if group is None:
             self.release(flow_id)
             return Verdict()
+        if self.state == CLOSED and self._closed_by == flow_id:
+            # the probe's answer started, then failed: reopen as after a failed probe
+            self._closed_by = None
+            self._trip(group, now, again=True)
+            return Verdict(upstream=True)
         if self.state == HALF_OPEN and self._probe == flow_id:
             self._trip(group, now, again=True)
             return Verdict(upstream=True)

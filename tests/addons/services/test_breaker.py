@@ -105,6 +105,25 @@ def test_half_open_lets_one_probe_through_and_its_success_closes(tmp_path) -> No
     assert breaker.snapshot()["window"]["tries"] == 0  # a fresh start
 
 
+def test_a_probe_whose_answer_started_then_failed_reopens_the_breaker(tmp_path) -> None:
+    breaker, clock = make(tmp_path, open_sec="5")
+    fail(breaker, ACCOUNTS)
+    clock.now += 5
+    assert breaker.check("probe") is None
+    breaker.record_success("a", "probe")  # its first content closed the breaker ...
+    assert breaker.state == CLOSED
+    verdict = breaker.record_failure(kinds.SERVER_ERROR, 502, "a", "probe")  # ... then it broke
+    assert verdict.upstream and breaker.state == OPEN
+    assert breaker.check("next").retry_after == 10  # as after a failed probe: doubled
+    # a probe whose answer completed has proved grok.com is back: later failures are counted
+    clock.now += 10
+    assert breaker.check("probe-2") is None
+    breaker.record_success("a", "probe-2")
+    breaker.release("probe-2")  # its flow ended
+    assert not breaker.record_failure(kinds.SERVER_ERROR, 502, "a", "other").upstream
+    assert breaker.state == CLOSED
+
+
 def test_each_failed_probe_doubles_the_interval_up_to_the_maximum(tmp_path) -> None:
     breaker, clock = make(tmp_path, open_sec="5", max_open_sec="30")
     fail(breaker, ACCOUNTS)
