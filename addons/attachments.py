@@ -22,8 +22,7 @@ from addons.errors import ApiError, validation
 from addons.flow import Flow
 from addons.jobs import Attachment
 from addons.services.fetch import (
-    FetchLimits, Media, MediaError, allow_any_address, decode_data_uri, fetch_url, is_data_uri,
-    is_public_address, shown_url,
+    FetchLimits, Media, MediaError, is_data_uri, shown_url, limits_from, resolve,
 )
 from addons.upstream.base import TransportError
 from addons.upstream.classify import UpstreamHTTPError, call_failure
@@ -34,8 +33,6 @@ from addons.upstream.upload import UploadRejected, Uploader, upload_file
 from state.options import Loader
 
 NAME = "attachments"
-#: Data URIs larger than this are decoded in a worker thread, off the event loop.
-_THREAD_DECODE_CHARS = 1 << 20
 
 
 @dataclass(slots=True)
@@ -88,13 +85,7 @@ class Attachments:
 
     # ---- request: resolve once ----------------------------------------------------
     def _limits(self) -> FetchLimits:
-        opts = self.settings.options.attachments
-        return FetchLimits(
-            timeout=opts.fetch_timeout,
-            max_bytes=opts.max_file_bytes,
-            max_redirects=opts.max_redirects,
-            allowed=allow_any_address if opts.allow_private_urls else is_public_address,
-        )
+        return limits_from(self.settings)
 
     @staticmethod
     def _param(flow: Flow) -> str:
@@ -135,13 +126,7 @@ class Attachments:
 
     @staticmethod
     async def _resolve(att: Attachment, limits: FetchLimits) -> Media:
-        if is_data_uri(att.url):
-            if len(att.url) > _THREAD_DECODE_CHARS:
-                media = await asyncio.to_thread(decode_data_uri, att.url, limits.max_bytes)
-            else:
-                media = decode_data_uri(att.url, limits.max_bytes)
-        else:
-            media = await fetch_url(att.url, limits)
+        media = await resolve(att.url, limits)
         if att.name:
             media = Media(media.data, media.mime, att.name)
         return media

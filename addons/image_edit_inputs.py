@@ -20,10 +20,8 @@ from typing import Any
 
 from addons.errors import ApiError, validation
 from addons.flow import Flow
-from addons.jobs import Attachment
 from addons.services.fetch import (
-    FetchLimits, Media, MediaError, allow_any_address, decode_data_uri, fetch_url, is_data_uri,
-    is_public_address, shown_url,
+    Media, MediaError, is_data_uri, shown_url, limits_from, resolve,
 )
 from addons.upstream.base import TransportError
 from addons.upstream.classify import UpstreamHTTPError, call_failure
@@ -81,13 +79,9 @@ class ImageEditInputs:
             return
         # the images endpoint names its files; a chat request carries them in its messages
         param = "image" if flow.dialect == "openai.images" else "messages"
-        opts = self.settings.options.attachments
-        limits = FetchLimits(
-            timeout=opts.fetch_timeout, max_bytes=min(opts.max_file_bytes, MAX_IMAGE_BYTES),
-            max_redirects=opts.max_redirects,
-            allowed=allow_any_address if opts.allow_private_urls else is_public_address)
+        limits = limits_from(self.settings, MAX_IMAGE_BYTES)
         images = flow.request.images
-        results = await asyncio.gather(*(self._resolve(a, limits) for a in images),
+        results = await asyncio.gather(*(resolve(a.url, limits) for a in images),
                                        return_exceptions=True)
         files: list[Media] = []
         for i, (image, result) in enumerate(zip(images, results)):
@@ -103,12 +97,6 @@ class ImageEditInputs:
                                  param, code="invalid_image")
             files.append(Media(result.data, mime, image.name or result.name))
         flow.metadata[NAME] = _State(files)
-
-    @staticmethod
-    async def _resolve(image: Attachment, limits: FetchLimits) -> Media:
-        if is_data_uri(image.url):
-            return await asyncio.to_thread(decode_data_uri, image.url, limits.max_bytes)
-        return await fetch_url(image.url, limits)
 
     async def attempt(self, flow: Flow) -> None:
         state: _State | None = flow.metadata.get(NAME)

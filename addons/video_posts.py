@@ -23,8 +23,7 @@ from typing import Any
 from addons.errors import validation
 from addons.flow import Flow
 from addons.services.fetch import (
-    FetchLimits, Media, MediaError, allow_any_address, decode_data_uri, fetch_url, is_data_uri,
-    is_public_address, shown_url,
+    Media, MediaError, is_data_uri, shown_url, limits_from, resolve,
 )
 from addons.upstream.base import TransportError
 from addons.upstream.classify import UpstreamHTTPError, call_failure
@@ -70,20 +69,13 @@ class VideoPosts:
         if flow.request is None or flow.request.kind != "video":
             return
         refs = flow.request.references[:MAX_REFERENCES]
-        opts = self.settings.options.attachments
-        limits = FetchLimits(timeout=opts.fetch_timeout, max_bytes=opts.max_file_bytes,
-                             max_redirects=opts.max_redirects,
-                             allowed=allow_any_address if opts.allow_private_urls
-                             else is_public_address)
+        limits = limits_from(self.settings)
         param = reference_param(flow)
         files: list[Media] = []
         for i, ref in enumerate(refs):
             where = "data URI" if is_data_uri(ref.url) else shown_url(ref.url)
             try:
-                if is_data_uri(ref.url):
-                    media = await asyncio.to_thread(decode_data_uri, ref.url, limits.max_bytes)
-                else:
-                    media = await fetch_url(ref.url, limits)
+                media = await resolve(ref.url, limits)
             except MediaError as exc:
                 raise validation(f"reference image {i + 1} ({where}): {exc}", param,
                                  code="invalid_image") from None

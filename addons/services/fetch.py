@@ -17,7 +17,7 @@ import mimetypes
 import re
 import socket
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 from urllib.parse import unquote
 
 import aiohttp
@@ -251,3 +251,29 @@ async def fetch_url(url: str, limits: FetchLimits) -> Media:
         if _refused(exc):
             raise MediaError("points to a private or reserved address") from None
         raise MediaError(f"could not be fetched ({type(exc).__name__})") from None
+
+
+#: data URIs longer than this are decoded in a worker thread (base64 of ~750 KiB and more)
+_THREAD_DECODE_CHARS = 1 << 20
+
+
+def limits_from(settings: Any, max_bytes: int | None = None) -> FetchLimits:
+    """The fetch limits of the `[attachments]` settings (which every client file obeys);
+    `max_bytes` lowers the size limit for one kind of file."""
+    opts = settings.options.attachments
+    return FetchLimits(
+        timeout=opts.fetch_timeout,
+        max_bytes=opts.max_file_bytes if max_bytes is None else min(opts.max_file_bytes, max_bytes),
+        max_redirects=opts.max_redirects,
+        allowed=allow_any_address if opts.allow_private_urls else is_public_address,
+    )
+
+
+async def resolve(url: str, limits: FetchLimits) -> Media:
+    """A client's file as bytes: a data URI decoded (a large one off the loop) or a URL
+    fetched within `limits`. Raises MediaError."""
+    if is_data_uri(url):
+        if len(url) > _THREAD_DECODE_CHARS:
+            return await asyncio.to_thread(decode_data_uri, url, limits.max_bytes)
+        return decode_data_uri(url, limits.max_bytes)
+    return await fetch_url(url, limits)

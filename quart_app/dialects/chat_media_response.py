@@ -19,7 +19,7 @@ from addons.events import (
 )
 from addons.flow import Flow
 from addons.services.media_cache import MediaFetchError
-from addons.services.media_output import RESPONSE_FORMATS, MediaOutput
+from addons.services.media_output import MediaOutput
 
 _MEDIA = (MediaProgress, MediaResult, MediaModerated)
 
@@ -36,8 +36,7 @@ class MediaAsChat:
     async def events(self, flow: Flow) -> AsyncIterator[list[Event]]:
         req = flow.request
         media_job = req.kind != "chat"
-        chosen = req.options.get("response_format")
-        fmt = RESPONSE_FORMATS[chosen] if chosen else None
+        chosen = req.options.get("response_format")  # the request's own, images only
         total = getattr(req, "n", 1)
         done = 0
         last_line = ""
@@ -58,7 +57,7 @@ class MediaAsChat:
                         last_line = line
                         out.append(ReasoningDelta(line))
                 elif cls is MediaResult:
-                    text = await self._text(flow, ev, fmt)
+                    text = await self._text(flow, ev, chosen)
                     if media_job:
                         out.append(TextDelta(("\n\n" if done else "") + text))
                     else:
@@ -78,10 +77,10 @@ class MediaAsChat:
             if out:
                 yield out
 
-    async def _text(self, flow: Flow, result: MediaResult, fmt: str | None) -> str:
+    async def _text(self, flow: Flow, result: MediaResult, chosen: str | None) -> str:
+        fmt = self.output.chat_format(result.kind, chosen)
         try:
-            return await self.output.chat_text(result, flow.lease.token, self.base,
-                                               fmt if result.kind == "image" else None)
+            return await self.output.chat_text(result, flow.lease.token, self.base, fmt)
         except MediaFetchError as exc:
             raise ApiError(502, f"The generated {result.kind} could not be retrieved from "
                            f"grok.com", type="upstream_error", code="media_unavailable") from exc

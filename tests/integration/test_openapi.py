@@ -107,7 +107,7 @@ def no_downloads(monkeypatch):
     """Generated media URLs are never fetched: the test sends nothing off this machine."""
     async def refuse(url, limits):
         raise MediaError("is not fetched in this test")
-    monkeypatch.setattr("addons.attachments.fetch_url", refuse)
+    monkeypatch.setattr("addons.services.fetch.fetch_url", refuse)
 
 
 async def test_schemathesis_finds_no_5xx_and_no_answer_off_the_document(stack, no_downloads):
