@@ -225,10 +225,13 @@ class CircuitBreaker:
             self.release(flow_id)
             return Verdict()
         if self.state == CLOSED and self._closed_by == flow_id:
-            # the probe's answer started, then failed: reopen as after a failed probe
+            # the probe's answer started, then failed: grok.com was never back. Reopen as
+            # after a failed probe, and absolve the 429s met since the close (the window
+            # starts there): they belong to the same outage, not to their accounts
             self._closed_by = None
+            absolved = self._keys(THROTTLED)
             self._trip(group, now, again=True)
-            return Verdict(upstream=True)
+            return Verdict(upstream=True, absolved=absolved)
         if self.state == HALF_OPEN and self._probe == flow_id:
             self._trip(group, now, again=True)
             return Verdict(upstream=True)

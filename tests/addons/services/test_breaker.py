@@ -112,8 +112,11 @@ def test_a_probe_whose_answer_started_then_failed_reopens_the_breaker(tmp_path) 
     assert breaker.check("probe") is None
     breaker.record_success("a", "probe")  # its first content closed the breaker ...
     assert breaker.state == CLOSED
+    throttled = breaker.record_failure(kinds.RATE_LIMITED, 429, "b", "meanwhile", ("b", "fast"))
+    assert not throttled.upstream  # one 429 alone is its account's
     verdict = breaker.record_failure(kinds.SERVER_ERROR, 502, "a", "probe")  # ... then it broke
     assert verdict.upstream and breaker.state == OPEN
+    assert verdict.absolved == (("b", "fast"),)  # that 429 was the outage's after all
     assert breaker.check("next").retry_after == 10  # as after a failed probe: doubled
     # a probe whose answer completed has proved grok.com is back: later failures are counted
     clock.now += 10
