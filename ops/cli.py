@@ -1,4 +1,4 @@
-"""The `grok2api` command line: serve, simulate, bench, config, accounts, keys, cache, db."""
+"""The `grok2api` command line: serve, simulate, bench, config, accounts, keys, cache, db, web."""
 from __future__ import annotations
 
 import click
@@ -17,6 +17,7 @@ class LazyGroup(click.Group):
         "keys": ("ops.cli_keys", "keys"),
         "cache": ("ops.cli_cache", "cache"),
         "db": ("ops.cli_db", "db"),
+        "web": ("ops.web_vendor", "web"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

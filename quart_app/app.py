@@ -12,6 +12,7 @@ from quart_app.admin import register_admin
 from quart_app.errors import register_error_handlers
 from quart_app.fastpath import FastPath
 from quart_app.http_policy import HttpPolicy
+from quart_app.web import register_web
 from quart_app.request_log import RequestLog
 from quart_app.services import Services
 from state.boot import BootConfig
@@ -58,7 +59,7 @@ def create_app(boot: BootConfig | None = None, settings: Settings | None = None)
     boot = boot or BootConfig.from_env()
     settings = settings or Settings.load(boot)
     connections.install()
-    app = Quart("grok2api")
+    app = Quart("grok2api", static_folder=None)  # the pages serve theirs (quart_app.web)
     max_body = settings.options.app.max_body_mb << 20
     server = settings.options.server
     # The policy layer enforces the body limit for every route; Quart's own (16 MiB by
@@ -79,6 +80,7 @@ def create_app(boot: BootConfig | None = None, settings: Settings | None = None)
     app.register_blueprint(routes_videos.bp)
     app.register_blueprint(routes_image_edits.bp)
     register_admin(app)  # its after_serving hook runs before `_stop` below
+    register_web(app)
     register_error_handlers(app)
     hot = {**routes_v1.ROUTES, **routes_responses.ROUTES, **routes_anthropic.ROUTES,
            **routes_images.ROUTES}

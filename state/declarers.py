@@ -24,6 +24,7 @@ DECLARERS: tuple[str, ...] = (
     "ops.serve",
     "quart_app.admin.auth",
     "quart_app.admin.throttle",
+    "quart_app.admin.sessions",
     "quart_app.client_address",
     "quart_app.metrics",
     "ops.logs",

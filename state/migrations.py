@@ -13,7 +13,7 @@ from collections.abc import Callable
 import peewee
 
 from state.models import (
-    AccountMeta, AccountRow, ClientKeyCounterRow, ClientKeyRow, ContinuationRow, LeaseRow,
+    AccountMeta, AccountRow, AdminSessionRow, ClientKeyCounterRow, ClientKeyRow, ContinuationRow, LeaseRow,
     ModelUsageRow, RequestAuditRow, SchemaVersion, UsageDayRow, UsageHourRow, VideoJobRow,
     bound,
 )
@@ -77,8 +77,13 @@ def _m_client_keys(db: peewee.Database) -> None:
         AccountMeta.create(key="keys_revision", value=0)
 
 
+def _m_admin_sessions(db: peewee.Database) -> None:
+    """Browser sessions of the admin pages, shared by every worker and instance."""
+    db.create_tables([AdminSessionRow], safe=True)
+
+
 MIGRATIONS: list[Migration] = [_m1_initial, _m2_continuations, _m3_leases, _m4_video_jobs,
-                               _m_usage_audit, _m_client_keys]
+                               _m_usage_audit, _m_client_keys, _m_admin_sessions]
 
 
 def latest_version() -> int:

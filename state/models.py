@@ -10,6 +10,7 @@ import peewee
 
 __all__ = [
     "ALL_MODELS",
+    "AdminSessionRow",
     "TOKEN_MAX_LEN",
     "AccountMeta",
     "AccountRow",
@@ -219,6 +220,22 @@ class RequestAuditRow(BaseModel):
         table_name = "request_audit"
 
 
+class AdminSessionRow(BaseModel):
+    """A browser session of the admin pages (`state.admin_sessions`). Only the SHA-256 of the
+    cookie value is stored; `key_fp` fingerprints the admin secret the session was opened
+    with, so changing `app.app_key` ends every session at once. Times in ms."""
+
+    id_hash = peewee.CharField(max_length=64, primary_key=True)
+    csrf = peewee.CharField(max_length=64)
+    key_fp = peewee.CharField(max_length=64)
+    address = peewee.CharField(max_length=64, default="")
+    created_at = peewee.BigIntegerField()
+    expires_at = peewee.BigIntegerField(index=True)
+
+    class Meta:
+        table_name = "admin_sessions"
+
+
 class ClientKeyRow(BaseModel):
     """A managed client key (`state.keys`): only the SHA-256 of the key is stored; the key
     itself is shown once, when it is created. `policy` is JSON (allow-list, rpm,
@@ -273,7 +290,7 @@ class SchemaVersion(BaseModel):
 ALL_MODELS: tuple[type[BaseModel], ...] = (AccountRow, ModelUsageRow, AccountMeta, ContinuationRow,
                                            LeaseRow, VideoJobRow, SchemaVersion, UsageHourRow,
                                            UsageDayRow, RequestAuditRow, ClientKeyRow,
-                                           ClientKeyCounterRow)
+                                           ClientKeyCounterRow, AdminSessionRow)
 
 
 def bound(db: peewee.Database) -> AbstractContextManager[Any]:

@@ -24,13 +24,16 @@ log = logging.getLogger(__name__)
 
 def register_admin(app: Quart) -> AdminState:
     from quart_app.admin import (
-        assets, auth, batch, cache, keys, logs, replace, requests, setup, system, tokens,
-        usage,
+        assets, auth, batch, cache, keys, login, logs, replace, requests, setup, system,
+        tokens, usage,
     )
 
-    settings = app.extensions["grok2api"].settings
-    state = AdminState(settings)
+    services = app.extensions["grok2api"]
+    settings = services.settings
+    state = AdminState(settings, services.accounts.thread)
     app.extensions[ADMIN_EXTENSION] = state
+    app.register_blueprint(login.bp)
+    app.register_blueprint(login.bp_logout)
     for module in (auth, setup, system, tokens, replace, batch, assets, cache, usage,
                    requests, keys, logs):
         app.register_blueprint(module.bp)

@@ -6,6 +6,8 @@
   the first-run setup routes (`quart_app.admin.setup`: is the secret the default, set a new
   one); every other route answers 403 `admin_key_default`.
 * Wrong secrets are throttled per client address (`quart_app.admin.throttle`).
+* A request without a secret may carry an admin page session instead
+  (`quart_app.admin.sessions`); its state-changing calls must repeat the session's CSRF token.
 """
 from __future__ import annotations
 
@@ -13,10 +15,11 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response, g, request
 
 from addons.errors import ApiError
 from quart_app.admin.common import admin_state, json_response, services
+from quart_app.admin.sessions import COOKIE, CSRF_HEADER
 from quart_app.client_address import client_address, parse_networks
 from quart_app.errors import error_body
 from state.options import Loader
@@ -25,6 +28,7 @@ __all__ = ["DEFAULT_APP_KEY", "admin_blueprint", "bp", "caller_address", "check_
            "given_key", "is_default_key"]
 
 PREFIX = "/admin/api"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: The shipped admin secret: public, so it opens nothing but the first-run setup.
 DEFAULT_APP_KEY = "grok2api"
 
@@ -90,10 +94,21 @@ def _refusal(err: ApiError, retry_after: float | None = None) -> Response:
     return response
 
 
-def guard(*, first_run: bool) -> Response | None:
+async def guard(*, first_run: bool) -> Response | None:
     """The admin check of the current request: None lets it through, else the refusal.
-    `first_run`: the route belongs to the setup the default secret may use."""
+    `first_run`: the route belongs to the setup the default secret may use. A request that
+    sends no secret may come with a page session instead (`quart_app.admin.sessions`)."""
     settings = services().settings
+    if given_key(request.headers, request.args) is None and request.cookies.get(COOKIE):
+        refusal = await _session_guard(settings)
+    else:
+        refusal = _secret_guard(settings)
+    if refusal is None and not first_run and is_default_key(settings.options.app.app_key):
+        return _refusal(default_key_refused())
+    return refusal
+
+
+def _secret_guard(settings: Any) -> Response | None:
     throttle = admin_state().throttle
     address = caller_address()
     wait = throttle.wait(address)
@@ -108,8 +123,21 @@ def guard(*, first_run: bool) -> Response | None:
             throttle.failed(address)
         return _refusal(err)
     throttle.succeeded(address)
-    if not first_run and is_default_key(settings.options.app.app_key):
-        return _refusal(default_key_refused())
+    return None
+
+
+async def _session_guard(settings: Any) -> Response | None:
+    settings.reload_if_changed()  # a changed secret ends the sessions at once
+    session = await admin_state().sessions.find(request.cookies.get(COOKIE),
+                                                 settings.options.app.app_key.strip())
+    if session is None:
+        return _refusal(ApiError(401, "Your admin session has ended: log in again",
+                                 type="authentication_error", code="session_expired"))
+    if request.method not in SAFE_METHODS and not session.csrf_ok(
+            request.headers.get(CSRF_HEADER)):
+        return _refusal(ApiError(403, f"Missing or wrong {CSRF_HEADER} header: reload the page",
+                                 type="permission_error", code="csrf_failed"))
+    g.admin_session = session
     return None
 
 
@@ -122,7 +150,7 @@ def admin_blueprint(name: str, *, first_run: bool = False) -> Blueprint:
     async def _guard() -> Response | None:
         # CORS preflights never get here: the HTTP policy layer answers them, without CORS
         # headers for the admin API, so no other origin may call it from a browser
-        return guard(first_run=first_run)
+        return await guard(first_run=first_run)
 
     return blueprint
 

@@ -10,6 +10,7 @@ import orjson
 from quart import Response, current_app, request
 
 from addons.errors import validation
+from quart_app.admin.sessions import AdminSessions
 from quart_app.admin.tasks import TaskRegistry
 from quart_app.admin.throttle import AdminThrottle
 from quart_app.content_type import require_json
@@ -27,12 +28,13 @@ ADMIN_EXTENSION = "grok2api_admin"
 
 class AdminState:
     """Per app: the batch task registry, the background jobs admin calls start (the quota
-    sync of freshly added accounts) and the throttle of wrong admin secrets. Closed when the
-    server stops."""
+    sync of freshly added accounts), the throttle of wrong admin secrets and the page
+    sessions. Closed when the server stops."""
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Any, db_thread: Any) -> None:
         self.tasks = TaskRegistry()
         self.throttle = AdminThrottle(settings)
+        self.sessions = AdminSessions(db_thread, settings)
         self._background: set[asyncio.Task[Any]] = set()
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:

@@ -36,6 +36,10 @@ class SetAppKey(Struct):
                                  description="the new admin secret: printable ASCII, no spaces")]
 
 
+class AdminLogin(Struct):
+    app_key: Annotated[str, Meta(min_length=1, max_length=256, description="the admin secret")]
+
+
 class AddTokens(Struct):
     tokens: TokenItems
     pool: Annotated[str, Meta(description="a pool, or auto to detect the tier")] | None = "auto"

@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from quart import Response, request
+from quart import Response, g, request
 
 from addons.errors import ApiError, validation
 from quart_app.admin.auth import admin_blueprint, caller_address, is_default_key
-from quart_app.admin.common import json_response, read_json, services
+from quart_app.admin.common import admin_state, json_response, read_json, services
+from quart_app.admin.login import set_session_cookie
+from quart_app.admin.system import storage_type
 from state.settings import SettingsError
 
 __all__ = ["MIN_LENGTH", "MAX_LENGTH", "bp", "check_new_key"]
@@ -31,17 +33,25 @@ MAX_LENGTH = 256
 
 
 def _state() -> dict[str, Any]:
-    settings = services().settings
+    svc = services()
+    settings = svc.settings
     source = settings.source_of(KEY)
+    storage = storage_type(svc.boot.database_url)
     return {"app_key_default": is_default_key(settings.options.app.app_key),
-            "app_key_source": source, "app_key_settable": source != "env"}
+            "app_key_source": source, "app_key_settable": source != "env",
+            # what else a fresh deploy should check: where accounts live, the public URL,
+            # and whether any account is there yet
+            "storage": storage, "storage_persistent": storage not in ("local", "sqlite"),
+            "app_url": settings.options.app.app_url,
+            "accounts": sum(1 for a in svc.pool.all() if a.deleted_at is None)}
 
 
 @bp.get("/setup")
 async def setup_status() -> Response:
     """`app_key_default`: the admin API is refused until a new secret is set;
     `app_key_source`: default | file | env; `app_key_settable`: false while an environment
-    variable sets the secret (change it there)."""
+    variable sets the secret (change it there); `storage` (local | postgresql | mysql) and
+    `storage_persistent`, `app_url`, `accounts` (how many)."""
     return json_response(_state())
 
 
@@ -64,7 +74,8 @@ def check_new_key(value: Any) -> str:
 async def set_app_key() -> Response:
     """Body `{"app_key": "<new secret>"}`; the current secret must come in the Authorization
     header: a page of another site can send `?app_key=` in a form post, but no header."""
-    if not request.headers.get("authorization"):
+    session = g.get("admin_session")  # a page session proved itself with its CSRF token
+    if session is None and not request.headers.get("authorization"):
         raise ApiError(400, "Send the current admin secret as Authorization: Bearer <app_key> "
                        "for this call (?app_key= is not accepted here)",
                        type="validation_error", code="header_required")
@@ -86,4 +97,9 @@ async def set_app_key() -> Response:
                        type="server_error", code="config_write_failed") from None
     log.warning("admin: the admin secret was changed through the setup call from %s",
                 caller_address())
-    return json_response({"status": "success", **_state()})
+    response = json_response({"status": "success", **_state()})
+    if session is not None:  # the new secret ended it: the page goes on with a new one
+        await admin_state().sessions.close(session.id)
+        set_session_cookie(response, await admin_state().sessions.open(new_key,
+                                                                       caller_address()))
+    return response

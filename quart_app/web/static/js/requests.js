@@ -1,0 +1,4 @@
+// requests page: built on core.js
+import { boot } from './core.js';
+
+void boot;
