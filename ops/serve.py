@@ -17,6 +17,7 @@ from state.boot import BootConfig
 from state.config_values import SettingsError
 from state.options import Loader, Options
 from state.settings import Settings
+from state.storage_place import ephemeral_reason, where_state_lives
 
 APP_PATH = "ops.serve:worker_app()"
 #: Descriptors kept free of client connections: database, log files, the listening socket,
@@ -149,4 +150,8 @@ def serve(boot: BootConfig | None = None) -> int:
         settings = Settings.from_boot(boot)
     except SettingsError as exc:
         raise SystemExit(f"grok2api: {exc}") from None
+    log.info(where_state_lives(boot))
+    reason = ephemeral_reason(boot)
+    if reason:
+        log.warning("Accounts will be lost on the next deploy: %s", reason)
     return run(hypercorn_config(boot, settings.options, raise_open_file_limit())) or 0
