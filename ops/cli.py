@@ -1,4 +1,4 @@
-"""The `grok2api` command line: serve, simulate, bench, config, accounts, keys, cache, db, web."""
+"""The `grok2api` command line: `serve` here, every other sub-command imported when used."""
 from __future__ import annotations
 
 import click
@@ -18,6 +18,7 @@ class LazyGroup(click.Group):
         "cache": ("ops.cli_cache", "cache"),
         "db": ("ops.cli_db", "db"),
         "web": ("ops.web_vendor", "web"),
+        "smoke": ("ops.smoke", "smoke"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
