@@ -12,6 +12,7 @@ from quart_app.admin import register_admin
 from quart_app.errors import register_error_handlers
 from quart_app.fastpath import FastPath
 from quart_app.http_policy import HttpPolicy
+from quart_app.legacy_routes import LegacyRoutes
 from quart_app.web import register_web
 from quart_app.request_log import RequestLog
 from quart_app.services import Services
@@ -88,6 +89,7 @@ def create_app(boot: BootConfig | None = None, settings: Settings | None = None)
     # it: the request id and access log see the final response (errors included), the policy
     # sees everything a route might answer.
     app.asgi_app = build_stack(app.asgi_app, [
+        LegacyRoutes,  # first: every layer below sees today's route of an old one
         RequestLog,
         partial(HttpPolicy, max_body=max_body, body_timeout=server.body_timeout_sec,
                 body_stall=server.body_stall_sec),

@@ -63,7 +63,9 @@ ANSWERS: dict[str, dict[str, Any]] = {
     "TokenCount": _object(("input_tokens",), input_tokens={"type": "integer", "minimum": 0}),
     "Model": _object(("id", "object", "owned_by"), id={"type": "string"},
                      object={"const": "model"}, owned_by={"type": "string"},
-                     context_length={"type": "integer"}),
+                     context_length={"type": "integer"},
+                     root={"type": "string", "description": "for an older name: the model "
+                                                            "it stands for"}),
     "ModelList": _object(("object", "data"), object={"const": "list"},
                          data={"type": "array", "items": _ref("Model")}),
     "ErrorDetail": _object(

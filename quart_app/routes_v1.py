@@ -43,9 +43,12 @@ def new_flow(svc: Any, headers: Mapping[str, str], **kw: Any) -> Flow:
     return Flow(client_headers=headers, **kw)
 
 
-def model_object(spec) -> dict:
-    data = {"id": spec.id, "object": "model", "created": 1767225600, "owned_by": "xai",
-            "name": spec.name}
+def model_object(spec, alias: str | None = None) -> dict:
+    """`alias`: the older name this object answers for (its `root` is the model itself)."""
+    data = {"id": alias or spec.id, "object": "model", "created": 1767225600,
+            "owned_by": "xai", "name": spec.name}
+    if alias:
+        data["root"] = spec.id
     if spec.context_length:
         data["context_length"] = spec.context_length
     return data
@@ -75,16 +78,23 @@ def visible_models(flow: Flow) -> list:
 @bp.get("/models")
 async def list_models() -> Response:
     flow = await authenticate()
-    data = [model_object(m) for m in visible_models(flow)]
+    svc = services()
+    with_aliases = svc.settings.options.models.list_aliases
+    data = []
+    for spec in visible_models(flow):
+        data.append(model_object(spec))
+        if with_aliases:
+            data.extend(model_object(spec, alias) for alias in svc.catalogue.aliases_of(spec.id))
     return json_response({"object": "list", "data": data})
 
 
 @bp.get("/models/<path:model_id>")
 async def get_model(model_id: str) -> Response:
     flow = await authenticate()
+    target = services().catalogue.resolve(model_id)  # an older name answers as its successor
     for spec in visible_models(flow):
-        if spec.id == model_id:
-            return json_response(model_object(spec))
+        if spec.id == model_id or (target is not None and spec.id == target.id):
+            return json_response(model_object(spec, None if spec.id == model_id else model_id))
     raise ApiError(404, f"Model '{model_id}' does not exist or is not available.",
                    type="validation_error", code="model_not_found", param="model")
 

@@ -57,13 +57,28 @@ CATALOGUE: tuple[ModelSpec, ...] = (
     _m("grok-imagine-video", "Grok Imagine Video", "video", "auto", (S, H)),
 )
 
-#: Old names still sent by clients; resolved, never listed.
+#: Old names still sent by clients (api-surface §3.3): resolved to their successor; listed in
+#: `/v1/models` only with `models.list_aliases`. Fast and mini names go to the fast mode,
+#: thinking and expert names to the expert (reasoning) mode.
 ALIASES: dict[str, str] = {
     "grok-4": "grok-4.20-auto",
     "grok-4-fast": "grok-4.20-fast",
+    "grok-4-mini": "grok-4.20-fast",
     "grok-4-expert": "grok-4.20-expert",
+    "grok-4-thinking": "grok-4.20-expert",
+    "grok-4-fast-expert": "grok-4.20-expert",
     "grok-4-heavy": "grok-4.20-heavy",
+    "grok-4.1": "grok-4.20-auto",
+    "grok-4.1-fast": "grok-4.20-fast",
+    "grok-4.1-mini": "grok-4.20-fast",
+    "grok-4.1-thinking": "grok-4.20-expert",
+    "grok-4.1-expert": "grok-4.20-expert",
+    "grok-4.1-heavy": "grok-4.20-heavy",
+    "grok-4.20-beta": "grok-4.20-auto",
     "grok-3": "grok-4.20-fast",
+    "grok-3-fast": "grok-4.20-fast",
+    "grok-3-mini": "grok-4.20-fast",
+    "grok-3-thinking": "grok-4.20-expert",
     "grok-imagine-1.0": "grok-imagine-image",
     "grok-imagine-1.0-edit": "grok-imagine-image-edit",
     "grok-imagine-1.0-video": "grok-imagine-video",
@@ -94,6 +109,10 @@ class Catalogue:
                           "Model ids offered; empty = every model of the catalogue.")
         loader.add_option("models.disabled", list[str], [],
                           "Model ids hidden and refused even when listed in `enabled`.")
+        loader.add_option("models.list_aliases", bool, False,
+                          "List the older model names (`grok-4`, `grok-3-mini`, …) in "
+                          "/v1/models beside the models they stand for. They are accepted "
+                          "either way.")
 
     def __init__(self, settings: Any) -> None:
         self._by_id = {m.id: m for m in CATALOGUE}
@@ -114,6 +133,10 @@ class Catalogue:
 
     def models(self) -> list[ModelSpec]:
         return [m for m in CATALOGUE if self.is_enabled(m)]
+
+    def aliases_of(self, model_id: str) -> list[str]:
+        """The older names that stand for `model_id`."""
+        return [alias for alias, target in ALIASES.items() if target == model_id]
 
     @staticmethod
     def usable_pools(spec: ModelSpec, mode: str | None = None) -> tuple[str, ...]:

@@ -47,6 +47,11 @@ async def admin_root() -> Response:
     return redirect("/admin/login")
 
 
+@bp.get("/manage")  # the v0 gateway's accounts page
+async def old_manage_page() -> Response:
+    return redirect("/admin/account")
+
+
 @bp.get("/admin/login")
 async def login_page() -> Response:
     if await current_session() is not None:
