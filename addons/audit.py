@@ -7,6 +7,10 @@ when the request ends: the record is handed to the request's `RequestInfo`
 (`addons.request_scope`), whose `on_end` the HTTP layer calls once the response is over.
 Without a request scope (a background video job, a unit test) it is added at once.
 
+A request refused before its job existed (401 for its key, 400 for its body) is recorded
+too, with no model and, when its key was not valid, the key `none` (never the value sent);
+a route that runs no job and succeeds (a model listing) is not.
+
 The prompt and the answer are kept only with `audit.store_content`, cut to
 `audit.content_max_chars` characters each; only then does this addon add a stream transform
 (collecting the answer text), so with the default nothing runs per event.
@@ -54,12 +58,16 @@ class AnswerCapture:
 
 def _client(flow: Flow) -> tuple[str, str]:
     """(key, key name): a managed key's id and name; "app" for a key of `app.api_key`,
-    "open" without any."""
+    "open" without any; "none" and no name for a request refused for its key (missing,
+    unknown, disabled or expired: the value it sent is never kept)."""
     client = flow.client
     if client is not None:
         return client.id or client.name, client.name
-    name = "app" if flow.api_key else "open"
-    return name, name
+    if flow.api_key:
+        return "app", "app"
+    if flow.error is not None and flow.error.status == 401:
+        return "none", ""
+    return "open", "open"
 
 
 class RequestRecorder:
@@ -84,8 +92,12 @@ class RequestRecorder:
         return AnswerCapture(flow, audit.content_max_chars)
 
     def finish(self, flow: Flow) -> None:
-        if self.book is None or flow.request is None:
-            return  # refused before the body was read: no model, nothing to account
+        if self.book is None:
+            return
+        if flow.request is None and flow.error is None:
+            return  # a route that runs no job (a model listing): nothing to account
+        # a request refused before its job existed (its key, its body) is kept too, without
+        # a model: the audit shows who was turned away
         rec = self._record(flow)
         info = current()
         if info is None or info.ended:
@@ -116,7 +128,8 @@ class RequestRecorder:
         key, key_name = _client(flow)
         err = flow.error
         lease = flow.lease
-        model = flow.model.id if flow.model is not None else flow.request.model
+        job = flow.request
+        model = flow.model.id if flow.model is not None else job.model if job is not None else ""
         rec = RequestRecord(
             at=int(time.time() * 1000 - (now - flow.started) * 1000),
             request_id=flow.id,
@@ -130,7 +143,7 @@ class RequestRecorder:
             completion_tokens=flow.usage.completion_tokens,
             reasoning_tokens=flow.usage.reasoning_tokens,
             duration_ms=int((now - flow.started) * 1000),
-            stream=bool(flow.request.stream),
+            stream=job is not None and bool(job.stream),
             failovers=max(0, flow.attempt.number - 1),
         )
         if flow.committed_at is not None:

@@ -1,4 +1,5 @@
-"""`GET /openapi.json`: the OpenAPI 3.1 document of the `/v1` and admin routes.
+"""`GET /openapi.json`: the OpenAPI 3.1 document of the `/v1` and admin routes, and of the
+operator's health probes and Prometheus scrape.
 
 Request bodies and query strings come from the same typed models that validate them
 (`quart_app/dialects/*_model.py`, `quart_app/admin/schemas.py`), so the document cannot drift
@@ -95,6 +96,14 @@ ANSWERS: dict[str, dict[str, Any]] = {
                    "description": "requested images the upstream withheld (moderation)"},
         usage={"type": "object"}),
     "AdminResult": {"type": "object"},
+    "Health": _object(("status", "accounts", "inflight"), status={"const": "ok"},
+                      accounts={"type": "integer", "minimum": 0},
+                      inflight={"type": "integer", "minimum": 0},
+                      breaker={"type": "object"}, queued={"type": "integer", "minimum": 0}),
+    "Liveness": _object(("ok",), ok={"const": True}),
+    "Readiness": _object(("ok",), ok={"type": "boolean"},
+                         reason={"type": "string", "description": "why it is not ready"}),
+    "Version": _object(("version",), version={"type": "string"}),
     # one event of a stream: `data` is a JSON object (or chat's final `[DONE]`)
     "ServerSentEvent": _object(("data",), event={"type": "string"}, data={"type": "string"},
                                id={"type": "string"}),
@@ -136,6 +145,10 @@ class Operation:
     public: bool = False
     #: a multipart/form-data body (files), instead of a JSON `body`
     form: dict[str, Any] | None = None
+    #: answers described here rather than as the error envelope (status → response object)
+    responses: dict[str, Any] = field(default_factory=dict)
+    #: security requirements other than the default (the /v1 keys, or the admin secret)
+    security: list[dict[str, Any]] | None = None
 
 
 def _bool_query(*names: str) -> list[dict[str, Any]]:
@@ -199,6 +212,20 @@ OPERATIONS = (
     Operation("get", "/v1/videos/{video_id}", "A video job", "Video", errors=(401, 404)),
     Operation("get", "/v1/videos/{video_id}/content", "The finished video (Range, ETag)",
               errors=(401, 404, 409, 416), content=_file_types("video/mp4")),
+    # the operator's probes and scrape, outside /v1 and the admin API: no client key
+    Operation("get", "/health", "Process status: accounts, requests in flight, the upstream "
+              "breaker (200 while the process serves)", "Health", errors=(), public=True),
+    Operation("get", "/healthz", "Liveness: the process serves requests (no I/O)",
+              "Liveness", errors=(), public=True),
+    Operation("get", "/readyz", "Readiness: the database answers, the pool is loaded, an "
+              "account is usable", "Readiness", errors=(), public=True,
+              responses={"503": {"description": "Not ready; the reason is given",
+                                 "content": {"application/json": {"schema": _ref("Readiness")}}}}),
+    Operation("get", "/version", "The gateway's version", "Version", errors=(), public=True),
+    Operation("get", "/metrics", "Prometheus metrics (text exposition format); needs "
+              "Authorization: Bearer <metrics.token> when that is set", errors=(401,),
+              content={"text/plain": {"schema": {"type": "string"}}},
+              security=[{"metricsBearer": []}, {}]),
     Operation("get", f"{ADMIN}/setup", "First-run setup: is the admin secret the default?"),
     Operation("post", f"{ADMIN}/setup/app_key", "Set a new admin secret",
               body=admin.SetAppKey, errors=(*ADMIN_ERRORS, 409)),
@@ -323,6 +350,7 @@ def _operation(op: Operation, bodies: dict[Any, dict[str, Any]],
         responses["304"] = {"description": "Not modified (If-None-Match)"}
     for status in sorted(set(op.errors) | {405}):
         responses[str(status)] = {"description": ERRORS[status], "content": error}
+    responses.update(op.responses)
     spec: dict[str, Any] = {"summary": op.summary, "operationId": _operation_id(op),
                             "responses": responses}
     parameters = [{"name": name, "in": "path", "required": True,
@@ -338,7 +366,9 @@ def _operation(op: Operation, bodies: dict[Any, dict[str, Any]],
     elif op.form is not None:
         spec["requestBody"] = {"required": True,
                                "content": {"multipart/form-data": {"schema": op.form}}}
-    if op.path.startswith(ADMIN):
+    if op.security is not None:
+        spec["security"] = op.security
+    elif op.path.startswith(ADMIN):
         spec["security"] = [{"adminBearer": []}, {"adminQuery": []}]
     elif op.public:
         spec["security"] = []
@@ -380,6 +410,8 @@ def document(version: str) -> dict[str, Any]:
                 "adminBearer": {"type": "http", "scheme": "bearer",
                                 "description": "the admin key, app.app_key"},
                 "adminQuery": {"type": "apiKey", "in": "query", "name": "app_key"},
+                "metricsBearer": {"type": "http", "scheme": "bearer",
+                                  "description": "metrics.token, when it is set"},
             },
         },
         # /v1 is open when app.api_key is empty

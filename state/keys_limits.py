@@ -37,8 +37,19 @@ MINUTE_TTL_MS = 180_000
 CONCURRENCY_RETRY_AFTER = 1
 
 
+_day_cache: tuple[int, str] = (-1, "")
+
+
 def day_bucket(now: float) -> str:
-    return "d:" + time.strftime("%Y-%m-%d", time.gmtime(now))
+    """`d:YYYY-MM-DD` of `now` (UTC); formatted once per day, not per request."""
+    global _day_cache
+    day = int(now // 86_400)
+    cached = _day_cache
+    if cached[0] == day:
+        return cached[1]
+    name = "d:" + time.strftime("%Y-%m-%d", time.gmtime(day * 86_400))
+    _day_cache = (day, name)
+    return name
 
 
 def minute_bucket(minute: int) -> str:
@@ -142,7 +153,10 @@ class KeyCounters:
                            seconds_to_midnight(now))
         # let in: charge
         self.used[key_id] = int(now * 1000)
-        self._add(key_id, minute_bucket(int(now // 60)), REQUESTS, 1)
+        if policy.rpm is not None:
+            # only an rpm reads the minute buckets: without one they would be synced every
+            # interval for nothing (a key given an rpm later starts from an empty minute)
+            self._add(key_id, minute_bucket(int(now // 60)), REQUESTS, 1)
         for kind, n in charges.items():
             self._add(key_id, day, _F[kind], n)
         admission = Admission(key_id, day, dict(charges))

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 #: `last_used_at` is written at most this often per key (ms).
 LAST_USED_RESOLUTION_MS = 60_000
 PRUNE_INTERVAL_SEC = 3600.0
+#: client key values whose hash `find` remembers (bounded: emptied when full)
+DIGEST_CACHE_SIZE = 1024
 
 
 class KeyService:
@@ -59,6 +61,9 @@ class KeyService:
         self.revision = -1
         self._by_hash: dict[str, KeyRecord] = {}
         self._by_id: dict[str, KeyRecord] = {}
+        #: the SHA-256 of the keys clients sent lately (the same few keys, request after
+        #: request); a digest never goes stale, so a reload leaves it alone
+        self._digests: dict[str, str] = {}
         self._remote: Any = None  # RedisKeyCounters once started with Redis
         self._task: asyncio.Task[None] | None = None
         self._written_used: dict[str, int] = {}
@@ -73,7 +78,12 @@ class KeyService:
         return bool(self._by_id)
 
     def find(self, key: str) -> KeyRecord | None:
-        return self._by_hash.get(hash_key(key))
+        digest = self._digests.get(key)
+        if digest is None:
+            if len(self._digests) >= DIGEST_CACHE_SIZE:
+                self._digests.clear()  # a flood of unknown keys only costs a re-hash
+            digest = self._digests[key] = hash_key(key)
+        return self._by_hash.get(digest)
 
     def get(self, key_id: str) -> KeyRecord | None:
         return self._by_id.get(key_id)

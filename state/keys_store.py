@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 
 import peewee
 
+from state import bulk_sql
 from state.keys import KeyPolicy, KeyRecord, now_ms
 from state.models import AccountMeta, ClientKeyCounterRow, ClientKeyRow
 
@@ -131,31 +132,20 @@ Bucket = tuple[str, str]  # (key id, bucket name)
 
 
 def add_counters(deltas: dict[Bucket, list[int]], expires: dict[Bucket, int]) -> None:
-    """Add this process's increments to the shared rows (created on first use). An UPDATE
-    first; an INSERT in a savepoint when the row is new; an UPDATE again when another process
-    inserted it meanwhile."""
+    """Add this process's increments to the shared rows (created on first use): one upsert
+    statement for all (`state.bulk_sql`; the sync runs every second, and peewee building a
+    statement per row held the GIL the event loop needs). A row's expiry moves to the
+    latest write's."""
+    rows = [(key_id, bucket, expires[(key_id, bucket)], *values)
+            for (key_id, bucket), values in deltas.items() if any(values)]
+    if not rows:
+        return
     db = ClientKeyCounterRow._meta.database
+    sql = bulk_sql.upsert_add_sql(bulk_sql.dialect(db), ClientKeyCounterRow._meta.table_name,
+                                  ("key_id", "bucket", "expires_at", *COUNTER_FIELDS),
+                                  ("key_id", "bucket"), COUNTER_FIELDS, ("expires_at",))
     with db.atomic():
-        for (key_id, bucket), values in deltas.items():
-            if not any(values):
-                continue
-            if _increment(key_id, bucket, values):
-                continue
-            try:
-                with db.atomic():
-                    ClientKeyCounterRow.insert(
-                        key_id=key_id, bucket=bucket, expires_at=expires[(key_id, bucket)],
-                        **dict(zip(COUNTER_FIELDS, values))).execute()
-            except peewee.IntegrityError:
-                _increment(key_id, bucket, values)
-
-
-def _increment(key_id: str, bucket: str, values: list[int]) -> int:
-    fields = {getattr(ClientKeyCounterRow, name): getattr(ClientKeyCounterRow, name) + value
-              for name, value in zip(COUNTER_FIELDS, values) if value}
-    return (ClientKeyCounterRow.update(fields)
-            .where((ClientKeyCounterRow.key_id == key_id)
-                   & (ClientKeyCounterRow.bucket == bucket)).execute())
+        bulk_sql.execute_many(db, sql, rows)
 
 
 def read_counters(key_ids: Iterable[str], buckets: Iterable[str]) -> dict[Bucket, list[int]]:
@@ -163,12 +153,15 @@ def read_counters(key_ids: Iterable[str], buckets: Iterable[str]) -> dict[Bucket
     if not ids or not names:
         return {}
     out: dict[Bucket, list[int]] = {}
+    columns = [getattr(ClientKeyCounterRow, f) for f in COUNTER_FIELDS]
     for i in range(0, len(ids), 500):
-        query = (ClientKeyCounterRow.select()
+        query = (ClientKeyCounterRow
+                 .select(ClientKeyCounterRow.key_id, ClientKeyCounterRow.bucket, *columns)
                  .where(ClientKeyCounterRow.key_id.in_(ids[i:i + 500])
-                        & ClientKeyCounterRow.bucket.in_(names)))
-        for row in query:
-            out[(row.key_id, row.bucket)] = [int(getattr(row, f)) for f in COUNTER_FIELDS]
+                        & ClientKeyCounterRow.bucket.in_(names))
+                 .tuples())  # no model object per row
+        for key_id, bucket, *values in query:
+            out[(key_id, bucket)] = [int(v) for v in values]
     return out
 
 

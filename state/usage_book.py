@@ -18,10 +18,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import fields
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import peewee
 
+from state import bulk_sql
 from state.debounce import DebouncedFlush
 from state.models import RequestAuditRow, UsageDayRow, UsageHourRow
 from state.usage_record import RequestRecord
@@ -41,7 +43,8 @@ PRUNE_INTERVAL = 600.0
 #: Audit rows held in memory while the database is unreachable; the oldest go beyond it
 #: (the aggregates are kept whole: they are small).
 MAX_PENDING_AUDIT = 50_000
-_BATCH = 200
+#: audit rows per executemany (bounds one statement's size on MySQL's multi-row insert)
+_BATCH = 1000
 
 #: The aggregate's counters, in the order of `_Counters`.
 COUNTERS = ("requests", "failures", "client_errors", "prompt_tokens", "completion_tokens",
@@ -68,40 +71,37 @@ def _add(row: list[Any], rec: RequestRecord) -> None:
     row[13] = rec.key_name
 
 
-def _upsert(model: type[peewee.Model], items: dict[BucketKey, list[Any]], mysql: bool) -> None:
-    fields = [getattr(model, name) for name in COUNTERS]
-    for (bucket, key, mdl, endpoint, tier), values in items.items():
-        counts = values[:len(COUNTERS)]
-        # increments bound as parameters: portable (MySQL has no EXCLUDED)
-        update: dict[Any, Any] = {f: f + v for f, v in zip(fields, counts)}
-        update[model.key_name] = values[-1]
-        query = model.insert(bucket=bucket, key=key, key_name=values[-1], model=mdl,
-                             endpoint=endpoint, tier=tier, **dict(zip(COUNTERS, counts)))
-        if mysql:
-            query = query.on_conflict(update=update)
-        else:
-            query = query.on_conflict(
-                conflict_target=[model.bucket, model.key, model.model, model.endpoint,
-                                 model.tier], update=update)
-        query.execute()
-
-
 #: the audit row's columns, as `RequestRecord` names them
 _RECORD_FIELDS = tuple(f.name for f in fields(RequestRecord))
+_record_tuple = attrgetter(*_RECORD_FIELDS)
+#: an aggregate row's columns: the bucket's identity, its key name, the counters
+_BUCKET_COLUMNS = ("bucket", "key", "model", "endpoint", "tier", "key_name", *COUNTERS)
+_BUCKET_CONFLICT = ("bucket", "key", "model", "endpoint", "tier")
+
+
+def _upsert(kind: str, model: type[peewee.Model], items: dict[BucketKey, list[Any]]) -> None:
+    """Each aggregate added to its row (created on first use): one statement for all."""
+    sql = bulk_sql.upsert_add_sql(kind, model._meta.table_name, _BUCKET_COLUMNS,
+                                  _BUCKET_CONFLICT, COUNTERS, ("key_name",))
+    n = len(COUNTERS)
+    bulk_sql.execute_many(model._meta.database, sql,
+                          [(*key, values[n], *values[:n]) for key, values in items.items()])
 
 
 def _write(hours: dict[BucketKey, list[Any]], days: dict[BucketKey, list[Any]],
            records: list[RequestRecord], prune: tuple[int, int, int] | None) -> None:
     """On the database thread, in one transaction (the rows are built here too, off the
-    event loop). `prune`: (now in s, audit retention in days, audit row cap), or None."""
-    audit = [{name: getattr(r, name) for name in _RECORD_FIELDS} for r in records]
+    event loop, as plain tuples: see `state.bulk_sql`). `prune`: (now in s, audit retention
+    in days, audit row cap), or None."""
     db = RequestAuditRow._meta.database
-    mysql = isinstance(db, peewee.MySQLDatabase)
+    kind = bulk_sql.dialect(db)
     with db.atomic():
-        _upsert(UsageHourRow, hours, mysql)
-        _upsert(UsageDayRow, days, mysql)
-        for i in range(0, len(audit), _BATCH):
-            RequestAuditRow.insert_many(audit[i:i + _BATCH]).execute()
+        _upsert(kind, UsageHourRow, hours)
+        _upsert(kind, UsageDayRow, days)
+        if records:
+            sql = bulk_sql.insert_sql(kind, RequestAuditRow._meta.table_name, _RECORD_FIELDS)
+            for i in range(0, len(records), _BATCH):
+                bulk_sql.execute_many(db, sql, [_record_tuple(r) for r in records[i:i + _BATCH]])
         if prune is not None:
             _prune(*prune)
 

@@ -1,6 +1,7 @@
 """The request audit log for operators: `GET /admin/api/requests` (filtered, newest first,
 paged by the server) and `GET /admin/api/requests/export?format=csv|jsonl` (the same
-filters, streamed a batch of rows at a time, never built whole in memory)."""
+filters, streamed a batch of rows at a time, never built whole in memory). A CSV cell that
+a spreadsheet would take for a formula is exported as text."""
 from __future__ import annotations
 
 import csv
@@ -46,13 +47,28 @@ async def list_requests() -> Response:
     return json_response(page)
 
 
+#: a spreadsheet reads a cell starting with one of these as a formula (a client chooses the
+#: model name and the request id it sends, and the prompt when content is stored)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: None empty, text that a spreadsheet would run as a formula
+    behind an apostrophe (shown as text; OWASP's advice against CSV injection)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _csv_lines(rows: list[dict[str, Any]], header: bool) -> bytes:
     buf = io.StringIO()
     writer = csv.writer(buf)
     if header:
         writer.writerow(AUDIT_FIELDS)
     for row in rows:
-        writer.writerow(["" if row[f] is None else row[f] for f in AUDIT_FIELDS])
+        writer.writerow([csv_cell(row[f]) for f in AUDIT_FIELDS])
     return buf.getvalue().encode()
 
 

