@@ -26,8 +26,10 @@ async def test_the_default_secret_opens_only_the_setup(admin) -> None:
     status, body = await admin.call("GET", "/tokens?app_key=grok2api", auth=False)
     assert status == 403 and "eyJ" not in str(body)
     # the setup: the status call, then a new secret
+    # with what else a fresh deploy should check: storage, public URL, accounts
     assert await admin.call("GET", "/setup", auth=False, headers=DEFAULT) == (200, {
-        "app_key_default": True, "app_key_source": "file", "app_key_settable": True})
+        "app_key_default": True, "app_key_source": "file", "app_key_settable": True,
+        "storage": "local", "storage_persistent": False, "app_url": "", "accounts": 1})
     status, body = await admin.call("POST", "/setup/app_key", auth=False, headers=DEFAULT,
                                     json={"app_key": NEW})
     assert status == 200 and body["status"] == "success" and body["app_key_default"] is False
@@ -73,8 +75,10 @@ async def test_a_secret_from_the_environment_cannot_be_set_here(tmp_path: Path) 
     async with app.test_app() as test_app:
         client = test_app.test_client()
         resp = await client.get("/admin/api/setup", headers=DEFAULT)
-        assert await resp.get_json() == {"app_key_default": True, "app_key_source": "env",
-                                         "app_key_settable": False}
+        body = await resp.get_json()
+        assert {k: body[k] for k in ("app_key_default", "app_key_source",
+                                     "app_key_settable")} == {
+            "app_key_default": True, "app_key_source": "env", "app_key_settable": False}
         resp = await client.post("/admin/api/setup/app_key", headers=DEFAULT,
                                  json={"app_key": NEW})
         body = await resp.get_json()
