@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from quart import Quart
+from quart import Quart, Response, request
 
 from quart_app.admin.common import ADMIN_EXTENSION, AdminState
 
@@ -37,6 +37,14 @@ def register_admin(app: Quart) -> AdminState:
     for module in (auth, setup, system, tokens, replace, batch, assets, cache, usage,
                    requests, keys, logs):
         app.register_blueprint(module.bp)
+
+    @app.after_request
+    async def _forget_counts(response: Response) -> Response:
+        # an operator's change shows in the next listing's counts, not 2 s later
+        if request.method not in ("GET", "HEAD", "OPTIONS") and \
+                request.path.startswith("/admin/api/"):
+            state.counts.forget()
+        return response
 
     @app.before_serving
     async def _warn_default_key() -> None:

@@ -28,7 +28,7 @@ from quart_app.admin.inputs import (
     token_items,
     token_list,
 )
-from quart_app.admin.listing import SORT_KEYS, list_accounts, views
+from quart_app.admin.listing import SORT_KEYS, list_accounts, tally, views
 from quart_app.admin.schemas import (
     AddTokens, EditToken, ListTokensQuery, SetDisabled, SetDisabledBatch, TokensBody,
     checked_body, checked_query,
@@ -87,9 +87,15 @@ async def list_tokens() -> Response:
     svc = services()
     now = now_ms()
     start, stop = ((page - 1) * page_size, page * page_size) if paged else (0, None)
-    listing = await list_accounts(svc.pool.all(), pool=pool, status=status, tag=tag, nsfw=nsfw,
+    table, cache = svc.pool.all(), admin_state().counts
+    counts = cache.get()
+    if counts is None:
+        counts = await tally(table, now)
+        cache.put(counts)
+    listing = await list_accounts(table, pool=pool, status=status, tag=tag, nsfw=nsfw,
                                   search=search, now=now, sort=sort,
-                                  descending=order == "desc", start=start, stop=stop)
+                                  descending=order == "desc", start=start, stop=stop,
+                                  counts=counts)
     body: dict[str, Any] = {"total": listing.total, "revision": svc.accounts.revision,
                             "counts": listing.counts}
     if paged:
