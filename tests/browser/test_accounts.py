@@ -5,15 +5,34 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.request
 import zlib
+from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.live import Live
+from tests.browser.live import Live, start_live
 from tests.browser.support import WIDTHS, admin_page, shot
 
 XSS_NOTE = '<img src=x onerror=alert(1)><script>alert(2)</script>" onmouseover="alert(3)'
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """Six super accounts; quota probes one at a time, so that a batch refresh slowed down
+    in the simulator shows its progress and can be stopped halfway."""
+    server = start_live(tmp_path_factory.mktemp("accounts"),
+                        env={"GROK_ACCOUNT__REFRESH__USAGE_CONCURRENCY": "1"})
+    yield server
+    server.stop()
+
+
+def sim(live: Live, path: str, body: dict) -> dict:
+    req = urllib.request.Request(live.sim_url + path, data=json.dumps(body).encode(),
+                                 method="POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as answer:
+        return json.loads(answer.read())
 
 
 def mask(token: str) -> str:
@@ -26,6 +45,14 @@ def row(page: Page, token: str):
 
 def tokens(live: Live, query: str = "") -> list[dict]:
     return live.admin("GET", "/tokens" + (f"?{query}" if query else ""))["tokens"]
+
+
+def find(page: Page, token: str) -> None:
+    """Search the table down to the one row of `token`."""
+    with page.expect_response(lambda r: "/admin/api/tokens?" in r.url and "search=" in r.url):
+        page.fill("#search", token[:30])
+    expect(page.locator("#rows tr")).to_have_count(1)
+    expect(page.locator("#total-rows")).to_have_text("1 rows")
 
 
 def no_page_scroll(page: Page) -> None:
@@ -142,3 +169,68 @@ def test_filters_select_rows_and_export_takes_the_filtered_rows(browser: Browser
         page.fill("#search", "added-desktop-1")
         expect(page.locator("#rows tr")).to_have_count(1)
         assert len(tokens(live, "search=added-desktop-1")) == 1
+
+
+def test_batch_actions_follow_the_selection_with_progress_and_cancel(browser: Browser,
+                                                                    live: Live) -> None:
+    # quota probes answer slowly for a while: a refresh of the selection takes seconds
+    sim(live, "/__sim/faults", {"fault": "slow_first_byte", "path": "/rest/rate-limits",
+                                "times": 16, "options": {"first_byte_ms": 400}})
+    with admin_page(browser, live, "desktop", "/admin/account") as page:
+        page.check("#select-page")
+        n = page.locator("#rows tr").count()
+        expect(page.locator("#selected-count")).to_have_text(f"{n} selected")
+        # the selection is kept by token: filtering every row away keeps it
+        page.click('#f-pool [data-value="heavy"]')
+        expect(page.locator("#rows td.empty")).to_be_visible()
+        expect(page.locator("#selected-count")).to_have_text(f"{n} selected")
+        page.click('#f-pool [data-value="all"]')
+        with page.expect_response(lambda r: r.url.endswith("/admin/api/batch/refresh?async=true")) as started:
+            page.click("#batch-refresh")
+        task_id = started.value.json()["task_id"]
+        expect(page.locator("#batch-progress")).to_be_visible()
+        expect(page.locator("#batch-progress-text")).to_have_text(re.compile(rf"^[1-9]\d* / {n} "),
+                                                                   timeout=15_000)
+        shot(page, "accounts-batch", "desktop")
+        page.click("#batch-cancel")
+        expect(page.locator(".toast").last).to_contain_text("Stopped after")
+        task = live.admin("GET", f"/batch/{task_id}")
+        assert task["status"] == "cancelled" and 0 < task["processed"] < n
+        # a batch that runs to the end: NSFW on for two accounts picked on the table
+        page.click("#batch-clear")
+        expect(page.locator("#batch-bar")).to_be_hidden()
+        pair = live.tokens[:2]
+        for i, token in enumerate(pair):  # the simulator's tokens share their masked form
+            find(page, token)
+            page.locator("#rows .row-select").check()
+            expect(page.locator("#selected-count")).to_have_text(f"{i + 1} selected")
+        page.fill("#search", "")
+        page.click("#batch-nsfw-on")
+        expect(page.locator(".toast.ok").last).to_have_text("Done: 2 succeeded, 0 failed",
+                                                            timeout=15_000)
+        nsfw = {r["token"] for r in tokens(live, "nsfw=true")}
+        assert set(pair) <= nsfw
+        expect(page.locator('#f-nsfw [data-value="true"] .n')).to_have_text(str(len(nsfw)))
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_disable_then_purge_the_invalid_after_a_preview(browser: Browser, live: Live,
+                                                       width: str) -> None:
+    victim = live.tokens[4] if width == "desktop" else live.tokens[5]
+    with admin_page(browser, live, width, "/admin/account") as page:
+        find(page, victim)
+        page.locator('#rows [data-action="disable"]').click()
+        expect(page.locator("#rows .state")).to_have_text("Disabled")
+        assert next(r for r in tokens(live) if r["token"] == victim)["status"] == "disabled"
+        preview = live.admin("DELETE", "/tokens/invalid?dry_run=true")
+        assert preview["would_delete"] >= 1
+        page.click("#purge")
+        expect(page.locator("dialog")).to_contain_text(
+            f"Delete {preview['would_delete']} invalid accounts")
+        shot(page, "accounts-purge", width)
+        page.click('dialog [data-action="true"]')
+        expect(page.locator(".toast.ok").last).to_have_text(f"{preview['would_delete']} deleted")
+        assert victim not in {r["token"] for r in tokens(live)}
+        assert live.admin("DELETE", "/tokens/invalid?dry_run=true")["would_delete"] == 0
+        expect(page.locator("#stat-disabled .value")).to_have_text("0")
+        expect(page.locator("#rows td.empty")).to_be_visible()  # the search still shows it
