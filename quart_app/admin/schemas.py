@@ -100,7 +100,8 @@ class TokenFilterQuery(Struct):
     sort: Annotated[str, Meta(description="token, pool, status, created_at, updated_at, "
                                           "last_used_at, last_fail_at, last_sync_at, "
                                           "use_count, fail_count, success_rate, "
-                                          "consecutive_failures, remaining, inflight")] | None = None
+                                          "consecutive_failures, remaining, inflight")
+                   ] | None = None
     order: Annotated[str, Meta(description="asc (default) or desc")] | None = None
 
 
@@ -126,7 +127,8 @@ class ImportTokens(Struct):
 
 
 class PurgeQuery(Struct):
-    dry_run: Annotated[str, Meta(description="true: only count what would be deleted")] | None = None
+    dry_run: Annotated[str, Meta(description="true: only count what would be deleted")
+                       ] | None = None
 
 
 class BatchQuery(Struct):

@@ -135,7 +135,8 @@ async def list_tokens() -> Response:
     return json_response(body)
 
 
-async def add_accounts(items: Sequence[tuple[str, str | None, list[str]]]) -> tuple[list[str], bool]:
+async def add_accounts(items: Sequence[tuple[str, str | None, list[str]]]
+                       ) -> tuple[list[str], bool]:
     """Add (or restore) each `(token, pool, tags)`; pool None = auto: stored as basic, its
     tier detected now. The others' quota is synced in the background (quota strategy only:
     the random one never probes). → (the tokens added, whether the auto ones were synced)."""
