@@ -242,7 +242,15 @@ OPERATIONS = (
               errors=(*ADMIN_ERRORS, 404, 409)),
     Operation("delete", f"{ADMIN}/tokens", "Delete accounts", body=admin.TokensBody,
               errors=(*ADMIN_ERRORS, 404)),
-    Operation("delete", f"{ADMIN}/tokens/invalid", "Delete expired and disabled accounts"),
+    Operation("delete", f"{ADMIN}/tokens/invalid", "Delete expired and disabled accounts "
+              "(dry_run=true: only count them)", query=admin.PurgeQuery),
+    Operation("post", f"{ADMIN}/tokens/import", "Import a TXT or JSON file of accounts "
+              "(dry_run: the preview of what would be added, skipped and rejected)",
+              body=admin.ImportTokens),
+    Operation("get", f"{ADMIN}/tokens/export", "The filtered accounts as a JSON (by pool) "
+              "or TXT download", query=admin.ExportTokensQuery, errors=(400, 401, 403, 429),
+              content={"application/json": {"schema": {"type": "object"}},
+                       "text/plain": {"schema": {"type": "string"}}}),
     Operation("post", f"{ADMIN}/tokens/disabled", "Disable or enable an account",
               body=admin.SetDisabled, errors=(*ADMIN_ERRORS, 404)),
     Operation("post", f"{ADMIN}/tokens/disabled/batch", "Disable or enable accounts",

@@ -2,7 +2,8 @@
 
 One blueprint per concern, each guarded by the admin secret (`auth.admin_blueprint`):
 `auth` (verify), `setup` (first run: is the secret the default, set a new one), `system`
-(status, storage, sync), `tokens` (the account table), `replace` (pool imports), `batch`
+(status, storage, sync), `tokens` (the account table), `tokens_io` (import with a preview,
+export of the filtered rows), `replace` (pool imports), `batch`
 (refresh / NSFW over many accounts, with SSE progress), `assets` (the files accounts hold on
 grok.com, and their batch clear), `cache` (the local media cache), `usage` (the datacenter
 metrics, usage series), `requests` (the request audit log and its export), `keys`
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import logging
 
-from quart import Quart
+from quart import Quart, Response, request
 
 from quart_app.admin.common import ADMIN_EXTENSION, AdminState
 
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 def register_admin(app: Quart) -> AdminState:
     from quart_app.admin import (
         assets, auth, batch, cache, keys, login, logs, replace, requests, setup, system,
-        tokens, usage,
+        tokens, tokens_io, usage,
     )
 
     services = app.extensions["grok2api"]
@@ -34,9 +35,17 @@ def register_admin(app: Quart) -> AdminState:
     app.extensions[ADMIN_EXTENSION] = state
     app.register_blueprint(login.bp)
     app.register_blueprint(login.bp_logout)
-    for module in (auth, setup, system, tokens, replace, batch, assets, cache, usage,
+    for module in (auth, setup, system, tokens, tokens_io, replace, batch, assets, cache, usage,
                    requests, keys, logs):
         app.register_blueprint(module.bp)
+
+    @app.after_request
+    async def _forget_counts(response: Response) -> Response:
+        # an operator's change shows in the next listing's counts, not 2 s later
+        if request.method not in ("GET", "HEAD", "OPTIONS") and \
+                request.path.startswith("/admin/api/"):
+            state.counts.forget()
+        return response
 
     @app.before_serving
     async def _warn_default_key() -> None:

@@ -10,6 +10,7 @@ import orjson
 from quart import Response, current_app, request
 
 from addons.errors import validation
+from quart_app.admin.listing import CountsCache
 from quart_app.admin.sessions import AdminSessions
 from quart_app.admin.tasks import TaskRegistry
 from quart_app.admin.throttle import AdminThrottle
@@ -28,13 +29,14 @@ ADMIN_EXTENSION = "grok2api_admin"
 
 class AdminState:
     """Per app: the batch task registry, the background jobs admin calls start (the quota
-    sync of freshly added accounts), the throttle of wrong admin secrets and the page
-    sessions. Closed when the server stops."""
+    sync of freshly added accounts), the throttle of wrong admin secrets, the page
+    sessions and the account listing's counts. Closed when the server stops."""
 
     def __init__(self, settings: Any, db_thread: Any) -> None:
         self.tasks = TaskRegistry()
         self.throttle = AdminThrottle(settings)
         self.sessions = AdminSessions(db_thread, settings)
+        self.counts = CountsCache()
         self._background: set[asyncio.Task[Any]] = set()
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:

@@ -88,15 +88,47 @@ class ReplaceOnePool(Struct):
 TokensBody = Tokens | TokenList
 
 
-class ListTokensQuery(Struct):
+class TokenFilterQuery(Struct):
+    """The account listing's filters and order, shared by the listing and its export."""
+
     pool: str | None = None
     status: str | None = None
     tag: str | None = None
     nsfw: str | None = None
     search: str | None = None
     q: str | None = None
+    sort: Annotated[str, Meta(description="token, pool, status, created_at, updated_at, "
+                                          "last_used_at, last_fail_at, last_sync_at, "
+                                          "use_count, fail_count, success_rate, "
+                                          "consecutive_failures, remaining, inflight")
+                   ] | None = None
+    order: Annotated[str, Meta(description="asc (default) or desc")] | None = None
+
+
+class ListTokensQuery(TokenFilterQuery):
     page: Annotated[int, Meta(ge=1, le=INT32_MAX)] | None = None
     page_size: Annotated[int, Meta(ge=1, le=MAX_PAGE_SIZE)] | None = None
+
+
+class ExportTokensQuery(TokenFilterQuery):
+    format: Annotated[str, Meta(description="json (by pool, with tags; the default) or txt "
+                                            "(one token per line)")] | None = None
+
+
+class ImportTokens(Struct):
+    """A TXT (one token per line) or JSON (by pool, or a list) import file's text."""
+
+    content: Annotated[str, Meta(max_length=64 * 1024 * 1024)]
+    pool: Annotated[str, Meta(description="the pool of tokens the file does not put in one; "
+                                          "auto detects the tier")] | None = "auto"
+    tags: Tags | None = None
+    dry_run: Annotated[bool, Meta(description="only say what would be added, skipped and "
+                                              "rejected")] = False
+
+
+class PurgeQuery(Struct):
+    dry_run: Annotated[str, Meta(description="true: only count what would be deleted")
+                       ] | None = None
 
 
 class BatchQuery(Struct):

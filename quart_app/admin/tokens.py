@@ -8,6 +8,8 @@ good tokens of a list that also holds bad ones (and lists the bad ones in its an
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from quart import Response, request
@@ -28,15 +30,15 @@ from quart_app.admin.inputs import (
     token_items,
     token_list,
 )
-from quart_app.admin.listing import SORT_KEYS, list_accounts, views
+from quart_app.admin.listing import SORT_KEYS, list_accounts, tally, views
 from quart_app.admin.schemas import (
-    AddTokens, EditToken, ListTokensQuery, SetDisabled, SetDisabledBatch, TokensBody,
-    checked_body, checked_query,
+    AddTokens, EditToken, ListTokensQuery, PurgeQuery, SetDisabled, SetDisabledBatch,
+    TokensBody, checked_body, checked_query,
 )
 from quart_app.admin.views import FILTER_STATUSES, mask_token
 from state.account import now_ms
 
-__all__ = ["bp", "not_found"]
+__all__ = ["TokenFilter", "add_accounts", "bp", "not_found", "table_counts", "token_filter"]
 
 bp = admin_blueprint("tokens")
 MAX_NOTE_LEN = 2000
@@ -54,16 +56,26 @@ def _live(token: str) -> Any:
     return acc
 
 
-@bp.get("/tokens")
-async def list_tokens() -> Response:
-    """All live accounts, or one page when `page` or `page_size` is given; filters `pool`,
-    `status` (active | exhausted | invalid | cooling | expired | disabled | deleted), `tag`,
-    `nsfw` (true/false) and `search` (part of the token or the note); `sort` (a field of
-    `SORT_KEYS`, default the table order) and `order` (asc | desc). Filtering, counting,
-    sorting and paging happen here, in slices that let the proxied requests run between
-    them (`listing.py`)."""
-    args = request.args
-    checked_query(args, ListTokensQuery)
+@dataclass(frozen=True, slots=True)
+class TokenFilter:
+    """The listing's filters and order as the query string gave them, checked."""
+
+    pool: str | None
+    status: str | None
+    tag: str | None
+    nsfw: bool | None
+    search: str | None
+    sort: str | None
+    descending: bool
+
+    def kwargs(self) -> dict[str, Any]:
+        return {"pool": self.pool, "status": self.status, "tag": self.tag, "nsfw": self.nsfw,
+                "search": self.search, "sort": self.sort, "descending": self.descending}
+
+
+def token_filter(args: Mapping[str, str]) -> TokenFilter:
+    """`pool`, `status`, `tag`, `nsfw`, `search` (or `q`), `sort`, `order` → a 400 naming
+    the parameter, or the filter."""
     pool = parse_pool(args["pool"], "pool") if args.get("pool", "").strip() else None
     status = (args.get("status") or "").strip().lower() or None
     if status == "all":
@@ -80,6 +92,31 @@ async def list_tokens() -> Response:
     order = (args.get("order") or "asc").strip().lower()
     if order not in ("asc", "desc"):
         raise validation(f"order: expected asc or desc, got {order!r}", "order")
+    return TokenFilter(pool, status, tag, nsfw, search, sort, order == "desc")
+
+
+async def table_counts(table: list[Any], now: int) -> dict[str, Any]:
+    """The counts of the filter chips and stat cards: kept between pages (`CountsCache`)."""
+    cache = admin_state().counts
+    counts = cache.get()
+    if counts is None:
+        counts = await tally(table, now)
+        cache.put(counts)
+    return counts
+
+
+@bp.get("/tokens")
+async def list_tokens() -> Response:
+    """All live accounts, or one page when `page` or `page_size` is given; filters `pool`,
+    `status` (active | exhausted | invalid | cooling | expired | disabled | deleted), `tag`,
+    `nsfw` (true/false) and `search` (part of the token or the note); `sort` (a field of
+    `SORT_KEYS`, default the table order) and `order` (asc | desc). Filtering, counting,
+    sorting and paging happen here, in slices that let the proxied requests run between
+    them (`listing.py`); `counts` (chips and stat cards, over every account) may be up to
+    `listing.COUNTS_TTL` old unless an operator changed something since."""
+    args = request.args
+    checked_query(args, ListTokensQuery)
+    flt = token_filter(args)
     paged = "page" in args or "page_size" in args
     page = query_int(args, "page", 1, low=1)
     page_size = query_int(args, "page_size", DEFAULT_PAGE_SIZE, low=1, high=MAX_PAGE_SIZE)
@@ -87,15 +124,35 @@ async def list_tokens() -> Response:
     svc = services()
     now = now_ms()
     start, stop = ((page - 1) * page_size, page * page_size) if paged else (0, None)
-    listing = await list_accounts(svc.pool.all(), pool=pool, status=status, tag=tag, nsfw=nsfw,
-                                  search=search, now=now, sort=sort,
-                                  descending=order == "desc", start=start, stop=stop)
+    table = svc.pool.all()
+    listing = await list_accounts(table, now=now, start=start, stop=stop,
+                                  counts=await table_counts(table, now), **flt.kwargs())
     body: dict[str, Any] = {"total": listing.total, "revision": svc.accounts.revision,
                             "counts": listing.counts}
     if paged:
         body.update(page=page, page_size=page_size)
     body["tokens"] = await views(listing.rows, now)
     return json_response(body)
+
+
+async def add_accounts(items: Sequence[tuple[str, str | None, list[str]]]
+                       ) -> tuple[list[str], bool]:
+    """Add (or restore) each `(token, pool, tags)`; pool None = auto: stored as basic, its
+    tier detected now. The others' quota is synced in the background (quota strategy only:
+    the random one never probes). → (the tokens added, whether the auto ones were synced)."""
+    svc = services()
+    added = [t for t, pool, tags in items if svc.pool.add(t, pool or "basic", tags)]
+    fresh = set(added)
+    auto = [t for t, pool, _ in items if pool is None and t in fresh]
+    known = [t for t, pool, _ in items if pool is not None and t in fresh]
+    synced = False
+    if svc.refresher is not None:
+        if auto:
+            await svc.refresher.refresh_many(auto)
+            synced = True
+        if known and svc.refresher.enabled:
+            admin_state().spawn(svc.refresher.refresh_many(known), "admin-add-refresh")
+    return added, synced
 
 
 @bp.post("/tokens/add")
@@ -118,15 +175,7 @@ async def add_tokens() -> Response:
         first = problems[0]
         more = f" ({len(problems)} items refused, none usable)" if len(problems) > 1 else ""
         raise validation(first.message + more, first.param)
-    svc = services()
-    added = [t for t in tokens if svc.pool.add(t, pool or "basic", tags)]
-    synced = False
-    if added and svc.refresher is not None:
-        if pool is None:
-            await svc.refresher.refresh_many(added)
-            synced = True
-        elif svc.refresher.enabled:
-            admin_state().spawn(svc.refresher.refresh_many(added), "admin-add-refresh")
+    added, synced = await add_accounts([(t, pool, tags) for t in tokens])
     return json_response({"status": "success", "count": len(added),
                           "skipped": len(tokens) - len(added), "synced": synced,
                           "invalid": len(problems),
@@ -178,11 +227,19 @@ async def delete_tokens() -> Response:
 
 @bp.delete("/tokens/invalid")
 async def delete_invalid() -> Response:
-    """Delete every live account that is expired or disabled (the UI's "invalid")."""
+    """Delete every live account that is expired or disabled (the UI's "invalid").
+    `dry_run=true` deletes nothing and says how many would go (`would_delete`, by stored
+    status), for the page's preview."""
+    checked_query(request.args, PurgeQuery)
+    dry_run = query_bool(request.args, "dry_run", False)
     pool = services().pool
-    doomed = [a.token for a in pool.all()
+    doomed = [a for a in pool.all()
               if a.deleted_at is None and a.status in ("expired", "disabled")]
-    return json_response({"deleted": sum(pool.delete(t) for t in doomed)})
+    if dry_run:
+        by_status = {s: sum(a.status == s for a in doomed) for s in ("expired", "disabled")}
+        return json_response({"dry_run": True, "deleted": 0, "would_delete": len(doomed),
+                              "by_status": by_status})
+    return json_response({"deleted": sum(pool.delete(a.token) for a in doomed)})
 
 
 def _set_disabled(token: str, disabled: bool) -> bool:

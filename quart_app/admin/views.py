@@ -2,6 +2,7 @@
 functions of an `Account`; no Quart, no I/O."""
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -9,7 +10,7 @@ from state.account import POOLS, SOURCE_DEFAULT, TIER_MODES, Account, QuotaWindo
 
 __all__ = [
     "DERIVED", "FILTER_STATUSES", "account_view", "counts", "derived_state", "mask_token",
-    "matches", "quota_known", "scrub",
+    "matches", "quota_known", "scrub", "summary",
 ]
 
 #: The UI's derived states: invalid = expired ∪ disabled, exhausted = cooling or every
@@ -57,19 +58,28 @@ def quota_known(acc: Account) -> bool:
 
 def derived_state(acc: Account, now: int | None = None) -> str:
     """deleted | invalid | exhausted | active. An unknown window (`quota_known=false`) never
-    makes an account exhausted: every window of its tier must be known and empty."""
+    makes an account exhausted: every window of its tier must be known and empty.
+
+    The listing calls this for each of 100,000 accounts per page: one plain loop that stops
+    at the first window with quota left (most accounts), no generator or helper calls."""
     if acc.deleted_at is not None:
         return "deleted"
-    if acc.status in INVALID_STATUSES:
+    status = acc.status
+    if status in INVALID_STATUSES:
         return "invalid"
-    if acc.status == "cooling":
+    if status == "cooling":
         return "exhausted"
+    modes = TIER_MODES.get(acc.pool)
+    if not modes:
+        return "active"
     ts = now_ms() if now is None else now
-    modes = TIER_MODES.get(acc.pool, frozenset())
-    windows = [acc.quota.get(m) for m in modes]
-    if windows and all(w is not None and _window_empty(w, ts) for w in windows):
-        return "exhausted"
-    return "active"
+    quota = acc.quota
+    for mode in modes:  # the rules of `_window_empty`, inlined
+        win = quota.get(mode)
+        if (win is None or win.remaining > 0 or win.source == SOURCE_DEFAULT
+                or (win.reset_at is not None and win.reset_at <= ts)):
+            return "active"
+    return "exhausted"
 
 
 def _window_view(win: QuotaWindow) -> dict[str, Any]:
@@ -119,18 +129,44 @@ def matches(acc: Account, *, pool: str | None, status: str | None, tag: str | No
     return True
 
 
+#: Tags listed with their counts (the most used first); the filter takes any tag.
+MAX_TAG_COUNTS = 50
+
+
+def summary(successes: int, failures: int, remaining: dict[str, int],
+            tags: Counter[str]) -> dict[str, Any]:
+    """The stat cards' totals over the live accounts: calls (successes + failures), the
+    quota left per mode over the active accounts, and the most used tags with counts."""
+    return {"calls": successes + failures, "successes": successes, "failures": failures,
+            "remaining": dict(sorted(remaining.items())),
+            "tags": dict(tags.most_common(MAX_TAG_COUNTS))}
+
+
 def counts(accounts: Iterable[Account], now: int) -> dict[str, Any]:
-    """Numbers for the filter chips: live accounts by derived state, stored status, pool."""
+    """Numbers for the filter chips (live accounts by derived state, stored status, pool,
+    tag) and the stat cards (`summary`). The plain definition; the listing computes the same
+    in its one pass."""
     out: dict[str, Any] = {"total": 0, **{s: 0 for s in FILTER_STATUSES}, NSFW_TAG: 0,
                            "pools": {p: 0 for p in POOLS}}
+    successes = failures = 0
+    remaining: dict[str, int] = {}
+    tags: Counter[str] = Counter()
     for acc in accounts:
         if acc.deleted_at is not None:
             out["deleted"] += 1
             continue
         out["total"] += 1
-        out[derived_state(acc, now)] += 1
+        state = derived_state(acc, now)
+        out[state] += 1
         if acc.status in ("cooling", "expired", "disabled"):
             out[acc.status] += 1
         out["pools"][acc.pool] = out["pools"].get(acc.pool, 0) + 1
         out[NSFW_TAG] += NSFW_TAG in acc.tags
+        tags.update(acc.tags)
+        successes += acc.usage_use_count
+        failures += acc.usage_fail_count
+        if state == "active":
+            for mode, win in acc.quota.items():
+                remaining[mode] = remaining.get(mode, 0) + win.remaining
+    out.update(summary(successes, failures, remaining, tags))
     return out
