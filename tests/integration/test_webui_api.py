@@ -216,3 +216,46 @@ async def test_imagine_errors_stop_and_restart(stack) -> None:
     finally:
         await ws.close()
         await http.close()
+
+
+async def test_an_admin_page_session_opens_the_api_with_its_csrf_token(stack) -> None:
+    """/admin/chat and /admin/imagine call this API with the admin's session: the cookie
+    alone reads, a POST and the socket also need the session's CSRF token."""
+    await stack.start_gateway(GROK_APP_APP_KEY="admin-key-123456", GROK_APP_WEBUI_KEY=KEY)
+    stack.add_account("tok-a", "super")
+    # aiohttp keeps cookies of an IP address only when told to
+    async with stack.http(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.post("/admin/api/login", json={"app_key": "admin-key-123456"}) as resp:
+            assert resp.status == 200
+        async with http.get("/admin/chat") as resp:
+            page = await resp.text()
+        boot = json.loads(page.split('id="boot">', 1)[1].split("</script>", 1)[0])
+        csrf = boot["csrf"]
+        async with http.get("/webui/api/verify") as resp:
+            assert resp.status == 200  # WebUI disabled, a key set: the session still opens it
+        body = {**CHAT, "stream": False}
+        async with http.post("/webui/api/chat/completions", json=body) as resp:
+            assert resp.status == 403 and (await resp.json())["error"]["code"] == "csrf_failed"
+        async with http.post("/webui/api/chat/completions", json=body,
+                             headers={"X-CSRF-Token": csrf}) as resp:
+            assert resp.status == 200
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            await http.ws_connect("/webui/api/imagine/ws")
+        ws = await http.ws_connect("/webui/api/imagine/ws?csrf=" + csrf)
+        await ws.send_json({"type": "ping"})
+        assert (await ws.receive_json()) == {"type": "pong"}
+        await ws.close()
+        cookie = next(c.value for c in http.cookie_jar if c.key == "grok2api_admin")
+        async with http.post("/admin/api/logout", headers={"X-CSRF-Token": csrf}) as resp:
+            assert resp.status == 200
+    async with stack.http() as http:  # the session ended with the logout
+        async with http.get("/webui/api/verify",
+                            headers={"Cookie": f"grok2api_admin={cookie}"}) as resp:
+            assert resp.status == 401
+            assert (await resp.json())["error"]["code"] == "session_expired"
+    # the audit names the admin, not the WebUI
+    async with stack.http() as http:
+        async with http.get("/admin/api/requests",
+                            headers={"Authorization": "Bearer admin-key-123456"}) as resp:
+            row = (await resp.json())["items"][0]
+    assert row["key_name"] == "admin" and row["endpoint"] == "webui.chat"
