@@ -58,7 +58,11 @@ class Auth:
         self.keys = keys
 
     def requestheaders(self, flow: Flow) -> None:
-        """Runs before the body is parsed, so a stranger learns nothing about the body rules."""
+        """Runs before the body is parsed, so a stranger learns nothing about the body rules.
+        A flow whose route already knows its client (the web chat's API checks its own key,
+        `quart_app.web.webui_auth`) is let in as that client: no client header can set it."""
+        if flow.client is not None:
+            return
         allowed = self.settings.options.app.api_key
         keys = self.keys
         managed = keys is not None and keys.has_keys

@@ -81,10 +81,10 @@ def create_app(boot: BootConfig | None = None, settings: Settings | None = None)
     app.register_blueprint(routes_videos.bp)
     app.register_blueprint(routes_image_edits.bp)
     register_admin(app)  # its after_serving hook runs before `_stop` below
-    register_web(app)
+    web_routes = register_web(app)  # needs the admin state (page sessions)
     register_error_handlers(app)
     hot = {**routes_v1.ROUTES, **routes_responses.ROUTES, **routes_anthropic.ROUTES,
-           **routes_images.ROUTES}
+           **routes_images.ROUTES, **web_routes}
     # Every request passes these layers in this order, whether the fast path or Quart serves
     # it: the request id and access log see the final response (errors included), the policy
     # sees everything a route might answer.

@@ -1,5 +1,6 @@
-"""`GET /openapi.json`: the OpenAPI 3.1 document of the `/v1` and admin routes, and of the
-operator's health probes and Prometheus scrape.
+"""`GET /openapi.json`: the OpenAPI 3.1 document of the `/v1`, admin and WebUI API routes,
+and of the operator's health probes and Prometheus scrape (the imagine WebSocket, which
+OpenAPI cannot describe, is in docs/architecture.md).
 
 Request bodies and query strings come from the same typed models that validate them
 (`quart_app/dialects/*_model.py`, `quart_app/admin/schemas.py`), so the document cannot drift
@@ -31,6 +32,7 @@ bp = Blueprint("openapi", __name__)
 
 REF = "#/components/schemas/{name}"
 ADMIN = "/admin/api"
+WEBUI = "/webui/api"
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -69,6 +71,13 @@ ANSWERS: dict[str, dict[str, Any]] = {
                                                             "it stands for"}),
     "ModelList": _object(("object", "data"), object={"const": "list"},
                          data={"type": "array", "items": _ref("Model")}),
+    "WebuiModelList": _object(
+        ("object", "data"), object={"const": "list"},
+        data={"type": "array", "items": _object(
+            ("id", "object", "owned_by", "capability"), id={"type": "string"},
+            object={"const": "model"}, owned_by={"type": "string"},
+            capability={"enum": ["chat", "image", "image_edit", "video"]})}),
+    "WebuiVerify": _object(("status",), status={"const": "ok"}),
     "ErrorDetail": _object(
         ("message", "type"), message={"type": "string"}, type={"type": "string"},
         code={"type": ["string", "null"]}, param={"type": ["string", "null"]},
@@ -226,6 +235,13 @@ OPERATIONS = (
               "Authorization: Bearer <metrics.token> when that is set", errors=(401,),
               content={"text/plain": {"schema": {"type": "string"}}},
               security=[{"metricsBearer": []}, {}]),
+    Operation("get", f"{WEBUI}/verify", "Check the WebUI key (app.webui_key)", "WebuiVerify",
+              errors=(401, 403)),
+    Operation("get", f"{WEBUI}/models", "Every enabled model with its capability (WebUI)",
+              "WebuiModelList", errors=(401, 403)),
+    Operation("post", f"{WEBUI}/chat/completions", "Chat completion for the web chat (the "
+              "/v1 contract, WebUI key)", "ChatCompletion", ChatBody, stream=True,
+              errors=(*JOB_ERRORS, 403)),
     Operation("get", f"{ADMIN}/setup", "First-run setup: is the admin secret the default?"),
     Operation("post", f"{ADMIN}/setup/app_key", "Set a new admin secret",
               body=admin.SetAppKey, errors=(*ADMIN_ERRORS, 409)),
@@ -378,6 +394,8 @@ def _operation(op: Operation, bodies: dict[Any, dict[str, Any]],
         spec["security"] = op.security
     elif op.path.startswith(ADMIN):
         spec["security"] = [{"adminBearer": []}, {"adminQuery": []}]
+    elif op.path.startswith(WEBUI):  # open while app.webui_key is empty and the WebUI is on
+        spec["security"] = [{"webuiBearer": []}, {"adminSession": []}, {}]
     elif op.public:
         spec["security"] = []
     return spec
@@ -420,6 +438,11 @@ def document(version: str) -> dict[str, Any]:
                 "adminQuery": {"type": "apiKey", "in": "query", "name": "app_key"},
                 "metricsBearer": {"type": "http", "scheme": "bearer",
                                   "description": "metrics.token, when it is set"},
+                "webuiBearer": {"type": "http", "scheme": "bearer",
+                                "description": "the WebUI key, app.webui_key"},
+                "adminSession": {"type": "apiKey", "in": "cookie", "name": "grok2api_admin",
+                                 "description": "an admin page session (POST: with its "
+                                                "X-CSRF-Token)"},
             },
         },
         # /v1 is open when app.api_key is empty

@@ -8,7 +8,7 @@ import orjson
 from quart import Blueprint, Response, current_app, request
 
 from addons.errors import ApiError
-from addons.flow import Flow
+from addons.flow import ClientKey, Flow
 from quart_app.content_type import require_json
 from addons.jobs import JobRequest
 from quart_app.dialects.chat_media_request import parse_chat_media
@@ -99,8 +99,12 @@ async def get_model(model_id: str) -> Response:
                    type="validation_error", code="model_not_found", param="model")
 
 
-async def chat_completions(svc: Any, headers: Mapping[str, str], raw: bytes) -> Reply:
-    flow = new_flow(svc, headers)
+async def chat_completions(svc: Any, headers: Mapping[str, str], raw: bytes, *,
+                           client: ClientKey | None = None,
+                           dialect: str = "openai.chat") -> Reply:
+    """`client`: who the caller is when its route authenticated it (the web chat), else the
+    auth addon decides from the API key."""
+    flow = new_flow(svc, headers, client=client, dialect=dialect)
 
     def parse() -> JobRequest:
         """A chat job, or the media job of an image or video model."""

@@ -25,6 +25,7 @@ DECLARERS: tuple[str, ...] = (
     "quart_app.admin.auth",
     "quart_app.admin.throttle",
     "quart_app.admin.sessions",
+    "quart_app.web.webui_auth",
     "quart_app.client_address",
     "quart_app.metrics",
     "ops.logs",

@@ -31,7 +31,8 @@ __all__ = ["MASK", "SECRET_OPTIONS", "RedactFilter", "Redactor", "mask_setting",
            "secrets_of", "watch"]
 
 #: Options whose values are secrets: masked in `grok2api config` and in every log line.
-SECRET_OPTIONS: tuple[str, ...] = ("app.app_key", "app.api_key", "proxy.clearance.cf_cookies",
+SECRET_OPTIONS: tuple[str, ...] = ("app.app_key", "app.api_key", "app.webui_key",
+                                   "proxy.clearance.cf_cookies",
                                    "proxy.egress.proxy_url", "proxy.egress.proxy_pool",
                                    "metrics.token")
 #: Options holding URLs: only the password inside is secret.

@@ -66,9 +66,9 @@ async def test_an_old_config_file_starts_the_gateway(stack, cli, caplog) -> None
     with caplog.at_level(logging.WARNING, logger="state.settings"):
         await stack.start_gateway()
     assert "cache.keep_base64_cache is ignored: nothing in this version reads it" in caplog.text
-    # logging.max_files is read now (the daily log files)
-    assert sorted(stack.gateway.services.settings.ignored_keys()) == [
-        "app.webui_enabled", "cache.keep_base64_cache"]
+    # logging.max_files and app.webui_enabled are read now (the daily log files, the web chat)
+    assert sorted(stack.gateway.services.settings.ignored_keys()) == ["cache.keep_base64_cache"]
+    assert stack.gateway.services.settings.options.app.webui_enabled is True
     assert stack.gateway.services.settings.options.logging.max_files == 7
     stack.add_account("tok-a", "super")
     r = await stack.openai(api_key="sk-old").chat.completions.create(

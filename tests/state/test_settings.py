@@ -264,16 +264,17 @@ def test_reference_config_keeps_working(tmp_path: Path, caplog: pytest.LogCaptur
     assert s.options.account.refresh.enabled is False
     assert s.options.proxy.clearance.mode == "flaresolverr"
     assert s.options.cache.local.image_max_mb == 12  # the earlier env spelling is read
+    assert s.options.app.webui_enabled is True  # read now: the web chat
     path = str(tmp_path / "config.toml")
     assert s.ignored_keys() == {
-        "app.webui_enabled": path, "cache.keep_base64_cache": path,
+        "cache.keep_base64_cache": path,
         "asset.cleanup.max_age_days": path, "some_future.thing": path,
         "cache.local_audio_max_mb": "environment variable GROK_CACHE_LOCAL_AUDIO_MAX_MB",
     }
     assert s.get("cache.keep_base64_cache") is None
     assert s.options.logging.max_files == 14  # read now: the daily log files
     lines = [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
-    assert len(lines) == 5
+    assert len(lines) == 4
     assert (f"{path}: cache.keep_base64_cache is ignored: nothing in this version reads it"
             in lines)
     assert ("environment variable GROK_CACHE_LOCAL_AUDIO_MAX_MB: cache.local_audio_max_mb is "
