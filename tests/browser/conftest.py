@@ -37,8 +37,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # one per module, not per session: while it is open, Playwright's sync API keeps an
+    # event loop of its own running, which the asyncio tests collected after it cannot share
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(
             executable_path=_chromium(),

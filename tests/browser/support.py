@@ -3,6 +3,7 @@ of the admin, screenshots."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +14,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 from tests.browser.live import Live
 
 __all__ = ["ARTEFACTS", "WIDTHS", "PageWatch", "admin_page", "login",
-           "open_context", "shot"]
+           "open_context", "shot", "wait_true"]
 
 ARTEFACTS = Path(os.environ.get("GROK2API_TEST_ARTEFACTS")
                  or Path(__file__).resolve().parents[1] / "artefacts")
@@ -97,3 +98,12 @@ def shot(page: Page, name: str, width: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def wait_true(page: Page, expression: str, timeout: float = 10.0) -> None:
+    """Poll `expression` until it is true. Playwright's wait_for_function evaluates its string
+    inside the page, which the pages' CSP (no eval) refuses; evaluate() does not."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"not true within {timeout} s: {expression}"
+        time.sleep(0.05)

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.live import Live, start_live
-from tests.browser.support import WIDTHS, admin_page, open_context, shot
+from tests.browser.support import WIDTHS, admin_page, open_context, shot, wait_true
 
 KEY = "webui-browser-key-0456"
 CHAT_MODEL = "grok-4.20-fast"
@@ -154,7 +154,7 @@ def test_an_image_model_shows_its_image_inline(browser: Browser, live: Live) -> 
         expect(image).to_have_count(1, timeout=20_000)
         src = image.get_attribute("src")
         assert src.startswith(live.url + "/v1/files/image?id=")
-        page.wait_for_function("document.querySelector('.answer img').naturalWidth > 0")
+        wait_true(page, "document.querySelector('.answer img').naturalWidth > 0")
         expect(page.locator(".msg.assistant details.reasoning")).to_contain_text("Image generating")
     row = latest_request(live, "webui.chat")
     assert row["model"] == IMAGE_MODEL and row["status"] == 200
@@ -176,8 +176,8 @@ def test_an_imagine_run_fills_the_waterfall(browser: Browser, live: Live, width:
         expect(page.locator("#imagine-grid .tile")).to_have_count(4)
         expect(page.locator("#imagine-grid .tile.done img")).to_have_count(4, timeout=20_000)
         expect(page.locator("#imagine-status")).to_have_text("Done: 4 images")
-        page.wait_for_function("[...document.querySelectorAll('#imagine-grid img')]"
-                               ".every(i => i.complete && i.naturalWidth > 0)")
+        wait_true(page, "[...document.querySelectorAll('#imagine-grid img')]"
+                        ".every(i => i.complete && i.naturalWidth > 0)")
         no_sideways_scroll(page)
         shot(page, "webui-imagine", width)
     row = latest_request(live, "webui.imagine")
