@@ -25,7 +25,7 @@ function palette() {
 }
 
 /** The window a range covers: whole buckets, the current one last. */
-function window_(range, now = Math.floor(Date.now() / 1000)) {
+function rangeWindow(range, now = Math.floor(Date.now() / 1000)) {
   if (range === '7d') {
     const day0 = now - (now % DAY);
     return { from: day0 - 6 * DAY, to: now, size: DAY, count: 7 };
@@ -209,7 +209,7 @@ function showCache(cache) {
 }
 
 async function load() {
-  const win = window_(state.range);
+  const win = rangeWindow(state.range);
   const q = { from: win.from, to: win.to };
   const [total, models, keys, tiers, metrics] = await Promise.all([
     api('/admin/api/usage', { query: q }),
