@@ -330,7 +330,7 @@ OPERATIONS = (
     Operation("get", f"{ADMIN}/logs/files", "The log files, newest first",
               errors=(401, 403, 429)),
     Operation("get", f"{ADMIN}/logs/tail", "The last lines of a log file (default: the "
-              "newest; lines clamped to 1-5000)", query=LogTailQuery,
+              "newest; lines clamped to 1-5000; `q`: only lines holding it)", query=LogTailQuery,
               errors=(400, 401, 403, 404, 429)),
 )
 

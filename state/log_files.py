@@ -153,9 +153,12 @@ def _plain(line: str) -> str:
     return text
 
 
-def tail_lines(path: Path, lines: int, max_bytes: int = TAIL_BYTES) -> list[str]:
+def tail_lines(path: Path, lines: int, max_bytes: int = TAIL_BYTES,
+               contains: str | None = None) -> list[str]:
     """The last `lines` lines of `path`, read from at most its last `max_bytes` (a first
-    partial line dropped), JSON lines reformatted as plain ones."""
+    partial line dropped), JSON lines reformatted as plain ones. With `contains`, only the
+    lines holding it (case-insensitive): the last N matches of the tail, not the matches
+    among the last N lines, so a rare error is found among many routine lines."""
     with open(path, "rb") as f:
         f.seek(0, os.SEEK_END)
         size = f.tell()
@@ -165,4 +168,10 @@ def tail_lines(path: Path, lines: int, max_bytes: int = TAIL_BYTES) -> list[str]
     text = data.decode("utf-8", "replace").splitlines()
     if start > 0 and text:
         text = text[1:]
-    return [_plain(line) for line in text[-lines:]] if lines > 0 else []
+    if lines <= 0:
+        return []
+    if not contains:
+        return [_plain(line) for line in text[-lines:]]
+    needle = contains.casefold()
+    found = [plain for plain in map(_plain, text) if needle in plain.casefold()]
+    return found[-lines:]

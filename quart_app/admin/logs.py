@@ -1,5 +1,5 @@
 """The log files for operators (`GET /admin/api/logs/files`, `/admin/api/logs/tail`): names,
-sizes and the last lines of one file. Only a name of the logs directory's own shape
+sizes and the last lines of one file (optionally only those holding a text). Only a name of the logs directory's own shape
 (`<YYYY-MM-DD>.log`) is ever opened, so no query can reach another path; the tail reads at
 most the last MiB and returns at most 5,000 lines."""
 from __future__ import annotations
@@ -27,6 +27,8 @@ DEFAULT_LINES = 500
 class LogTailQuery(Struct):
     file: Annotated[str, Meta(max_length=64)] | None = None
     lines: int | None = None
+    q: Annotated[str, Meta(max_length=200, description="only lines holding this text "
+                                                       "(case-insensitive)")] | None = None
 
 
 @bp.get("/logs/files")
@@ -52,7 +54,7 @@ async def log_tail() -> Response:
                          "file", "invalid_file_name")
     path = directory / name
     try:
-        text = await asyncio.to_thread(tail_lines, path, lines)
+        text = await asyncio.to_thread(tail_lines, path, lines, contains=query.q or None)
     except FileNotFoundError:
         raise ApiError(404, f"No log file {name}", type="validation_error",
                        code="file_not_found") from None

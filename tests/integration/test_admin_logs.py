@@ -68,6 +68,16 @@ async def test_json_file_lines_and_the_admin_logs_routes(stack, json_logs):
                                  headers=AUTH)
         assert status == 200 and any("trace-file-1" in line for line in tail["lines"])
         assert (await get(http, "/admin/api/logs/tail?lines=0", headers=AUTH))[0] == 200
+        # a text filter: only the lines holding it (any case), the last N of them
+        status, tail = await get(http, "/admin/api/logs/tail?q=TRACE-FILE-1&lines=5",
+                                 headers=AUTH)
+        assert status == 200 and tail["lines"]
+        assert all("trace-file-1" in line for line in tail["lines"])
+        status, tail = await get(http, "/admin/api/logs/tail?q=no-such-text-here",
+                                 headers=AUTH)
+        assert status == 200 and tail["lines"] == []
+        status, body = await get(http, "/admin/api/logs/tail?q=" + "x" * 201, headers=AUTH)
+        assert status == 400 and body["error"]["param"] == "q"
 
         for bad in ("../config.toml", "..%2Fconfig.toml", "%2Fetc%2Fpasswd", "accounts.db",
                     f"{name}%2F..%2F..%2Fconfig.toml", "2026-01-01.log%00", ".%2F" + name):

@@ -98,3 +98,14 @@ def test_the_tail_reads_only_the_end(tmp_path: Path) -> None:
     within = tail_lines(path, 10_000, max_bytes=100)
     assert within[-1] == "line 9999" and len(within) < 20
     assert all(line.startswith("line ") for line in within)  # no partial first line
+
+
+def test_a_filtered_tail_is_the_last_matches_of_the_end(tmp_path: Path) -> None:
+    path = tmp_path / "2026-01-01.log"
+    path.write_text("".join(f"line {i} {'ERROR' if i % 1000 == 7 else 'ok'}\n"
+                            for i in range(10_000)))
+    # the last 2 matches, though neither is among the last 2 lines; any case
+    assert tail_lines(path, 2, contains="error") == ["line 8007 ERROR", "line 9007 ERROR"]
+    assert tail_lines(path, 50, contains="Error") == [f"line {i * 1000 + 7} ERROR" for i in range(10)]
+    assert tail_lines(path, 50, contains="error", max_bytes=100) == []  # only the end is read
+    assert tail_lines(path, 5, contains="nowhere") == []
