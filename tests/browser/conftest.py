@@ -29,10 +29,6 @@ def _chromium() -> str | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Playwright's sync API keeps an event loop running in this thread from the first browser
-    # test to the end of the session (the browser is session-scoped): an asyncio test after
-    # it could not run its own loop, so the browser tests go last
-    items.sort(key=lambda item: "tests/browser/" in str(item.fspath))
     reason = ("playwright is not installed" if sync_playwright is None
               else None if _chromium() else "no Chromium found (apt-get install chromium)")
     if reason:
