@@ -19,6 +19,9 @@ class LazyGroup(click.Group):
         "db": ("ops.cli_db", "db"),
         "web": ("ops.web_vendor", "web"),
         "smoke": ("ops.smoke", "smoke"),
+        "migrate": ("ops.cli_migrate", "migrate_cmd"),
+        "backup": ("ops.cli_backup", "backup_cmd"),
+        "restore": ("ops.cli_backup", "restore_cmd"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

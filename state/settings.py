@@ -33,6 +33,7 @@ from state.config_values import (
     fold_cf_clearance,
     unflatten,
 )
+from state.legacy_config import map_grok_section
 from state.options import Option, Options
 from state.tomlfile import assign, atomic_write
 
@@ -158,6 +159,7 @@ class Settings:
         values = dict(self._defaults)
         sources: dict[str, Source] = {}
         ignored: dict[str, str] = {}
+        file_flat = self._read_grok_section(file_flat, ignored)
         layers: tuple[tuple[Source, dict[str, Any]], ...] = (("file", file_flat), ("env", env_flat))
         for source, layer in layers:
             def where(key: str) -> str:
@@ -196,11 +198,31 @@ class Settings:
         if isinstance(clearance, str) and clearance.strip():
             values[CF_COOKIES_KEY] = fold_cf_clearance(values[CF_COOKIES_KEY], clearance)
         for key, place in ignored.items():
+            if key.startswith("grok.") and place == str(self.user_path):
+                continue  # reported with its reason by _read_grok_section
             self._report(f"{place}: {key} is ignored: nothing in this version reads it")
         options = Options(values)
         self._values, self._sources, self._ignored = values, sources, ignored
         self.options = options  # swapped last: readers see either the old or the new values
         self._generation += 1
+
+    def _read_grok_section(self, file_flat: dict[str, Any], ignored: dict[str, str]
+                           ) -> dict[str, Any]:
+        """The older gateways' `[grok]` section read as today's keys (a key the file also sets
+        under its new name keeps that value), each older key named in a warning with its new
+        name; one that maps to nothing is reported as ignored with the reason."""
+        flat, mapped, dropped = map_grok_section(file_flat, self._declared)
+        targets: dict[str, list[str]] = {}
+        for item in mapped:
+            targets.setdefault(item.old, []).append(item.new)
+        for old, new in targets.items():
+            self._report(f"{self.user_path}: [grok] {old.split('.', 1)[1]} is an older name, "
+                         f"read as {' and '.join(new)}; `grok2api migrate` rewrites the file")
+        for item in dropped:
+            ignored[item.old] = str(self.user_path)
+            self._report(f"{self.user_path}: [grok] {item.old.split('.', 1)[1]} is ignored: "
+                         f"{item.reason}")
+        return flat
 
     @property
     def generation(self) -> int:

@@ -329,3 +329,25 @@ def test_generation_changes_when_the_settings_do(tmp_path) -> None:
     assert settings.reload_if_changed() is False and settings.generation == first
     settings.set("app.api_key", "sk-new")
     assert settings.generation != first
+
+
+def test_an_older_grok_section_is_read_with_a_warning_naming_each_new_key(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    text = ('[grok]\ntemporary = false\nmax_retry = 3\nbase_proxy_url = "http://u:pw@p:8080"\n'
+            'cf_clearance = "abc123"\nimage_generation_method = "legacy"\n'
+            '[retry]\nmax_retries = 2\n')
+    with caplog.at_level(logging.WARNING, logger="state.settings"):
+        s = make(tmp_path, text)
+    opts = s.options
+    assert opts.features.temporary is False
+    assert opts.retry.max_retries == 2  # the new name in the same file wins
+    assert opts.proxy.egress.proxy_url == "http://u:pw@p:8080"
+    assert opts.proxy.egress.mode == "single_proxy"
+    assert "cf_clearance=abc123" in opts.proxy.clearance.cf_cookies
+    log = caplog.text
+    assert "[grok] temporary is an older name, read as features.temporary" in log
+    assert "[grok] max_retry is an older name, read as retry.max_retries" in log
+    assert "proxy.egress.proxy_url and proxy.egress.mode" in log
+    assert "[grok] image_generation_method is ignored: the model decides" in log
+    assert "pw@" not in log and "abc123" not in log  # values never reach the log
+    assert list(s.ignored_keys()) == ["grok.image_generation_method"]
