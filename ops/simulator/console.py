@@ -319,6 +319,26 @@ async def voices(request: web.Request) -> web.Response:
     return _json(found[0]) if found else _json({"error": "voice not found"}, 404)
 
 
+def _form(body: bytes, _: str, header: str) -> tuple[dict[str, str], bool]:
+    """The text fields of a multipart body and whether it has a `file` part (the recorder
+    has already read the body, so it is parsed from the bytes)."""
+    boundary = header.split("boundary=", 1)[-1].strip().strip('"').encode()
+    fields: dict[str, str] = {}
+    has_file = False
+    for part in body.split(b"--" + boundary):
+        head, sep, value = part.partition(b"\r\n\r\n")
+        if not sep:
+            continue
+        disposition = head.decode("utf-8", "replace")
+        name = disposition.split('name="', 1)[-1].split('"', 1)[0]
+        if 'filename="' in disposition:
+            has_file = has_file or name == "file"
+        else:
+            fields[name] = value[:-2].decode("utf-8", "replace") if value.endswith(b"\r\n") \
+                else value.decode("utf-8", "replace")
+    return fields, has_file
+
+
 async def stt(request: web.Request) -> web.Response:
     """C7: multipart with exactly one of `file` / `url`."""
     sim, refused = await _admit(request, STT_PATH)
@@ -326,8 +346,8 @@ async def stt(request: web.Request) -> web.Response:
         return refused
     if not request.content_type.startswith("multipart/"):
         return _json({"error": "multipart/form-data required"}, 400)
-    form = await request.post()
-    has_file = "file" in form and hasattr(form["file"], "file")
+    form, has_file = _form(await request.read(), request.content_type,
+                           request.headers.get("Content-Type", ""))
     if has_file == bool(form.get("url")):
         return _json({"error": "exactly one of file or url is required"}, 400)
     assert sim is not None
