@@ -13,8 +13,8 @@ account expires), a blocked user keeps grok.com's code, a DPoP-required or safet
 request's (no retry, no penalty), any other 403 is an egress/anti-bot refusal (the same
 account once more, no penalty), a 402 or a quota text is a 429 of the account's console mode.
 
-Kinds served: `console` (chat, SSE → neutral events), `console_tts` (audio bytes) and
-`console_stt` (a transcription): the last two are short buffered calls whose answer is one
+Kinds served: `console` (chat, SSE → neutral events), `speech` (audio bytes) and
+`transcription` (C7): the last two are short buffered calls whose answer is one
 `MediaResult` carrying the body.
 """
 from __future__ import annotations
