@@ -92,8 +92,8 @@ class Attachments:
         return "input" if flow.dialect == "openai.responses" else "messages"
 
     async def request(self, flow: Flow) -> None:
-        if flow.request.kind != "chat":
-            return  # a media job uploads its own references
+        if flow.request.kind != "chat" or (flow.model is not None and flow.model.console):
+            return  # a media job uploads its own references; the console takes images inline
         found = [a for m in flow.request.messages for a in m.attachments]
         if not found:
             return

@@ -84,7 +84,8 @@ class Continuation:
 
     async def request(self, flow: Flow) -> None:
         req = flow.request
-        if not self.active or req.kind != "chat" or not (req.store or req.previous_response_id):
+        if not self.active or req.kind != "chat" or not (req.store or req.previous_response_id) \
+                or (flow.model is not None and flow.model.console):  # stateless console: history is resent
             return
         flow.metadata[NAME] = None  # the current try's ids, once it is read
         flow.keep_conversation = req.store  # a temporary conversation cannot be continued

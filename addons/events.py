@@ -107,7 +107,7 @@ class MediaResult:
     unless it is on a public imagine host); `blob` holds the bytes when the upstream sent
     them inline (the imagine socket), so nothing needs downloading."""
 
-    kind: str  # image | video
+    kind: str  # image | video | audio | transcript | voice_token
     index: int
     url: str
     blob: bytes | None = None
@@ -115,6 +115,8 @@ class MediaResult:
     asset_id: str | None = None
     #: the media post that holds a video (an extension continues from it)
     post_id: str | None = None
+    #: the type of `blob` when the upstream said it (console audio and transcriptions)
+    content_type: str | None = None
 
 
 @dataclass(slots=True)

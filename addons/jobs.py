@@ -78,6 +78,9 @@ class ChatRequest(JobRequest):
     previous_response_id: str | None = None
     #: stop sequences: the answer ends right before the first match (addons/stop_sequences.py)
     stop: list[str] = field(default_factory=list)
+    #: the reasoning effort the client asked for (none … xhigh, max); only the console
+    #: models forward it (grok.com's web chat has no such knob)
+    effort: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -113,3 +116,38 @@ class VideoRequest(JobRequest):
     resolution: str = "720p"
     preset: str = "custom"
     references: list[Attachment] = field(default_factory=list)
+
+
+@dataclass(slots=True, kw_only=True)
+class SpeechRequest(JobRequest):
+    """Text to speech on the console (`/v1/audio/speech`, C4). `body` is the C4 body, already
+    checked and mapped by the route (voice names, format, speed)."""
+
+    kind: ClassVar[str] = "speech"
+
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True, kw_only=True)
+class TranscriptionRequest(JobRequest):
+    """Speech to text on the console (`/v1/audio/transcriptions`, C7): the form fields sent
+    on, and the audio file."""
+
+    kind: ClassVar[str] = "transcription"
+
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    audio: bytes = b""
+    filename: str = "audio.bin"
+    audio_type: str = "application/octet-stream"
+
+
+@dataclass(slots=True, kw_only=True)
+class VoiceTokenRequest(JobRequest):
+    """A LiveKit token for a grok.com voice session (`/v1/voice/token`, WEB §12)."""
+
+    kind: ClassVar[str] = "voice_token"
+
+    voice: str = "ara"
+    personality: str = "assistant"
+    speed: float = 1.0
+    instruction: str = ""

@@ -20,7 +20,8 @@ NAME = "metrics"
 ENDPOINTS = frozenset({
     "/v1/chat/completions", "/v1/responses", "/v1/messages", "/v1/messages/count_tokens",
     "/v1/images/generations", "/v1/images/edits", "/v1/videos", "/v1/videos/generations",
-    "/v1/models", "/webui/api/chat/completions",
+    "/v1/models", "/v1/audio/speech", "/v1/audio/transcriptions", "/v1/voice/token",
+    "/webui/api/chat/completions",
 })
 #: flow.metadata[NAME] bits: counted in flight, counted as a stream, the try counted
 _INFLIGHT, _STREAM = 1, 2

@@ -23,6 +23,9 @@ from addons.upstream.image_edit import build_edit_call
 from addons.upstream.prompt import flatten
 from addons.upstream.wire import UpstreamRequest
 from addons.video_builder import VideoBuilder
+from addons.console_builder import (
+    ConsoleChatBuilder, SpeechBuilder, TranscriptionBuilder, VoiceTokenBuilder,
+)
 
 CHAT_PATH = "/rest/app-chat/conversations/new"
 #: grok.com checks Origin/Referer against its own site, whatever base URL we reach it through.
@@ -124,9 +127,12 @@ class ImageEditBuilder:
                                fresh_statsig=flow.statsig_renewed)
 
 
-#: kind of job → its builder
+#: kind of job → its builder (`console`: a chat job on a console model)
 BUILDERS: dict[str, Builder] = {"chat": ChatBuilder(), "image": ImageBuilder(),
-                                "image_edit": ImageEditBuilder(), "video": VideoBuilder()}
+                                "image_edit": ImageEditBuilder(), "video": VideoBuilder(),
+                                "console": ConsoleChatBuilder(), "speech": SpeechBuilder(),
+                                "transcription": TranscriptionBuilder(),
+                                "voice_token": VoiceTokenBuilder()}
 
 
 class UpstreamRequestBuilder:
@@ -143,9 +149,15 @@ class UpstreamRequestBuilder:
             cached = self._cfg = (generation, UpstreamConfig.from_settings(self.settings))
         return cached[1]
 
+    def _builder(self, flow: Flow) -> Builder:
+        kind = flow.request.kind
+        if kind == "chat" and flow.model is not None and flow.model.console:
+            kind = "console"
+        return self.builders[kind]
+
     def request(self, flow: Flow) -> None:
-        self.builders[flow.request.kind].prepare(flow)
+        self._builder(flow).prepare(flow)
 
     def attempt(self, flow: Flow) -> None:
         if flow.attempt.failure is None:
-            flow.attempt.request = self.builders[flow.request.kind].build(flow, self.config())
+            flow.attempt.request = self._builder(flow).build(flow, self.config())

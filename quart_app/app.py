@@ -70,8 +70,9 @@ def create_app(boot: BootConfig | None = None, settings: Settings | None = None)
     services = Services(boot, settings)
     app.extensions["grok2api"] = services
 
-    from quart_app import (openapi, routes_anthropic, routes_files, routes_image_edits,
-                           routes_images, routes_misc, routes_responses, routes_v1, routes_videos)
+    from quart_app import (openapi, routes_anthropic, routes_audio, routes_files,
+                           routes_image_edits, routes_images, routes_misc, routes_responses,
+                           routes_v1, routes_videos)
 
     app.register_blueprint(routes_misc.bp)
     app.register_blueprint(openapi.bp)
@@ -80,6 +81,7 @@ def create_app(boot: BootConfig | None = None, settings: Settings | None = None)
     app.register_blueprint(routes_images.bp)
     app.register_blueprint(routes_videos.bp)
     app.register_blueprint(routes_image_edits.bp)
+    app.register_blueprint(routes_audio.bp)
     register_admin(app)  # its after_serving hook runs before `_stop` below
     web_routes = register_web(app)  # needs the admin state (page sessions)
     register_error_handlers(app)

@@ -23,6 +23,7 @@ from quart_app.admin import schemas as admin
 from quart_app.admin.logs import LogTailQuery
 from quart_app.admin import usage_schemas as usage_admin
 from quart_app.dialects.anthropic_model import MessagesBody
+from quart_app.dialects.audio_model import SpeechBody, VoiceTokenBody
 from quart_app.dialects.chat_model import ChatBody
 from quart_app.dialects.images_model import ImageGenerationBody
 from quart_app.dialects.responses_model import ResponsesBody
@@ -104,6 +105,12 @@ ANSWERS: dict[str, dict[str, Any]] = {
         moderated={"type": "integer", "minimum": 1,
                    "description": "requested images the upstream withheld (moderation)"},
         usage={"type": "object"}),
+    "Transcription": _object(("text",), text={"type": "string"}, task={"type": "string"},
+                             language={"type": ["string", "null"]},
+                             duration={"type": ["number", "null"]},
+                             words={"type": "array", "items": {"type": "object"}}),
+    "VoiceToken": _object(("token", "url"), token={"type": "string"}, url={"type": "string"},
+                          participant_name={"type": "string"}, room_name={"type": "string"}),
     "AdminResult": {"type": "object"},
     "Health": _object(("status", "accounts", "inflight"), status={"const": "ok"},
                       accounts={"type": "integer", "minimum": 0},
@@ -190,6 +197,23 @@ IMAGE_EDIT_FORM = _object(
     stream={"type": "boolean", "default": False},
     mask={**_BINARY, "description": "Not supported: refused with a 400"})
 
+#: `/v1/audio/transcriptions`: exactly one of `file` or `url`
+TRANSCRIPTION_FORM = _object(
+    (),
+    file=_BINARY,
+    url={"type": "string"},
+    model={"type": "string", "default": "grok-stt"},
+    language={"type": "string"},
+    response_format={"type": "string", "enum": ["json", "verbose_json", "text"],
+                     "default": "json"},
+    audio_format={"type": "string"},
+    sample_rate={"type": "integer", "minimum": 1},
+    diarize={"type": "boolean"},
+    multichannel={"type": "boolean"},
+    channels={"type": "integer", "minimum": 1},
+    keyterm={"type": "string"},
+    vad_threshold={"type": "number"})
+
 
 OPERATIONS = (
     Operation("post", "/v1/chat/completions", "Chat completion (OpenAI)", "ChatCompletion",
@@ -206,6 +230,17 @@ OPERATIONS = (
               errors=(401,)),
     Operation("post", "/v1/images/edits", "Edit images (multipart: image or image[], prompt)",
               "ImagesResponse", stream=True, errors=JOB_ERRORS, form=IMAGE_EDIT_FORM),
+    Operation("post", "/v1/audio/speech", "Text to speech (OpenAI audio; the console's TTS)",
+              body=SpeechBody, errors=JOB_ERRORS,
+              content=_file_types("audio/mpeg", "audio/ogg", "audio/aac", "audio/flac",
+                                  "audio/wav", "audio/pcm", "application/json")),
+    Operation("post", "/v1/audio/transcriptions",
+              "Speech to text (OpenAI audio, multipart: file or url; the console's STT)",
+              errors=JOB_ERRORS, form=TRANSCRIPTION_FORM,
+              content={"application/json": {"schema": _ref("Transcription")},
+                       "text/plain": {"schema": {"type": "string"}}}),
+    Operation("post", "/v1/voice/token", "A LiveKit voice token (grok.com, super or heavy "
+              "account)", "VoiceToken", VoiceTokenBody, errors=JOB_ERRORS, body_required=False),
     Operation("get", "/v1/models", "Available models", "ModelList", errors=(401,)),
     Operation("get", "/v1/models/{model_id}", "One model", "Model", errors=(401, 404)),
     Operation("get", "/v1/files/image", "A cached image (Range, ETag)", errors=_FILE_ERRORS,

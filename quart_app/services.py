@@ -19,6 +19,8 @@ from addons.services.quota_refresh import QuotaRefresher
 from addons.retry import Retry
 from addons.upstream.base import Transport
 from addons.upstream.config import UpstreamConfig
+from addons.upstream.console_transport import ConsoleTransport
+from addons.upstream.livekit import LiveKitTransport
 from addons.upstream.imagine import ImagineTransport
 from addons.upstream.imagine_chat import ChatImageTransport
 from addons.upstream.image_edit_transport import ImageEditTransport
@@ -75,6 +77,7 @@ class Services:
         self.transport: CurlTransport | None = None  # REST: rate limits, uploads, session lookup
         self.chat_transport: Transport | None = None
         self.image_transport: ImagineTransport | None = None  # the imagine WebSocket
+        self.console_transport: ConsoleTransport | None = None
         self.pipeline: Pipeline | None = None
         self.refresher: QuotaRefresher | None = None
         #: generated images and videos kept under DATA_DIR/media, served by /v1/files/*
@@ -113,7 +116,14 @@ class Services:
         self.image_transport = ImagineTransport(self.transport.cfg, self.transport, chat_images,
                                                 ws_url=opts.upstream.ws_url,
                                                 max_clients=opts.server.max_upstream_clients)
+        # the console (console models, TTS, STT) over the same curl handles, with its DPoP
+        # sessions; the LiveKit token is one short grok.com call
+        self.console_transport = ConsoleTransport(self.transport, self.transport.cfg.console_url)
         self.pipeline = Pipeline(self.chain, TransportRouter({
+            "console": self.console_transport,
+            "speech": self.console_transport,
+            "transcription": self.console_transport,
+            "voice_token": LiveKitTransport(self.transport),
             "chat": self.chat_transport,
             "image": self.image_transport,
             "image_chat": chat_images,

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "CONSOLE_MODE",
+    "CONSOLE_TAG",
     "MODES",
     "PERSISTED_FIELDS",
     "POOLS",
@@ -29,6 +31,14 @@ __all__ = [
 POOLS: tuple[str, ...] = ("basic", "super", "heavy")
 STATUSES: tuple[str, ...] = ("active", "cooling", "expired", "disabled")
 MODES: tuple[str, ...] = ("auto", "fast", "expert", "heavy", "grok-420-computer-use-sa")
+#: The quota mode of the xAI console (console-and-voice §4), open to the accounts of any tier
+#: that carry `CONSOLE_TAG`: an operator says which accounts may use the console (the
+#: console itself is never probed). Kept out of `MODES` and `TIER_MODES`: grok.com's
+#: rate-limit probe knows nothing of it, and the selection index stays the web's alone.
+CONSOLE_MODE = "console"
+CONSOLE_TAG = "console"
+#: the console's chat window as assumed until a usage sync says more (C3 gives no reset)
+CONSOLE_DEFAULT: tuple[int, int] = (1000, 86400)
 SOURCE_DEFAULT, SOURCE_REAL, SOURCE_ESTIMATED = 0, 1, 2
 #: `ext` key of the per-mode cooldowns a chat 429 starts: mode -> {"until": ms, "strikes": the
 #: 429s of that mode since its last success, "confirmed": a probe or the strategy fixed the
@@ -112,7 +122,7 @@ class QuotaWindow:
 
 
 def default_window(pool: str, mode: str) -> QuotaWindow:
-    total, window = TIER_DEFAULTS[pool][mode]
+    total, window = CONSOLE_DEFAULT if mode == CONSOLE_MODE else TIER_DEFAULTS[pool][mode]
     return QuotaWindow(total, total, window)
 
 
@@ -176,6 +186,8 @@ class Account:
         return self.deleted_at is not None
 
     def supports(self, mode: str) -> bool:
+        if mode == CONSOLE_MODE:
+            return CONSOLE_TAG in self.tags
         return mode in TIER_MODES.get(self.pool, ())
 
     def window(self, mode: str) -> QuotaWindow | None:

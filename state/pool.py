@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from state.account import (
+    CONSOLE_MODE,
+    CONSOLE_TAG,
     MODE_COOLDOWNS,
     PERSISTED_FIELDS,
     POOLS,
@@ -235,6 +237,8 @@ class AccountPool:
         ts = now_ms() if now is None else to_ms(now)
         skip = exclude if isinstance(exclude, (set, frozenset, dict)) else set(exclude)
         by_quota = strategy != RANDOM
+        if mode == CONSOLE_MODE:
+            return self._select_console(pools, skip, max_inflight, ts, only, by_quota, tags)
         index = self._index
         if max_inflight != index.cap:
             index.rebuild(self._by_token.values(), max_inflight, ts)
@@ -258,6 +262,47 @@ class AccountPool:
                 best.last_use_at = ts
                 self._mark(best)
                 return Lease(best, mode, at=ts)
+        return None
+
+    def _console_ready(self, pools: Sequence[str], skip: Collection[str], ts: int,
+                       only: str | None, tags: Collection[str] | None,
+                       by_quota: bool) -> list[tuple[Account, int]]:
+        """The accounts tagged `console` that could serve the console mode now but for the
+        in-flight cap, with their quota left (1 for the random strategy). A pass over the
+        tagged accounts only: the selection index is the web modes' alone."""
+        out: list[tuple[Account, int]] = []
+        for acc in list(self._by_tag.get(CONSOLE_TAG, {}).values()):
+            if acc.pool not in pools or acc.token in skip or (only is not None and acc.token != only):
+                continue
+            if tags and not any(t in acc.tags for t in tags):
+                continue
+            if acc.status == "cooling" and acc.deleted_at is None and not acc.runtime_expired \
+                    and acc.reactivate_if_cooled(ts):
+                acc.touch(ts)
+                self._mark(acc)
+            remaining = self._ready(acc, acc.pool, CONSOLE_MODE, (CONSOLE_TAG,), ts, by_quota)
+            if remaining is not None:
+                out.append((acc, remaining))
+        return out
+
+    def _select_console(self, pools: Sequence[str], skip: Collection[str], max_inflight: int,
+                        ts: int, only: str | None, by_quota: bool,
+                        tags: Collection[str] | None) -> Lease | None:
+        """`select` for the console mode: the pools in order, the same scores and rules."""
+        ready = [(a, r) for a, r in self._console_ready(pools, skip, ts, only, tags, by_quota)
+                 if a.local_inflight + a.peer_inflight < max_inflight]
+        for pool in pools:
+            fits = [(a, r) for a, r in ready if a.pool == pool]
+            if not fits:
+                continue
+            if by_quota:
+                best = min(fits, key=lambda f: (-score(f[0], f[1], ts), f[0].last_use_at or 0))[0]
+            else:
+                best = random.choice(fits)[0]
+            best.inflight += 1
+            best.last_use_at = ts
+            self._mark(best)
+            return Lease(best, CONSOLE_MODE, at=ts)
         return None
 
     def _wake(self, acc: Account, mode: str, ts: int) -> None:
@@ -351,6 +396,10 @@ class AccountPool:
         """Nothing could be leased, but an account of `pools` would serve `mode` if it were
         not at the in-flight cap: a lease ending soon will free it."""
         skip = exclude if isinstance(exclude, (set, frozenset, dict)) else set(exclude)
+        if mode == CONSOLE_MODE:
+            cap = self._index.cap
+            return any(a.local_inflight + a.peer_inflight >= cap for a, _ in self._console_ready(
+                pools, skip, now_ms(), None, tags, strategy != RANDOM))
         if tags:
             ts, cap, by_quota = now_ms(), self._index.cap, strategy != RANDOM
             return any(acc.token not in skip
@@ -364,6 +413,17 @@ class AccountPool:
     def next_ready_at(self, pools: Sequence[str], mode: str) -> int | None:
         """The earliest time (epoch ms) a cooling account or an empty window of `pools` for
         `mode` comes back by itself; None when nothing is due to."""
+        if mode == CONSOLE_MODE:
+            ts = now_ms()
+            ends = []
+            for acc in self._by_tag.get(CONSOLE_TAG, {}).values():
+                entry = acc.mode_cooldown(mode) if acc.pool in pools else None
+                if entry is not None and int(entry.get("until", 0)) > ts:
+                    ends.append(int(entry["until"]))
+                win = acc.quota.get(mode)
+                if acc.pool in pools and win is not None and win.reset_at and win.remaining <= 0:
+                    ends.append(win.reset_at)
+            return min(ends) if ends else None
         times = [t for pool in pools if mode in TIER_MODES.get(pool, ())
                  if (t := self._index.next_wake(pool, mode)) is not None]
         return min(times) if times else None
@@ -391,7 +451,11 @@ class AccountPool:
 
     def has_usable(self, pools: Sequence[str], mode: str) -> bool:
         """Model availability: an account that is not deleted, active or cooling, in
-        one of `pools`, whose tier supports `mode`."""
+        one of `pools`, whose tier supports `mode` (the console mode: tagged `console`)."""
+        if mode == CONSOLE_MODE:
+            return any(acc.pool in pools and acc.deleted_at is None
+                       and acc.status in ("active", "cooling")
+                       for acc in self._by_tag.get(CONSOLE_TAG, {}).values())
         for pool in pools:
             if mode not in TIER_MODES.get(pool, ()):
                 continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from state.account import CONSOLE_MODE
 from state.options import Loader
 
 CREATED = 1767225600  # fixed `created` of every listed model
@@ -23,6 +24,16 @@ class ModelSpec:
     mode: str  # upstream modeId
     pools: tuple[str, ...]  # pool order tried
     context_length: int | None = None
+    #: console models: the console's model id (the web's models leave it empty)
+    upstream: str = ""
+    #: an alias's fixed reasoning effort (`grok-4.3-high`), which wins over the client's
+    effort: str | None = None
+    #: listed in /v1/models (hidden aliases are only resolved)
+    listed: bool = True
+
+    @property
+    def console(self) -> bool:
+        return self.mode == CONSOLE_MODE
 
     @property
     def prefer_best(self) -> bool:
@@ -57,6 +68,45 @@ CATALOGUE: tuple[ModelSpec, ...] = (
     _m("grok-imagine-video", "Grok Imagine Video", "video", "auto", (S, H)),
 )
 
+def _console(id: str, name: str, upstream: str, effort: str | None = None,
+             listed: bool = False, cap: str = "chat") -> ModelSpec:
+    return ModelSpec(id, name, cap, CONSOLE_MODE, (B, S, H),
+                     1_000_000 if cap == "chat" else None, upstream, effort, listed)
+
+
+#: The console's models (console-and-voice §3.4, which wins over api-surface §3.2): served by
+#: the console transport on accounts tagged `console`. Public ids that the web chat also uses
+#: stay the web's; their console routes are the `-console` aliases and `Console/<model>`.
+CONSOLE_MODELS: tuple[ModelSpec, ...] = (
+    _console("grok-4.3", "Grok 4.3 (console)", "grok-4.3", listed=True),
+    _console("grok-4.5", "Grok 4.5 (console)", "grok-4.5", listed=True),
+    _console("grok-build-0.1", "Grok Build 0.1 (console)", "grok-build-0.1", listed=True),
+    _console("grok-4.3-console", "Grok 4.3 (console)", "grok-4.3"),
+    _console("grok-4.3-low", "Grok 4.3 low effort", "grok-4.3", "low"),
+    _console("grok-4.3-medium", "Grok 4.3 medium effort", "grok-4.3", "medium"),
+    _console("grok-4.3-high", "Grok 4.3 high effort", "grok-4.3", "high"),
+    _console("grok-4.5-console", "Grok 4.5 (console)", "grok-4.5"),
+    _console("grok-4.20-0309-reasoning-console", "Grok 4.20 0309 Reasoning (console)",
+             "grok-4.20-0309-reasoning"),
+    _console("grok-4.20-0309-non-reasoning-console", "Grok 4.20 0309 Non-Reasoning (console)",
+             "grok-4.20-0309-non-reasoning"),
+    _console("grok-4.20-multi-agent-console", "Grok 4.20 Multi-Agent (console)",
+             "grok-4.20-multi-agent-0309"),
+    *(_console(f"grok-4.20-multi-agent-{e}", f"Grok 4.20 Multi-Agent {e} effort",
+               "grok-4.20-multi-agent-0309", e) for e in ("low", "medium", "high", "xhigh")),
+    _console("grok-build-console", "Grok Build (console)", "grok-build-0.1"),
+    # `Console/<model>` forces the console for a name the web also serves (§0)
+    *(_console(f"Console/{u}", f"{u} (console)", u) for u in (
+        "grok-4.3", "grok-4.5", "grok-4.20-0309-reasoning", "grok-4.20-0309-non-reasoning",
+        "grok-4.20-multi-agent-0309", "grok-build-0.1")),
+    # voice (§5): text to speech and speech to text on the console
+    _console("grok-voice-latest", "Grok Voice", "grok-voice-latest", listed=True, cap="speech"),
+    _console("grok-stt", "Grok Speech to Text", "grok-stt", listed=True, cap="transcription"),
+    # the grok.com LiveKit token (WEB §12): a super or heavy account in mode auto
+    ModelSpec("grok-voice-livekit", "Grok Voice (LiveKit)", "voice_token", "auto", (S, H),
+              listed=False),
+)
+
 #: Old names still sent by clients (api-surface §3.3): resolved to their successor; listed in
 #: `/v1/models` only with `models.list_aliases`. Fast and mini names go to the fast mode,
 #: thinking and expert names to the expert (reasoning) mode.
@@ -85,18 +135,25 @@ ALIASES: dict[str, str] = {
     # the older fast imagine model drew in the basic tier's fast mode, as lite does
     "grok-imagine-1.0-fast": "grok-imagine-image-lite",
     "grok-imagine-0.9": "grok-imagine-video",
+    # what OpenAI's clients send to the audio endpoints (console-and-voice §5)
+    "tts-1": "grok-voice-latest",
+    "tts-1-hd": "grok-voice-latest",
+    "gpt-4o-mini-tts": "grok-voice-latest",
+    "whisper-1": "grok-stt",
+    "gpt-4o-transcribe": "grok-stt",
 }
 
 #: Modes each pool's accounts can use: a model is available only while a live account of one
 #: of its pools can use its mode.
 POOL_MODES: dict[str, frozenset[str]] = {
-    B: frozenset({"fast"}),
-    S: frozenset({"auto", "fast", "expert", "grok-420-computer-use-sa"}),
-    H: frozenset({"auto", "fast", "expert", "heavy", "grok-420-computer-use-sa"}),
+    B: frozenset({"fast", CONSOLE_MODE}),
+    S: frozenset({"auto", "fast", "expert", "grok-420-computer-use-sa", CONSOLE_MODE}),
+    H: frozenset({"auto", "fast", "expert", "heavy", "grok-420-computer-use-sa", CONSOLE_MODE}),
 }
 
 #: Capabilities this build serves end to end.
-SERVED_CAPABILITIES = frozenset({"chat", "image", "image_edit", "video"})
+SERVED_CAPABILITIES = frozenset({"chat", "image", "image_edit", "video", "speech",
+                                 "transcription", "voice_token"})
 
 
 class Catalogue:
@@ -115,7 +172,7 @@ class Catalogue:
                           "either way.")
 
     def __init__(self, settings: Any) -> None:
-        self._by_id = {m.id: m for m in CATALOGUE}
+        self._by_id = {m.id: m for m in (*CATALOGUE, *CONSOLE_MODELS)}
         self.settings = settings
 
     def is_enabled(self, spec: ModelSpec) -> bool:
@@ -132,7 +189,8 @@ class Catalogue:
         return spec if spec is not None and self.is_enabled(spec) else None
 
     def models(self) -> list[ModelSpec]:
-        return [m for m in CATALOGUE if self.is_enabled(m)]
+        """The listed models (hidden aliases are only resolved)."""
+        return [m for m in (*CATALOGUE, *CONSOLE_MODELS) if m.listed and self.is_enabled(m)]
 
     def aliases_of(self, model_id: str) -> list[str]:
         """The older names that stand for `model_id`."""

@@ -268,7 +268,8 @@ class ToolSieve:
 
     def transform(self, flow: Flow) -> ToolSieving | None:
         req = flow.request
-        if req.kind != "chat" or not req.tools or req.tool_choice == "none":
+        if req.kind != "chat" or not req.tools or req.tool_choice == "none" \
+                or (flow.model is not None and flow.model.console):  # native tool calls
             return None
         return ToolSieving(flow, ToolCallSieve([t.name for t in req.tools],
                                                req.parallel_tool_calls))

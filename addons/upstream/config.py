@@ -20,6 +20,9 @@ DEFAULT_ASSETS_URL = "https://assets.grok.com"
 #: The account service (the terms-of-service call); `upstream.accounts_url` may point elsewhere
 #: (the simulator serves its paths on its single origin).
 DEFAULT_ACCOUNTS_URL = "https://accounts.x.ai"
+#: xAI's developer console (console models, TTS, STT); may carry a path prefix (a proxy, the
+#: simulator's `/console`)
+DEFAULT_CONSOLE_URL = "https://console.x.ai"
 #: Origin/Referer host accounts.x.ai checks, whatever URL we reach it through.
 ACCOUNTS_ORIGIN = "https://accounts.x.ai"
 DEFAULT_USER_AGENT = (
@@ -57,6 +60,7 @@ class UpstreamConfig:
     base_url: str = DEFAULT_BASE_URL
     assets_url: str = DEFAULT_ASSETS_URL
     accounts_url: str = DEFAULT_ACCOUNTS_URL
+    console_url: str = DEFAULT_CONSOLE_URL
     user_agent: str = DEFAULT_USER_AGENT
     browser: str = DEFAULT_BROWSER
     cf_cookies: str = ""
@@ -90,6 +94,11 @@ class UpstreamConfig:
             "Account service origin (terms of service step of the NSFW sequence); the simulator "
             "serves its paths on its own origin, so point this at the simulator together with "
             "base_url.")
+        add("upstream.console_url", str, DEFAULT_CONSOLE_URL,
+            "Base URL of xAI's developer console, which serves the console models "
+            "(`grok-4.3`, `grok-4.3-high`, …), text to speech and speech to text with the "
+            "accounts tagged `console`. Like assets_url it may carry a path prefix (a proxy, "
+            "the simulator's `/console`). Read at startup.")
         add("upstream.statsig_id", str, "",
             "Fixed x-statsig-id sent when features.dynamic_statsig is false; empty = a "
             "built-in value.")
@@ -214,6 +223,7 @@ class UpstreamConfig:
             base_url=_url(upstream.base_url, DEFAULT_BASE_URL),
             assets_url=_url(upstream.assets_url, DEFAULT_ASSETS_URL),
             accounts_url=_url(upstream.accounts_url, DEFAULT_ACCOUNTS_URL),
+            console_url=_url(upstream.console_url, DEFAULT_CONSOLE_URL),
             user_agent=clearance.user_agent.strip() or DEFAULT_USER_AGENT,
             browser=clearance.browser.strip() or DEFAULT_BROWSER,
             cf_cookies=clearance.cf_cookies.strip(),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 from curl_cffi import CurlError
 
@@ -54,13 +54,14 @@ class CurlStream:
     """One upstream response. `events()` may be iterated once; always `aclose()` it."""
 
     def __init__(self, transfer: Transfer, timeouts: Timeouts, started: float,
-                 assets_url: str = DEFAULT_ASSETS_URL) -> None:
+                 assets_url: str = DEFAULT_ASSETS_URL, parser: Any = None) -> None:
         self.status: int = transfer.status
         self.headers: dict[str, str] = parse_headers(transfer.raw_headers)
         self._tr = transfer
         self._timeouts = timeouts
         self._started = started
-        self._parser = FrameParser(assets_url)
+        #: grok.com's NDJSON frames unless the caller reads another protocol (the console's SSE)
+        self._parser = FrameParser(assets_url) if parser is None else parser
         self._closed = False
         self._error_body: str | None = None
 

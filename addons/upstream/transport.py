@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Awaitable, Callable
-from typing import get_args
+from typing import Any, get_args
 
 import orjson
 from curl_cffi import CurlError
@@ -110,8 +110,10 @@ class CurlTransport:
                 handle = await pool.acquire()
         return handle
 
-    async def open(self, request: UpstreamRequest, timeouts: Timeouts) -> CurlStream:
-        """Send; return once the status (and the first body byte, or the end) is known."""
+    async def open(self, request: UpstreamRequest, timeouts: Timeouts,
+                   parser: Any = None) -> CurlStream:
+        """Send; return once the status (and the first body byte, or the end) is known.
+        `parser`: the body's frame parser when it is not grok.com's NDJSON (the console)."""
         pool = self._get_pool()
         started = pool.loop.time()
         deadline = started + timeouts.first_byte
@@ -137,7 +139,7 @@ class CurlTransport:
             raise
         if tr.done and tr.error is not None and not tr.chunks:
             raise transfer_error(tr.error, "first_byte", timeouts.connect) from None
-        return CurlStream(tr, timeouts, started, self.cfg.assets_url)
+        return CurlStream(tr, timeouts, started, self.cfg.assets_url, parser)
 
     async def request(
         self, request: UpstreamRequest, timeout: float = 30.0, *, allow_redirects: bool = False,

@@ -1,7 +1,7 @@
 """The simulator's aiohttp application: chat stream, rate limits, and server lifecycle
 (the mgw WebSocket chat and the session identity endpoint live in mgw.py, uploads in
 assets.py, the account's file list and delete in assets_list.py, the CDN in cdn.py, the
-imagine WebSocket in imagine.py, media posts and the edit / video streams in mediagen.py,
+imagine WebSocket in imagine.py, the xAI console and the LiveKit token in console.py, media posts and the edit / video streams in mediagen.py,
 images a chat draws in drawing.py, ToS / birth date / NSFW in account_settings.py).
 
 Hot path (`_stream`): frames are serialised and HTTP-chunk-framed once per stream before
@@ -35,6 +35,7 @@ from ops.simulator.common import (
     sleep_watching,
     to_response,
 )
+from ops.simulator.console import add_console_routes
 from ops.simulator.control import add_control_routes
 from ops.simulator.drawing import drawing_chat, is_drawing
 from ops.simulator.imagine import add_imagine_routes
@@ -243,6 +244,7 @@ def create_app(state: SimulatorState | None = None) -> web.Application:
     add_mgw_routes(app)
     add_imagine_routes(app)
     add_media_routes(app)
+    add_console_routes(app)
     add_control_routes(app)
     return app
 

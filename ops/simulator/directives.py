@@ -31,7 +31,14 @@ UPLOAD_FAULTS: frozenset[str] = frozenset({"upload_terminal_error"})
 #: Faults of the gRPC-web account endpoints: HTTP 200 whose trailer carries a non-zero
 #: grpc-status (7 permission denied / blocked user, 16 unauthenticated), both with a marker.
 GRPC_FAULTS: frozenset[str] = frozenset({"grpc_7", "grpc_16"})
-ALL_FAULTS: frozenset[str] = HTTP_FAULTS | STREAM_FAULTS | UPLOAD_FAULTS | GRPC_FAULTS
+#: Faults of the console (ops/simulator/console.py, console-and-voice §6.3).
+CONSOLE_FAULTS: frozenset[str] = frozenset({
+    "console_expired", "console_blocked", "console_anti_bot", "console_forbidden",
+    "console_no_access", "console_dpop_required", "console_team_rate_limit",
+    "console_rate_limit", "console_quota", "console_server_error", "console_safety",
+    "console_bad_cookie", "console_credential_words", "console_stream_error"})
+ALL_FAULTS: frozenset[str] = (HTTP_FAULTS | STREAM_FAULTS | UPLOAD_FAULTS | GRPC_FAULTS
+                              | CONSOLE_FAULTS)
 #: Faults after which the real service would not have charged the query.
 NO_QUOTA_FAULTS: frozenset[str] = HTTP_FAULTS | {"inband_first", "inband_antibot_first", "usage_limit"}
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct
 
-from quart_app.dialects.schema import JsonObject, NonEmptyStr, Text, integer, number
+from quart_app.dialects.schema import Effort, JsonObject, NonEmptyStr, Text, integer, number
 
 Role = Literal["user", "assistant", "system"]
 
@@ -95,7 +95,12 @@ class AnthropicToolChoice(Struct):
 
 class ThinkingConfig(Struct):
     type: Literal["enabled", "disabled", "adaptive", "between_tools"]
-    budget_tokens: integer(0) | None = None  # accepted, not forwarded (no such knob)
+    budget_tokens: integer(0) | None = None  # the console's effort (grok.com has no knob)
+    effort: Effort | None = None
+
+
+class OutputConfig(Struct):
+    effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None = None
 
 
 class MessagesBody(Struct):
@@ -111,4 +116,5 @@ class MessagesBody(Struct):
     tools: list[AnthropicTool] | None = None
     tool_choice: AnthropicToolChoice | None = None
     thinking: ThinkingConfig | None = None
+    output_config: OutputConfig | None = None
     metadata: JsonObject | None = None

@@ -171,6 +171,23 @@ def _reasoning(raw: ThinkingConfig | None, settings: Any) -> bool:
     return raw.type != "disabled"  # budget_tokens is ignored: grok.com has no such knob
 
 
+def _effort(req: MessagesBody) -> str | None:
+    """The console's effort (console-and-voice §3.2): `output_config.effort`, else
+    `thinking.effort`, else from `budget_tokens` (≤ 2048 low, > 10000 high, else medium);
+    none when thinking is disabled or absent."""
+    thinking = req.thinking
+    if thinking is None or thinking.type not in ("enabled", "adaptive"):
+        return None
+    if req.output_config is not None and req.output_config.effort:
+        return req.output_config.effort
+    if thinking.effort:
+        return thinking.effort
+    budget = thinking.budget_tokens
+    if budget is None:
+        return None
+    return "low" if budget <= 2048 else "high" if budget > 10000 else "medium"
+
+
 def parse_messages_request(body: Any, settings: Any) -> ChatRequest:
     """The neutral request of `/v1/messages` (and of `count_tokens`, which ignores `stream`).
     `body`: the raw JSON bytes (or the JSON already decoded)."""
@@ -190,4 +207,5 @@ def parse_messages_request(body: Any, settings: Any) -> ChatRequest:
         forced_tool=forced, parallel_tool_calls=parallel,
         stop=stop_list({"stop_sequences": req.stop_sequences}, "stop_sequences",
                        allow_string=False),
+        effort=_effort(req),
     )

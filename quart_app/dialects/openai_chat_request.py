@@ -124,4 +124,5 @@ def chat_job(req: ChatBody, settings: Any) -> ChatRequest:
         tools=tools, tool_choice=tool_choice, forced_tool=forced,
         parallel_tool_calls=req.parallel_tool_calls is not False,
         stop=stop_list({"stop": req.stop}, "stop", allow_string=True, most=OPENAI_MAX_STOP),
+        effort=req.reasoning_effort,
     )

@@ -148,6 +148,7 @@ def parse_responses_request(body: Any, settings: Any) -> ResponsesRequest:
         reasoning=reasoning, tools=tools, tool_choice=choice, forced_tool=forced,
         parallel_tool_calls=req.parallel_tool_calls is not False, store=req.store is not False,
         previous_response_id=req.previous_response_id or None,
+        effort=req.reasoning.effort if req.reasoning is not None else None,
     )
     echo = {
         "instructions": req.instructions,

@@ -176,6 +176,7 @@ async def stack(tmp_path: Path, chat_transport: str) -> AsyncIterator[Stack]:
         "GROK_UPSTREAM_BASE_URL": sim.url,
         "GROK_UPSTREAM_ASSETS_URL": sim.url,
         "GROK_UPSTREAM_ACCOUNTS_URL": sim.url,
+        "GROK_UPSTREAM_CONSOLE_URL": sim.url + "/console",
         "GROK_UPSTREAM_CHAT_TRANSPORT": chat_transport,
         "GROK_ACCOUNT_SAVE_DELAY_MS": "20",
         "GROK_RETRY_BACKOFF_BASE_MS": "0",
