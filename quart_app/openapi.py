@@ -323,7 +323,8 @@ OPERATIONS = (
               content={"text/csv": {"schema": {"type": "string"}},
                        "application/x-ndjson": {"schema": {"type": "string"}}}),
     Operation("get", f"{ADMIN}/keys", "Managed client keys, with today's usage and remaining "
-              "quota", errors=(401, 403, 429)),
+              "quota (search, status filter, order, page)", query=keys_admin.ListKeysQuery,
+              errors=(400, 401, 403, 429)),
     Operation("post", f"{ADMIN}/keys", "Create a client key (its value is in this answer "
               "only)", body=keys_admin.CreateKey),
     Operation("post", f"{ADMIN}/keys/batch", "Create client keys with generated values",
