@@ -88,3 +88,59 @@ def test_a_key_is_created_shown_once_edited_disabled_and_deleted(
         dialog_button(page, "true").click()
         expect(row).to_have_count(0)
         assert keys_named(live, name) == []
+
+
+def config_value(live: Live, key: str) -> dict:
+    return next(o for o in live.admin("GET", "/config")["options"] if o["key"] == key)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_config_is_edited_checked_and_saved(browser: Browser, live: Live, width: str) -> None:
+    wanted = {"desktop": 2, "phone": 3}[width]
+    with admin_page(browser, live, width, "/admin/config") as page:
+        retries = page.locator(".cfg-field[data-key='retry.max_retries']")
+        box = retries.locator("input")
+        bar = page.locator("#cfg-unsaved")
+        expect(box).to_be_visible()
+        before = box.input_value()
+        expect(bar).to_be_hidden()
+        # the bar counts changes, and goes when a value is put back or discarded
+        box.fill(str(wanted))
+        expect(bar).to_be_visible()
+        expect(page.locator("#cfg-unsaved-count")).to_have_text("1 unsaved change(s)")
+        box.fill(before)
+        expect(bar).to_be_hidden()
+        box.fill(str(wanted))
+        page.click("#cfg-discard")
+        expect(bar).to_be_hidden()
+        expect(box).to_have_value(before)
+        # a value the declaration refuses: the server's message on its field, nothing saved
+        box.fill(str(wanted))
+        hours = page.locator(".cfg-field[data-key='admin.session_hours']")
+        hours.locator("input").fill("0")
+        expect(page.locator("#cfg-unsaved-count")).to_have_text("2 unsaved change(s)")
+        page.click("#cfg-save")
+        expect(hours.locator(".field-error")).to_contain_text("admin.session_hours")
+        assert config_value(live, "retry.max_retries")["value"] == int(before)
+        hours.locator("input").fill("12")
+        expect(hours.locator(".field-error")).to_have_count(0)
+        page.click("#cfg-save")
+        expect(page.locator(".toast.ok").last).to_contain_text("Saved 1 setting")
+        expect(bar).to_be_hidden()
+        assert config_value(live, "retry.max_retries") | {} == config_value(
+            live, "retry.max_retries") | {"value": wanted, "source": "file"}
+        saved = tomllib.loads((live.data_dir / "config.toml").read_text())
+        assert saved["retry"]["max_retries"] == wanted and "admin" not in saved
+        expect(retries.locator(".chip")).to_have_text("config.toml")
+        # a key the environment sets is read-only and names the variable
+        upstream = page.locator(".cfg-field[data-key='upstream.base_url']")
+        expect(upstream.locator("input")).to_be_disabled()
+        expect(upstream.locator(".env-note")).to_contain_text("GROK_UPSTREAM_BASE_URL")
+        # the admin secret is only "set", never shown
+        expect(page.locator(".cfg-field[data-key='app.app_key'] .secret-state")).to_have_text("Set")
+        assert live.secret not in page.content()
+        no_sideways_scroll(page)
+        page.fill("#cfg-search", "max_retries")
+        expect(page.locator(".cfg-field:visible")).to_have_count(1)
+        page.fill("#cfg-search", "")
+        shot(page, "config", width)
