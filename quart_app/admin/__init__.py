@@ -4,9 +4,9 @@ One blueprint per concern, each guarded by the admin secret (`auth.admin_bluepri
 `auth` (verify), `setup` (first run: is the secret the default, set a new one), `system`
 (status, storage, sync), `config` (the runtime settings: read, validate and save), `tokens`
 (the account table), `tokens_io` (import with a preview, export of the filtered rows),
-`replace` (pool imports), `batch` (refresh / NSFW over many accounts, with SSE progress), `assets` (the files accounts hold on
-grok.com, and their batch clear), `cache` (the local media cache), `usage` (the datacenter
-metrics, usage series), `requests` (the request audit log and its export), `keys`
+`replace` (pool imports), `batch` (refresh / NSFW over many accounts, with SSE progress),
+`assets` (the files accounts hold on grok.com, and their batch clear), `cache` (the local
+media cache), `usage` (the datacenter metrics, usage series), `requests` (the request audit log and its export), `keys`
 (managed client keys) and `logs` (the log files). Everything is built in
 `register_admin`, called from `create_app`; nothing happens at import.
 """

@@ -87,6 +87,9 @@ async def save_config() -> Response:
                                 "accepted for it)", code="header_required"))
     if problems:
         return _refusal(problems)
+    if not checked:  # e.g. {"app": {}}: nested tables without a single key
+        raise ApiError(400, "No setting to save: send at least one key with its value",
+                       type="validation_error", code="invalid_value")
     new_key = APP_KEY in checked and checked[APP_KEY] != settings.options.app.app_key
     try:
         settings.set_many(checked)

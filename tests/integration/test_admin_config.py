@@ -107,7 +107,7 @@ async def test_bad_values_are_refused_naming_the_key_and_nothing_is_saved(stack)
         assert "sk-leak-me-please" not in json.dumps(body)
         status, body = await call(http, "POST", json={"app.app_key": "short"})
         assert status == 400 and body["error"]["param"] == "app.app_key"
-        for bad in ([], {}, "x"):
+        for bad in ([], {}, "x", {"app": {}}):
             status, body = await call(http, "POST", json=bad)
             assert status == 400
 
