@@ -18,6 +18,7 @@ import orjson
 from quart import Blueprint, Response
 
 from quart_app.admin import assets_schemas as media_admin
+from quart_app.admin.config import ConfigChanges
 from quart_app.admin import keys_schemas as keys_admin
 from quart_app.admin import schemas as admin
 from quart_app.admin.logs import LogTailQuery
@@ -284,6 +285,12 @@ OPERATIONS = (
     Operation("post", f"{ADMIN}/login", "Open an admin page session (sets its HttpOnly cookie)",
               body=admin.AdminLogin, errors=(400, 401, 405, 408, 413, 415, 429), public=True),
     Operation("post", f"{ADMIN}/logout", "End the admin page session", body_required=False),
+    Operation("get", f"{ADMIN}/config", "The runtime settings: every option with its help, "
+              "value and source (secrets: only whether set)", errors=(401, 403, 429)),
+    Operation("post", f"{ADMIN}/config", "Save settings to config.toml (all or nothing; "
+              "applies at once)", body=ConfigChanges, errors=(*ADMIN_ERRORS, 409)),
+    Operation("patch", f"{ADMIN}/config", "Save settings (as POST)", body=ConfigChanges,
+              errors=(*ADMIN_ERRORS, 409)),
     Operation("get", f"{ADMIN}/status", "Account directory status", errors=(401, 503)),
     Operation("get", f"{ADMIN}/storage", "Storage kind"),
     Operation("post", f"{ADMIN}/sync", "Save and merge now", errors=(401, 503)),
@@ -351,7 +358,8 @@ OPERATIONS = (
               content={"text/csv": {"schema": {"type": "string"}},
                        "application/x-ndjson": {"schema": {"type": "string"}}}),
     Operation("get", f"{ADMIN}/keys", "Managed client keys, with today's usage and remaining "
-              "quota", errors=(401, 403, 429)),
+              "quota (search, status filter, order, page)", query=keys_admin.ListKeysQuery,
+              errors=(400, 401, 403, 429)),
     Operation("post", f"{ADMIN}/keys", "Create a client key (its value is in this answer "
               "only)", body=keys_admin.CreateKey),
     Operation("post", f"{ADMIN}/keys/batch", "Create client keys with generated values",

@@ -30,13 +30,23 @@ from urllib.parse import urlsplit
 __all__ = ["MASK", "SECRET_OPTIONS", "RedactFilter", "Redactor", "mask_setting", "mask_tokens",
            "secrets_of", "watch"]
 
-#: Options whose values are secrets: masked in `grok2api config` and in every log line.
+#: Options whose values are secrets: masked in `grok2api config` and in every log line, and
+#: never sent by the admin config API (`quart_app/admin/config.py`), which says only whether
+#: each is set. A new option holding a key, a password, a cookie or a URL that may carry
+#: credentials belongs here (a name nothing declares is skipped).
 SECRET_OPTIONS: tuple[str, ...] = ("app.app_key", "app.api_key", "app.webui_key",
                                    "proxy.clearance.cf_cookies",
+                                   "proxy.clearance.flaresolverr_url",
                                    "proxy.egress.proxy_url", "proxy.egress.proxy_pool",
-                                   "metrics.token")
+                                   "proxy.egress.resource_proxy_url",
+                                   "proxy.egress.resource_proxy_pool",
+                                   "metrics.token", "video.webhook_secret", "video.webhook_url")
 #: Options holding URLs: only the password inside is secret.
-URL_OPTIONS: frozenset[str] = frozenset({"proxy.egress.proxy_url", "proxy.egress.proxy_pool"})
+URL_OPTIONS: frozenset[str] = frozenset({"proxy.egress.proxy_url", "proxy.egress.proxy_pool",
+                                         "proxy.egress.resource_proxy_url",
+                                         "proxy.egress.resource_proxy_pool",
+                                         "proxy.clearance.flaresolverr_url",
+                                         "video.webhook_url"})
 #: Public values never masked as literals (the shipped admin secret: everyone knows it, and
 #: masking it would mangle every `grok2api.*` logger name).
 PUBLIC_VALUES: frozenset[str] = frozenset({"grok2api"})

@@ -94,6 +94,7 @@ class Settings:
         self._lock = threading.RLock()
         self._values: dict[str, Any] = dict(self._defaults)
         self._sources: dict[str, Source] = {}
+        self._env_vars: dict[str, str] = {}  # key → the GROK_* variable that set it
         self._ignored: dict[str, str] = {}
         self._reported: set[str] = set()  # each problem is logged once per process
         self._file_flat: dict[str, Any] = {}
@@ -158,6 +159,7 @@ class Settings:
                env_names: dict[str, str]) -> None:
         values = dict(self._defaults)
         sources: dict[str, Source] = {}
+        env_vars: dict[str, str] = {}
         ignored: dict[str, str] = {}
         file_flat = self._read_grok_section(file_flat, ignored)
         layers: tuple[tuple[Source, dict[str, Any]], ...] = (("file", file_flat), ("env", env_flat))
@@ -182,6 +184,8 @@ class Settings:
                     value = check(key, option, raw)
                     if value is not None:
                         values[key], sources[key] = value, source
+                        if source == "env":
+                            env_vars[key] = env_names[key]
                 elif key not in self._aliases and key not in self._clearance_keys:
                     ignored[key] = where(key)
             for old, rule in self._aliases.items():
@@ -193,6 +197,8 @@ class Settings:
                     continue
                 if rule.wins or rule.target not in layer:
                     values[rule.target], sources[rule.target] = value, source
+                    if source == "env":
+                        env_vars[rule.target] = env_names[old]
         merged = {**file_flat, **env_flat}
         clearance = next((merged[k] for k in self._clearance_keys if merged.get(k)), "")
         if isinstance(clearance, str) and clearance.strip():
@@ -203,6 +209,7 @@ class Settings:
             self._report(f"{place}: {key} is ignored: nothing in this version reads it")
         options = Options(values)
         self._values, self._sources, self._ignored = values, sources, ignored
+        self._env_vars = env_vars
         self.options = options  # swapped last: readers see either the old or the new values
         self._generation += 1
 
@@ -264,6 +271,10 @@ class Settings:
 
     def source_of(self, key: str) -> Source:
         return self._sources.get(key, "default")
+
+    def env_var(self, key: str) -> str | None:
+        """The `GROK_*` variable whose value `key` has (None unless its source is env)."""
+        return self._env_vars.get(key)
 
     def keys(self) -> list[str]:
         """Every declared option, sorted."""

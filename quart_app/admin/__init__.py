@@ -2,11 +2,11 @@
 
 One blueprint per concern, each guarded by the admin secret (`auth.admin_blueprint`):
 `auth` (verify), `setup` (first run: is the secret the default, set a new one), `system`
-(status, storage, sync), `tokens` (the account table), `tokens_io` (import with a preview,
-export of the filtered rows), `replace` (pool imports), `batch`
-(refresh / NSFW over many accounts, with SSE progress), `assets` (the files accounts hold on
-grok.com, and their batch clear), `cache` (the local media cache), `usage` (the datacenter
-metrics, usage series), `requests` (the request audit log and its export), `keys`
+(status, storage, sync), `config` (the runtime settings: read, validate and save), `tokens`
+(the account table), `tokens_io` (import with a preview, export of the filtered rows),
+`replace` (pool imports), `batch` (refresh / NSFW over many accounts, with SSE progress),
+`assets` (the files accounts hold on grok.com, and their batch clear), `cache` (the local
+media cache), `usage` (the datacenter metrics, usage series), `requests` (the request audit log and its export), `keys`
 (managed client keys) and `logs` (the log files). Everything is built in
 `register_admin`, called from `create_app`; nothing happens at import.
 """
@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 
 def register_admin(app: Quart) -> AdminState:
     from quart_app.admin import (
-        assets, auth, batch, cache, keys, login, logs, replace, requests, setup, system,
-        tokens, tokens_io, usage,
+        assets, auth, batch, cache, config, keys, login, logs, replace, requests, setup,
+        system, tokens, tokens_io, usage,
     )
 
     services = app.extensions["grok2api"]
@@ -35,8 +35,8 @@ def register_admin(app: Quart) -> AdminState:
     app.extensions[ADMIN_EXTENSION] = state
     app.register_blueprint(login.bp)
     app.register_blueprint(login.bp_logout)
-    for module in (auth, setup, system, tokens, tokens_io, replace, batch, assets, cache, usage,
-                   requests, keys, logs):
+    for module in (auth, setup, system, config, tokens, tokens_io, replace, batch, assets,
+                   cache, usage, requests, keys, logs):
         app.register_blueprint(module.bp)
 
     @app.after_request

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Response
+from quart import Response, request
 
 from addons.errors import ApiError, validation
 from quart_app.admin.auth import admin_blueprint
 from quart_app.admin.common import json_response, read_json, services
 from quart_app.admin.inputs import body_object
+from quart_app.admin.keys_listing import counts, select
 from quart_app.admin.keys_schemas import (
-    BatchCreateKeys, BatchKeyStatus, CreateKey, DeleteKey, UpdateKey,
+    BatchCreateKeys, BatchKeyStatus, CreateKey, DeleteKey, ListKeysQuery, UpdateKey,
 )
-from quart_app.admin.schemas import checked_body
+from quart_app.admin.schemas import checked_body, checked_query
 from state.keys import KeyRecord
 from state.keys_input import KeyInputError, changed_record, key_view, new_record
 from state.keys_store import DuplicateKey
@@ -68,10 +69,14 @@ async def _find(body: dict[str, Any]) -> KeyRecord:
 
 @bp.get("/keys")
 async def list_keys() -> Response:
+    """Every key, or those `q` / `status` select, ordered by `sort` / `order`, paged when
+    `page` or `page_size` is given; `counts` are over all keys (the page's stat cards)."""
+    query = checked_query(request.args, ListKeysQuery)
     keys = services().keys
     await keys.reload()
-    return json_response({"success": True, "day": keys.today(),
-                          "data": [_view(r) for r in keys.all()]})
+    views = [_view(r) for r in keys.all()]
+    return json_response({"success": True, "day": keys.today(), "counts": counts(views),
+                          **select(views, query)})
 
 
 @bp.post("/keys")

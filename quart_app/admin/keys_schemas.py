@@ -13,6 +13,8 @@ KeyRef = Annotated[str, Meta(min_length=1, max_length=256,
                              description="the key's id (key_…) or its full value")]
 #: The most keys one batch creates or changes.
 MAX_BATCH = 1000
+#: The most keys one page of the listing shows.
+MAX_PAGE_SIZE = 500
 
 
 class KeyLimits(Struct):
@@ -68,3 +70,15 @@ class BatchKeyStatus(Struct):
     keys: Annotated[list[str], Meta(min_length=1, max_length=MAX_BATCH)]
     is_active: bool
 
+
+
+class ListKeysQuery(Struct):
+    """Filters, order and page of `GET /admin/api/keys`; without `page` every match."""
+
+    q: Annotated[str, Meta(max_length=256, description="part of the name, id or shown "
+                                                      "key, any case")] | None = None
+    status: Literal["active", "disabled", "expired", "exhausted"] | None = None
+    sort: Literal["name", "created_at", "last_used_at", "used_today", "expires_at"] | None = None
+    order: Literal["asc", "desc"] | None = None
+    page: Annotated[int, Meta(ge=1, le=1_000_000)] | None = None
+    page_size: Annotated[int, Meta(ge=1, le=MAX_PAGE_SIZE)] | None = None
