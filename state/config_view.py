@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from state.config_values import SettingsError, flatten
 from state.options import Option, type_name
-from state.redact import SECRET_OPTIONS, URL_OPTIONS
+from state.redact import SECRET_OPTIONS, URL_OPTIONS, mask_setting
 
 __all__ = ["Problem", "check_changes", "config_view", "is_secret", "option_view"]
 
@@ -76,8 +76,17 @@ def option_view(settings: Any, key: str) -> dict[str, Any]:
 
 
 def config_view(settings: Any) -> dict[str, Any]:
-    """Every declared option, sorted by key, and the file the editor writes."""
-    return {"file": str(settings.user_path),
+    """Every declared option, sorted by key, and the file the editor writes; beside them the
+    merged values as nested tables (`{"app": {"app_url": …}, …}`, the shape the older
+    gateways' scripts read, api-surface §10.1), secrets masked."""
+    nested: dict[str, Any] = {}
+    for key in settings.keys():
+        *tables, name = key.split(".")
+        node = nested
+        for table in tables:
+            node = node.setdefault(table, {})
+        node[name] = mask_setting(key, settings.get(key))
+    return {**nested, "file": str(settings.user_path),
             "options": [option_view(settings, key) for key in settings.keys()]}
 
 

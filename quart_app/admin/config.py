@@ -2,7 +2,8 @@
 
 `GET /admin/api/config`: every declared option with its table, type, default, help, current
 value and source (default | file | env, with the variable's name); secrets only say whether
-they are set (`state.config_view`).
+they are set (`state.config_view`). Beside `options`, the merged values as nested tables
+(`{"app": {…}, "retry": {…}}`, secrets masked), the shape older scripts read.
 
 `POST /admin/api/config` (or PATCH) takes `{"<key>": value, …}` (flat dotted keys, or nested
 tables) and saves all or nothing: every value is judged by its declaration first; any bad or
