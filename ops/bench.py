@@ -201,18 +201,19 @@ def run_load(stack: Stack, sc: Scenario, side: str) -> dict[str, Any]:
     spec = {"host": HOST, "port": port, "side": side, "stream": sc.stream, "concurrency": sc.concurrency,
             "tokens": sc.tokens, "delay_ms": sc.delay_ms, "rounds": sc.rounds, "duration": sc.duration,
             "timeout": sc.timeout, "ramp": sc.ramp, "sso_tokens": stack.tokens,
-            "api_keys": stack.api_keys}  # none: open mode
+            "api_keys": stack.api_keys,  # none: open mode
+            "out": str(Path(stack.workdir) / f"load-{sc.name}-{side}.json")}
     limit = (sc.duration if sc.duration else sc.rounds * sc.timeout) + sc.ramp + sc.timeout + 60
     cpu0, sim0, rss = _cpu(stack.gw_ps), _cpu(stack.sim_ps), stack.gw_ps.memory_info().rss
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "ops.bench_load", orjson.dumps(spec).decode()],
-                            cwd=stack.workdir, env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=stack.workdir, env=stack.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
     stack.procs.append(proc)
     try:
         while True:
             try:
-                out, err = proc.communicate(timeout=0.2)
+                _, err = proc.communicate(timeout=0.2)
                 break
             except subprocess.TimeoutExpired:
                 rss = max(rss, stack.gw_ps.memory_info().rss)
@@ -226,7 +227,7 @@ def run_load(stack: Stack, sc: Scenario, side: str) -> dict[str, Any]:
     wall = time.perf_counter() - t0
     if proc.returncode:
         raise BenchError(f"{sc.name}/{side}: load generator failed:\n{err.decode(errors='replace')[-2000:]}")
-    raw = orjson.loads(out.splitlines()[-1])
+    raw = orjson.loads(Path(spec["out"]).read_bytes())
     result = summarize(raw)
     result["sim_cpu_pct"] = round(100 * (_cpu(stack.sim_ps) - sim0) / wall, 1)
     if side == "gateway":

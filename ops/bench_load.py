@@ -5,13 +5,14 @@ asyncio Protocol per keep-alive connection parses the HTTP/1.1 response itself (
 line, Content-Length or chunked framing) in `data_received` and counts answer tokens with
 `bytes.count` on the raw body, carrying a short tail across reads so a marker split by a
 read or chunk boundary is still counted once. No frame is JSON-parsed, no coroutine
-resumes per frame. The result (raw samples) is printed as one JSON line on stdout.
+resumes per frame. The result (raw samples) is written as JSON to the file `spec["out"]` names.
 """
 from __future__ import annotations
 
 import asyncio
 import base64
 import sys
+from pathlib import Path
 import time
 from collections import Counter
 from types import SimpleNamespace
@@ -322,4 +323,7 @@ def run_load(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    sys.stdout.write(orjson.dumps(run_load(orjson.loads(sys.argv[1]))).decode() + "\n")
+    # the raw samples go to the file the parent names: a pipe read in slices while the
+    # parent samples the gateway once cut a large result short
+    spec = orjson.loads(sys.argv[1])
+    Path(spec["out"]).write_bytes(orjson.dumps(run_load(spec)))
