@@ -278,6 +278,9 @@ OPERATIONS = (
     Operation("post", f"{WEBUI}/chat/completions", "Chat completion for the web chat (the "
               "/v1 contract, WebUI key)", "ChatCompletion", ChatBody, stream=True,
               errors=(*JOB_ERRORS, 403)),
+    Operation("post", f"{WEBUI}/voice/token", "A LiveKit voice token for the web chat (the "
+              "/v1/voice/token contract, WebUI key)", "VoiceToken", VoiceTokenBody,
+              errors=(*JOB_ERRORS, 403), body_required=False),
     Operation("get", f"{ADMIN}/setup", "First-run setup: is the admin secret the default?"),
     Operation("post", f"{ADMIN}/setup/app_key", "Set a new admin secret",
               body=admin.SetAppKey, errors=(*ADMIN_ERRORS, 409)),

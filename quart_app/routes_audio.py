@@ -182,10 +182,14 @@ async def audio_transcriptions() -> Response:
 
 @bp.post("/voice/token")
 async def voice_token() -> Response:
-    svc = current_app.extensions["grok2api"]
-    raw = await request.get_data()
-    headers = request.headers
-    flow = new_flow(svc, headers, dialect="openai.audio")
+    return await voice_token_answer(current_app.extensions["grok2api"], request.headers,
+                                    await request.get_data())
+
+
+async def voice_token_answer(svc: Any, headers: Any, raw: bytes, *,
+                             client: Any = None, dialect: str = "openai.audio") -> Response:
+    """`client`: who the caller is when its route authenticated it (the web chat)."""
+    flow = new_flow(svc, headers, client=client, dialect=dialect)
 
     def parse() -> VoiceTokenRequest:
         body = VoiceTokenBody()
@@ -201,4 +205,4 @@ async def voice_token() -> Response:
     return Response(result.blob, status=200, content_type="application/json")
 
 
-__all__ = ["bp", "SPEECH_MODEL"]
+__all__ = ["bp", "SPEECH_MODEL", "voice_token_answer"]

@@ -79,6 +79,23 @@ async def test_models_list_every_enabled_model_with_its_capability(stack) -> Non
     assert caps["grok-imagine-image"] == "image"
     assert caps["grok-imagine-image-edit"] == "image_edit"
     assert caps["grok-imagine-video"] == "video"
+    # the audio models are no use to the chat and imagine pages
+    assert set(caps.values()) == {"chat", "image", "image_edit", "video"}
+
+
+async def test_a_voice_token_for_the_webui(stack) -> None:
+    await stack.start_gateway(GROK_APP_WEBUI_ENABLED="true", GROK_APP_WEBUI_KEY=KEY)
+    stack.add_account("tok-webui-voice", "super")
+    status, body = await status_of(stack, "POST", "/webui/api/voice/token", json={})
+    assert status == 401
+    status, body = await status_of(stack, "POST", "/webui/api/voice/token", headers=BEARER,
+                                   json={"voice": "ara", "personality": "assistant",
+                                         "speed": 1.0, "instruction": ""})
+    assert status == 200 and body["token"] and body["url"].startswith("wss://")
+    assert stack.sim.state.requests_to("/rest/livekit/tokens")[-1].token == "tok-webui-voice"
+    status, body = await status_of(stack, "POST", "/webui/api/voice/token", headers=BEARER,
+                                   json={"speed": 9})
+    assert status == 400 and body["error"]["param"] == "speed"
 
 
 async def test_chat_streams_reasoning_and_answer_as_the_webui(stack) -> None:
