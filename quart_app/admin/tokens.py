@@ -96,12 +96,15 @@ def token_filter(args: Mapping[str, str]) -> TokenFilter:
 
 
 async def table_counts(table: list[Any], now: int) -> dict[str, Any]:
-    """The counts of the filter chips and stat cards: kept between pages (`CountsCache`)."""
+    """The counts of the filter chips and stat cards: kept between pages, recounted behind
+    the answer once they are older than the cache's ttl (`CountsCache`)."""
     cache = admin_state().counts
     counts = cache.get()
     if counts is None:
         counts = await tally(table, now)
         cache.put(counts)
+    elif cache.stale():
+        cache.refresh(lambda: tally(table, now_ms()))
     return counts
 
 
