@@ -1,6 +1,7 @@
 """Statistics, targets and the printed table of `grok2api bench`."""
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 #: Targets, checked against the measured numbers (a MISS is reported, never fatal).
@@ -53,10 +54,14 @@ def ratios(result: dict[str, Any]) -> dict[str, float | None]:
     out = {"tokens_per_s": None if tok is None else round(tok, 3),
            "req_per_s": None if rps is None else round(rps, 3),
            "added_ttft_p50_ms": None if added is None else round(added, 2)}
-    if "open_before" in result:
-        # keyed req/s against the mean of the open-mode runs right before and after it
-        base = (result["open_before"]["req_per_s"] + result["open_after"]["req_per_s"]) / 2
-        out["keys_vs_open"] = round(gw["req_per_s"] / base, 3) if base else None
+    if "keyed_phases" in result:
+        # each keyed phase against the mean of the open phases right before and after it;
+        # the median of those is the figure (one phase disturbed by the machine moves it less)
+        opens, keyed = result["open_phases"], result["keyed_phases"]
+        phase = [k["req_per_s"] / ((a["req_per_s"] + b["req_per_s"]) / 2)
+                 for k, a, b in zip(keyed, opens, opens[1:]) if a["req_per_s"] + b["req_per_s"]]
+        out["keys_vs_open_phases"] = [round(r, 3) for r in phase]
+        out["keys_vs_open"] = round(statistics.median(phase), 3) if phase else None
     return out
 
 
@@ -118,12 +123,13 @@ def render(results: list[dict[str, Any]], setup: dict[str, Any]) -> str:
     lines.append("")
     for r in results:
         ra = r["ratios"]
-        if "open_before" in r:
-            lines.append(f"nonstream-keys: gateway {r['gateway']['req_per_s']:.0f} req/s with "
-                         f"{r['keys']} keys, open mode "
-                         f"{r['open_before']['req_per_s']:.0f} before and "
-                         f"{r['open_after']['req_per_s']:.0f} after: "
-                         f"{_f(ra.get('keys_vs_open'), '{:.1%}')} of open mode")
+        if "keyed_phases" in r:
+            keyed = " ".join(f"{p['req_per_s']:.0f}" for p in r["keyed_phases"])
+            opens = " ".join(f"{p['req_per_s']:.0f}" for p in r["open_phases"])
+            each = " ".join(f"{x:.1%}" for x in ra["keys_vs_open_phases"])
+            lines.append(f"nonstream-keys: req/s with {r['keys']} keys {keyed}; open mode "
+                         f"around them {opens}; each keyed phase {each} of the open ones "
+                         f"around it; median {_f(ra.get('keys_vs_open'), '{:.1%}')}")
         if not r["params"]["stream"]:
             lines.append(f"{r['scenario']}: gateway {r['gateway']['req_per_s']:.0f} req/s, simulator alone "
                          f"{r['simulator']['req_per_s']:.0f} req/s, gateway/simulator req/s = "
