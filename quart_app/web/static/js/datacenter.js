@@ -152,7 +152,7 @@ function showSeries(series, win) {
         { label: t('datacenter.avg_ttft'), data: rows.map((r) => r.avg_ttft_ms), borderColor: c.series[3], backgroundColor: c.series[3], spanGaps: true, tension: 0.25 },
       ],
     },
-    options: { scales: { ...axes(c), y: { ...axes(c).y, ticks: { color: c.text, callback: (v) => fmt.duration(v) } } } },
+    options: { scales: { ...axes(c), y: { ...axes(c).y, suggestedMax: 10, ticks: { color: c.text, precision: 0, callback: (v) => fmt.duration(v) } } } },
   });
 }
 
