@@ -108,14 +108,22 @@ async def guard(*, first_run: bool) -> Response | None:
     return refusal
 
 
+def throttled(throttle: Any, address: str) -> Response | None:
+    """The 429 of an address that must wait after wrong secrets; None when it may try."""
+    wait = throttle.wait(address)
+    if wait <= 0:
+        return None
+    return _refusal(ApiError(429, f"Too many wrong admin secrets from your address: try "
+                             f"again in {max(1, int(wait + 0.999))} s",
+                             type="rate_limit_error", code="admin_throttled"), wait)
+
+
 def _secret_guard(settings: Any) -> Response | None:
     throttle = admin_state().throttle
     address = caller_address()
-    wait = throttle.wait(address)
-    if wait > 0:
-        return _refusal(ApiError(429, f"Too many wrong admin secrets from your address: try "
-                                 f"again in {max(1, int(wait + 0.999))} s",
-                                 type="rate_limit_error", code="admin_throttled"), wait)
+    refusal = throttled(throttle, address)
+    if refusal is not None:
+        return refusal
     try:
         check_admin(settings, request.headers, request.args)
     except ApiError as err:

@@ -14,7 +14,7 @@ from quart import Blueprint, Response, g, request
 
 from addons.errors import ApiError, validation
 from quart_app.admin.auth import (
-    PREFIX, _refusal, admin_blueprint, caller_address, is_default_key,
+    PREFIX, _refusal, admin_blueprint, caller_address, is_default_key, throttled,
 )
 from quart_app.admin.common import admin_state, json_response, read_json, services
 from quart_app.admin.sessions import COOKIE, Session, is_https
@@ -45,11 +45,9 @@ async def login() -> Response:
     secret = settings.options.app.app_key.strip()
     throttle = admin_state().throttle
     address = caller_address()
-    wait = throttle.wait(address)
-    if wait > 0:
-        return _refusal(ApiError(429, f"Too many wrong admin secrets from your address: try "
-                                 f"again in {max(1, int(wait + 0.999))} s",
-                                 type="rate_limit_error", code="admin_throttled"), wait)
+    refusal = throttled(throttle, address)
+    if refusal is not None:
+        return refusal
     if not secret:
         raise ApiError(401, "admin key is not configured (app.app_key is empty): the admin "
                        "pages are locked", type="authentication_error", code="admin_locked")
