@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from quart_app.admin.listing import CountsCache
+
+
+@pytest.fixture(autouse=True)
+def no_recount_delay(monkeypatch) -> None:
+    monkeypatch.setattr("quart_app.admin.listing.RECOUNT_DELAY", 0.0)
 
 
 async def test_old_counts_are_served_while_one_recount_runs() -> None:
@@ -22,7 +29,7 @@ async def test_old_counts_are_served_while_one_recount_runs() -> None:
 
     cache.refresh(recount)
     cache.refresh(recount)  # one at a time
-    await asyncio.sleep(0)
+    await asyncio.sleep(0.01)
     assert started == 1 and cache.get() == {"total": 1}
     release.set()
     await asyncio.sleep(0.01)
