@@ -43,7 +43,9 @@ def build_app(upstream: str, sso_tokens: list[str]) -> web.Application:
     app = web.Application()
 
     async def session(app: web.Application):  # type: ignore[no-untyped-def]
-        app["http"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        # upstream connections live as long as libcurl's in the gateway (118 s), so neither
+        # side opens new ones for a burst that the other would reuse
+        app["http"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=118))
         yield
         await app["http"].close()
 
