@@ -12,7 +12,8 @@ raised is closed instead (curl_cffi would report that error for every later tran
 
 The idle handles shrink back after a burst: those above `idle_keep` that have not been used
 for `idle_trim_after` seconds are closed (the least recently used first; reuse is LIFO, so
-they are the bottom of the idle list) and the freed heap is given back to the system.
+they are the bottom of the idle list); the burst's garbage is then collected and the freed
+heap given back to the system (give_back.py).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from typing import Any, Mapping
 from curl_cffi.aio import CURL_POLL_NONE, CURL_SOCKET_TIMEOUT, AsyncCurl
 
 from addons.upstream.curl_handle import EasyHandle, header_lines
-from addons.upstream.give_back import malloc_trim
+from addons.upstream.give_back import give_back
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +238,7 @@ class HandlePool:
             for handle in idle[:n]:
                 handle.curl.close()
             del idle[:n]
-            malloc_trim()
+            give_back()
             log.debug("closed %d idle upstream handles, %d left", n, len(idle))
         if len(idle) > self.idle_keep:
             self._trim_timer = self.loop.call_at(idle[0].idle_since + self.idle_trim_after, self._trim)

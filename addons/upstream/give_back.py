@@ -1,6 +1,8 @@
 """Hand freed heap memory back to the operating system.
 
-glibc's malloc keeps freed memory in its arenas; after a burst of open streams (curl easy
+First the cyclic garbage: the gateway collects rarely (quart_app.app.tune_gc), so the cycles
+of a burst's requests, which lived long enough to reach the oldest generation, would stay
+until its next full pass. Then glibc's malloc keeps freed memory in its arenas; after a burst of open streams (curl easy
 handles, connection buffers, TLS state) closed at once, the process's RSS would otherwise
 stay at its peak. `malloc_trim(0)` returns the free pages at the top of the heap and the
 free pages inside it. Elsewhere (musl, macOS, Windows) this is a no-op.
@@ -9,10 +11,18 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import sys
 from typing import Any
 
 _trim: Any = None  # the looked-up function, False when there is none; looked up on first use
+
+
+def give_back() -> bool:
+    """Collect cyclic garbage, then give free heap pages back (False: the C library offers
+    no way to). Takes milliseconds: call it when the process is quiet."""
+    gc.collect()
+    return malloc_trim()
 
 
 def malloc_trim() -> bool:
