@@ -80,15 +80,18 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 def vs_floor(gw: dict[str, Any], floor: dict[str, Any], sim: dict[str, Any]) -> dict[str, float | None]:
     """The gateway's figures as ratios to the minimal converter's (bench_floor.py), same run.
-    Added TTFT is each converter's p50 over the simulator alone's."""
+    Added TTFT is each converter's p50 over the simulator alone's; when the floor's is not
+    above it (the machine's other load outweighed what the floor adds) there is no ratio."""
     def added(side: dict[str, Any]) -> float | None:
         if side["ttft_p50_ms"] is None or sim["ttft_p50_ms"] is None:
             return None
-        return max(side["ttft_p50_ms"] - sim["ttft_p50_ms"], 0.01)  # never a ratio to zero
+        return max(side["ttft_p50_ms"] - sim["ttft_p50_ms"], 0.0)
 
+    floor_added = added(floor)
     return {"floor_tokens_per_s": _ratio(gw["tokens_per_s"], floor["tokens_per_s"]),
             "floor_req_per_s": _ratio(gw["req_per_s"], floor["req_per_s"]),
-            "floor_added_ttft_p50": _ratio(added(gw), added(floor)),
+            "floor_added_ttft_p50": _ratio(added(gw), floor_added) if floor_added and floor_added >= 1.0
+            else None,
             "floor_ttft_p50": _ratio(gw["ttft_p50_ms"], floor["ttft_p50_ms"]),
             "floor_cpu_s": _ratio(gw.get("cpu_s"), floor.get("cpu_s")),
             "floor_peak_rss": _ratio(gw.get("peak_rss_mb"), floor.get("peak_rss_mb")),

@@ -70,6 +70,9 @@ def test_ratios_to_the_floor() -> None:
     assert r["floor_added_ttft_p50"] == 1.5  # (50 - 20) / (40 - 20): the time each adds
     assert r["floor_cpu_s"] == 2.0 and r["floor_rss_per_stream"] == 2.0
     assert r["added_ttft_p50_ms"] == 30.0  # the simulator ratios stay
+    # a floor no slower than the simulator alone (noise): no added-TTFT ratio, not a huge one
+    quick = {**floor, "ttft_p50_ms": 19.0}
+    assert ratios({"gateway": gw, "floor": quick, "simulator": sim})["floor_added_ttft_p50"] is None
 
 
 def test_floor_sse_is_counted_like_the_gateways() -> None:
