@@ -1,8 +1,9 @@
-"""`grok2api bench`: the gateway against the simulator alone, same load, one run.
+"""`grok2api bench`: the gateway against the simulator alone (and, with `--floor`, against
+a minimal converter of our own, bench_floor.py), same load, one run.
 
 The simulator, the gateway and the load generator are three separate processes (see
 bench_load.py for the generator); this process only orchestrates and samples the
-gateway's CPU and RSS with psutil. Every child is killed on the way out, also on Ctrl-C.
+gateway's (and the floor's) CPU and RSS with psutil. Every child is killed on the way out, also on Ctrl-C.
 """
 from __future__ import annotations
 
@@ -52,6 +53,7 @@ class Scenario:
     ramp: float = 0.0  # client i sends its first request at ramp * i / concurrency seconds
     timeout: float = 120.0  # per request
     keys: bool = False  # gateway clients use the stack's managed keys (one each, in turn)
+    burst: bool = False  # every stream opened at the same instant (--ramp and --rounds do not apply)
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -62,7 +64,13 @@ SCENARIOS: dict[str, Scenario] = {
     "stream200": Scenario("stream200", True, 200, 200, delay_ms=10, rounds=2),
     "stream500": Scenario("stream500", True, 500, 200, delay_ms=10, rounds=2),
     "stream1000": Scenario("stream1000", True, 1000, 200, delay_ms=10, rounds=2),
+    # what a user sees when many clients start at once: the admission of the whole burst
+    # queues on one event loop, which a ramp hides
+    "stream200-burst": Scenario("stream200-burst", True, 200, 200, delay_ms=10, burst=True),
+    "stream1000-burst": Scenario("stream1000-burst", True, 1000, 200, delay_ms=10, burst=True),
 }
+#: the sides of a scenario, in the order they run (the floor only with --floor)
+SIDES = ("gateway", "floor", "simulator")
 
 
 def free_port() -> int:
@@ -91,8 +99,10 @@ def _get(url: str, timeout: float = 2.0) -> bytes:
 class Stack:
     """Simulator + gateway child processes in a temp dir; `close()` kills both."""
 
-    def __init__(self, workdir: Path, accounts: int, max_inflight: int) -> None:
+    def __init__(self, workdir: Path, accounts: int, max_inflight: int, floor: bool = False) -> None:
         self.workdir, self.accounts, self.max_inflight = workdir, accounts, max_inflight
+        self.floor = floor  # also run bench_floor.py, the minimal converter, on its own port
+        self.floor_port = free_port() if floor else 0
         self.tokens = [f"bench-heavy-{i:03d}" for i in range(accounts)]
         self.procs: list[subprocess.Popen[bytes]] = []
         self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -147,6 +157,19 @@ class Stack:
         self._wait(self.sim, f"http://{HOST}:{self.sim_port}/__sim/stats", "simulator", "simulator.log")
         self._wait(self.gateway, f"http://{HOST}:{self.gw_port}/health", "gateway", "gateway.log")
         self.gw_ps, self.sim_ps = psutil.Process(self.gateway.pid), psutil.Process(self.sim.pid)
+        self.floor_ps: psutil.Process | None = None
+        if self.floor:
+            self.floor_proc = self._spawn(["ops.bench_floor", str(self.floor_port), f"http://{HOST}:{self.sim_port}",
+                                           str(tokens_file)], "floor.log", self.env)
+            self._wait(self.floor_proc, f"http://{HOST}:{self.floor_port}/health", "floor", "floor.log")
+            self.floor_ps = psutil.Process(self.floor_proc.pid)
+
+    def port(self, side: str) -> int:
+        return {"gateway": self.gw_port, "floor": self.floor_port, "simulator": self.sim_port}[side]
+
+    def converter(self, side: str) -> psutil.Process | None:
+        """The process whose CPU and RSS a side's figures report (none for the simulator)."""
+        return {"gateway": self.gw_ps, "floor": self.floor_ps}.get(side)
 
     def _admin(self, path: str, body: dict[str, Any]) -> None:
         req = urllib.request.Request(f"http://{HOST}:{self.gw_port}/admin/api/{path}",
@@ -170,7 +193,10 @@ class Stack:
         self.api_keys = []
 
     def check_alive(self) -> None:
-        for proc, name in ((self.sim, "simulator"), (self.gateway, "gateway")):
+        procs = [(self.sim, "simulator"), (self.gateway, "gateway")]
+        if self.floor:
+            procs.append((self.floor_proc, "floor"))
+        for proc, name in procs:
             if proc.poll() is not None:
                 raise BenchError(f"{name} exited with {proc.returncode}:\n{self.log_tail(name + '.log')}")
 
@@ -197,16 +223,18 @@ class Stack:
                 proc.wait(timeout=5)
 
 
-def run_load(stack: Stack, sc: Scenario, side: str) -> dict[str, Any]:
-    """One side of one scenario in a load-generator child; samples the gateway meanwhile."""
-    port = stack.gw_port if side == "gateway" else stack.sim_port
-    spec = {"host": HOST, "port": port, "side": side, "stream": sc.stream, "concurrency": sc.concurrency,
-            "tokens": sc.tokens, "delay_ms": sc.delay_ms, "rounds": sc.rounds, "duration": sc.duration,
-            "timeout": sc.timeout, "ramp": sc.ramp, "sso_tokens": stack.tokens,
-            "api_keys": stack.api_keys,  # none: open mode
+def run_load(stack: Stack, sc: Scenario, side: str, settle: float = 0.0) -> dict[str, Any]:
+    """One side of one scenario in a load-generator child; samples the converter's (gateway's
+    or floor's) CPU and RSS meanwhile, and its RSS `settle` seconds after the load ended."""
+    spec = {"host": HOST, "port": stack.port(side), "side": side, "stream": sc.stream,
+            "concurrency": sc.concurrency, "tokens": sc.tokens, "delay_ms": sc.delay_ms, "rounds": sc.rounds,
+            "duration": sc.duration, "timeout": sc.timeout, "ramp": sc.ramp, "sso_tokens": stack.tokens,
+            "api_keys": stack.api_keys if side == "gateway" else [],  # none: open mode
             "out": str(Path(stack.workdir) / f"load-{sc.name}-{side}.json")}
     limit = (sc.duration if sc.duration else sc.rounds * sc.timeout) + sc.ramp + sc.timeout + 60
-    cpu0, sim0, rss = _cpu(stack.gw_ps), _cpu(stack.sim_ps), stack.gw_ps.memory_info().rss
+    ps = stack.converter(side)
+    cpu0, sim0 = (_cpu(ps) if ps else 0.0), _cpu(stack.sim_ps)
+    rss0 = rss = ps.memory_info().rss if ps else 0
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "ops.bench_load", orjson.dumps(spec).decode()],
                             cwd=stack.workdir, env=stack.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -215,10 +243,11 @@ def run_load(stack: Stack, sc: Scenario, side: str) -> dict[str, Any]:
     try:
         while True:
             try:
-                _, err = proc.communicate(timeout=0.2)
+                _, err = proc.communicate(timeout=0.1)
                 break
             except subprocess.TimeoutExpired:
-                rss = max(rss, stack.gw_ps.memory_info().rss)
+                if ps:
+                    rss = max(rss, ps.memory_info().rss)
                 stack.check_alive()
                 if time.perf_counter() - t0 > limit:
                     raise BenchError(f"{sc.name}/{side}: load generator overran {limit:.0f} s") from None
@@ -232,10 +261,27 @@ def run_load(stack: Stack, sc: Scenario, side: str) -> dict[str, Any]:
     raw = orjson.loads(Path(spec["out"]).read_bytes())
     result = summarize(raw)
     result["sim_cpu_pct"] = round(100 * (_cpu(stack.sim_ps) - sim0) / wall, 1)
-    if side == "gateway":
-        used = _cpu(stack.gw_ps) - cpu0
-        result.update(cpu_s=round(used, 2), cpu_pct=round(100 * used / wall, 1), peak_rss_mb=round(rss / 2**20, 1))
+    if ps:
+        used = _cpu(ps) - cpu0
+        result.update(cpu_s=round(used, 2), cpu_pct=round(100 * used / wall, 1),
+                      **rss_figures(rss0, rss, ps.memory_info().rss, sc.concurrency if sc.stream else 0))
+        if settle > 0:
+            time.sleep(settle)
+            result.update(settle_s=settle, rss_settled_mb=_mb(ps.memory_info().rss))
     return result
+
+
+def _mb(rss: int) -> float:
+    return round(rss / 2**20, 1)
+
+
+def rss_figures(before: int, peak: int, end: int, open_streams: int) -> dict[str, Any]:
+    """RSS before, at the peak and at the end of a load; for a stream scenario also the growth
+    per open stream (every client holds one stream open at the peak)."""
+    out: dict[str, Any] = {"rss_before_mb": _mb(before), "peak_rss_mb": _mb(peak), "rss_end_mb": _mb(end)}
+    if open_streams:
+        out["rss_per_stream_kib"] = round(max(0, peak - before) / open_streams / 1024, 1)
+    return out
 
 
 def _cpu(ps: psutil.Process) -> float:
@@ -245,20 +291,22 @@ def _cpu(ps: psutil.Process) -> float:
 
 
 def run_bench(scenarios: list[Scenario], *, accounts: int = 64, per_account: int = 32,
-              progress: bool = False, media: tuple[str, ...] = ()
-              ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Start the stack, run each scenario through the gateway then at the simulator alone;
-    then the `media` scenarios (bench_media.py), which report their own pairs."""
+              progress: bool = False, media: tuple[str, ...] = (), floor: bool = False,
+              settle: float = 0.0) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Start the stack, run each scenario through the gateway, then (`floor`) the minimal
+    converter, then at the simulator alone; then the `media` scenarios (bench_media.py), which
+    report their own pairs. After a burst, the converters' RSS is read again `settle` s later."""
     raise_fd_limit()
     setup = {"accounts": accounts, "max_inflight": per_account, "cpus": os.cpu_count(),
-             "python": platform.python_version()}
+             "python": platform.python_version(), "floor": floor}
+    sides = [side for side in SIDES if floor or side != "floor"]
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="grok2api-bench-") as tmp:
-        stack = Stack(Path(tmp), accounts, per_account)
+        stack = Stack(Path(tmp), accounts, per_account, floor=floor)
         try:
             stack.start()
             warm = Scenario("warmup", False, 4, 5, rounds=2, timeout=30)
-            for side in ("gateway", "simulator"):
+            for side in sides:
                 run_load(stack, warm, side)
             for sc in scenarios:
                 entry: dict[str, Any] = {"scenario": sc.name, "params": asdict(sc)}
@@ -266,11 +314,13 @@ def run_bench(scenarios: list[Scenario], *, accounts: int = 64, per_account: int
                     entry.update(_keys_vs_open(stack, sc, progress))
                     entry["gateway"] = sorted(entry["keyed_phases"],
                                               key=lambda r: r["req_per_s"])[KEY_ROUNDS // 2]
-                for side in ("simulator",) if sc.keys else ("gateway", "simulator"):
+                for side in sides:
+                    if sc.keys and side == "gateway":
+                        continue  # measured in the keyed phases above
                     stack.settle()
                     if progress:
                         click.echo(f"… {sc.name} / {side}", err=True)
-                    entry[side] = run_load(stack, sc, side)
+                    entry[side] = run_load(stack, sc, side, settle if sc.burst else 0.0)
                 entry["ratios"] = ratios(entry)
                 results.append(entry)
             if media:
@@ -324,12 +374,18 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 @click.option("--ramp", default=1.0, show_default=True,
               help="Stream scenarios: spread the clients' first streams over this many seconds "
                    "(0 = all at once, a thundering herd whose queueing then dominates TTFB/TTFT).")
+@click.option("--floor", is_flag=True,
+              help="Also run the minimal converter (ops/bench_floor.py) against the same simulator "
+                   "and give the gateway's figures as ratios to it.")
+@click.option("--settle", default=60.0, show_default=True,
+              help="Burst scenarios: read the RSS again this many seconds after the streams ended (0 = not).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option("--streams", type=int, hidden=True, help="Override the concurrency of the stream scenarios.")
 @click.option("--stream-tokens", type=int, hidden=True, help="Override the answer size of the stream scenarios.")
 @click.option("--concurrency", type=int, hidden=True, help="Override the nonstream concurrency.")
 def bench(scenarios: tuple[str, ...], duration: float, rounds: int, accounts: int, per_account: int,
-          ramp: float, as_json: bool, streams: int | None, stream_tokens: int | None, concurrency: int | None) -> None:
+          ramp: float, floor: bool, settle: float, as_json: bool, streams: int | None, stream_tokens: int | None,
+          concurrency: int | None) -> None:
     """Benchmark the gateway against the simulator alone (default: all scenarios)."""
     chosen = []
     names = scenarios or (*SCENARIOS, *MEDIA_SCENARIOS)
@@ -337,14 +393,16 @@ def bench(scenarios: tuple[str, ...], duration: float, rounds: int, accounts: in
     for name in (n for n in names if n in SCENARIOS):
         sc = SCENARIOS[name]
         if sc.stream:
-            sc = replace(sc, rounds=rounds, ramp=ramp, concurrency=streams or sc.concurrency, tokens=stream_tokens or sc.tokens)
+            if not sc.burst:
+                sc = replace(sc, rounds=rounds, ramp=ramp)
+            sc = replace(sc, concurrency=streams or sc.concurrency, tokens=stream_tokens or sc.tokens)
         else:
             sc = replace(sc, duration=duration, concurrency=concurrency or sc.concurrency)
         chosen.append(sc)
     try:
         with _sigterm_as_interrupt():
             results, setup = run_bench(chosen, accounts=accounts, per_account=per_account,
-                                       progress=not as_json, media=media)
+                                       progress=not as_json, media=media, floor=floor, settle=settle)
     except BenchError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

@@ -62,8 +62,9 @@ class Conn(asyncio.Protocol):
     """One keep-alive HTTP/1.1 connection; one request at a time."""
 
     def __init__(self, side: str, stream: bool) -> None:
-        self.side, self.stream, self.gateway = side, stream, side == "gateway"
-        self.markers = (SPACE, DATA, PING, DONE, ERROR) if side == "gateway" else (FINAL, ERROR)
+        # the floor (bench_floor.py) speaks the gateway's API: every side but the simulator does
+        self.side, self.stream, self.gateway = side, stream, side != "simulator"
+        self.markers = (SPACE, DATA, PING, DONE, ERROR) if self.gateway else (FINAL, ERROR)
         self.keep = max(len(m) for m in self.markers) - 1
         self.transport: asyncio.Transport | None = None
         self.closed = False
@@ -252,7 +253,7 @@ async def _run(spec: dict[str, Any]) -> dict[str, Any]:
     n, expect, timeout = spec["concurrency"], spec["tokens"], spec["timeout"]
     ramp = spec.get("ramp", 0.0)  # spread the clients' first requests over this many seconds
     prompt = prompt_for(expect, spec["delay_ms"])
-    if side == "gateway":
+    if side != "simulator":
         # each client uses one of the API keys in turn (none: open mode)
         requests = [gateway_request(host, port, prompt, stream, key)
                     for key in spec.get("api_keys") or [None]]

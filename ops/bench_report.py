@@ -11,6 +11,13 @@ TARGET_STREAM200_ADDED_TTFT_MS = 25.0
 TARGET_NONSTREAM_RPS = 1000.0
 #: non-stream req/s with managed keys in use, against the same run in open mode
 TARGET_KEYS_RPS_RATIO = 0.90
+#: memory per open stream at 1,000 open streams, and the RSS a while after a burst against before it
+TARGET_RSS_PER_STREAM_KIB = 64.0
+TARGET_RSS_SETTLED_RATIO = 1.20
+#: against the minimal converter (--floor): added TTFT of a burst, non-stream req/s
+TARGET_BURST200_FLOOR_ADDED_TTFT = 1.2
+TARGET_BURST1000_FLOOR_ADDED_TTFT = 1.0
+TARGET_NONSTREAM_FLOOR_RPS = 0.75
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -54,6 +61,8 @@ def ratios(result: dict[str, Any]) -> dict[str, float | None]:
     out = {"tokens_per_s": None if tok is None else round(tok, 3),
            "req_per_s": None if rps is None else round(rps, 3),
            "added_ttft_p50_ms": None if added is None else round(added, 2)}
+    if "floor" in result:
+        out.update(vs_floor(gw, result["floor"], sim))
     if "keyed_phases" in result:
         # each keyed phase against the mean of the open phases right before and after it;
         # the median of those is the figure (one phase disturbed by the machine moves it less)
@@ -63,6 +72,30 @@ def ratios(result: dict[str, Any]) -> dict[str, float | None]:
         out["keys_vs_open_phases"] = [round(r, 3) for r in phase]
         out["keys_vs_open"] = round(statistics.median(phase), 3) if phase else None
     return out
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None or b <= 0 else round(a / b, 3)
+
+
+def vs_floor(gw: dict[str, Any], floor: dict[str, Any], sim: dict[str, Any]) -> dict[str, float | None]:
+    """The gateway's figures as ratios to the minimal converter's (bench_floor.py), same run.
+    Added TTFT is each converter's p50 over the simulator alone's; when the floor's is not
+    above it (the machine's other load outweighed what the floor adds) there is no ratio."""
+    def added(side: dict[str, Any]) -> float | None:
+        if side["ttft_p50_ms"] is None or sim["ttft_p50_ms"] is None:
+            return None
+        return max(side["ttft_p50_ms"] - sim["ttft_p50_ms"], 0.0)
+
+    floor_added = added(floor)
+    return {"floor_tokens_per_s": _ratio(gw["tokens_per_s"], floor["tokens_per_s"]),
+            "floor_req_per_s": _ratio(gw["req_per_s"], floor["req_per_s"]),
+            "floor_added_ttft_p50": _ratio(added(gw), floor_added) if floor_added and floor_added >= 1.0
+            else None,
+            "floor_ttft_p50": _ratio(gw["ttft_p50_ms"], floor["ttft_p50_ms"]),
+            "floor_cpu_s": _ratio(gw.get("cpu_s"), floor.get("cpu_s")),
+            "floor_peak_rss": _ratio(gw.get("peak_rss_mb"), floor.get("peak_rss_mb")),
+            "floor_rss_per_stream": _ratio(gw.get("rss_per_stream_kib"), floor.get("rss_per_stream_kib"))}
 
 
 def targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -86,6 +119,30 @@ def targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rps = by_name["nonstream"]["gateway"]["req_per_s"]
         out.append({"target": f"nonstream: >= {TARGET_NONSTREAM_RPS:g} req/s", "measured": f"{rps:.0f} req/s",
                     "pass": rps >= TARGET_NONSTREAM_RPS})
+    for name in ("stream1000", "stream1000-burst"):
+        kib = by_name[name]["gateway"].get("rss_per_stream_kib") if name in by_name else None
+        if kib is not None:
+            out.append({"target": f"{name}: RSS per open stream <= {TARGET_RSS_PER_STREAM_KIB:g} KiB",
+                        "measured": f"{kib:.1f} KiB", "pass": kib <= TARGET_RSS_PER_STREAM_KIB})
+    for r in results:
+        gw = r.get("gateway", {})
+        if "rss_settled_mb" in gw and gw.get("rss_before_mb"):
+            back = gw["rss_settled_mb"] / gw["rss_before_mb"]
+            out.append({"target": f"{r['scenario']}: RSS {gw['settle_s']:g} s after <= "
+                                  f"{TARGET_RSS_SETTLED_RATIO:.0%} of before",
+                        "measured": f"{back:.0%}", "pass": back <= TARGET_RSS_SETTLED_RATIO})
+    for name, limit in (("stream200-burst", TARGET_BURST200_FLOOR_ADDED_TTFT),
+                        ("stream1000-burst", TARGET_BURST1000_FLOOR_ADDED_TTFT)):
+        ratio = by_name[name]["ratios"].get("floor_added_ttft_p50") if name in by_name else None
+        if name in by_name and "floor" in by_name[name]:
+            out.append({"target": f"{name}: added TTFT p50 <= {limit:g}x the floor's",
+                        "measured": "n/a" if ratio is None else f"{ratio:.2f}x",
+                        "pass": ratio is not None and ratio <= limit})
+    if "nonstream" in by_name and "floor" in by_name["nonstream"]:
+        ratio = by_name["nonstream"]["ratios"].get("floor_req_per_s")
+        out.append({"target": f"nonstream: req/s >= {TARGET_NONSTREAM_FLOOR_RPS:g}x the floor's",
+                    "measured": "n/a" if ratio is None else f"{ratio:.2f}x",
+                    "pass": ratio is not None and ratio >= TARGET_NONSTREAM_FLOOR_RPS})
     if "nonstream-keys" in by_name:
         keyed = by_name["nonstream-keys"]["ratios"].get("keys_vs_open") or 0.0
         out.append({"target": f"nonstream-keys: >= {TARGET_KEYS_RPS_RATIO:.0%} of open mode's req/s",
@@ -104,19 +161,21 @@ def render(results: list[dict[str, Any]], setup: dict[str, Any]) -> str:
     if ramps:
         lines.append("stream clients start spread over " + "/".join(f"{x:g}" for x in ramps) + " s (--ramp)")
     lines.append("")
-    head = (f"{'scenario':<14} {'side':<9} {'req/s':>8} {'tok/s':>9} {'TTFB p50/p99 ms':>17} "
-            f"{'TTFT p50/p99 ms':>17} {'errors':>6} {'gw CPU s':>8} {'CPU%':>6} {'RSS MB':>7} {'sim CPU%':>8} {'lg CPU%':>7}")
+    head = (f"{'scenario':<16} {'side':<9} {'req/s':>8} {'tok/s':>9} {'TTFB p50/p99 ms':>17} "
+            f"{'TTFT p50/p99 ms':>17} {'errors':>6} {'CPU s':>6} {'CPU%':>6} {'RSS MB pre/peak/end/later':>26} "
+            f"{'KiB/str':>7} {'sim CPU%':>8} {'lg CPU%':>7}")
     lines += [head, "-" * len(head)]
     for r in results:
-        for side in ("gateway", "simulator"):
+        for side in (side for side in ("gateway", "floor", "simulator") if side in r):
             s = r[side]
-            gw = side == "gateway"
+            rss = "/".join(_f(s.get(k)) for k in ("rss_before_mb", "peak_rss_mb", "rss_end_mb", "rss_settled_mb")
+                           if k in s or k != "rss_settled_mb") if "peak_rss_mb" in s else "-"
             lines.append(
-                f"{r['scenario']:<14} {side:<9} {_f(s['req_per_s']):>8} {_f(s['tokens_per_s'], '{:.0f}'):>9} "
+                f"{r['scenario']:<16} {side:<9} {_f(s['req_per_s']):>8} {_f(s['tokens_per_s'], '{:.0f}'):>9} "
                 f"{_f(s['ttfb_p50_ms']) + '/' + _f(s['ttfb_p99_ms']):>17} "
                 f"{_f(s['ttft_p50_ms']) + '/' + _f(s['ttft_p99_ms']):>17} {s['errors']:>6} "
-                f"{_f(s.get('cpu_s') if gw else None, '{:.2f}'):>8} {_f(s.get('cpu_pct') if gw else None):>6} "
-                f"{_f(s.get('peak_rss_mb') if gw else None):>7} {_f(s.get('sim_cpu_pct')):>8} "
+                f"{_f(s.get('cpu_s'), '{:.2f}'):>6} {_f(s.get('cpu_pct')):>6} {rss:>26} "
+                f"{_f(s.get('rss_per_stream_kib')):>7} {_f(s.get('sim_cpu_pct')):>8} "
                 f"{_f(s['loadgen_cpu_pct']):>7}")
             if s["errors"]:
                 lines.append(f"{'':<24} error reasons: {s['error_reasons']}")
@@ -137,10 +196,19 @@ def render(results: list[dict[str, Any]], setup: dict[str, Any]) -> str:
         else:
             lines.append(f"{r['scenario']}: gateway/simulator tokens/s = {_f(ra['tokens_per_s'], '{:.2f}')}, "
                          f"added TTFT p50 = {_f(ra['added_ttft_p50_ms'], '{:+.1f}')} ms")
+        if "floor" in r:
+            lines.append(f"{r['scenario']}: gateway/floor " + ", ".join(
+                f"{label} {_f(ra.get(key), '{:.2f}')}" for key, label in (
+                    ("floor_req_per_s", "req/s"), ("floor_tokens_per_s", "tokens/s"),
+                    ("floor_added_ttft_p50", "added TTFT p50"), ("floor_ttft_p50", "TTFT p50"),
+                    ("floor_cpu_s", "CPU s"), ("floor_peak_rss", "peak RSS"),
+                    ("floor_rss_per_stream", "RSS/stream")) if ra.get(key) is not None))
     checks = targets(results)
     if checks:
         lines += ["", "targets:"]
         lines += [f"  {'PASS' if c['pass'] else 'MISS'}  {c['target']:<48} measured {c['measured']}" for c in checks]
-    lines += ["", "CPU% = CPU seconds over the scenario's wall time (100% = one core): gw = gateway, "
-              "sim = simulator, lg = load generator."]
+    lines += ["", "CPU s, CPU% and RSS are the converter's (gateway or floor); CPU% = CPU seconds over the "
+              "scenario's wall time (100% = one core); sim = simulator, lg = load generator.",
+              "RSS: before the load, its peak, at its end, and --settle s later (bursts); KiB/str = "
+              "(peak - before) / open streams."]
     return "\n".join(lines)

@@ -5,7 +5,8 @@ tasks, request and app contexts, signals, routing, Response objects) costs about
 millisecond — as much as Hypercorn itself and more than our whole chain. The chat routes
 (`/v1/chat/completions`, `/v1/responses`, `/v1/messages`, `…/count_tokens`) are therefore
 served here at the ASGI level: the route's plain handler, its reply, and client-disconnect
-cancellation. Every other route, the lifecycle and the admin surface stay with Quart.
+cancellation (`disconnect.py`, without a task per request). Every other route, the lifecycle
+and the admin surface stay with Quart.
 
 What every route shares (CORS, the body limit, error envelopes, the request id and access
 log) is done by the layers around both, in `quart_app.app.build_stack`: a handler's
@@ -19,6 +20,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 
 import orjson
 
+from quart_app.disconnect import DisconnectWatch
 from quart_app.errors import MethodNotAllowed
 from quart_app.sse import SSE_ASGI_HEADERS
 
@@ -69,16 +71,8 @@ class FastPath:
         """Runs the handler while watching for the client's disconnect, which cancels it at
         once (a vanished client must free its account and upstream transfer)."""
         task = asyncio.current_task()
-        gone = False
-
-        async def watch() -> None:
-            nonlocal gone
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            gone = True
-            task.cancel()
-
-        watcher = asyncio.get_running_loop().create_task(watch())
+        assert task is not None
+        watch = DisconnectWatch(receive, task)
         try:
             reply = await handler(self.services, headers, body)
             if reply.stream is None:
@@ -86,11 +80,11 @@ class FastPath:
             else:
                 await _send_stream(send, reply.stream)
         except asyncio.CancelledError:
-            if not gone:
+            if not watch.gone:
                 raise
             task.uncancel()
         finally:
-            watcher.cancel()
+            watch.close()
 
 
 _ALLOWED = ("POST", "OPTIONS")

@@ -84,6 +84,8 @@ class HttpPolicy:
                 return _ready(message)
             return receive()  # what follows the body: the client's disconnect
 
+        replay.raw = receive  # type: ignore[attr-defined]  # for quart_app.disconnect
+
         started = False
 
         def send_with_cors(message: dict) -> Awaitable[None]:

@@ -58,6 +58,15 @@ class Services:
         loader.add_option("server.max_upstream_clients", int, 2048,
                           "Upper bound of concurrent upstream connections (size it above peak "
                           "concurrency). Read at startup.")
+        loader.add_option("server.upstream_idle_handles", int, 32,
+                          "Idle upstream connections (curl handles) kept however long they "
+                          "wait; those above this many close once idle for "
+                          "`server.upstream_idle_close_sec`, and their memory goes back to the "
+                          "system (after a burst of streams). Read at startup.")
+        loader.add_option("server.upstream_idle_close_sec", float, 30.0,
+                          "Seconds an idle upstream connection above "
+                          "`server.upstream_idle_handles` waits before it is closed. Read at "
+                          "startup.")
 
     def __init__(self, boot: BootConfig, settings: Settings) -> None:
         self.boot = boot
@@ -93,7 +102,9 @@ class Services:
         await self.keys.start()
         self.transport = CurlTransport(UpstreamConfig.from_settings(self.settings),
                                        max_clients=self.settings.options.server.max_upstream_clients,
-                                       clearance=self.clearance.store)
+                                       clearance=self.clearance.store,
+                                       idle_keep=max(0, self.settings.options.server.upstream_idle_handles),
+                                       idle_trim_after=max(0.0, self.settings.options.server.upstream_idle_close_sec))
         self.chat_transport = self._chat_transport()
         # media downloads carry the owning account's cookies through the same client
         self.media.bind(self.transport)

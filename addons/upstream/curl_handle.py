@@ -29,7 +29,6 @@ CURL_WRITEFUNC_ERROR = 0xFFFFFFFF
 _SAFE_URL = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]*")
 _LONGS: dict[int, Any] = {}
 _EMPTY = b""
-_KEEP_BODY = 64 * 1024
 
 
 def _long(value: int) -> Any:
@@ -40,6 +39,32 @@ def _long(value: int) -> Any:
         if len(_LONGS) < 256:  # timeouts and flags repeat; body sizes mostly do not
             _LONGS[value] = ptr
     return ptr
+
+
+#: CURLOPT_UPLOAD_BUFFERSIZE (libcurl's default 64 KiB) is allocated for every transfer that
+#: sends a body and held while it runs, however small the body: a chat's few kB get libcurl's
+#: smallest, 16 KiB (at 1,000 open streams, 47 MiB less). Larger bodies (uploads) keep the
+#: default: over loopback a 16 MiB upload ran at ~500 MiB/s with 16 KiB, ~900 with 32 KiB
+#: and ~1,300 with 64 KiB.
+UPLOAD_BUFFER = 16 * 1024
+UPLOAD_BUFFER_LARGE = 64 * 1024
+#: bodies up to this size are sent through the small buffer
+SMALL_BODY = 64 * 1024
+
+
+class PooledCurl(Curl):
+    """A `Curl` without the WebSocket receive buffer that curl_cffi allocates (128 KiB,
+    zero-filled) in every constructor: pooled handles only speak HTTP, and 1,000 open streams
+    would hold 125 MiB of it. The WebSocket transports (mgw, imagine) open their sockets on
+    an `AsyncSession` of their own, whose handles are plain `Curl`s and keep it.
+
+    `_WS_RECV_BUFFER_SIZE` is a private class attribute of curl_cffi; tests/addons/upstream/
+    test_curl_handle.py fails if the library stops reading it."""
+
+    _WS_RECV_BUFFER_SIZE = 0
+
+    def ws_recv(self) -> Any:  # pragma: no cover - a programming error, not a path
+        raise CurlError("a pooled HTTP handle has no WebSocket receive buffer")
 
 
 def _refuse(_data: bytes) -> int:
@@ -96,14 +121,16 @@ def parse_headers(lines: list[bytes]) -> dict[str, str]:
 class EasyHandle:
     """One easy handle, configured once."""
 
-    __slots__ = ("curl", "transfer", "_wctx", "_hctx", "_body", "_proxy", "_limits",
-                 "_method")
+    __slots__ = ("curl", "transfer", "idle_since", "_wctx", "_hctx", "_body", "_proxy", "_limits",
+                 "_method", "_upload_buffer")
 
     def __init__(self, cacert: str, target: str, http1: bool, verify: bool,
                  accept_encoding: str) -> None:
-        c = self.curl = Curl(cacert=cacert)
+        c = self.curl = PooledCurl(cacert=cacert)
         try:
             c.setopt(CurlOpt.ACCEPT_ENCODING, accept_encoding)
+            c.setopt(CurlOpt.UPLOAD_BUFFERSIZE, UPLOAD_BUFFER)
+            self._upload_buffer = UPLOAD_BUFFER
             c.setopt(CurlOpt.MAXREDIRS, 30)
             if not verify:
                 c._skip_cacert = True
@@ -124,6 +151,7 @@ class EasyHandle:
         self._wctx = ffi.from_handle(c._write_handle)
         self._hctx = ffi.from_handle(c._header_handle)
         self.transfer: Transfer | None = None
+        self.idle_since = 0.0  # loop time it went back to the pool (the pool's trimming)
         self._body: bytes | None = None
         self._proxy: tuple[str | None, bool] = (None, False)
         self._limits: tuple[int, int, int, int] = (-1, -1, -1, -1)
@@ -164,6 +192,10 @@ class EasyHandle:
             self._body = data  # libcurl does not copy POSTFIELDS: keep it alive
             setopt(h, CurlOpt.POSTFIELDSIZE, ffi.new("long*", len(data)))
             setopt(h, CurlOpt.POSTFIELDS, data)
+            upload_buffer = UPLOAD_BUFFER if len(data) <= SMALL_BODY else UPLOAD_BUFFER_LARGE
+            if upload_buffer != self._upload_buffer:
+                setopt(h, CurlOpt.UPLOAD_BUFFERSIZE, _long(upload_buffer))
+                self._upload_buffer = upload_buffer
         slist = ffi.NULL
         for line in lines:
             slist = lib.curl_slist_append(slist, line)
@@ -201,12 +233,14 @@ class EasyHandle:
         self._proxy = (proxy, https)
 
     def detach(self) -> None:
-        """Out of the multi handle: unhook the transfer; drop a big body at once."""
+        """Out of the multi handle: unhook the transfer; release its body (an idle handle
+        pins no request: 1,000 idle handles after a burst held ~8 MB of chat bodies)."""
         self.transfer = None
         self._wctx.callback = _refuse
         self._hctx.callback = _refuse
-        if self._body is not None and len(self._body) > _KEEP_BODY:
-            # an idle handle should not pin an upload; POSTFIELDS leaves curl in POST mode
+        if self._body is not None:
+            # libcurl does not copy POSTFIELDS: point it at a constant before the body goes;
+            # POSTFIELDS leaves curl in POST mode
             lib._curl_easy_setopt(self.curl._curl, CurlOpt.POSTFIELDSIZE, _long(0))
             lib._curl_easy_setopt(self.curl._curl, CurlOpt.POSTFIELDS, _EMPTY)
             self._body = None

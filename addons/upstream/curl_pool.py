@@ -9,6 +9,11 @@ resolved (libcurl finished and `AsyncCurl` removed it) or after `Transfer.releas
 a still running transfer (`curl_multi_remove_handle`, legal mid-transfer: libcurl stops it,
 drops its connection, and the handle may be added again). A handle whose callback ever
 raised is closed instead (curl_cffi would report that error for every later transfer).
+
+The idle handles shrink back after a burst: those above `idle_keep` that have not been used
+for `idle_trim_after` seconds are closed (the least recently used first; reuse is LIFO, so
+they are the bottom of the idle list); the burst's garbage is then collected and the freed
+heap given back to the system (give_back.py).
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from typing import Any, Mapping
 from curl_cffi.aio import CURL_POLL_NONE, CURL_SOCKET_TIMEOUT, AsyncCurl
 
 from addons.upstream.curl_handle import EasyHandle, header_lines
+from addons.upstream.give_back import give_back
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +129,14 @@ class HandlePool:
     """Up to `max_clients` easy handles on one `AsyncCurl`; LIFO reuse, FIFO waiters."""
 
     def __init__(self, max_clients: int, *, target: str, http1: bool, verify: bool,
-                 accept_encoding: str) -> None:
+                 accept_encoding: str, idle_keep: int = 32, idle_trim_after: float = 30.0) -> None:
         self.loop = asyncio.get_running_loop()
         self.acurl = AsyncCurl(loop=self.loop)
         self.max_clients = max_clients
+        #: idle handles kept however long they wait; those above, once idle this long, close
+        self.idle_keep = max(0, idle_keep)
+        self.idle_trim_after = idle_trim_after
+        self._trim_timer: asyncio.TimerHandle | None = None
         self.in_use = 0
         self.closed = False
         self._multi_open = True
@@ -204,10 +214,34 @@ class HandlePool:
             except Exception:  # noqa: BLE001 - the multi refused: never reuse this handle
                 reuse = False
         if reuse and not self.closed and not handle.poisoned:
+            handle.idle_since = self.loop.time()
             self._idle.append(handle)
+            if len(self._idle) > self.idle_keep and self._trim_timer is None:
+                self._trim_timer = self.loop.call_at(handle.idle_since + self.idle_trim_after, self._trim)
         else:
             handle.curl.close()
         self._free_slot()
+
+    def _trim(self) -> None:
+        """Close the idle handles above `idle_keep` idle for `idle_trim_after` s, then give
+        the memory back; again later while more than `idle_keep` wait."""
+        self._trim_timer = None
+        idle = self._idle
+        if self.closed or len(idle) <= self.idle_keep:
+            return
+        cutoff = self.loop.time() - self.idle_trim_after
+        n = 0
+        most = len(idle) - self.idle_keep
+        while n < most and idle[n].idle_since <= cutoff:  # oldest first: the list is in put order
+            n += 1
+        if n:
+            for handle in idle[:n]:
+                handle.curl.close()
+            del idle[:n]
+            give_back()
+            log.debug("closed %d idle upstream handles, %d left", n, len(idle))
+        if len(idle) > self.idle_keep:
+            self._trim_timer = self.loop.call_at(idle[0].idle_since + self.idle_trim_after, self._trim)
 
     def _free_slot(self) -> None:
         self.in_use -= 1
@@ -220,6 +254,9 @@ class HandlePool:
 
     async def close(self) -> None:
         self.closed = True
+        if self._trim_timer is not None:
+            self._trim_timer.cancel()
+            self._trim_timer = None
         for waiter in self._waiters:
             if not waiter.done():
                 waiter.set_exception(TransferAborted("upstream transport closed"))

@@ -72,9 +72,12 @@ class CurlTransport:
     the pool (and its curl multi handle) is built lazily on first use."""
 
     def __init__(self, cfg: UpstreamConfig, max_clients: int = 64,
-                 clearance: ClearanceStore | None = None) -> None:
+                 clearance: ClearanceStore | None = None, *, idle_keep: int = 32,
+                 idle_trim_after: float = 30.0) -> None:
         self.cfg = cfg
         self.max_clients = max(1, int(max_clients))
+        #: the handle pool's shrinking after a burst (see curl_pool.HandlePool)
+        self.idle_keep, self.idle_trim_after = idle_keep, idle_trim_after
         self.impersonate = resolve_impersonate(cfg.browser)
         #: solved Cloudflare clearances by egress, applied to grok.com calls as they are sent
         self.clearance = clearance if clearance is not None else ClearanceStore()
@@ -96,7 +99,8 @@ class CurlTransport:
             self._pool = HandlePool(self.max_clients, target=self.impersonate,
                                     http1=self.cfg.http1_only,
                                     verify=not self.cfg.skip_ssl_verify,
-                                    accept_encoding=ACCEPT_ENCODING)
+                                    accept_encoding=ACCEPT_ENCODING, idle_keep=self.idle_keep,
+                                    idle_trim_after=self.idle_trim_after)
         return self._pool
 
     def free_clients(self) -> int:
