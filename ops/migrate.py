@@ -378,19 +378,26 @@ def _plan_target(plan: MigrationPlan, boot: BootConfig) -> None:
     plan.keys_present = [r.name for h, r in unique.items() if h in hashes]
 
 
-def _target_holds(boot: BootConfig, tokens: list[str], hashes: list[str]
-                  ) -> tuple[set[str], set[str]]:
-    if boot.database_url is None and not Path(boot.account_local_path).is_file():
-        return set(), set()  # a fresh data directory: nothing there yet (and none created)
+def _open_target(boot: BootConfig) -> tuple[Any, Any]:
+    """The target database and its thread (the caller closes the thread); a database that
+    cannot be used is a MigrationError saying why."""
     from state.db_check import DatabaseUnavailable, open_checked
     from state.dbthread import DBThread
-    from state.migrations import current_version
 
     try:
         db = open_checked(boot)
     except DatabaseUnavailable as exc:
         raise MigrationError(str(exc)) from None
-    thread = DBThread(db)
+    return db, DBThread(db)
+
+
+def _target_holds(boot: BootConfig, tokens: list[str], hashes: list[str]
+                  ) -> tuple[set[str], set[str]]:
+    if boot.database_url is None and not Path(boot.account_local_path).is_file():
+        return set(), set()  # a fresh data directory: nothing there yet (and none created)
+    from state.migrations import current_version
+
+    db, thread = _open_target(boot)
     try:
         if thread.run_sync(current_version, db) == 0:
             return set(), set()
@@ -419,8 +426,6 @@ def _held(tokens: list[str], hashes: list[str]) -> tuple[set[str], set[str]]:
 # ---------------------------------------------------------------------- applying
 def apply_plan(plan: MigrationPlan, boot: BootConfig) -> dict[str, int]:
     """Write what the plan decided; returns the counts written."""
-    from state.db_check import DatabaseUnavailable, open_checked
-    from state.dbthread import DBThread
     from state.migrations import migrate
     from state.settings import Settings
 
@@ -431,11 +436,7 @@ def apply_plan(plan: MigrationPlan, boot: BootConfig) -> dict[str, int]:
         written["config"] = len(writes)
     if plan.accounts_new or plan.keys_new:
         boot.ensure_data_dir()
-        try:
-            db = open_checked(boot)
-        except DatabaseUnavailable as exc:
-            raise MigrationError(str(exc)) from None
-        thread = DBThread(db)
+        db, thread = _open_target(boot)
         try:
             thread.run_sync(migrate, db)
             written["accounts"], written["keys"] = thread.run_sync(
