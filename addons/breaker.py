@@ -42,9 +42,7 @@ class _ProbeWatch:
     def chunk(self, event: Event) -> list[Event]:
         if not self._done and isinstance(event, CONTENT_EVENTS):
             self._done = True
-            lease = self._flow.lease
-            self._service.record_success(lease.token if lease else "-", self._flow.id,
-                                         self._flow.metadata.get(STARTED))
+            self._service.probe_answered(self._flow.id)
         return [event]
 
 

@@ -22,9 +22,14 @@ recent tries of this process across accounts:
 * **half-open**: then one request at a time goes through as a probe. Its first content closes
   the breaker; its failure in a group opens it again for twice as long (up to
   `breaker.max_open_sec`); any other ending (a client error, an account's failure, a client
-  that left) lets the next request probe. While it is open, a failure of another group that
-  meets the same conditions is grok.com's (or the egress's) too: 429s on several accounts
-  during an outage do not cool those accounts.
+  that left) lets the next request probe.
+
+A 429 met while grok.com fails for everyone says nothing about its account's quota: the
+failures of tries still under way while the breaker is open are all the outage's, and when
+it opens, the 429s met since the latest try that then succeeded was sent have their
+accounts' cooldowns lifted (`Verdict.absolved`). Wrongly sparing an account that did run out
+costs one failed try once grok.com is back; wrongly cooling a healthy one would take it out
+for its whole cooldown.
 
 Groups: `unavailable` (upstream 5xx, connections refused or cut, stalled streams and other
 timeouts), `challenge` (Cloudflare interstitials, anti-bot refusals), `throttled` (429s on
@@ -205,13 +210,18 @@ class CircuitBreaker:
 
     # ------------------------------------------------------------------ outcomes
     def record_success(self, account: str, flow_id: str, started: float | None = None) -> None:
-        """A try got an answer; `started`: when it was sent (`now()` then; None: now). The
-        half-open probe's closes the breaker."""
+        """A try got its whole answer; `started`: when it was sent (`now()` then; None: now).
+        The half-open probe's closes the breaker."""
         now = self._clock()
         self._clean_since = max(self._clean_since, now if started is None else started)
         self._add(_Call(now, None, account, 200, None), now)
+        self.probe_answered(flow_id)
+
+    def probe_answered(self, flow_id: str) -> None:
+        """The half-open probe's answer started: grok.com answers again, the breaker closes.
+        Not yet a success: should that answer fail before it ends, the breaker reopens."""
         if self.state == HALF_OPEN and self._probe == flow_id:
-            self._close(f"a probe succeeded after {now - self._opened_at:.1f} s")
+            self._close(f"a probe succeeded after {self._clock() - self._opened_at:.1f} s")
             self._closed_by = flow_id
 
     def record_failure(self, kind: str, status: int, account: str, flow_id: str,
@@ -226,31 +236,29 @@ class CircuitBreaker:
             return Verdict()
         if self.state == CLOSED and self._closed_by == flow_id:
             # the probe's answer started, then failed: grok.com was never back. Reopen as
-            # after a failed probe, and absolve the 429s met since the close (the window
-            # starts there): they belong to the same outage, not to their accounts
+            # after a failed probe
             self._closed_by = None
-            absolved = self._keys(THROTTLED)
+            absolved = self._absolved(group)
             self._trip(group, now, again=True)
             return Verdict(upstream=True, absolved=absolved)
         if self.state == HALF_OPEN and self._probe == flow_id:
             self._trip(group, now, again=True)
             return Verdict(upstream=True)
-        if self.state != CLOSED:
-            if group == self.reason:
-                return Verdict(upstream=True)
-            # open for another reason: this group may be grok.com's (the egress's) as well
-            if self._should_trip(group):
-                return Verdict(upstream=True, absolved=self._keys(group))
-            return Verdict()
+        if self.state != CLOSED:  # a try sent before it opened: the same outage
+            return Verdict(upstream=True)
         if not self._should_trip(group):
             return Verdict()
-        absolved = self._keys(group)
+        absolved = self._absolved(group)
         self._trip(group, now, again=False)
         return Verdict(upstream=True, absolved=absolved)
 
-    def _keys(self, group: str) -> tuple[Hashable, ...]:
-        """The keys of the window's failures of `group`, to absolve."""
-        return tuple(c.key for c in self._calls if c.group == group and c.key is not None)
+    def _absolved(self, group: str) -> tuple[Hashable, ...]:
+        """What opening on `group` absolves: the window's failures of that group (a
+        throttle's 429s) and every 429 met since the latest try that then succeeded was sent
+        (grok.com was failing already). Only 429s carry a key."""
+        clean_since = self._clean_since
+        return tuple(c.key for c in self._calls
+                     if c.key is not None and (c.group == group or c.at > clean_since))
 
     # ------------------------------------------------------------------ view
     def snapshot(self) -> dict[str, Any]:

@@ -50,9 +50,9 @@ def test_failures_of_one_kind_across_accounts_open_it(tmp_path) -> None:
     assert refusal.retry_after == pytest.approx(5.0)
     clock.now += 2
     assert breaker.check("next").retry_after == pytest.approx(3.0)
-    # tries already under way when it opened: their failures of that kind are grok.com's too
+    # tries already under way when it opened: their failures, of any kind, are the outage's
     assert fail(breaker, ["a"])[0].upstream
-    assert not fail(breaker, ["a"], kinds.RATE_LIMITED, 429)[0].upstream
+    assert fail(breaker, ["a"], kinds.RATE_LIMITED, 429)[0].upstream
 
 
 def test_one_bad_account_never_opens_it(tmp_path) -> None:
@@ -110,7 +110,7 @@ def test_a_probe_whose_answer_started_then_failed_reopens_the_breaker(tmp_path) 
     fail(breaker, ACCOUNTS)
     clock.now += 5
     assert breaker.check("probe") is None
-    breaker.record_success("a", "probe")  # its first content closed the breaker ...
+    breaker.probe_answered("probe")  # its first content closed the breaker ...
     assert breaker.state == CLOSED
     throttled = breaker.record_failure(kinds.RATE_LIMITED, 429, "b", "meanwhile", ("b", "fast"))
     assert not throttled.upstream  # one 429 alone is its account's
@@ -259,13 +259,30 @@ def test_accounts_running_out_one_after_another_are_no_throttle(tmp_path) -> Non
 
 
 def test_a_throttle_during_an_outage_is_the_egress_too(tmp_path) -> None:
-    """Open for grok.com's 5xx, the 429s of the tries still under way: one is evidence about
-    its account, 429s on several accounts are the egress's, and their cooldowns are lifted."""
+    """Open for grok.com's 5xx, the 429s of the tries still under way are the outage's, on
+    one account as on several: none of them cools its account."""
     breaker, _ = make(tmp_path)
     fail(breaker, ACCOUNTS)
     assert breaker.state == OPEN and breaker.reason == UNAVAILABLE
     verdicts = fail(breaker, ["a", "b", "c"], kinds.RATE_LIMITED, 429)
-    assert not any(v.upstream for v in verdicts[:2])
-    assert verdicts[2].upstream  # half of the six accounts tried
-    assert sorted(set(verdicts[2].absolved)) == [("a", "fast"), ("b", "fast"), ("c", "fast")]
+    assert all(v.upstream for v in verdicts)
     assert breaker.reason == UNAVAILABLE  # still open for the outage
+
+
+def test_opening_lifts_the_429s_met_since_the_last_success(tmp_path) -> None:
+    """429s on two accounts (too few for a throttle), then grok.com's 5xx open the breaker:
+    no try has succeeded since those 429s, so they were the outage's too. A 429 met before
+    a success stays its account's."""
+    breaker, clock = make(tmp_path)
+    busy(breaker)
+    clock.now += 1
+    (before,) = fail(breaker, ["a"], kinds.RATE_LIMITED, 429)
+    clock.now += 1
+    breaker.record_success("f", "ok", started=clock.now)  # grok.com still answers
+    clock.now += 1
+    during = fail(breaker, ["b", "c"], kinds.RATE_LIMITED, 429)
+    assert not before.upstream and not any(v.upstream for v in during)
+    verdicts = fail(breaker, ACCOUNTS * 60)
+    assert breaker.state == OPEN and breaker.reason == UNAVAILABLE
+    opened = next(v for v in verdicts if v.absolved)
+    assert sorted(opened.absolved) == [("b", "fast"), ("c", "fast")]
