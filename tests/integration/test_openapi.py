@@ -34,7 +34,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 #: shares the Messages model). About 2,000 requests, under a minute on a busy 2-core machine.
 EXAMPLES = {"/v1/chat/completions": 250, "/v1/responses": 300, "/v1/messages": 200,
             "/v1/messages/count_tokens": 100}
-DEFAULT_EXAMPLES = 40
+DEFAULT_EXAMPLES = 15
 
 
 async def fetch_document(stack) -> dict:
