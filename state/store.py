@@ -11,13 +11,15 @@ import orjson
 import peewee
 
 from state.account import POOLS, Account, QuotaWindow, now_ms
+from state.bulk_sql import dialect, execute_many, upsert_add_sql
 from state.merge import Record, account_record, merge_records, record_row
 from state.models import AccountMeta, AccountRow
 
 __all__ = ["AccountStore", "ImportSummary", "account_to_row", "row_to_account"]
 
 _ROW_FIELDS = tuple(f for f in AccountRow._meta.sorted_field_names if f != "id")
-_UPSERT_CHUNK = 40  # rows per INSERT: 22 columns stay under SQLite's old 999-variable limit
+#: what an upsert overwrites on a row already there (an account keeps its creation time)
+_REPLACED = tuple(f for f in _ROW_FIELDS if f not in ("token", "created_at"))
 _IN_CHUNK = 500
 
 
@@ -34,7 +36,8 @@ def _json(text: str | None, default: Any) -> Any:
     return value if isinstance(value, type(default)) else default
 
 
-def row_to_account(row: AccountRow) -> Account:
+def row_to_account(row: Any) -> Account:
+    """`row`: a model instance or a named tuple of its fields."""
     quota = {m: QuotaWindow.from_dict(w) for m, w in _json(row.quota, {}).items()
              if isinstance(w, dict)}
     acc = Account(
@@ -65,7 +68,6 @@ class ImportSummary:
 class AccountStore:
     def __init__(self, db: peewee.Database) -> None:
         self.db = db
-        self._mysql = isinstance(db, peewee.MySQLDatabase)
         self._sqlite = isinstance(db, peewee.SqliteDatabase)
 
     def _write_tx(self) -> Any:
@@ -113,14 +115,11 @@ class AccountStore:
         return self.revision()
 
     def _upsert_rows(self, rows: Sequence[dict[str, Any]]) -> None:
-        preserve = [getattr(AccountRow, f) for f in _ROW_FIELDS if f not in ("token", "created_at")]
-        for chunk in peewee.chunked(rows, _UPSERT_CHUNK):
-            query = AccountRow.insert_many(chunk)
-            if self._mysql:
-                query = query.on_conflict(preserve=preserve)
-            else:
-                query = query.on_conflict(conflict_target=[AccountRow.token], preserve=preserve)
-            query.execute()
+        """Rows of every persisted field, in one `executemany` (bulk_sql.py: peewee would
+        build each row's SQL in Python while holding the GIL, on every write-behind save)."""
+        sql = upsert_add_sql(dialect(self.db), AccountRow._meta.table_name, _ROW_FIELDS,
+                             ("token",), (), _REPLACED)
+        execute_many(self.db, sql, [tuple(row[f] for f in _ROW_FIELDS) for row in rows])
 
     def write_batch(self, rows: Sequence[dict[str, Any]]) -> int:
         """Upsert account snapshots in ONE transaction.
@@ -147,7 +146,9 @@ class AccountStore:
                     query = AccountRow.select().where(AccountRow.token.in_(chunk))
                     if not self._sqlite:
                         query = query.for_update()
-                    current.update({r.token: account_record(row_to_account(r)) for r in query})
+                    # plain tuples with the fields' names: no model instance per row
+                    current.update({r.token: account_record(row_to_account(r))
+                                    for r in query.namedtuples()})
                 ts = now_ms()
                 rows = []
                 for base, mine in items:
