@@ -318,6 +318,9 @@ class Pipeline:
                 except Exception:  # noqa: BLE001
                     log.exception("error hooks failed")
             await self.chain.finish(flow)
+            # the transforms hold the flow (the usage tally): without this cycle the whole
+            # request's objects die by reference count now, not in the next cyclic collection
+            flow.attempt.transforms = None
 
     def close_when_dropped(self, body: object, flow: Flow) -> None:
         """Safety net for a stream body the server never iterated (the client vanished between

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import builtins
+import collections
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,13 @@ _ROW_FIELDS = tuple(f for f in AccountRow._meta.sorted_field_names if f != "id")
 #: what an upsert overwrites on a row already there (an account keeps its creation time)
 _REPLACED = tuple(f for f in _ROW_FIELDS if f not in ("token", "created_at"))
 _IN_CHUNK = 500
+
+
+@functools.cache
+def _row_tuple() -> type:
+    """A named tuple of the accounts table's columns in `select()` order, made once (peewee's
+    `namedtuples()` makes a new class for every query)."""
+    return collections.namedtuple("AccountTuple", AccountRow._meta.sorted_field_names)
 
 
 def account_to_row(acc: Account) -> dict[str, Any]:
@@ -146,9 +155,9 @@ class AccountStore:
                     query = AccountRow.select().where(AccountRow.token.in_(chunk))
                     if not self._sqlite:
                         query = query.for_update()
-                    # plain tuples with the fields' names: no model instance per row
+                    # named tuples: no model instance per row
                     current.update({r.token: account_record(row_to_account(r))
-                                    for r in query.namedtuples()})
+                                    for r in map(_row_tuple()._make, query.tuples())})
                 ts = now_ms()
                 rows = []
                 for base, mine in items:
