@@ -4,6 +4,8 @@ Each test scripts what the upstream answers per attempt and checks what the clie
 and what happened to the accounts."""
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from addons import build_chain
@@ -324,3 +326,25 @@ async def test_a_job_no_transport_serves_is_501_before_any_account_is_leased(set
         await pipeline.open(flow)
     assert info.value.status == 501 and transport.requests == []
     assert pool.get("a").usage_use_count == 0 and pool.count_inflight() == 0
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_a_closed_flow_leaves_no_cyclic_garbage(settings, stream):
+    """A finished request's objects are freed by reference counting at once: none waits for
+    the cyclic collector, which the gateway runs rarely (each pass then stalls the loop)."""
+    transport = MockTransport.script(ok("Hel", "lo"))
+    pipeline, _ = setup(settings, transport, "a")
+    flow = new_flow(stream=stream)
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        assert text_of(await run(pipeline, flow)) == "Hello"
+        del flow
+        gc.collect()
+        left = {type(o).__name__ for o in gc.garbage} & {"Flow", "Attempt", "Lease"}
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert not left
