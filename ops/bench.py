@@ -1,5 +1,6 @@
 """`grok2api bench`: the gateway against the simulator alone (and, with `--floor`, against
-a minimal converter of our own, bench_floor.py), same load, one run.
+a minimal converter of our own, bench_floor.py; with `--stack-floor`, against the same
+converter on the gateway's stack, bench_floor_stack.py), same load, one run.
 
 The simulator, the gateway and the load generator are three separate processes (see
 bench_load.py for the generator); this process only orchestrates and samples the
@@ -69,8 +70,10 @@ SCENARIOS: dict[str, Scenario] = {
     "stream200-burst": Scenario("stream200-burst", True, 200, 200, delay_ms=10, burst=True),
     "stream1000-burst": Scenario("stream1000-burst", True, 1000, 200, delay_ms=10, burst=True),
 }
-#: the sides of a scenario, in the order they run (the floor only with --floor)
-SIDES = ("gateway", "floor", "simulator")
+#: the sides of a scenario, in the order they run (a floor only when asked for)
+SIDES = ("gateway", "floor", "stack", "simulator")
+#: the minimal converters: side → module (each run as `python -m MODULE PORT UPSTREAM TOKENS_FILE`)
+FLOORS = {"floor": "ops.bench_floor", "stack": "ops.bench_floor_stack"}
 
 
 def free_port() -> int:
@@ -99,10 +102,12 @@ def _get(url: str, timeout: float = 2.0) -> bytes:
 class Stack:
     """Simulator + gateway child processes in a temp dir; `close()` kills both."""
 
-    def __init__(self, workdir: Path, accounts: int, max_inflight: int, floor: bool = False) -> None:
+    def __init__(self, workdir: Path, accounts: int, max_inflight: int, floors: tuple[str, ...] = ()) -> None:
         self.workdir, self.accounts, self.max_inflight = workdir, accounts, max_inflight
-        self.floor = floor  # also run bench_floor.py, the minimal converter, on its own port
-        self.floor_port = free_port() if floor else 0
+        #: the minimal converters (FLOORS) also run, each on its own port
+        self.floor_ports = {side: free_port() for side in floors}
+        self.floor_procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.floor_ps: dict[str, psutil.Process] = {}
         self.tokens = [f"bench-heavy-{i:03d}" for i in range(accounts)]
         self.procs: list[subprocess.Popen[bytes]] = []
         self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -157,19 +162,18 @@ class Stack:
         self._wait(self.sim, f"http://{HOST}:{self.sim_port}/__sim/stats", "simulator", "simulator.log")
         self._wait(self.gateway, f"http://{HOST}:{self.gw_port}/health", "gateway", "gateway.log")
         self.gw_ps, self.sim_ps = psutil.Process(self.gateway.pid), psutil.Process(self.sim.pid)
-        self.floor_ps: psutil.Process | None = None
-        if self.floor:
-            self.floor_proc = self._spawn(["ops.bench_floor", str(self.floor_port), f"http://{HOST}:{self.sim_port}",
-                                           str(tokens_file)], "floor.log", self.env)
-            self._wait(self.floor_proc, f"http://{HOST}:{self.floor_port}/health", "floor", "floor.log")
-            self.floor_ps = psutil.Process(self.floor_proc.pid)
+        for side, port in self.floor_ports.items():
+            proc = self._spawn([FLOORS[side], str(port), f"http://{HOST}:{self.sim_port}", str(tokens_file)],
+                               f"{side}.log", self.env)
+            self._wait(proc, f"http://{HOST}:{port}/health", side, f"{side}.log")
+            self.floor_procs[side], self.floor_ps[side] = proc, psutil.Process(proc.pid)
 
     def port(self, side: str) -> int:
-        return {"gateway": self.gw_port, "floor": self.floor_port, "simulator": self.sim_port}[side]
+        return {"gateway": self.gw_port, "simulator": self.sim_port, **self.floor_ports}[side]
 
     def converter(self, side: str) -> psutil.Process | None:
         """The process whose CPU and RSS a side's figures report (none for the simulator)."""
-        return {"gateway": self.gw_ps, "floor": self.floor_ps}.get(side)
+        return {"gateway": self.gw_ps, **self.floor_ps}.get(side)
 
     def _admin(self, path: str, body: dict[str, Any]) -> None:
         req = urllib.request.Request(f"http://{HOST}:{self.gw_port}/admin/api/{path}",
@@ -193,9 +197,8 @@ class Stack:
         self.api_keys = []
 
     def check_alive(self) -> None:
-        procs = [(self.sim, "simulator"), (self.gateway, "gateway")]
-        if self.floor:
-            procs.append((self.floor_proc, "floor"))
+        procs = [(self.sim, "simulator"), (self.gateway, "gateway"),
+                 *((proc, side) for side, proc in self.floor_procs.items())]
         for proc, name in procs:
             if proc.poll() is not None:
                 raise BenchError(f"{name} exited with {proc.returncode}:\n{self.log_tail(name + '.log')}")
@@ -291,18 +294,18 @@ def _cpu(ps: psutil.Process) -> float:
 
 
 def run_bench(scenarios: list[Scenario], *, accounts: int = 64, per_account: int = 32,
-              progress: bool = False, media: tuple[str, ...] = (), floor: bool = False,
+              progress: bool = False, media: tuple[str, ...] = (), floors: tuple[str, ...] = (),
               settle: float = 0.0) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Start the stack, run each scenario through the gateway, then (`floor`) the minimal
-    converter, then at the simulator alone; then the `media` scenarios (bench_media.py), which
+    """Start the stack, run each scenario through the gateway, then through the minimal
+    converters asked for (`floors`: keys of FLOORS), then at the simulator alone; then the `media` scenarios (bench_media.py), which
     report their own pairs. After a burst, the converters' RSS is read again `settle` s later."""
     raise_fd_limit()
     setup = {"accounts": accounts, "max_inflight": per_account, "cpus": os.cpu_count(),
-             "python": platform.python_version(), "floor": floor}
-    sides = [side for side in SIDES if floor or side != "floor"]
+             "python": platform.python_version(), "floors": list(floors)}
+    sides = [side for side in SIDES if side not in FLOORS or side in floors]
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="grok2api-bench-") as tmp:
-        stack = Stack(Path(tmp), accounts, per_account, floor=floor)
+        stack = Stack(Path(tmp), accounts, per_account, floors=floors)
         try:
             stack.start()
             warm = Scenario("warmup", False, 4, 5, rounds=2, timeout=30)
@@ -377,6 +380,9 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 @click.option("--floor", is_flag=True,
               help="Also run the minimal converter (ops/bench_floor.py) against the same simulator "
                    "and give the gateway's figures as ratios to it.")
+@click.option("--stack-floor", is_flag=True,
+              help="Also run the same minimal converter on the gateway's stack, Hypercorn and curl_cffi "
+                   "(ops/bench_floor_stack.py): what the stack costs before any feature.")
 @click.option("--settle", default=60.0, show_default=True,
               help="Burst scenarios: read the RSS again this many seconds after the streams ended (0 = not).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
@@ -384,7 +390,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 @click.option("--stream-tokens", type=int, hidden=True, help="Override the answer size of the stream scenarios.")
 @click.option("--concurrency", type=int, hidden=True, help="Override the nonstream concurrency.")
 def bench(scenarios: tuple[str, ...], duration: float, rounds: int, accounts: int, per_account: int,
-          ramp: float, floor: bool, settle: float, as_json: bool, streams: int | None, stream_tokens: int | None,
+          ramp: float, floor: bool, stack_floor: bool, settle: float, as_json: bool, streams: int | None, stream_tokens: int | None,
           concurrency: int | None) -> None:
     """Benchmark the gateway against the simulator alone (default: all scenarios)."""
     chosen = []
@@ -402,7 +408,9 @@ def bench(scenarios: tuple[str, ...], duration: float, rounds: int, accounts: in
     try:
         with _sigterm_as_interrupt():
             results, setup = run_bench(chosen, accounts=accounts, per_account=per_account,
-                                       progress=not as_json, media=media, floor=floor, settle=settle)
+                                       progress=not as_json, media=media,
+                                       floors=tuple(side for side, on in (("floor", floor), ("stack", stack_floor)) if on),
+                                       settle=settle)
     except BenchError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

@@ -63,6 +63,12 @@ def ratios(result: dict[str, Any]) -> dict[str, float | None]:
            "added_ttft_p50_ms": None if added is None else round(added, 2)}
     if "floor" in result:
         out.update(vs_floor(gw, result["floor"], sim))
+    if "stack" in result:
+        out.update(vs_floor(gw, result["stack"], sim, "stack"))
+        if "floor" in result:  # how far the stack alone already is from the floor
+            out["stack_floor_req_per_s"] = _ratio(result["stack"]["req_per_s"], result["floor"]["req_per_s"])
+            out["stack_floor_cpu_per_request"] = _ratio(_cpu_per_request(result["stack"]),
+                                                        _cpu_per_request(result["floor"]))
     if "keyed_phases" in result:
         # each keyed phase against the mean of the open phases right before and after it;
         # the median of those is the figure (one phase disturbed by the machine moves it less)
@@ -78,24 +84,31 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None or b <= 0 else round(a / b, 3)
 
 
-def vs_floor(gw: dict[str, Any], floor: dict[str, Any], sim: dict[str, Any]) -> dict[str, float | None]:
-    """The gateway's figures as ratios to the minimal converter's (bench_floor.py), same run.
-    Added TTFT is each converter's p50 over the simulator alone's; when the floor's is not
-    above it (the machine's other load outweighed what the floor adds) there is no ratio."""
+def _cpu_per_request(side: dict[str, Any]) -> float | None:
+    return side["cpu_s"] / side["requests_ok"] if side.get("cpu_s") is not None and side.get("requests_ok") else None
+
+
+def vs_floor(gw: dict[str, Any], floor: dict[str, Any], sim: dict[str, Any],
+             prefix: str = "floor") -> dict[str, float | None]:
+    """The gateway's figures as ratios to a minimal converter's (bench_floor.py, or with
+    prefix "stack" bench_floor_stack.py), same run. Added TTFT is each converter's p50 over
+    the simulator alone's; when the floor's is not above it (the machine's other load
+    outweighed what the floor adds) there is no ratio."""
     def added(side: dict[str, Any]) -> float | None:
         if side["ttft_p50_ms"] is None or sim["ttft_p50_ms"] is None:
             return None
         return max(side["ttft_p50_ms"] - sim["ttft_p50_ms"], 0.0)
 
     floor_added = added(floor)
-    return {"floor_tokens_per_s": _ratio(gw["tokens_per_s"], floor["tokens_per_s"]),
-            "floor_req_per_s": _ratio(gw["req_per_s"], floor["req_per_s"]),
-            "floor_added_ttft_p50": _ratio(added(gw), floor_added) if floor_added and floor_added >= 1.0
+    return {f"{prefix}_tokens_per_s": _ratio(gw["tokens_per_s"], floor["tokens_per_s"]),
+            f"{prefix}_req_per_s": _ratio(gw["req_per_s"], floor["req_per_s"]),
+            f"{prefix}_added_ttft_p50": _ratio(added(gw), floor_added) if floor_added and floor_added >= 1.0
             else None,
-            "floor_ttft_p50": _ratio(gw["ttft_p50_ms"], floor["ttft_p50_ms"]),
-            "floor_cpu_s": _ratio(gw.get("cpu_s"), floor.get("cpu_s")),
-            "floor_peak_rss": _ratio(gw.get("peak_rss_mb"), floor.get("peak_rss_mb")),
-            "floor_rss_per_stream": _ratio(gw.get("rss_per_stream_kib"), floor.get("rss_per_stream_kib"))}
+            f"{prefix}_ttft_p50": _ratio(gw["ttft_p50_ms"], floor["ttft_p50_ms"]),
+            f"{prefix}_cpu_s": _ratio(gw.get("cpu_s"), floor.get("cpu_s")),
+            f"{prefix}_cpu_per_request": _ratio(_cpu_per_request(gw), _cpu_per_request(floor)),
+            f"{prefix}_peak_rss": _ratio(gw.get("peak_rss_mb"), floor.get("peak_rss_mb")),
+            f"{prefix}_rss_per_stream": _ratio(gw.get("rss_per_stream_kib"), floor.get("rss_per_stream_kib"))}
 
 
 def targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -166,7 +179,7 @@ def render(results: list[dict[str, Any]], setup: dict[str, Any]) -> str:
             f"{'KiB/str':>7} {'sim CPU%':>8} {'lg CPU%':>7}")
     lines += [head, "-" * len(head)]
     for r in results:
-        for side in (side for side in ("gateway", "floor", "simulator") if side in r):
+        for side in (side for side in ("gateway", "floor", "stack", "simulator") if side in r):
             s = r[side]
             rss = "/".join(_f(s.get(k)) for k in ("rss_before_mb", "peak_rss_mb", "rss_end_mb", "rss_settled_mb")
                            if k in s or k != "rss_settled_mb") if "peak_rss_mb" in s else "-"
@@ -196,19 +209,26 @@ def render(results: list[dict[str, Any]], setup: dict[str, Any]) -> str:
         else:
             lines.append(f"{r['scenario']}: gateway/simulator tokens/s = {_f(ra['tokens_per_s'], '{:.2f}')}, "
                          f"added TTFT p50 = {_f(ra['added_ttft_p50_ms'], '{:+.1f}')} ms")
-        if "floor" in r:
-            lines.append(f"{r['scenario']}: gateway/floor " + ", ".join(
-                f"{label} {_f(ra.get(key), '{:.2f}')}" for key, label in (
-                    ("floor_req_per_s", "req/s"), ("floor_tokens_per_s", "tokens/s"),
-                    ("floor_added_ttft_p50", "added TTFT p50"), ("floor_ttft_p50", "TTFT p50"),
-                    ("floor_cpu_s", "CPU s"), ("floor_peak_rss", "peak RSS"),
-                    ("floor_rss_per_stream", "RSS/stream")) if ra.get(key) is not None))
+        for floor in (side for side in ("floor", "stack") if side in r):
+            lines.append(f"{r['scenario']}: gateway/{floor} " + ", ".join(
+                f"{label} {_f(ra.get(f'{floor}_{key}'), '{:.2f}')}" for key, label in (
+                    ("req_per_s", "req/s"), ("tokens_per_s", "tokens/s"),
+                    ("added_ttft_p50", "added TTFT p50"), ("ttft_p50", "TTFT p50"),
+                    ("cpu_s", "CPU s"), ("cpu_per_request", "CPU/request"), ("peak_rss", "peak RSS"),
+                    ("rss_per_stream", "RSS/stream")) if ra.get(f"{floor}_{key}") is not None))
+        if ra.get("stack_floor_req_per_s") is not None:
+            lines.append(f"{r['scenario']}: stack/floor req/s {ra['stack_floor_req_per_s']:.2f}, "
+                         f"CPU/request {_f(ra.get('stack_floor_cpu_per_request'), '{:.2f}')} "
+                         "(the gateway's stack alone, no feature)")
     checks = targets(results)
     if checks:
         lines += ["", "targets:"]
         lines += [f"  {'PASS' if c['pass'] else 'MISS'}  {c['target']:<48} measured {c['measured']}" for c in checks]
-    lines += ["", "CPU s, CPU% and RSS are the converter's (gateway or floor); CPU% = CPU seconds over the "
+    lines += ["", "CPU s, CPU% and RSS are the converter's (gateway, floor or stack); CPU% = CPU seconds over the "
               "scenario's wall time (100% = one core); sim = simulator, lg = load generator.",
               "RSS: before the load, its peak, at its end, and --settle s later (bursts); KiB/str = "
               "(peak - before) / open streams."]
+    if any("floor" in r or "stack" in r for r in results):
+        lines.append("floor = the minimal converter on aiohttp (ops/bench_floor.py); stack = the same on "
+                     "Hypercorn and curl_cffi (ops/bench_floor_stack.py).")
     return "\n".join(lines)

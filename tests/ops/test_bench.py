@@ -21,25 +21,26 @@ STREAMS, STREAM_TOKENS, NONSTREAM_TOKENS = 5, 20, 50
 def test_bench_tiny_end_to_end() -> None:
     args = ["nonstream", "stream200", "stream200-burst", "--duration", "1", "--concurrency", "4",
             "--streams", str(STREAMS), "--stream-tokens", str(STREAM_TOKENS), "--rounds", "1",
-            "--accounts", "4", "--floor", "--settle", "0.2", "--json"]
+            "--accounts", "4", "--floor", "--stack-floor", "--settle", "0.2", "--json"]
     result = CliRunner().invoke(bench, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     report = orjson.loads(result.stdout)
     by_name = {r["scenario"]: r for r in report["results"]}
     assert set(by_name) == {"nonstream", "stream200", "stream200-burst"}
     for name, r in by_name.items():
-        for side in ("gateway", "floor", "simulator"):
+        for side in ("gateway", "floor", "stack", "simulator"):
             s = r[side]
             assert s["errors"] == 0, (name, side, s["error_reasons"])
             assert s["requests_ok"] > 0
             per_request = NONSTREAM_TOKENS if name == "nonstream" else STREAM_TOKENS
             assert s["tokens"] == s["requests_ok"] * per_request, (name, side)
             assert s["ttft_p50_ms"] is not None
-        for side in ("gateway", "floor"):  # the converters' own CPU and memory
+        for side in ("gateway", "floor", "stack"):  # the converters' own CPU and memory
             assert r[side]["cpu_s"] >= 0 and r[side]["peak_rss_mb"] >= r[side]["rss_before_mb"] > 0
-        assert r["ratios"]["floor_req_per_s"] > 0
+        assert r["ratios"]["floor_req_per_s"] > 0 and r["ratios"]["stack_req_per_s"] > 0
+        assert r["ratios"]["stack_floor_req_per_s"] > 0
     for name in ("stream200", "stream200-burst"):
-        for side in ("gateway", "floor", "simulator"):
+        for side in ("gateway", "floor", "stack", "simulator"):
             assert by_name[name][side]["requests_ok"] == STREAMS
         assert by_name[name]["gateway"]["rss_per_stream_kib"] >= 0
     # only a burst reads the RSS again after --settle; a burst opens every stream at once
@@ -50,6 +51,7 @@ def test_bench_tiny_end_to_end() -> None:
     text = render(report["results"], report["setup"])
     assert "stream200: gateway/simulator tokens/s" in text
     assert "stream200-burst: gateway/floor req/s" in text
+    assert "stream200-burst: gateway/stack req/s" in text and "nonstream: stack/floor req/s" in text
 
 
 def test_rss_per_open_stream() -> None:
@@ -62,17 +64,36 @@ def test_rss_per_open_stream() -> None:
 def test_ratios_to_the_floor() -> None:
     sim = {"tokens_per_s": 1000.0, "req_per_s": 10.0, "ttft_p50_ms": 20.0}
     gw = {"tokens_per_s": 900.0, "req_per_s": 9.0, "ttft_p50_ms": 50.0, "cpu_s": 4.0, "peak_rss_mb": 300.0,
-          "rss_per_stream_kib": 60.0}
+          "rss_per_stream_kib": 60.0, "requests_ok": 90}
     floor = {"tokens_per_s": 1000.0, "req_per_s": 10.0, "ttft_p50_ms": 40.0, "cpu_s": 2.0, "peak_rss_mb": 100.0,
-             "rss_per_stream_kib": 30.0}
+             "rss_per_stream_kib": 30.0, "requests_ok": 100}
     r = ratios({"gateway": gw, "floor": floor, "simulator": sim})
     assert r["floor_req_per_s"] == 0.9 and r["floor_tokens_per_s"] == 0.9
     assert r["floor_added_ttft_p50"] == 1.5  # (50 - 20) / (40 - 20): the time each adds
     assert r["floor_cpu_s"] == 2.0 and r["floor_rss_per_stream"] == 2.0
+    assert r["floor_cpu_per_request"] == 2.222  # (4 / 90) / (2 / 100): fewer requests for more CPU
+    assert "stack_req_per_s" not in r
     assert r["added_ttft_p50_ms"] == 30.0  # the simulator ratios stay
     # a floor no slower than the simulator alone (noise): no added-TTFT ratio, not a huge one
     quick = {**floor, "ttft_p50_ms": 19.0}
     assert ratios({"gateway": gw, "floor": quick, "simulator": sim})["floor_added_ttft_p50"] is None
+
+
+def test_ratios_to_the_stack_floor() -> None:
+    """With both floors, the gateway is given against each, and the stack floor against the
+    aiohttp one: how much of the distance the gateway's libraries take before any feature."""
+    sim = {"tokens_per_s": 1000.0, "req_per_s": 10.0, "ttft_p50_ms": 20.0}
+    gw = {"tokens_per_s": 600.0, "req_per_s": 6.0, "ttft_p50_ms": 50.0, "cpu_s": 6.0, "requests_ok": 60}
+    floor = {"tokens_per_s": 1000.0, "req_per_s": 10.0, "ttft_p50_ms": 40.0, "cpu_s": 4.0, "requests_ok": 100}
+    stack = {"tokens_per_s": 800.0, "req_per_s": 8.0, "ttft_p50_ms": 30.0, "cpu_s": 4.0, "requests_ok": 80}
+    r = ratios({"gateway": gw, "floor": floor, "stack": stack, "simulator": sim})
+    assert r["floor_req_per_s"] == 0.6 and r["stack_req_per_s"] == 0.75
+    assert r["stack_added_ttft_p50"] == 3.0  # (50 - 20) / (30 - 20)
+    assert r["stack_cpu_per_request"] == 2.0  # (6 / 60) / (4 / 80)
+    assert r["stack_floor_req_per_s"] == 0.8 and r["stack_floor_cpu_per_request"] == 1.25
+    only_stack = ratios({"gateway": gw, "stack": stack, "simulator": sim})
+    assert "floor_req_per_s" not in only_stack and "stack_floor_req_per_s" not in only_stack
+    assert only_stack["stack_req_per_s"] == 0.75
 
 
 def test_floor_sse_is_counted_like_the_gateways() -> None:
