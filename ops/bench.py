@@ -297,8 +297,9 @@ def run_bench(scenarios: list[Scenario], *, accounts: int = 64, per_account: int
               progress: bool = False, media: tuple[str, ...] = (), floors: tuple[str, ...] = (),
               settle: float = 0.0) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Start the stack, run each scenario through the gateway, then through the minimal
-    converters asked for (`floors`: keys of FLOORS), then at the simulator alone; then the `media` scenarios (bench_media.py), which
-    report their own pairs. After a burst, the converters' RSS is read again `settle` s later."""
+    converters asked for (`floors`: keys of FLOORS), then at the simulator alone; then the
+    `media` scenarios (bench_media.py), which report their own pairs. After a burst, the
+    converters' RSS is read again `settle` s later."""
     raise_fd_limit()
     setup = {"accounts": accounts, "max_inflight": per_account, "cpus": os.cpu_count(),
              "python": platform.python_version(), "floors": list(floors)}
@@ -390,8 +391,8 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 @click.option("--stream-tokens", type=int, hidden=True, help="Override the answer size of the stream scenarios.")
 @click.option("--concurrency", type=int, hidden=True, help="Override the nonstream concurrency.")
 def bench(scenarios: tuple[str, ...], duration: float, rounds: int, accounts: int, per_account: int,
-          ramp: float, floor: bool, stack_floor: bool, settle: float, as_json: bool, streams: int | None, stream_tokens: int | None,
-          concurrency: int | None) -> None:
+          ramp: float, floor: bool, stack_floor: bool, settle: float, as_json: bool, streams: int | None,
+          stream_tokens: int | None, concurrency: int | None) -> None:
     """Benchmark the gateway against the simulator alone (default: all scenarios)."""
     chosen = []
     names = scenarios or (*SCENARIOS, *MEDIA_SCENARIOS)
@@ -405,12 +406,11 @@ def bench(scenarios: tuple[str, ...], duration: float, rounds: int, accounts: in
         else:
             sc = replace(sc, duration=duration, concurrency=concurrency or sc.concurrency)
         chosen.append(sc)
+    floors = tuple(side for side, on in (("floor", floor), ("stack", stack_floor)) if on)
     try:
         with _sigterm_as_interrupt():
             results, setup = run_bench(chosen, accounts=accounts, per_account=per_account,
-                                       progress=not as_json, media=media,
-                                       floors=tuple(side for side, on in (("floor", floor), ("stack", stack_floor)) if on),
-                                       settle=settle)
+                                       progress=not as_json, media=media, floors=floors, settle=settle)
     except BenchError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

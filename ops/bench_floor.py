@@ -35,10 +35,25 @@ def sse_chunk(token: str) -> bytes:
                                      "choices": [{"index": 0, "delta": {"content": token}}]}) + b"\n\n"
 
 
-def build_app(upstream: str, sso_tokens: list[str]) -> web.Application:
+def upstream_request(req: dict[str, Any], sso: str) -> tuple[dict[str, str], bytes]:
+    """The headers and body of the simulator chat for one OpenAI chat request."""
     from addons.upstream.chat_payload import build_chat_payload
 
+    prompt = "\n".join(f"[{m['role']}]: {m['content']}" for m in req["messages"])
+    headers = {"Content-Type": "application/json", "Origin": "https://grok.com",
+               "Referer": "https://grok.com/", "Cookie": f"sso={sso}; sso-rw={sso}",
+               "x-statsig-id": STATSIG}
     cfg: Any = SimpleNamespace(memory=False, temporary=True, custom_instruction="")
+    return headers, orjson.dumps(build_chat_payload(cfg, prompt, "fast"))
+
+
+def completion(text: str) -> bytes:
+    """The non-stream OpenAI answer."""
+    return orjson.dumps({"object": "chat.completion", "model": MODEL, "choices": [{
+        "index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]})
+
+
+def build_app(upstream: str, sso_tokens: list[str]) -> web.Application:
     tokens = itertools.cycle(sso_tokens)
     app = web.Application()
 
@@ -51,19 +66,11 @@ def build_app(upstream: str, sso_tokens: list[str]) -> web.Application:
 
     async def chat(request: web.Request) -> web.StreamResponse:
         req = orjson.loads(await request.read())
-        prompt = "\n".join(f"[{m['role']}]: {m['content']}" for m in req["messages"])
-        sso = next(tokens)
-        headers = {"Content-Type": "application/json", "Origin": "https://grok.com",
-                   "Referer": "https://grok.com/", "Cookie": f"sso={sso}; sso-rw={sso}",
-                   "x-statsig-id": STATSIG}
-        body = orjson.dumps(build_chat_payload(cfg, prompt, "fast"))
+        headers, body = upstream_request(req, next(tokens))
         async with app["http"].post(upstream + SIM_PATH, data=body, headers=headers) as up:
             if not req.get("stream"):
                 text = "".join(t for line in (await up.read()).splitlines() if (t := answer_token(line)))
-                return web.Response(body=orjson.dumps({
-                    "object": "chat.completion", "model": MODEL, "choices": [{
-                        "index": 0, "message": {"role": "assistant", "content": text},
-                        "finish_reason": "stop"}]}), content_type="application/json")
+                return web.Response(body=completion(text), content_type="application/json")
             out = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
             await out.prepare(request)
             async for line in up.content:

@@ -13,32 +13,28 @@ import asyncio
 import itertools
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Awaitable, Callable
 
 import orjson
 
-from ops.bench_floor import answer_token, sse_chunk
-from ops.bench_load import MODEL, SIM_PATH, STATSIG
+from ops.bench_floor import answer_token, completion, sse_chunk, upstream_request
+from ops.bench_load import SIM_PATH
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 HEALTH = b'{"status":"ok","inflight":0}'
 
 
-def _start(status: int, content_type: bytes, length: int | None = None) -> dict[str, Any]:
+def _start(content_type: bytes, length: int | None = None) -> dict[str, Any]:
     headers = [(b"content-type", content_type)]
     if length is not None:  # the load generator reads a non-stream answer by its length
         headers.append((b"content-length", str(length).encode()))
-    return {"type": "http.response.start", "status": status, "headers": headers}
+    return {"type": "http.response.start", "status": 200, "headers": headers}
 
 
 def build_app(upstream: str, sso_tokens: list[str]) -> Callable[[dict[str, Any], Receive, Send], Awaitable[None]]:
     from curl_cffi.requests import AsyncSession
 
-    from addons.upstream.chat_payload import build_chat_payload
-
-    cfg: Any = SimpleNamespace(memory=False, temporary=True, custom_instruction="")
     tokens = itertools.cycle(sso_tokens)
     state: dict[str, Any] = {}
 
@@ -57,7 +53,7 @@ def build_app(upstream: str, sso_tokens: list[str]) -> Callable[[dict[str, Any],
         if scope["type"] == "lifespan":
             return await lifespan(receive, send)
         if scope["path"] == "/health":
-            await send(_start(200, b"application/json", len(HEALTH)))
+            await send(_start(b"application/json", len(HEALTH)))
             await send({"type": "http.response.body", "body": HEALTH})
             return
         body = b""
@@ -67,24 +63,17 @@ def build_app(upstream: str, sso_tokens: list[str]) -> Callable[[dict[str, Any],
             if not message.get("more_body"):
                 break
         req = orjson.loads(body)
-        prompt = "\n".join(f"[{m['role']}]: {m['content']}" for m in req["messages"])
-        sso = next(tokens)
-        headers = {"Content-Type": "application/json", "Origin": "https://grok.com",
-                   "Referer": "https://grok.com/", "Cookie": f"sso={sso}; sso-rw={sso}",
-                   "x-statsig-id": STATSIG}
-        data = orjson.dumps(build_chat_payload(cfg, prompt, "fast"))
+        headers, data = upstream_request(req, next(tokens))
         http = state["http"]
         if not req.get("stream"):
             up = await http.post(upstream + SIM_PATH, data=data, headers=headers)
-            text = "".join(t for line in up.content.splitlines() if (t := answer_token(line)))
-            out = orjson.dumps({"object": "chat.completion", "model": MODEL, "choices": [{
-                "index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]})
-            await send(_start(200, b"application/json", len(out)))
+            out = completion("".join(t for line in up.content.splitlines() if (t := answer_token(line))))
+            await send(_start(b"application/json", len(out)))
             await send({"type": "http.response.body", "body": out})
             return
         up = await http.post(upstream + SIM_PATH, data=data, headers=headers, stream=True)
         try:
-            await send(_start(200, b"text/event-stream"))
+            await send(_start(b"text/event-stream"))
             async for line in up.aiter_lines():
                 if (token := answer_token(line)) is not None:
                     await send({"type": "http.response.body", "body": sse_chunk(token), "more_body": True})

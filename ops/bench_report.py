@@ -85,7 +85,9 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 def _cpu_per_request(side: dict[str, Any]) -> float | None:
-    return side["cpu_s"] / side["requests_ok"] if side.get("cpu_s") is not None and side.get("requests_ok") else None
+    if side.get("cpu_s") is None or not side.get("requests_ok"):
+        return None
+    return side["cpu_s"] / side["requests_ok"]
 
 
 def vs_floor(gw: dict[str, Any], floor: dict[str, Any], sim: dict[str, Any],
