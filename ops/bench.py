@@ -4,7 +4,7 @@ converter on the gateway's stack, bench_floor_stack.py), same load, one run.
 
 The simulator, the gateway and the load generator are three separate processes (see
 bench_load.py for the generator); this process only orchestrates and samples the
-gateway's (and the floor's) CPU and RSS with psutil. Every child is killed on the way out, also on Ctrl-C.
+gateway's (and the floors') CPU and RSS with psutil. Every child is killed on the way out, also on Ctrl-C.
 """
 from __future__ import annotations
 
@@ -100,7 +100,8 @@ def _get(url: str, timeout: float = 2.0) -> bytes:
 
 
 class Stack:
-    """Simulator + gateway child processes in a temp dir; `close()` kills both."""
+    """Simulator, gateway and the floors asked for, as child processes in a temp dir;
+    `close()` kills them all."""
 
     def __init__(self, workdir: Path, accounts: int, max_inflight: int, floors: tuple[str, ...] = ()) -> None:
         self.workdir, self.accounts, self.max_inflight = workdir, accounts, max_inflight
@@ -228,7 +229,7 @@ class Stack:
 
 def run_load(stack: Stack, sc: Scenario, side: str, settle: float = 0.0) -> dict[str, Any]:
     """One side of one scenario in a load-generator child; samples the converter's (gateway's
-    or floor's) CPU and RSS meanwhile, and its RSS `settle` seconds after the load ended."""
+    or a floor's) CPU and RSS meanwhile, and its RSS `settle` seconds after the load ended."""
     spec = {"host": HOST, "port": stack.port(side), "side": side, "stream": sc.stream,
             "concurrency": sc.concurrency, "tokens": sc.tokens, "delay_ms": sc.delay_ms, "rounds": sc.rounds,
             "duration": sc.duration, "timeout": sc.timeout, "ramp": sc.ramp, "sso_tokens": stack.tokens,
